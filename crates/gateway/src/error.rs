@@ -1,0 +1,242 @@
+//! The one place where every failure becomes a status code and a readable page.
+//!
+//! Handlers return [`GatewayError`]; anything else that fails (an unknown route, a
+//! wrong method, a body too large) arrives here as a plain `poem::Error` and is shown
+//! with the same layout. Server errors show a generic text and the request id; their
+//! detail goes to the log.
+
+use std::sync::Arc;
+
+use poem::http::StatusCode;
+use poem::web::Html;
+use poem::{Endpoint, IntoResponse, Middleware, Request, Response};
+use tenancy::{TenancyError, Tenant};
+
+use crate::request_context::RequestId;
+use crate::templates::{FirmView, Templates};
+
+#[derive(Debug, thiserror::Error)]
+pub enum GatewayError {
+    #[error("the Host header is missing or malformed")]
+    BadHost,
+    #[error("no firm at this address")]
+    UnknownFirm,
+    #[error("the firm is suspended")]
+    FirmSuspended,
+    #[error("page not found")]
+    NotFound,
+    #[error("the request body is too large")]
+    PayloadTooLarge,
+    #[error("internal error")]
+    Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+impl GatewayError {
+    pub fn internal(error: impl std::error::Error + Send + Sync + 'static) -> Self {
+        Self::Internal(Box::new(error))
+    }
+
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::BadHost => StatusCode::BAD_REQUEST,
+            Self::UnknownFirm | Self::NotFound => StatusCode::NOT_FOUND,
+            Self::FirmSuspended => StatusCode::FORBIDDEN,
+            Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// The page's heading and explanation.
+    fn wording(&self) -> (&'static str, &'static str) {
+        match self {
+            Self::BadHost => (
+                "Bad request",
+                "The address in your browser could not be understood. Check it and try again.",
+            ),
+            Self::UnknownFirm => (
+                "No firm at this address",
+                "There is no client portal at this address. Check the link your firm sent you.",
+            ),
+            Self::FirmSuspended => (
+                "This portal is suspended",
+                "This firm's client portal is not available at the moment. Please contact the firm directly.",
+            ),
+            Self::NotFound | Self::PayloadTooLarge | Self::Internal(_) => {
+                wording_for(self.status())
+            }
+        }
+    }
+}
+
+impl From<TenancyError> for GatewayError {
+    fn from(error: TenancyError) -> Self {
+        Self::internal(error)
+    }
+}
+
+impl From<Arc<TenancyError>> for GatewayError {
+    fn from(error: Arc<TenancyError>) -> Self {
+        Self::Internal(Box::new(SharedError(error)))
+    }
+}
+
+impl From<minijinja::Error> for GatewayError {
+    fn from(error: minijinja::Error) -> Self {
+        Self::internal(error)
+    }
+}
+
+impl poem::error::ResponseError for GatewayError {
+    fn status(&self) -> StatusCode {
+        GatewayError::status(self)
+    }
+}
+
+/// An error shared by several waiters (the resolver's cache hands out `Arc`s).
+#[derive(Debug)]
+struct SharedError(Arc<TenancyError>);
+
+impl std::fmt::Display for SharedError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl std::error::Error for SharedError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(self.0.as_ref())
+    }
+}
+
+fn wording_for(status: StatusCode) -> (&'static str, &'static str) {
+    match status {
+        StatusCode::BAD_REQUEST => ("Bad request", "The request could not be understood."),
+        StatusCode::FORBIDDEN => ("Forbidden", "You are not allowed to open this page."),
+        StatusCode::NOT_FOUND => ("Page not found", "There is nothing at this address."),
+        StatusCode::METHOD_NOT_ALLOWED => (
+            "Method not allowed",
+            "This page does not accept that kind of request.",
+        ),
+        StatusCode::PAYLOAD_TOO_LARGE => (
+            "Request too large",
+            "What you sent is larger than this page accepts.",
+        ),
+        StatusCode::UNPROCESSABLE_ENTITY => {
+            ("Check your input", "Some of what you entered is not valid.")
+        }
+        StatusCode::TOO_MANY_REQUESTS => (
+            "Too many attempts",
+            "Please wait a moment before trying again.",
+        ),
+        StatusCode::SERVICE_UNAVAILABLE => (
+            "Temporarily unavailable",
+            "The service is busy. Please try again in a moment.",
+        ),
+        status if status.is_client_error() => {
+            ("Request refused", "The request could not be completed.")
+        }
+        _ => (
+            "Something went wrong",
+            "An unexpected error occurred. Please try again in a moment.",
+        ),
+    }
+}
+
+/// Turns every error of the public listener into a page.
+#[derive(Debug)]
+pub struct ErrorPages {
+    templates: Arc<Templates>,
+}
+
+impl ErrorPages {
+    pub fn new(templates: Arc<Templates>) -> Self {
+        Self { templates }
+    }
+}
+
+impl<E: Endpoint> Middleware<E> for ErrorPages {
+    type Output = ErrorPagesEndpoint<E>;
+
+    fn transform(&self, inner: E) -> Self::Output {
+        ErrorPagesEndpoint {
+            inner,
+            templates: self.templates.clone(),
+        }
+    }
+}
+
+#[derive(Debug)]
+pub struct ErrorPagesEndpoint<E> {
+    inner: E,
+    templates: Arc<Templates>,
+}
+
+impl<E: Endpoint> Endpoint for ErrorPagesEndpoint<E> {
+    type Output = Response;
+
+    async fn call(&self, req: Request) -> poem::Result<Response> {
+        let request_id = req.data::<RequestId>().cloned();
+        match self.inner.call(req).await {
+            Ok(output) => Ok(output.into_response()),
+            Err(error) => Ok(self.page(&error, request_id.as_ref())),
+        }
+    }
+}
+
+impl<E> ErrorPagesEndpoint<E> {
+    fn page(&self, error: &poem::Error, request_id: Option<&RequestId>) -> Response {
+        let (status, (heading, message)) = match error.downcast_ref::<GatewayError>() {
+            Some(known) => (known.status(), known.wording()),
+            None => (error.status(), wording_for(error.status())),
+        };
+        if status.is_server_error() {
+            tracing::error!(error = %error_chain(error), "request failed");
+        }
+        let firm = error
+            .data::<Arc<Tenant>>()
+            .map(|tenant| FirmView::of(tenant));
+        let context = minijinja::context! {
+            status => status.as_u16(),
+            heading,
+            message,
+            firm => firm.map(minijinja::value::Serde),
+            request_id => request_id.map(ToString::to_string),
+        };
+        let body = self
+            .templates
+            .render("error.html", context)
+            .unwrap_or_else(|render_error| {
+                tracing::error!(error = %render_error, "the error page failed to render");
+                format!("{} {heading}", status.as_u16())
+            });
+        let mut response = Html(body).with_status(status).into_response();
+        if let Some(pattern) = error.data::<poem::PathPattern>() {
+            response.set_data(pattern.clone());
+        }
+        if let Some(retry_after) = error.data::<RetryAfter>() {
+            response.headers_mut().insert(
+                poem::http::header::RETRY_AFTER,
+                poem::http::HeaderValue::from(retry_after.0),
+            );
+        }
+        response
+    }
+}
+
+/// Seconds a client should wait, attached to 429 and 503 errors.
+#[derive(Debug, Clone, Copy)]
+pub struct RetryAfter(pub u64);
+
+/// An error and its sources on one line, for the log.
+fn error_chain(error: &poem::Error) -> String {
+    let mut text = error.to_string();
+    if let Some(gateway) = error.downcast_ref::<GatewayError>() {
+        let mut source = std::error::Error::source(gateway);
+        while let Some(cause) = source {
+            text.push_str(": ");
+            text.push_str(&cause.to_string());
+            source = cause.source();
+        }
+    }
+    text
+}

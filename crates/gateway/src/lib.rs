@@ -1,0 +1,20 @@
+//! The Latchkey gateway: the poem app that serves firm hosts, the platform host and
+//! the admin listener; configuration; and the `latchkey` binary's building blocks.
+//!
+//! Architecture invariant: this is the only crate that knows HTTP. It resolves the
+//! firm from `Host`, hands a `TenantId` to the domain crates, composes work that spans
+//! them inside one transaction, and maps every error to a status and a page here.
+
+pub mod admin;
+pub mod app;
+pub mod database;
+pub mod demo;
+pub mod error;
+pub mod host_dispatch;
+pub mod metrics;
+pub mod pages;
+pub mod request_context;
+pub mod server;
+pub mod settings;
+pub mod telemetry;
+pub mod templates;

@@ -1,0 +1,142 @@
+//! `latchkey serve`: both listeners, until SIGTERM or SIGINT.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use poem::Server;
+use poem::listener::{Acceptor, Listener, TcpListener};
+use tokio::sync::watch;
+
+use crate::app::{AppState, admin_endpoint, public_endpoint};
+use crate::database::{self, DatabaseError};
+use crate::demo;
+use crate::settings::{Environment, Settings};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error(transparent)]
+    Database(#[from] DatabaseError),
+    #[error("cannot listen on {address}: {source}")]
+    Bind {
+        address: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("cannot create the demo firm: {0}")]
+    Demo(#[from] tenancy::TenancyError),
+    #[error("the server stopped: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Serves until `shutdown` completes, then lets requests in flight finish for up to
+/// `server.shutdown_grace_seconds`.
+pub async fn serve(
+    settings: Settings,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), ServeError> {
+    let db = database::open(&settings).await?;
+    database::prepare_schema(&db, &settings).await?;
+    if settings.environment == Environment::Development {
+        demo::ensure_demo_firm(&db).await?;
+    }
+    let grace = Duration::from_secs(settings.server.shutdown_grace_seconds);
+    let public_address = settings.server.bind;
+    let admin_address = settings.server.admin_bind;
+    let state = AppState::new(settings, db);
+
+    let public = bind(public_address).await?;
+    let admin = bind(admin_address).await?;
+    let public_bound = first_address(&public, public_address);
+    let admin_bound = first_address(&admin, admin_address);
+    announce(&state, public_bound, admin_bound);
+
+    let (stop_sender, stop_receiver) = watch::channel(false);
+    tokio::spawn(async move {
+        shutdown.await;
+        tracing::info!("shutting down; finishing requests in flight");
+        let _ = stop_sender.send(true);
+    });
+    let stopped = |mut receiver: watch::Receiver<bool>| async move {
+        let _ = receiver.wait_for(|stop| *stop).await;
+    };
+
+    let public_server = Server::new_with_acceptor(public).run_with_graceful_shutdown(
+        public_endpoint(&state),
+        stopped(stop_receiver.clone()),
+        Some(grace),
+    );
+    let admin_server = Server::new_with_acceptor(admin).run_with_graceful_shutdown(
+        admin_endpoint(&state),
+        stopped(stop_receiver),
+        Some(grace),
+    );
+    let (public_result, admin_result) = tokio::join!(public_server, admin_server);
+    public_result?;
+    admin_result?;
+    state.db.close().await.ok();
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn bind(address: SocketAddr) -> Result<impl Acceptor, ServeError> {
+    TcpListener::bind(address)
+        .into_acceptor()
+        .await
+        .map_err(|source| ServeError::Bind { address, source })
+}
+
+fn first_address(acceptor: &impl Acceptor, configured: SocketAddr) -> SocketAddr {
+    acceptor
+        .local_addr()
+        .into_iter()
+        .find_map(|address| address.as_socket_addr().copied())
+        .unwrap_or(configured)
+}
+
+/// Tells the person at the terminal where to go. Printed, not logged, so it reads well
+/// and scripts (the end-to-end suite) can find the bound ports.
+fn announce(state: &AppState, public: SocketAddr, admin: SocketAddr) {
+    let server = &state.settings.server;
+    println!(
+        "Latchkey ({}) is listening on http://{public} (admin http://{admin})",
+        state.settings.environment
+    );
+    if state.settings.environment == Environment::Development {
+        let firm_host = format!("{}.{}", demo::DEMO_SLUG, server.base_domain);
+        println!(
+            "  {} portal:  {}/",
+            demo::DEMO_NAME,
+            server.public_origin(&firm_host)
+        );
+        println!(
+            "  platform page:        {}/",
+            server.public_origin(server.base_domain.as_str())
+        );
+        println!("  health:               http://{admin}/healthz");
+    }
+}
+
+/// Completes on SIGINT (Ctrl-C) or SIGTERM.
+pub async fn shutdown_signal() {
+    let interrupt = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(error) => {
+                tracing::warn!(%error, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = interrupt => {},
+        () = terminate => {},
+    }
+}

@@ -1,0 +1,650 @@
+//! Configuration: the shipped defaults, then the environment's file, then `--config
+//! FILE`, then `LATCHKEY__SECTION__KEY` variables; unknown keys stop start-up.
+//!
+//! The files under `config/` are compiled into the binary, so a release binary runs
+//! from any directory; deployments change settings with `--config` and variables.
+
+use std::fmt;
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
+
+use config::{Config, Environment as EnvironmentSource, File, FileFormat};
+use ipnet::IpNet;
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+use tenancy::HostName;
+
+const DEFAULT_FILE: &str = include_str!("../../../config/default.toml");
+const DEVELOPMENT_FILE: &str = include_str!("../../../config/development.toml");
+const TEST_FILE: &str = include_str!("../../../config/test.toml");
+const PRODUCTION_FILE: &str = include_str!("../../../config/production.toml");
+
+/// The variable that chooses the environment.
+pub const ENVIRONMENT_VAR: &str = "LATCHKEY_ENV";
+const VARIABLE_PREFIX: &str = "LATCHKEY";
+
+/// Secrets shorter than this are refused outside development.
+const MIN_SECRET_LENGTH: usize = 32;
+
+/// Which of the shipped configuration files applies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Environment {
+    Development,
+    Test,
+    Production,
+}
+
+impl Environment {
+    /// Reads `LATCHKEY_ENV`; unset means development.
+    pub fn from_env() -> Result<Self, SettingsError> {
+        match std::env::var(ENVIRONMENT_VAR) {
+            Ok(name) => Self::parse(&name),
+            Err(_) => Ok(Self::Development),
+        }
+    }
+
+    pub fn parse(name: &str) -> Result<Self, SettingsError> {
+        match name {
+            "" | "development" => Ok(Self::Development),
+            "test" => Ok(Self::Test),
+            "production" => Ok(Self::Production),
+            other => Err(SettingsError::UnknownEnvironment(other.to_owned())),
+        }
+    }
+
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Self::Development => "development",
+            Self::Test => "test",
+            Self::Production => "production",
+        }
+    }
+
+    fn file(&self) -> &'static str {
+        match self {
+            Self::Development => DEVELOPMENT_FILE,
+            Self::Test => TEST_FILE,
+            Self::Production => PRODUCTION_FILE,
+        }
+    }
+}
+
+impl fmt::Display for Environment {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SettingsError {
+    #[error("{ENVIRONMENT_VAR}={0} is not an environment; use development, test or production")]
+    UnknownEnvironment(String),
+    #[error("cannot read the configuration file {path}: {source}")]
+    ConfigFile {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("invalid configuration: {0}")]
+    Invalid(String),
+    #[error("{key} is required in the {environment} environment: {hint}")]
+    MissingSecret {
+        key: &'static str,
+        environment: Environment,
+        hint: &'static str,
+    },
+}
+
+/// Every setting, checked.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    pub server: ServerSettings,
+    pub database: DatabaseSettings,
+    pub tenancy: TenancySettings,
+    pub mail: MailSettings,
+    pub security: SecuritySettings,
+    pub password: PasswordSettings,
+    pub reset: ResetSettings,
+    pub log: LogSettings,
+    #[serde(skip, default = "development")]
+    pub environment: Environment,
+}
+
+fn development() -> Environment {
+    Environment::Development
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerSettings {
+    pub bind: SocketAddr,
+    pub admin_bind: SocketAddr,
+    #[serde(deserialize_with = "deserialize_host_name")]
+    pub base_domain: HostName,
+    pub public_scheme: PublicScheme,
+    pub public_port: Option<u16>,
+    pub trusted_proxies: Vec<TrustedProxy>,
+    pub body_limit_bytes: usize,
+    pub shutdown_grace_seconds: u64,
+}
+
+/// A proxy in front of the gateway, as one address or a CIDR range.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TrustedProxy(IpNet);
+
+impl TrustedProxy {
+    pub fn contains(&self, address: &IpAddr) -> bool {
+        self.0.contains(address)
+    }
+}
+
+impl<'de> Deserialize<'de> for TrustedProxy {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let raw = String::deserialize(deserializer)?;
+        raw.parse::<IpNet>()
+            .or_else(|_| raw.parse::<IpAddr>().map(IpNet::from))
+            .map(Self)
+            .map_err(|_| {
+                serde::de::Error::custom(format!("`{raw}` is not an IP address or CIDR range"))
+            })
+    }
+}
+
+fn deserialize_host_name<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<HostName, D::Error> {
+    let raw = String::deserialize(deserializer)?;
+    HostName::parse(&raw).map_err(|error| serde::de::Error::custom(format!("`{raw}`: {error}")))
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PublicScheme {
+    Http,
+    Https,
+}
+
+impl PublicScheme {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Self::Http => "http",
+            Self::Https => "https",
+        }
+    }
+
+    fn default_port(&self) -> u16 {
+        match self {
+            Self::Http => 80,
+            Self::Https => 443,
+        }
+    }
+}
+
+impl ServerSettings {
+    /// The public origin of a host: scheme, host and, when it is not the scheme's
+    /// default, the port. Links in emails and pages are built from this alone.
+    pub fn public_origin(&self, host: &str) -> String {
+        match self
+            .public_port
+            .filter(|port| *port != self.public_scheme.default_port())
+        {
+            Some(port) => format!("{}://{host}:{port}", self.public_scheme.as_str()),
+            None => format!("{}://{host}", self.public_scheme.as_str()),
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DatabaseSettings {
+    /// May hold a password, so it is a secret.
+    pub url: SecretString,
+    pub max_connections: u32,
+}
+
+impl fmt::Debug for DatabaseSettings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DatabaseSettings")
+            .field("url", &redact_url(self.url.expose_secret()))
+            .field("max_connections", &self.max_connections)
+            .finish()
+    }
+}
+
+/// A URL with any password replaced, safe to print.
+pub fn redact_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let authority_end = rest.find('/').unwrap_or(rest.len());
+    match rest[..authority_end].rsplit_once('@') {
+        Some((userinfo, host)) => {
+            let user = userinfo.split(':').next().unwrap_or_default();
+            format!("{scheme}://{user}:***@{host}{}", &rest[authority_end..])
+        }
+        None => url.to_owned(),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TenancySettings {
+    pub cache_ttl_seconds: u64,
+    pub cache_capacity: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MailTransport {
+    File,
+    Smtp,
+    Log,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MailSettings {
+    pub transport: MailTransport,
+    pub smtp_url: SecretString,
+    pub from: String,
+    pub dir: PathBuf,
+    pub max_attempts: u32,
+    pub retry_base_seconds: u64,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SecuritySettings {
+    pub token_key: SecretString,
+    pub previous_token_keys: Vec<SecretString>,
+    pub operator_token: SecretString,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PasswordSettings {
+    pub argon2_m_kib: u32,
+    pub argon2_t: u32,
+    pub argon2_p: u32,
+    pub min_length: usize,
+    pub hash_concurrency: usize,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ResetSettings {
+    pub default_ttl_minutes: u32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    #[serde(rename = "")]
+    Automatic,
+    Pretty,
+    Json,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogSettings {
+    pub filter: String,
+    pub format: LogFormat,
+}
+
+impl Settings {
+    /// Loads the layers for `environment`, reading variables from the process.
+    pub fn load(
+        environment: Environment,
+        config_file: Option<&Path>,
+    ) -> Result<Self, SettingsError> {
+        Self::load_with_variables(environment, config_file, std::env::vars())
+    }
+
+    /// Loads the layers with `variables` standing in for the process environment, so
+    /// tests need not touch global state.
+    pub fn load_with_variables(
+        environment: Environment,
+        config_file: Option<&Path>,
+        variables: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Self, SettingsError> {
+        let mut builder = Config::builder()
+            .add_source(File::from_str(DEFAULT_FILE, FileFormat::Toml))
+            .add_source(File::from_str(environment.file(), FileFormat::Toml));
+        if let Some(path) = config_file {
+            let text =
+                std::fs::read_to_string(path).map_err(|source| SettingsError::ConfigFile {
+                    path: path.to_owned(),
+                    source,
+                })?;
+            builder = builder.add_source(File::from_str(&text, FileFormat::Toml));
+        }
+        let variables = variables
+            .into_iter()
+            .filter(|(name, _)| name.starts_with(&format!("{VARIABLE_PREFIX}__")))
+            .collect();
+        builder = builder.add_source(
+            EnvironmentSource::with_prefix(VARIABLE_PREFIX)
+                .prefix_separator("__")
+                .separator("__")
+                .try_parsing(true)
+                .list_separator(",")
+                .with_list_parse_key("server.trusted_proxies")
+                .with_list_parse_key("security.previous_token_keys")
+                .source(Some(variables)),
+        );
+        let merged = builder
+            .build()
+            .map_err(|error| SettingsError::Invalid(error.to_string()))?;
+        let mut settings: Settings = merged
+            .try_deserialize()
+            .map_err(|error| SettingsError::Invalid(error.to_string()))?;
+        settings.environment = environment;
+        settings.check()?;
+        Ok(settings)
+    }
+
+    fn check(&self) -> Result<(), SettingsError> {
+        if self.environment != Environment::Development {
+            require_secret(
+                "security.token_key",
+                &self.security.token_key,
+                self.environment,
+                "set LATCHKEY__SECURITY__TOKEN_KEY to a random value of at least 32 characters",
+            )?;
+            require_secret(
+                "security.operator_token",
+                &self.security.operator_token,
+                self.environment,
+                "set LATCHKEY__SECURITY__OPERATOR_TOKEN to a random value of at least 32 characters",
+            )?;
+        }
+        if self.database.max_connections == 0 {
+            return Err(SettingsError::Invalid(
+                "database.max_connections must be at least 1".into(),
+            ));
+        }
+        if self.password.min_length < 8 || self.password.min_length > 64 {
+            return Err(SettingsError::Invalid(
+                "password.min_length must be from 8 to 64".into(),
+            ));
+        }
+        if !(5..=24 * 60).contains(&self.reset.default_ttl_minutes) {
+            return Err(SettingsError::Invalid(
+                "reset.default_ttl_minutes must be from 5 to 1440".into(),
+            ));
+        }
+        if self.mail.max_attempts == 0 {
+            return Err(SettingsError::Invalid(
+                "mail.max_attempts must be at least 1".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    pub fn log_format(&self) -> LogFormat {
+        match (self.log.format, self.environment) {
+            (LogFormat::Automatic, Environment::Production) => LogFormat::Json,
+            (LogFormat::Automatic, _) => LogFormat::Pretty,
+            (chosen, _) => chosen,
+        }
+    }
+}
+
+fn require_secret(
+    key: &'static str,
+    value: &SecretString,
+    environment: Environment,
+    hint: &'static str,
+) -> Result<(), SettingsError> {
+    let secret = value.expose_secret();
+    // The development values are public; they must never protect real accounts.
+    if secret.len() < MIN_SECRET_LENGTH || secret.contains("insecure-development") {
+        return Err(SettingsError::MissingSecret {
+            key,
+            environment,
+            hint,
+        });
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+
+    use super::{Environment, LogFormat, MailTransport, Settings, SettingsError, redact_url};
+    use secrecy::ExposeSecret;
+
+    fn vars(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
+    }
+
+    fn config_file(text: &str) -> tempfile::NamedTempFile {
+        let mut file = tempfile::NamedTempFile::new().unwrap();
+        file.write_all(text.as_bytes()).unwrap();
+        file
+    }
+
+    #[test]
+    fn development_needs_nothing_but_the_shipped_files() {
+        let settings =
+            Settings::load_with_variables(Environment::Development, None, vars(&[])).unwrap();
+        assert_eq!(settings.server.bind.to_string(), "127.0.0.1:8080");
+        assert_eq!(settings.server.admin_bind.to_string(), "127.0.0.1:9090");
+        assert_eq!(settings.server.base_domain.as_str(), "localhost");
+        assert_eq!(
+            settings.database.url.expose_secret(),
+            "sqlite://data/latchkey.db?mode=rwc"
+        );
+        assert_eq!(settings.mail.transport, MailTransport::File);
+        assert_eq!(settings.reset.default_ttl_minutes, 15);
+        assert_eq!(settings.password.argon2_m_kib, 19456);
+        assert_eq!(settings.log_format(), LogFormat::Pretty);
+        assert_eq!(
+            settings.server.public_origin("acme.localhost"),
+            "http://acme.localhost:8080"
+        );
+    }
+
+    #[test]
+    fn a_variable_overrides_the_files() {
+        let settings = Settings::load_with_variables(
+            Environment::Development,
+            None,
+            vars(&[
+                ("LATCHKEY__SERVER__BIND", "127.0.0.1:9999"),
+                ("LATCHKEY__PASSWORD__MIN_LENGTH", "12"),
+                ("LATCHKEY__SERVER__TRUSTED_PROXIES", "10.0.0.0/8,192.0.2.1"),
+                ("UNRELATED", "x"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(settings.server.bind.to_string(), "127.0.0.1:9999");
+        assert_eq!(settings.password.min_length, 12);
+        assert_eq!(settings.server.trusted_proxies.len(), 2);
+        assert!(settings.server.trusted_proxies[0].contains(&"10.9.8.7".parse().unwrap()));
+    }
+
+    #[test]
+    fn the_config_file_sits_between_the_environment_file_and_variables() {
+        let file =
+            config_file("[server]\nbind = \"127.0.0.1:7000\"\nbase_domain = \"example.com\"\n");
+        let settings = Settings::load_with_variables(
+            Environment::Development,
+            Some(file.path()),
+            vars(&[("LATCHKEY__SERVER__BASE_DOMAIN", "example.org")]),
+        )
+        .unwrap();
+        assert_eq!(settings.server.bind.to_string(), "127.0.0.1:7000");
+        assert_eq!(settings.server.base_domain.as_str(), "example.org");
+    }
+
+    #[test]
+    fn an_unknown_key_in_a_file_is_refused_by_name() {
+        let file = config_file("[server]\nbnd = \"127.0.0.1:7000\"\n");
+        let error =
+            Settings::load_with_variables(Environment::Development, Some(file.path()), vars(&[]))
+                .unwrap_err()
+                .to_string();
+        assert!(error.contains("bnd"), "{error}");
+    }
+
+    #[test]
+    fn an_unknown_section_or_variable_is_refused_by_name() {
+        let error = Settings::load_with_variables(
+            Environment::Development,
+            None,
+            vars(&[("LATCHKEY__SERVER__PUBLIC_SCHEMA", "https")]),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(error.contains("public_schema"), "{error}");
+        let file = config_file("[serverr]\nbind = \"127.0.0.1:7000\"\n");
+        let error =
+            Settings::load_with_variables(Environment::Development, Some(file.path()), vars(&[]))
+                .unwrap_err()
+                .to_string();
+        assert!(error.contains("serverr"), "{error}");
+    }
+
+    #[test]
+    fn production_refuses_to_start_without_secrets() {
+        let error =
+            Settings::load_with_variables(Environment::Production, None, vars(&[])).unwrap_err();
+        assert!(
+            matches!(
+                error,
+                SettingsError::MissingSecret {
+                    key: "security.token_key",
+                    ..
+                }
+            ),
+            "{error}"
+        );
+        let error = Settings::load_with_variables(
+            Environment::Production,
+            None,
+            vars(&[(
+                "LATCHKEY__SECURITY__TOKEN_KEY",
+                "k8mVq2x9Lr4TnW7yZc1Hf6Bd3Sg5Jp0Q",
+            )]),
+        )
+        .unwrap_err();
+        assert!(
+            matches!(
+                error,
+                SettingsError::MissingSecret {
+                    key: "security.operator_token",
+                    ..
+                }
+            ),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn production_refuses_the_public_development_keys() {
+        let error = Settings::load_with_variables(
+            Environment::Production,
+            None,
+            vars(&[
+                (
+                    "LATCHKEY__SECURITY__TOKEN_KEY",
+                    "insecure-development-token-key-do-not-use-in-production",
+                ),
+                (
+                    "LATCHKEY__SECURITY__OPERATOR_TOKEN",
+                    "k8mVq2x9Lr4TnW7yZc1Hf6Bd3Sg5Jp0Q",
+                ),
+            ]),
+        )
+        .unwrap_err();
+        assert!(matches!(
+            error,
+            SettingsError::MissingSecret {
+                key: "security.token_key",
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn production_with_secrets_starts_and_logs_json() {
+        let token_key = "k8mVq2x9Lr4TnW7yZc1Hf6Bd3Sg5Jp0Q";
+        let settings = Settings::load_with_variables(
+            Environment::Production,
+            None,
+            vars(&[
+                ("LATCHKEY__SECURITY__TOKEN_KEY", token_key),
+                (
+                    "LATCHKEY__SECURITY__OPERATOR_TOKEN",
+                    "Zr7Kp2Wq9Xm4Tn8Yb3Vc6Hd1Jf5Lg0Sa",
+                ),
+                (
+                    "LATCHKEY__DATABASE__URL",
+                    "postgres://latchkey:hunter2secret@db/latchkey",
+                ),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(settings.log_format(), LogFormat::Json);
+        assert_eq!(
+            settings.server.public_origin("acme.example.com"),
+            "https://acme.example.com"
+        );
+        let printed = format!("{settings:?}");
+        assert!(
+            !printed.contains(token_key),
+            "secrets must never be printed"
+        );
+        assert!(
+            !printed.contains("hunter2secret"),
+            "database passwords must never be printed"
+        );
+    }
+
+    #[test]
+    fn invalid_values_are_refused_with_the_rule() {
+        let error = Settings::load_with_variables(
+            Environment::Development,
+            None,
+            vars(&[("LATCHKEY__RESET__DEFAULT_TTL_MINUTES", "2")]),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(error.contains("reset.default_ttl_minutes"), "{error}");
+        let error = Settings::load_with_variables(
+            Environment::Development,
+            None,
+            vars(&[("LATCHKEY__SERVER__BASE_DOMAIN", "exa mple.com")]),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(error.contains("exa mple.com"), "{error}");
+    }
+
+    #[test]
+    fn unknown_environments_are_refused() {
+        assert!(matches!(
+            Environment::parse("staging"),
+            Err(SettingsError::UnknownEnvironment(_))
+        ));
+        assert_eq!(Environment::parse("").unwrap(), Environment::Development);
+    }
+
+    #[test]
+    fn database_urls_are_redacted() {
+        assert_eq!(
+            redact_url("postgres://u:secret@h:5432/db"),
+            "postgres://u:***@h:5432/db"
+        );
+        assert_eq!(
+            redact_url("sqlite://data/latchkey.db?mode=rwc"),
+            "sqlite://data/latchkey.db?mode=rwc"
+        );
+    }
+}

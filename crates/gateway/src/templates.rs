@@ -1,0 +1,133 @@
+//! Page templates, embedded in the binary at build time, and the values they show.
+
+use minijinja::{Environment, UndefinedBehavior};
+use serde::Serialize;
+use tenancy::Tenant;
+
+/// Every page template, ready to render.
+#[derive(Debug)]
+pub struct Templates {
+    environment: Environment<'static>,
+}
+
+impl Templates {
+    pub fn new() -> Self {
+        let mut environment = Environment::new();
+        // A misspelt variable is a bug to see in tests, not an empty string on a page;
+        // `{% if firm %}` on pages without a firm stays allowed.
+        environment.set_undefined_behavior(UndefinedBehavior::SemiStrict);
+        minijinja_embed::load_templates!(&mut environment);
+        Self { environment }
+    }
+
+    /// Renders `name` (HTML templates escape every value).
+    pub fn render(&self, name: &str, context: impl Serialize) -> Result<String, minijinja::Error> {
+        self.environment
+            .get_template(name)?
+            .render(minijinja::Value::from(minijinja::value::Serde(&context)))
+    }
+}
+
+impl Default for Templates {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// What a page may show of a firm: its name and branding, checked so that a stored
+/// value can never turn into markup, a script URL or a broken stylesheet.
+#[derive(Debug, Clone, Serialize)]
+pub struct FirmView {
+    pub slug: String,
+    pub display_name: String,
+    pub logo_url: Option<String>,
+    pub accent_colour: Option<String>,
+}
+
+impl FirmView {
+    pub fn of(tenant: &Tenant) -> Self {
+        let branding = &tenant.settings.branding;
+        Self {
+            slug: tenant.slug.to_string(),
+            display_name: tenant.display_name.clone(),
+            logo_url: branding.logo_url.clone().filter(|url| is_https_url(url)),
+            accent_colour: branding.accent_colour.clone().filter(|c| is_hex_colour(c)),
+        }
+    }
+}
+
+fn is_https_url(url: &str) -> bool {
+    url.strip_prefix("https://").is_some_and(|rest| {
+        !rest.is_empty()
+            && !rest
+                .chars()
+                .any(|c| c.is_whitespace() || c.is_control() || c == '"')
+    })
+}
+
+/// `#rrggbb`, the only form the branding stylesheet accepts.
+pub fn is_hex_colour(colour: &str) -> bool {
+    colour.len() == 7
+        && colour.starts_with('#')
+        && colour[1..].bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Templates, is_hex_colour, is_https_url};
+
+    #[test]
+    fn every_embedded_template_compiles() {
+        let templates = Templates::new();
+        for name in [
+            "layout.html",
+            "firm_home.html",
+            "platform_home.html",
+            "error.html",
+        ] {
+            templates
+                .environment
+                .get_template(name)
+                .unwrap_or_else(|e| panic!("{name}: {e}"));
+        }
+    }
+
+    #[test]
+    fn values_are_escaped() {
+        let html = Templates::new()
+            .render(
+                "error.html",
+                minijinja::context! { status => 404, heading => "<script>x</script>", message => "m" },
+            )
+            .unwrap();
+        assert!(
+            html.contains("&lt;script&gt;x&lt;&#x2f;script&gt;"),
+            "{html}"
+        );
+        assert!(!html.contains("<script>"));
+    }
+
+    #[test]
+    fn branding_values_are_checked() {
+        assert!(is_hex_colour("#1d4ed8"));
+        for bad in [
+            "1d4ed8",
+            "#1d4ed",
+            "#1d4ed8;",
+            "red",
+            "#zzzzzz",
+            "#1d4ed8}body{",
+        ] {
+            assert!(!is_hex_colour(bad), "{bad}");
+        }
+        assert!(is_https_url("https://cdn.acme.test/logo.png"));
+        for bad in [
+            "http://acme.test/logo.png",
+            "javascript:alert(1)",
+            "https://",
+            "https://a\" onload=\"x",
+        ] {
+            assert!(!is_https_url(bad), "{bad}");
+        }
+    }
+}

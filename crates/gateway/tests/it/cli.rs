@@ -1,0 +1,170 @@
+//! The `latchkey` binary's operator commands, run as a person would run them.
+
+use std::process::{Command, Output, Stdio};
+
+use migrations::testing::{TestDatabase, empty_database};
+
+struct Cli {
+    database: TestDatabase,
+}
+
+impl Cli {
+    async fn new() -> Self {
+        Self {
+            database: empty_database().await,
+        }
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        Command::new(env!("CARGO_BIN_EXE_latchkey"))
+            .args(args)
+            .env("LATCHKEY_ENV", "test")
+            .env("LATCHKEY__DATABASE__URL", &self.database.url)
+            .env_remove("RUST_LOG")
+            .stdin(Stdio::null())
+            .output()
+            .expect("the latchkey binary runs")
+    }
+
+    fn succeeds(&self, args: &[&str]) -> String {
+        let output = self.run(args);
+        assert!(
+            output.status.success(),
+            "latchkey {args:?} failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        String::from_utf8(output.stdout).unwrap()
+    }
+
+    /// Runs a command that must fail, returning its one-line error.
+    fn fails(&self, args: &[&str]) -> String {
+        let output = self.run(args);
+        assert!(
+            !output.status.success(),
+            "latchkey {args:?} should have failed"
+        );
+        let stderr = String::from_utf8(output.stderr).unwrap();
+        let lines: Vec<&str> = stderr
+            .lines()
+            .filter(|line| !line.trim().is_empty())
+            .collect();
+        assert_eq!(lines.len(), 1, "one line of error, got: {stderr}");
+        assert!(lines[0].starts_with("latchkey: error: "), "{stderr}");
+        lines[0].to_owned()
+    }
+}
+
+#[tokio::test]
+async fn the_tenant_lifecycle_from_the_command_line() {
+    let cli = Cli::new().await;
+    assert!(
+        cli.fails(&["tenant", "list"])
+            .contains("run `latchkey migrate`")
+    );
+    assert!(cli.succeeds(&["migrate"]).contains("up to date"));
+
+    let created = cli.succeeds(&[
+        "tenant",
+        "create",
+        "--slug",
+        "acme",
+        "--name",
+        "ACME Corporation",
+        "--admin-email",
+        "admin@acme.test",
+    ]);
+    assert!(created.contains("acme.localhost"), "{created}");
+    let listed = cli.succeeds(&["tenant", "list"]);
+    assert!(
+        listed.contains("acme") && listed.contains("ACME Corporation") && listed.contains("active"),
+        "{listed}"
+    );
+
+    assert!(
+        cli.succeeds(&["tenant", "suspend", "acme"])
+            .contains("suspended")
+    );
+    assert!(cli.succeeds(&["tenant", "list"]).contains("suspended"));
+    assert!(
+        cli.succeeds(&["tenant", "resume", "acme"])
+            .contains("resumed")
+    );
+    assert!(cli.succeeds(&["tenant", "list"]).contains("active"));
+
+    assert!(cli.fails(&["tenant", "delete", "acme"]).contains("--yes"));
+    assert!(
+        cli.succeeds(&["tenant", "list"]).contains("acme"),
+        "nothing deleted without confirmation"
+    );
+    assert!(
+        cli.succeeds(&["tenant", "delete", "acme", "--yes"])
+            .contains("deleted")
+    );
+    assert!(!cli.succeeds(&["tenant", "list"]).contains("ACME"));
+}
+
+#[tokio::test]
+async fn mistakes_are_one_line_errors() {
+    let cli = Cli::new().await;
+    cli.succeeds(&["migrate"]);
+    let create = |slug: &str| {
+        [
+            "tenant",
+            "create",
+            &format!("--slug={slug}"),
+            "--name",
+            "Firm",
+            "--admin-email",
+            "admin@firm.test",
+        ]
+        .map(str::to_owned)
+    };
+    let args = create("acme");
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    cli.succeeds(&args);
+    assert!(cli.fails(&args).contains("already exists"));
+
+    for bad in ["ACME", "-acme", "www", "acme_tax"] {
+        let args = create(bad);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let error = cli.fails(&args);
+        assert!(error.contains("slug"), "{error}");
+    }
+    assert!(
+        cli.fails(&["tenant", "suspend", "nope"])
+            .contains("no firm has the slug `nope`")
+    );
+    assert!(
+        cli.fails(&["tenant", "resume", "nope"])
+            .contains("no firm has the slug `nope`")
+    );
+    assert!(
+        cli.fails(&["tenant", "delete", "nope", "--yes"])
+            .contains("no firm has the slug `nope`")
+    );
+    assert!(
+        cli.fails(&["tenant", "suspend", "NOT A SLUG"])
+            .contains("no firm")
+    );
+    let error = cli.fails(&[
+        "tenant",
+        "create",
+        "--slug",
+        "other",
+        "--name",
+        "Other",
+        "--admin-email",
+        "not-an-email",
+    ]);
+    assert!(error.contains("not an email address"), "{error}");
+}
+
+#[tokio::test]
+async fn a_bad_config_file_is_a_one_line_error_naming_the_key() {
+    let cli = Cli::new().await;
+    let folder = tempfile::tempdir().unwrap();
+    let path = folder.path().join("latchkey.toml");
+    std::fs::write(&path, "[server]\nbnd = \"127.0.0.1:1\"\n").unwrap();
+    let error = cli.fails(&["migrate", "--config", path.to_str().unwrap()]);
+    assert!(error.contains("bnd"), "{error}");
+}

@@ -1,0 +1,6 @@
+//! The gateway's integration tests: one binary, one module per area.
+
+mod admin;
+mod cli;
+mod helpers;
+mod hosts;

@@ -1,0 +1,31 @@
+//! Everything that can go wrong in the tenancy crate.
+
+use sea_orm::DbErr;
+
+use crate::{HostError, SlugError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum TenancyError {
+    #[error("invalid slug: {0}")]
+    InvalidSlug(#[from] SlugError),
+    #[error("invalid domain: {0}")]
+    InvalidDomain(#[from] HostError),
+    #[error("a firm's name must be 1 to 200 characters with no control characters")]
+    InvalidDisplayName,
+    #[error("`{0}` is not an email address")]
+    InvalidEmail(String),
+    #[error("a firm with the slug `{0}` already exists")]
+    SlugTaken(String),
+    #[error("no firm has the slug `{0}`")]
+    UnknownTenant(String),
+    #[error("the domain `{0}` is already claimed")]
+    DomainTaken(String),
+    #[error("the domain `{0}` belongs to the platform and cannot be claimed by a firm")]
+    PlatformDomain(String),
+    #[error("the firm has no domain `{0}`")]
+    UnknownDomain(String),
+    #[error("the stored firm `{slug}` is unreadable: {reason}")]
+    CorruptRecord { slug: String, reason: String },
+    #[error("database error")]
+    Database(#[from] DbErr),
+}

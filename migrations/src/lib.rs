@@ -1,0 +1,28 @@
+//! Every schema change of Latchkey, forward-only, one file each.
+//!
+//! Migrations name their tables and columns with local `Iden` enums instead of the
+//! domain crates' entities, so an old migration keeps meaning what it meant when it
+//! was written even after an entity changes.
+
+pub use sea_orm_migration::MigratorTrait;
+use sea_orm_migration::prelude::{MigrationTrait, async_trait};
+
+mod connection;
+mod m20261123_000001_create_tenants;
+
+pub use connection::connect;
+
+#[cfg(feature = "testing")]
+pub mod testing;
+
+/// The ordered list of every migration; `Migrator::up(db, None)` brings a database
+/// to the newest schema.
+#[derive(Debug)]
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261123_000001_create_tenants::Migration)]
+    }
+}
