@@ -5,7 +5,8 @@
 //! - `dev`: `latchkey serve` with the development configuration.
 //! - `bench`: benchmarks, printed as a table; never part of `ci`.
 
-use std::process::Command;
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
 
 use anyhow::{Context, bail};
 
@@ -36,23 +37,80 @@ fn ci() -> anyhow::Result<()> {
         ],
         &[],
     )?;
-    step(
-        "tests on SQLite",
-        &["test", "--workspace"],
-        &[(TEST_DATABASE_URL_VAR, None)],
-    )?;
+    let mut totals = TestTotals::default();
+    totals.add(tests("tests on SQLite", &[(TEST_DATABASE_URL_VAR, None)])?);
     match std::env::var(TEST_DATABASE_URL_VAR) {
         Ok(url) if !url.is_empty() => {
-            step(
+            totals.add(tests(
                 "tests on PostgreSQL",
-                &["test", "--workspace"],
                 &[(TEST_DATABASE_URL_VAR, Some(&url))],
-            )?;
+            )?);
         }
         _ => println!("xtask: {TEST_DATABASE_URL_VAR} is not set; skipping the PostgreSQL run"),
     }
+    if totals.passed == 0 {
+        bail!("no test ran");
+    }
     println!("xtask: ci passed");
+    println!("xtask: {} passed, {} failed", totals.passed, totals.failed);
     Ok(())
+}
+
+#[derive(Debug, Default, Clone, Copy)]
+struct TestTotals {
+    passed: u64,
+    failed: u64,
+}
+
+impl TestTotals {
+    fn add(&mut self, other: TestTotals) {
+        self.passed += other.passed;
+        self.failed += other.failed;
+    }
+
+    /// Reads `test result: ok. 21 passed; 0 failed; …` as printed by libtest.
+    fn read(&mut self, line: &str) {
+        let Some(summary) = line.trim().strip_prefix("test result: ") else {
+            return;
+        };
+        for part in summary.split(';') {
+            let mut words = part.split_whitespace().rev();
+            let (Some(label), Some(count)) = (words.next(), words.next()) else {
+                continue;
+            };
+            let count: u64 = count.parse().unwrap_or(0);
+            match label {
+                "passed" => self.passed += count,
+                "failed" => self.failed += count,
+                _ => {}
+            }
+        }
+    }
+}
+
+/// Runs the workspace's tests, echoing their output and adding up their results.
+fn tests(name: &str, environment: &[(&str, Option<&str>)]) -> anyhow::Result<TestTotals> {
+    println!("xtask: {name}: cargo test --workspace");
+    let mut child = cargo_command(&["test", "--workspace"], environment)
+        .stdout(Stdio::piped())
+        .spawn()
+        .context("cannot run cargo")?;
+    let mut totals = TestTotals::default();
+    let stdout = child.stdout.take().context("cargo's output")?;
+    for line in BufReader::new(stdout).lines() {
+        let line = line?;
+        println!("{line}");
+        totals.read(&line);
+    }
+    let status = child.wait()?;
+    if !status.success() {
+        bail!(
+            "{name} failed ({} passed, {} failed)",
+            totals.passed,
+            totals.failed
+        );
+    }
+    Ok(totals)
 }
 
 fn bench() -> anyhow::Result<()> {
@@ -74,8 +132,8 @@ fn step(name: &str, args: &[&str], environment: &[(&str, Option<&str>)]) -> anyh
     cargo(args, environment).with_context(|| format!("{name} failed"))
 }
 
-/// Runs cargo with `args`; each `(name, None)` removes a variable, `(name, Some(v))` sets it.
-fn cargo(args: &[&str], environment: &[(&str, Option<&str>)]) -> anyhow::Result<()> {
+/// Cargo with `args`; each `(name, None)` removes a variable, `(name, Some(v))` sets it.
+fn cargo_command(args: &[&str], environment: &[(&str, Option<&str>)]) -> Command {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
     let mut command = Command::new(cargo);
     command.args(args);
@@ -85,7 +143,13 @@ fn cargo(args: &[&str], environment: &[(&str, Option<&str>)]) -> anyhow::Result<
             None => command.env_remove(name),
         };
     }
-    let status = command.status().context("cannot run cargo")?;
+    command
+}
+
+fn cargo(args: &[&str], environment: &[(&str, Option<&str>)]) -> anyhow::Result<()> {
+    let status = cargo_command(args, environment)
+        .status()
+        .context("cannot run cargo")?;
     if !status.success() {
         bail!("cargo {} exited with {status}", args.join(" "));
     }
