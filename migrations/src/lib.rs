@@ -9,6 +9,7 @@ use sea_orm_migration::prelude::{MigrationTrait, async_trait};
 
 mod connection;
 mod m20261123_000001_create_tenants;
+mod m20261123_000002_create_identity;
 
 pub use connection::connect;
 
@@ -23,6 +24,9 @@ pub struct Migrator;
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(m20261123_000001_create_tenants::Migration)]
+        vec![
+            Box::new(m20261123_000001_create_tenants::Migration),
+            Box::new(m20261123_000002_create_identity::Migration),
+        ]
     }
 }

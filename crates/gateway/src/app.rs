@@ -3,9 +3,13 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use identity::{IdentityError, PasswordHasher, PasswordParams, PasswordPolicy, SessionLifetime};
 use poem::endpoint::BoxEndpoint;
-use poem::{Endpoint, EndpointExt, IntoResponse, Route, get};
+use poem::middleware::{CookieJarManager, Csrf};
+use poem::web::cookie::SameSite;
+use poem::{Endpoint, EndpointExt, IntoResponse, Route, get, post};
 use sea_orm::DatabaseConnection;
+use secrecy::ExposeSecret;
 use tenancy::TenantResolver;
 
 use crate::error::ErrorPages;
@@ -14,7 +18,7 @@ use crate::metrics::Metrics;
 use crate::request_context::{RequestContext, RequestContextSettings, limit_body};
 use crate::settings::{PublicScheme, Settings};
 use crate::templates::Templates;
-use crate::{admin, pages};
+use crate::{admin, contact_pages, pages, staff_pages};
 
 /// Everything handlers share. Cheap to clone.
 #[derive(Debug, Clone)]
@@ -24,30 +28,111 @@ pub struct AppState {
     pub resolver: TenantResolver,
     pub templates: Arc<Templates>,
     pub metrics: Metrics,
+    pub hasher: PasswordHasher,
+    pub policy: PasswordPolicy,
+    pub session_lifetime: SessionLifetime,
 }
 
 impl AppState {
-    pub fn new(settings: Settings, db: DatabaseConnection) -> Self {
+    pub fn new(settings: Settings, db: DatabaseConnection) -> Result<Self, IdentityError> {
         let resolver = TenantResolver::new(
             db.clone(),
             settings.server.base_domain.clone(),
             Duration::from_secs(settings.tenancy.cache_ttl_seconds),
             settings.tenancy.cache_capacity,
         );
-        Self {
+        let password = &settings.password;
+        let hasher = PasswordHasher::new(
+            PasswordParams {
+                memory_kib: password.argon2_m_kib,
+                iterations: password.argon2_t,
+                parallelism: password.argon2_p,
+            },
+            password.hash_concurrency,
+            Duration::from_millis(password.queue_timeout_ms),
+        )?;
+        let policy = PasswordPolicy {
+            min_length: password.min_length,
+        };
+        let session_lifetime = SessionLifetime {
+            idle: chrono::Duration::minutes(settings.session.idle_minutes),
+            absolute: chrono::Duration::hours(settings.session.absolute_hours),
+        };
+        Ok(Self {
             settings: Arc::new(settings),
             db,
             resolver,
             templates: Arc::new(Templates::new()),
             metrics: Metrics::new(),
-        }
+            hasher,
+            policy,
+            session_lifetime,
+        })
+    }
+
+    /// Whether people reach us over https, which makes cookies `Secure`.
+    pub fn is_https(&self) -> bool {
+        self.settings.server.public_scheme == PublicScheme::Https
+    }
+
+    /// The CSRF key, derived from the token key so that operators manage one secret
+    /// and poem's all-zero default key is never used.
+    pub fn csrf_key(&self) -> [u8; 32] {
+        use hmac::{KeyInit, Mac};
+        let mut mac = <hmac::Hmac<sha2::Sha256> as KeyInit>::new_from_slice(
+            self.settings.security.token_key.expose_secret().as_bytes(),
+        )
+        .expect("HMAC takes keys of any length");
+        mac.update(b"latchkey csrf key v1");
+        mac.finalize().into_bytes().into()
     }
 }
 
 /// Routes of a firm's host (`{slug}.{base_domain}` or a verified custom domain).
 fn firm_routes() -> Route {
     Route::new()
-        .at("/", get(pages::firm_home))
+        .at("/", get(contact_pages::home))
+        .at(
+            "/login",
+            get(contact_pages::login_page).post(contact_pages::login),
+        )
+        .at("/logout", post(contact_pages::logout))
+        .at(
+            "/account/password",
+            get(contact_pages::password_page).post(contact_pages::change_password),
+        )
+        .at("/staff", get(staff_pages::staff_home))
+        .at(
+            "/staff/login",
+            get(staff_pages::login_page).post(staff_pages::login),
+        )
+        .at("/staff/logout", post(staff_pages::logout))
+        .at("/staff/workspaces", get(staff_pages::workspaces))
+        .at("/staff/clients", get(staff_pages::clients))
+        .at(
+            "/staff/clients/new",
+            get(staff_pages::new_client_page).post(staff_pages::new_client),
+        )
+        .at(
+            "/staff/clients/:client_id/edit",
+            get(staff_pages::edit_client_page).post(staff_pages::edit_client),
+        )
+        .at(
+            "/staff/clients/:client_id/contacts",
+            get(staff_pages::contacts),
+        )
+        .at(
+            "/staff/clients/:client_id/contacts/new",
+            get(staff_pages::new_contact_page).post(staff_pages::new_contact),
+        )
+        .at(
+            "/staff/clients/:client_id/contacts/:contact_id/edit",
+            get(staff_pages::edit_contact_page).post(staff_pages::edit_contact),
+        )
+        .at(
+            "/staff/team",
+            get(staff_pages::team).post(staff_pages::invite),
+        )
         .at("/branding.css", get(pages::branding_stylesheet))
         .at("/static/latchkey.css", get(pages::stylesheet))
 }
@@ -62,9 +147,20 @@ fn platform_routes() -> Route {
 /// The public listener: host dispatch inside error pages inside the request context.
 pub fn public_endpoint(state: &AppState) -> BoxEndpoint<'static> {
     let body_limit = state.settings.server.body_limit_bytes;
+    // The CSRF cookie is host-only like the session cookies; SameSite=Strict because
+    // no form is ever posted from another site.
+    let csrf = Csrf::new()
+        .key(state.csrf_key())
+        .cookie_name("latchkey_csrf")
+        .secure(state.is_https())
+        .same_site(SameSite::Strict);
     let dispatch = HostDispatch::new(
         state.resolver.clone(),
-        firm_routes().data(state.clone()).map_to_response(),
+        firm_routes()
+            .with(csrf)
+            .with(CookieJarManager::new())
+            .data(state.clone())
+            .map_to_response(),
         platform_routes().data(state.clone()).map_to_response(),
     );
     let context_settings = RequestContextSettings {

@@ -7,6 +7,7 @@
 
 use std::sync::Arc;
 
+use identity::{AccountKind, IdentityError};
 use poem::http::StatusCode;
 use poem::web::Html;
 use poem::{Endpoint, IntoResponse, Middleware, Request, Response};
@@ -27,6 +28,17 @@ pub enum GatewayError {
     NotFound,
     #[error("the request body is too large")]
     PayloadTooLarge,
+    /// Not signed in (or the session ended): back to the sign-in page of that kind.
+    #[error("sign-in required")]
+    SignInRequired(AccountKind),
+    #[error("only the firm's administrators may do this")]
+    AdminOnly,
+    #[error("the form's CSRF token is missing or wrong")]
+    CsrfRejected,
+    #[error("too many attempts")]
+    TooManyAttempts { retry_after_seconds: u64 },
+    #[error("busy")]
+    Busy { retry_after_seconds: u64 },
     #[error("internal error")]
     Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
 }
@@ -42,6 +54,10 @@ impl GatewayError {
             Self::UnknownFirm | Self::NotFound => StatusCode::NOT_FOUND,
             Self::FirmSuspended => StatusCode::FORBIDDEN,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::SignInRequired(_) => StatusCode::SEE_OTHER,
+            Self::AdminOnly | Self::CsrfRejected => StatusCode::FORBIDDEN,
+            Self::TooManyAttempts { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Self::Busy { .. } => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -61,9 +77,35 @@ impl GatewayError {
                 "This portal is suspended",
                 "This firm's client portal is not available at the moment. Please contact the firm directly.",
             ),
-            Self::NotFound | Self::PayloadTooLarge | Self::Internal(_) => {
-                wording_for(self.status())
-            }
+            Self::AdminOnly => (
+                "Administrators only",
+                "Only the firm's administrators can do this. Ask one of them for help.",
+            ),
+            Self::CsrfRejected => (
+                "This form has expired",
+                "For your security the form could not be accepted. Go back, reload the page and try again.",
+            ),
+            Self::TooManyAttempts { .. } => (
+                "Too many attempts",
+                "There have been too many attempts. Please wait a few minutes before trying again.",
+            ),
+            Self::NotFound
+            | Self::PayloadTooLarge
+            | Self::SignInRequired(_)
+            | Self::Busy { .. }
+            | Self::Internal(_) => wording_for(self.status()),
+        }
+    }
+}
+
+impl From<IdentityError> for GatewayError {
+    fn from(error: IdentityError) -> Self {
+        match error {
+            IdentityError::NotFound => Self::NotFound,
+            IdentityError::Busy(busy) => Self::Busy {
+                retry_after_seconds: busy.retry_after_seconds,
+            },
+            other => Self::internal(other),
         }
     }
 }
@@ -185,6 +227,16 @@ impl<E: Endpoint> Endpoint for ErrorPagesEndpoint<E> {
 
 impl<E> ErrorPagesEndpoint<E> {
     fn page(&self, error: &poem::Error, request_id: Option<&RequestId>) -> Response {
+        if let Some(GatewayError::SignInRequired(kind)) = error.downcast_ref::<GatewayError>() {
+            let login = match kind {
+                AccountKind::Staff => "/staff/login",
+                AccountKind::Contact => "/login",
+            };
+            return Response::builder()
+                .status(StatusCode::SEE_OTHER)
+                .header(poem::http::header::LOCATION, login)
+                .finish();
+        }
         let (status, (heading, message)) = match error.downcast_ref::<GatewayError>() {
             Some(known) => (known.status(), known.wording()),
             None => (error.status(), wording_for(error.status())),
@@ -213,19 +265,26 @@ impl<E> ErrorPagesEndpoint<E> {
         if let Some(pattern) = error.data::<poem::PathPattern>() {
             response.set_data(pattern.clone());
         }
-        if let Some(retry_after) = error.data::<RetryAfter>() {
+        let retry_after = match error.downcast_ref::<GatewayError>() {
+            Some(
+                GatewayError::TooManyAttempts {
+                    retry_after_seconds,
+                }
+                | GatewayError::Busy {
+                    retry_after_seconds,
+                },
+            ) => Some(*retry_after_seconds),
+            _ => None,
+        };
+        if let Some(seconds) = retry_after {
             response.headers_mut().insert(
                 poem::http::header::RETRY_AFTER,
-                poem::http::HeaderValue::from(retry_after.0),
+                poem::http::HeaderValue::from(seconds),
             );
         }
         response
     }
 }
-
-/// Seconds a client should wait, attached to 429 and 503 errors.
-#[derive(Debug, Clone, Copy)]
-pub struct RetryAfter(pub u64);
 
 /// An error and its sources on one line, for the log.
 fn error_chain(error: &poem::Error) -> String {

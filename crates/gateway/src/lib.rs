@@ -7,14 +7,19 @@
 
 pub mod admin;
 pub mod app;
+pub mod auth;
+pub mod contact_pages;
 pub mod database;
 pub mod demo;
 pub mod error;
+pub mod forms;
 pub mod host_dispatch;
 pub mod metrics;
 pub mod pages;
 pub mod request_context;
 pub mod server;
 pub mod settings;
+pub mod sign_in;
+pub mod staff_pages;
 pub mod telemetry;
 pub mod templates;

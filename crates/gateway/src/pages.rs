@@ -14,16 +14,6 @@ use crate::templates::FirmView;
 
 const STYLESHEET: &str = include_str!("../static/latchkey.css");
 
-/// The firm's portal home.
-#[handler]
-pub async fn firm_home(
-    state: Data<&AppState>,
-    tenant: Data<&Arc<Tenant>>,
-) -> Result<Html<String>, GatewayError> {
-    let context = minijinja::context! { firm => minijinja::value::Serde(FirmView::of(&tenant)) };
-    Ok(Html(state.templates.render("firm_home.html", context)?))
-}
-
 /// The platform's landing page, at the base domain itself.
 #[handler]
 pub async fn platform_home(state: Data<&AppState>) -> Result<Html<String>, GatewayError> {

@@ -23,7 +23,9 @@ pub enum ServeError {
         source: std::io::Error,
     },
     #[error("cannot create the demo firm: {0}")]
-    Demo(#[from] tenancy::TenancyError),
+    Demo(#[from] demo::DemoError),
+    #[error("cannot set up password hashing: {0}")]
+    Identity(#[from] identity::IdentityError),
     #[error("the server stopped: {0}")]
     Io(#[from] std::io::Error),
 }
@@ -36,13 +38,13 @@ pub async fn serve(
 ) -> Result<(), ServeError> {
     let db = database::open(&settings).await?;
     database::prepare_schema(&db, &settings).await?;
-    if settings.environment == Environment::Development {
-        demo::ensure_demo_firm(&db).await?;
-    }
     let grace = Duration::from_secs(settings.server.shutdown_grace_seconds);
     let public_address = settings.server.bind;
     let admin_address = settings.server.admin_bind;
-    let state = AppState::new(settings, db);
+    let state = AppState::new(settings, db)?;
+    if state.settings.environment == Environment::Development {
+        demo::ensure_demo_firm(&state.db, &state.hasher).await?;
+    }
 
     let public = bind(public_address).await?;
     let admin = bind(admin_address).await?;
@@ -113,6 +115,18 @@ fn announce(state: &AppState, public: SocketAddr, admin: SocketAddr) {
             server.public_origin(server.base_domain.as_str())
         );
         println!("  health:               http://{admin}/healthz");
+        println!(
+            "  staff sign-in:        {}/staff/login  as {} / {}",
+            server.public_origin(&firm_host),
+            demo::DEMO_ADMIN_EMAIL,
+            demo::DEMO_ADMIN_PASSWORD
+        );
+        for (name, email, password) in demo::DEMO_CONTACTS {
+            println!(
+                "  contact sign-in:      {}/login  as {email} / {password}  ({name})",
+                server.public_origin(&firm_host)
+            );
+        }
     }
 }
 

@@ -105,6 +105,8 @@ pub struct Settings {
     pub security: SecuritySettings,
     pub password: PasswordSettings,
     pub reset: ResetSettings,
+    pub session: SessionSettings,
+    pub limits: LimitSettings,
     pub log: LogSettings,
     #[serde(skip, default = "development")]
     pub environment: Environment,
@@ -268,6 +270,22 @@ pub struct PasswordSettings {
     pub argon2_p: u32,
     pub min_length: usize,
     pub hash_concurrency: usize,
+    pub queue_timeout_ms: u64,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SessionSettings {
+    pub idle_minutes: i64,
+    pub absolute_hours: i64,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LimitSettings {
+    pub sign_in_per_email: u64,
+    pub sign_in_per_address: u64,
+    pub window_minutes: i64,
 }
 
 #[derive(Debug, Deserialize)]
@@ -373,6 +391,17 @@ impl Settings {
             return Err(SettingsError::Invalid(
                 "reset.default_ttl_minutes must be from 5 to 1440".into(),
             ));
+        }
+        if self.session.idle_minutes < 1 || self.session.absolute_hours < 1 {
+            return Err(SettingsError::Invalid(
+                "session.idle_minutes and session.absolute_hours must be at least 1".into(),
+            ));
+        }
+        if self.limits.sign_in_per_email == 0
+            || self.limits.sign_in_per_address == 0
+            || self.limits.window_minutes < 1
+        {
+            return Err(SettingsError::Invalid("limits must be at least 1".into()));
         }
         if self.mail.max_attempts == 0 {
             return Err(SettingsError::Invalid(

@@ -79,12 +79,12 @@ mod tests {
     #[test]
     fn every_embedded_template_compiles() {
         let templates = Templates::new();
-        for name in [
-            "layout.html",
-            "firm_home.html",
-            "platform_home.html",
-            "error.html",
-        ] {
+        let names = std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/templates"))
+            .unwrap()
+            .map(|entry| entry.unwrap().file_name().into_string().unwrap())
+            .collect::<Vec<_>>();
+        assert!(names.len() >= 15, "{names:?}");
+        for name in &names {
             templates
                 .environment
                 .get_template(name)

@@ -28,7 +28,9 @@ async fn readyz_follows_the_database() {
 async fn metrics_count_requests_by_route_and_status() {
     let app = spawn_app().await;
     app.create_firm("acme", "ACME Corporation").await;
-    app.get("acme.localhost", "/").await.assert_status_is_ok();
+    app.get("acme.localhost", "/login")
+        .await
+        .assert_status_is_ok();
     app.get("nope.localhost", "/")
         .await
         .assert_status(StatusCode::NOT_FOUND);
@@ -36,7 +38,9 @@ async fn metrics_count_requests_by_route_and_status() {
     response.assert_status_is_ok();
     let text = body(response).await;
     assert!(
-        text.contains(r#"latchkey_http_requests_total{method="GET",route="/",status="200"} 1"#),
+        text.contains(
+            r#"latchkey_http_requests_total{method="GET",route="/login",status="200"} 1"#
+        ),
         "{text}"
     );
     assert!(

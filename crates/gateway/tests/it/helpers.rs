@@ -15,28 +15,28 @@ pub struct TestApp {
     _database: TestDatabase,
 }
 
-pub fn test_settings(database_url: &str) -> Settings {
-    Settings::load_with_variables(
-        Environment::Test,
-        None,
-        [
-            (
-                "LATCHKEY__DATABASE__URL".to_owned(),
-                database_url.to_owned(),
-            ),
-            (
-                "LATCHKEY__SERVER__BODY_LIMIT_BYTES".to_owned(),
-                "1024".to_owned(),
-            ),
-        ],
-    )
-    .expect("the test configuration loads")
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(&[]).await
 }
 
-pub async fn spawn_app() -> TestApp {
+/// An app whose settings also take `overrides` (`LATCHKEY__…` variables).
+pub async fn spawn_app_with(overrides: &[(&str, &str)]) -> TestApp {
     let database = fresh_database().await;
-    let settings = test_settings(&database.url);
-    let state = AppState::new(settings, database.connection.clone());
+    let mut variables = vec![
+        ("LATCHKEY__DATABASE__URL".to_owned(), database.url.clone()),
+        (
+            "LATCHKEY__SERVER__BODY_LIMIT_BYTES".to_owned(),
+            "1024".to_owned(),
+        ),
+    ];
+    variables.extend(
+        overrides
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
+    );
+    let settings = Settings::load_with_variables(Environment::Test, None, variables)
+        .expect("the test configuration loads");
+    let state = AppState::new(settings, database.connection.clone()).expect("the app state builds");
     TestApp {
         public: TestClient::new(public_endpoint(&state)),
         admin: TestClient::new(admin_endpoint(&state)),
@@ -50,6 +50,52 @@ impl TestApp {
         let new =
             NewTenant::new(TenantSlug::parse(slug).unwrap(), name, "admin@firm.test").unwrap();
         tenancy::create_tenant(&self.state.db, new, chrono::Utc::now())
+            .await
+            .unwrap()
+    }
+
+    /// A staff member of `tenant` who can sign in with `password`.
+    pub async fn create_staff(
+        &self,
+        tenant: &Tenant,
+        email: &str,
+        password: &str,
+        role: identity::StaffRole,
+    ) {
+        let new = identity::NewStaffUser {
+            email: identity::EmailAddress::parse(email).unwrap(),
+            name: "Test Staff".to_owned(),
+            role,
+            password_hash: Some(self.state.hasher.hash(password).await.unwrap()),
+        };
+        identity::create_staff_user(&self.state.db, tenant.id, new, chrono::Utc::now())
+            .await
+            .unwrap();
+    }
+
+    pub async fn create_client(&self, tenant: &Tenant, name: &str) -> identity::Client {
+        identity::create_client(&self.state.db, tenant.id, name, chrono::Utc::now())
+            .await
+            .unwrap()
+    }
+
+    /// An active contact of `client` who can sign in with `password`.
+    pub async fn create_contact(
+        &self,
+        tenant: &Tenant,
+        client: &identity::Client,
+        name: &str,
+        email: &str,
+        password: &str,
+    ) -> identity::Contact {
+        let new = identity::NewContact {
+            client_id: client.id,
+            name: name.to_owned(),
+            email: identity::EmailAddress::parse(email).unwrap(),
+            locale: "en".to_owned(),
+            password_hash: Some(self.state.hasher.hash(password).await.unwrap()),
+        };
+        identity::create_contact(&self.state.db, tenant.id, new, chrono::Utc::now())
             .await
             .unwrap()
     }
@@ -72,4 +118,132 @@ pub async fn body(response: poem::test::TestResponse) -> String {
 pub async fn assert_contains(response: poem::test::TestResponse, needle: &str) {
     let text = body(response).await;
     assert!(text.contains(needle), "expected {needle:?} in:\n{text}");
+}
+
+/// A browser on one host: keeps cookies and reads CSRF tokens from forms.
+pub struct Browser<'a> {
+    pub app: &'a TestApp,
+    pub host: String,
+    cookies: std::sync::Mutex<std::collections::BTreeMap<String, String>>,
+}
+
+impl<'a> Browser<'a> {
+    pub fn new(app: &'a TestApp, host: &str) -> Self {
+        Self {
+            app,
+            host: host.to_owned(),
+            cookies: Default::default(),
+        }
+    }
+
+    fn cookie_header(&self) -> String {
+        let cookies = self.cookies.lock().unwrap();
+        cookies
+            .iter()
+            .map(|(name, value)| format!("{name}={value}"))
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+
+    fn keep_cookies(&self, response: &poem::test::TestResponse) {
+        let mut cookies = self.cookies.lock().unwrap();
+        for header in response.0.headers().get_all("set-cookie") {
+            let text = header.to_str().unwrap();
+            let pair = text.split(';').next().unwrap();
+            let (name, value) = pair.split_once('=').unwrap();
+            let removal = value.is_empty() || text.contains("Max-Age=0");
+            if removal {
+                cookies.remove(name);
+            } else {
+                cookies.insert(name.to_owned(), value.to_owned());
+            }
+        }
+    }
+
+    /// The cookies this browser holds, as `name=value` pairs.
+    pub fn cookie(&self, name: &str) -> Option<String> {
+        self.cookies.lock().unwrap().get(name).cloned()
+    }
+
+    pub fn set_cookie(&self, name: &str, value: &str) {
+        self.cookies
+            .lock()
+            .unwrap()
+            .insert(name.to_owned(), value.to_owned());
+    }
+
+    pub async fn get(&self, path: &str) -> poem::test::TestResponse {
+        let response = self
+            .app
+            .public
+            .get(path)
+            .header("host", self.host.as_str())
+            .header("cookie", self.cookie_header())
+            .send()
+            .await;
+        self.keep_cookies(&response);
+        response
+    }
+
+    pub async fn post(&self, path: &str, fields: &[(&str, &str)]) -> poem::test::TestResponse {
+        let response = self
+            .app
+            .public
+            .post(path)
+            .header("host", self.host.as_str())
+            .header("cookie", self.cookie_header())
+            .form(&fields)
+            .send()
+            .await;
+        self.keep_cookies(&response);
+        response
+    }
+
+    /// Opens `page` and returns the CSRF token of its form.
+    pub async fn csrf_token(&self, page: &str) -> String {
+        let response = self.get(page).await;
+        let html = body(response).await;
+        csrf_token_in(&html)
+    }
+
+    /// Opens `page`, then posts its form with `fields` and the page's CSRF token.
+    pub async fn submit(
+        &self,
+        page: &str,
+        action: &str,
+        fields: &[(&str, &str)],
+    ) -> poem::test::TestResponse {
+        let token = self.csrf_token(page).await;
+        let mut all: Vec<(&str, &str)> = fields.to_vec();
+        all.push(("csrf_token", &token));
+        self.post(action, &all).await
+    }
+}
+
+pub fn csrf_token_in(html: &str) -> String {
+    let marker = "name=\"csrf_token\" value=\"";
+    let start = html
+        .find(marker)
+        .expect("the page has a form with a CSRF token")
+        + marker.len();
+    let end = start + html[start..].find('"').unwrap();
+    unescape_html(&html[start..end])
+}
+
+fn unescape_html(text: &str) -> String {
+    text.replace("&#x2f;", "/")
+        .replace("&#x27;", "'")
+        .replace("&quot;", "\"")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&amp;", "&")
+}
+
+pub fn location(response: &poem::test::TestResponse) -> String {
+    response
+        .0
+        .headers()
+        .get("location")
+        .map(|value| value.to_str().unwrap().to_owned())
+        .unwrap_or_default()
 }

@@ -15,7 +15,7 @@ async fn a_known_firm_is_served_with_its_name() {
         "ACME.LOCALHOST.",
         "Acme.Localhost.:8080",
     ] {
-        let response = app.get(host, "/").await;
+        let response = app.get(host, "/login").await;
         response.assert_status_is_ok();
         assert_contains(response, "ACME Corporation").await;
     }
@@ -53,7 +53,9 @@ async fn another_domain_is_a_404() {
 async fn a_suspended_firm_is_a_403_page_with_its_name() {
     let app = spawn_app().await;
     let firm = app.create_firm("acme", "ACME Corporation").await;
-    app.get("acme.localhost", "/").await.assert_status_is_ok();
+    app.get("acme.localhost", "/login")
+        .await
+        .assert_status_is_ok();
     tenancy::set_tenant_status(
         &app.state.db,
         &firm.slug,
@@ -168,7 +170,7 @@ async fn a_verified_custom_domain_serves_its_firm() {
         .await
         .unwrap();
     app.state.resolver.invalidate_tenant(firm.id);
-    let response = app.get("portal.acme-tax.test", "/").await;
+    let response = app.get("portal.acme-tax.test", "/login").await;
     response.assert_status_is_ok();
     assert_contains(response, "ACME Corporation").await;
 }
@@ -183,7 +185,7 @@ async fn every_response_carries_the_security_headers() {
         ("a@b", 400),
         ("localhost", 200),
     ] {
-        let response = app.get(host, "/").await;
+        let response = app.get(host, "/static/latchkey.css").await;
         response.assert_status(StatusCode::from_u16(status).unwrap());
         let headers = response.0.headers();
         let csp = headers
@@ -209,7 +211,7 @@ async fn a_body_over_the_limit_is_a_413_page() {
     app.create_firm("acme", "ACME Corporation").await;
     let response = app
         .public
-        .post("/")
+        .post("/login")
         .header("host", "acme.localhost")
         .body(vec![b'x'; 4096])
         .send()

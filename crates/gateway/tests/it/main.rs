@@ -4,3 +4,4 @@ mod admin;
 mod cli;
 mod helpers;
 mod hosts;
+mod portal;

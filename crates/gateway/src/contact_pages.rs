@@ -1,0 +1,274 @@
+//! The contact's side of the portal: sign-in, the portal home, sign-out, and changing
+//! one's password.
+
+use std::sync::Arc;
+
+use chrono::Utc;
+use identity::{
+    AccountKind, Verification, create_session, find_client, revoke_all_sessions, revoke_session,
+    set_contact_password,
+};
+use minijinja::context;
+use poem::web::cookie::CookieJar;
+use poem::web::{CsrfToken, CsrfVerifier, Data, Form, Html, Query, Redirect};
+use poem::{IntoResponse, Response, handler};
+use serde::Deserialize;
+use tenancy::Tenant;
+
+use crate::app::AppState;
+use crate::auth::{
+    clear_session_cookie, current_contact, require_contact, session_token, set_session_cookie,
+};
+use crate::error::GatewayError;
+use crate::forms::check_csrf;
+use crate::request_context::ClientAddress;
+use crate::sign_in::{SignInOutcome, attempt_sign_in};
+use crate::templates::FirmView;
+
+fn firm(tenant: &Tenant) -> minijinja::Value {
+    minijinja::Value::from(minijinja::value::Serde(FirmView::of(tenant)))
+}
+
+fn render(
+    state: &AppState,
+    name: &str,
+    context: minijinja::Value,
+) -> Result<Html<String>, GatewayError> {
+    Ok(Html(state.templates.render(name, context)?))
+}
+
+/// The portal home once signed in; the sign-in page otherwise.
+#[handler]
+pub async fn home(
+    state: Data<&AppState>,
+    tenant: Data<&Arc<Tenant>>,
+    jar: &CookieJar,
+    csrf: &CsrfToken,
+    Query(query): Query<LoginQuery>,
+) -> Result<Response, GatewayError> {
+    let Some(contact) = current_contact(&state, &tenant, jar).await? else {
+        return Ok(Redirect::see_other("/login").into_response());
+    };
+    if contact.account.must_change_password {
+        return Ok(Redirect::see_other("/account/password").into_response());
+    }
+    let client = find_client(&state.db, tenant.id, contact.account.client_id).await?;
+    let context = context! {
+        firm => firm(&tenant),
+        csrf_token => csrf.0.clone(),
+        contact_name => contact.account.name,
+        client_name => client.map(|c| c.name),
+        notice => notice_text(query.notice.as_deref()),
+    };
+    Ok(render(&state, "portal_home.html", context)?.into_response())
+}
+
+#[derive(Debug, Deserialize)]
+pub struct LoginQuery {
+    notice: Option<String>,
+}
+
+/// Notices other pages send people here with; only known ones are shown.
+fn notice_text(notice: Option<&str>) -> Option<&'static str> {
+    match notice? {
+        "signed-out" => Some("You have signed out."),
+        "password-changed" => Some("Your password was changed. Sign in with your new password."),
+        "password-updated" => Some("Your password was changed."),
+        _ => None,
+    }
+}
+
+#[handler]
+pub async fn login_page(
+    state: Data<&AppState>,
+    tenant: Data<&Arc<Tenant>>,
+    jar: &CookieJar,
+    csrf: &CsrfToken,
+    Query(query): Query<LoginQuery>,
+) -> Result<Response, GatewayError> {
+    if current_contact(&state, &tenant, jar).await?.is_some() {
+        return Ok(Redirect::see_other("/").into_response());
+    }
+    let context = context! {
+        firm => firm(&tenant),
+        csrf_token => csrf.0.clone(),
+        email => "",
+        notice => notice_text(query.notice.as_deref()),
+    };
+    Ok(render(&state, "contact_login.html", context)?.into_response())
+}
+
+#[derive(Debug, Deserialize)]
+pub struct SignInForm {
+    email: String,
+    password: String,
+    /// Missing is the same as wrong: refused with the CSRF page, not a parse error.
+    #[serde(default)]
+    csrf_token: String,
+}
+
+#[handler]
+pub async fn login(
+    state: Data<&AppState>,
+    tenant: Data<&Arc<Tenant>>,
+    jar: &CookieJar,
+    csrf: &CsrfToken,
+    verifier: &CsrfVerifier,
+    client: Data<&ClientAddress>,
+    Form(form): Form<SignInForm>,
+) -> Result<Response, GatewayError> {
+    check_csrf(verifier, &form.csrf_token)?;
+    let outcome = attempt_sign_in(
+        &state,
+        &tenant,
+        AccountKind::Contact,
+        &form.email,
+        &form.password,
+        **client,
+    )
+    .await?;
+    let SignInOutcome::SignedIn {
+        account_id,
+        must_change_password,
+    } = outcome
+    else {
+        let context = context! {
+            firm => firm(&tenant),
+            csrf_token => csrf.0.clone(),
+            email => form.email.trim(),
+            error => "Email or password is incorrect",
+        };
+        return Ok(render(&state, "contact_login.html", context)?.into_response());
+    };
+    if let Some(old) = session_token(jar, AccountKind::Contact, state.is_https()) {
+        revoke_session(&state.db, tenant.id, &old).await?;
+    }
+    let (token, _) = create_session(
+        &state.db,
+        tenant.id,
+        AccountKind::Contact,
+        account_id,
+        state.session_lifetime,
+        Utc::now(),
+    )
+    .await?;
+    set_session_cookie(jar, AccountKind::Contact, &token, state.is_https());
+    let next = if must_change_password {
+        "/account/password"
+    } else {
+        "/"
+    };
+    Ok(Redirect::see_other(next).into_response())
+}
+
+#[derive(Debug, Deserialize)]
+pub struct CsrfOnlyForm {
+    /// Missing is the same as wrong: refused with the CSRF page, not a parse error.
+    #[serde(default)]
+    csrf_token: String,
+}
+
+#[handler]
+pub async fn logout(
+    state: Data<&AppState>,
+    tenant: Data<&Arc<Tenant>>,
+    jar: &CookieJar,
+    verifier: &CsrfVerifier,
+    Form(form): Form<CsrfOnlyForm>,
+) -> Result<Redirect, GatewayError> {
+    check_csrf(verifier, &form.csrf_token)?;
+    if let Some(token) = session_token(jar, AccountKind::Contact, state.is_https()) {
+        revoke_session(&state.db, tenant.id, &token).await?;
+    }
+    clear_session_cookie(jar, AccountKind::Contact, state.is_https());
+    Ok(Redirect::see_other("/login?notice=signed-out"))
+}
+
+#[handler]
+pub async fn password_page(
+    state: Data<&AppState>,
+    tenant: Data<&Arc<Tenant>>,
+    jar: &CookieJar,
+    csrf: &CsrfToken,
+) -> Result<Html<String>, GatewayError> {
+    let contact = require_contact(&state, &tenant, jar).await?;
+    let context = context! {
+        firm => firm(&tenant),
+        csrf_token => csrf.0.clone(),
+        must_change => contact.account.must_change_password,
+        min_length => state.policy.min_length,
+    };
+    render(&state, "account_password.html", context)
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ChangePasswordForm {
+    password: String,
+    new_password: String,
+    confirm_password: String,
+    /// Missing is the same as wrong: refused with the CSRF page, not a parse error.
+    #[serde(default)]
+    csrf_token: String,
+}
+
+/// Changes the password with the current one; every other session of the contact
+/// ends, so a thief's session does not outlive the change.
+#[handler]
+pub async fn change_password(
+    state: Data<&AppState>,
+    tenant: Data<&Arc<Tenant>>,
+    jar: &CookieJar,
+    csrf: &CsrfToken,
+    verifier: &CsrfVerifier,
+    Form(form): Form<ChangePasswordForm>,
+) -> Result<Response, GatewayError> {
+    let contact = require_contact(&state, &tenant, jar).await?;
+    check_csrf(verifier, &form.csrf_token)?;
+    let mut errors: Vec<String> = Vec::new();
+    let current_ok = matches!(
+        state
+            .hasher
+            .verify(&form.password, contact.account.password_hash.as_deref())
+            .await?,
+        Verification::Valid { .. }
+    );
+    if !current_ok {
+        errors.push("Your current password is not correct.".to_owned());
+    }
+    errors.extend(
+        state
+            .policy
+            .check(
+                &form.new_password,
+                &form.confirm_password,
+                &contact.account.email,
+            )
+            .iter()
+            .map(ToString::to_string),
+    );
+    if !errors.is_empty() {
+        let context = context! {
+            firm => firm(&tenant),
+            csrf_token => csrf.0.clone(),
+            must_change => contact.account.must_change_password,
+            min_length => state.policy.min_length,
+            errors,
+        };
+        return Ok(render(&state, "account_password.html", context)?
+            .with_status(poem::http::StatusCode::UNPROCESSABLE_ENTITY)
+            .into_response());
+    }
+    let hash = state.hasher.hash(&form.new_password).await?;
+    let now = Utc::now();
+    set_contact_password(&state.db, tenant.id, contact.account.id, hash, false, now).await?;
+    revoke_all_sessions(
+        &state.db,
+        tenant.id,
+        AccountKind::Contact,
+        contact.account.id,
+        Some(contact.session.id),
+    )
+    .await?;
+    tracing::info!("contact changed their password");
+    Ok(Redirect::see_other("/?notice=password-updated").into_response())
+}

@@ -1,0 +1,786 @@
+//! The staff portal: sign-in, all workspaces, Client Settings (All Firm Clients, a
+//! client's Contacts), and the administrators' forms for clients, contacts and staff.
+
+use std::sync::Arc;
+
+use chrono::Utc;
+use identity::{
+    AccountKind, Client, ClientStatus, Contact, ContactChanges, ContactStatus, EmailAddress,
+    IdentityError, NewContact, NewStaffUser, StaffRole, StaffUser, create_client, create_contact,
+    create_session, create_staff_user, find_client, find_contact, list_clients, list_contacts,
+    list_staff_users, rename_client, revoke_session, set_client_status, update_contact,
+};
+use minijinja::context;
+use poem::web::cookie::CookieJar;
+use poem::web::{CsrfToken, CsrfVerifier, Data, Form, Html, Path, Query, Redirect};
+use poem::{IntoResponse, Response, handler};
+use serde::{Deserialize, Serialize};
+use tenancy::Tenant;
+
+use crate::app::AppState;
+use crate::auth::{
+    SignedIn, clear_session_cookie, current_staff, require_admin, require_staff, session_token,
+    set_session_cookie,
+};
+use crate::error::GatewayError;
+use crate::forms::{check_csrf, parse_id};
+use crate::request_context::ClientAddress;
+use crate::sign_in::{SignInOutcome, attempt_sign_in};
+use crate::templates::FirmView;
+
+const CLIENTS_PER_PAGE: u64 = 50;
+
+/// What the staff layout shows of the person signed in.
+#[derive(Debug, Serialize)]
+struct StaffView {
+    name: String,
+    email: String,
+    is_admin: bool,
+}
+
+impl StaffView {
+    fn of(user: &StaffUser) -> Self {
+        Self {
+            name: user.name.clone(),
+            email: user.email.to_string(),
+            is_admin: user.role == StaffRole::Admin,
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+struct ClientView {
+    id: String,
+    name: String,
+    active: bool,
+}
+
+impl ClientView {
+    fn of(client: &Client) -> Self {
+        Self {
+            id: client.id.to_string(),
+            name: client.name.clone(),
+            active: client.status == ClientStatus::Active,
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+struct ContactView {
+    id: String,
+    name: String,
+    email: String,
+    locale: String,
+    status: &'static str,
+    last_sign_in: Option<String>,
+}
+
+impl ContactView {
+    fn of(contact: &Contact) -> Self {
+        Self {
+            id: contact.id.to_string(),
+            name: contact.name.clone(),
+            email: contact.email.to_string(),
+            locale: contact.locale.clone(),
+            status: contact.status.as_str(),
+            last_sign_in: contact
+                .last_sign_in_at
+                .map(|at| at.format("%Y-%m-%d %H:%M UTC").to_string()),
+        }
+    }
+}
+
+fn render(
+    state: &AppState,
+    name: &str,
+    context: minijinja::Value,
+) -> Result<Html<String>, GatewayError> {
+    Ok(Html(state.templates.render(name, context)?))
+}
+
+fn firm(tenant: &Tenant) -> minijinja::Value {
+    minijinja::Value::from(minijinja::value::Serde(FirmView::of(tenant)))
+}
+
+fn serde<T: Serialize>(value: T) -> minijinja::Value {
+    minijinja::Value::from(minijinja::value::Serde(value))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct SignInForm {
+    email: String,
+    password: String,
+    /// Missing is the same as wrong: refused with the CSRF page, not a parse error.
+    #[serde(default)]
+    csrf_token: String,
+}
+
+#[handler]
+pub async fn login_page(
+    state: Data<&AppState>,
+    tenant: Data<&Arc<Tenant>>,
+    jar: &CookieJar,
+    csrf: &CsrfToken,
+) -> Result<Response, GatewayError> {
+    if current_staff(&state, &tenant, jar).await?.is_some() {
+        return Ok(Redirect::see_other("/staff/workspaces").into_response());
+    }
+    let page = render(
+        &state,
+        "staff_login.html",
+        context! { firm => firm(&tenant), csrf_token => csrf.0.clone(), email => "" },
+    )?;
+    Ok(page.into_response())
+}
+
+#[handler]
+pub async fn login(
+    state: Data<&AppState>,
+    tenant: Data<&Arc<Tenant>>,
+    jar: &CookieJar,
+    csrf: &CsrfToken,
+    verifier: &CsrfVerifier,
+    client: Data<&ClientAddress>,
+    Form(form): Form<SignInForm>,
+) -> Result<Response, GatewayError> {
+    check_csrf(verifier, &form.csrf_token)?;
+    let outcome = attempt_sign_in(
+        &state,
+        &tenant,
+        AccountKind::Staff,
+        &form.email,
+        &form.password,
+        **client,
+    )
+    .await?;
+    let SignInOutcome::SignedIn { account_id, .. } = outcome else {
+        let context = context! {
+            firm => firm(&tenant),
+            csrf_token => csrf.0.clone(),
+            email => form.email.trim(),
+            error => "Email or password is incorrect",
+        };
+        return Ok(render(&state, "staff_login.html", context)?.into_response());
+    };
+    let now = Utc::now();
+    // A session from before sign-in is never kept: a new id every time.
+    if let Some(old) = session_token(jar, AccountKind::Staff, state.is_https()) {
+        revoke_session(&state.db, tenant.id, &old).await?;
+    }
+    let (token, _) = create_session(
+        &state.db,
+        tenant.id,
+        AccountKind::Staff,
+        account_id,
+        state.session_lifetime,
+        now,
+    )
+    .await?;
+    set_session_cookie(jar, AccountKind::Staff, &token, state.is_https());
+    tracing::info!("staff signed in");
+    Ok(Redirect::see_other("/staff/workspaces").into_response())
+}
+
+#[derive(Debug, Deserialize)]
+pub struct CsrfOnlyForm {
+    /// Missing is the same as wrong: refused with the CSRF page, not a parse error.
+    #[serde(default)]
+    csrf_token: String,
+}
+
+#[handler]
+pub async fn logout(
+    state: Data<&AppState>,
+    tenant: Data<&Arc<Tenant>>,
+    jar: &CookieJar,
+    verifier: &CsrfVerifier,
+    Form(form): Form<CsrfOnlyForm>,
+) -> Result<Redirect, GatewayError> {
+    check_csrf(verifier, &form.csrf_token)?;
+    if let Some(token) = session_token(jar, AccountKind::Staff, state.is_https()) {
+        revoke_session(&state.db, tenant.id, &token).await?;
+    }
+    clear_session_cookie(jar, AccountKind::Staff, state.is_https());
+    Ok(Redirect::see_other("/staff/login"))
+}
+
+#[handler]
+pub fn staff_home() -> Redirect {
+    Redirect::see_other("/staff/workspaces")
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ListQuery {
+    q: Option<String>,
+    page: Option<u64>,
+}
+
+/// "All workspaces": every client of the firm, a page at a time.
+#[handler]
+pub async fn workspaces(
+    state: Data<&AppState>,
+    tenant: Data<&Arc<Tenant>>,
+    jar: &CookieJar,
+    csrf: &CsrfToken,
+    Query(query): Query<ListQuery>,
+) -> Result<Html<String>, GatewayError> {
+    let staff = require_staff(&state, &tenant, jar).await?;
+    let page = list_clients(
+        &state.db,
+        tenant.id,
+        query.q.as_deref(),
+        query.page.unwrap_or(1),
+        CLIENTS_PER_PAGE,
+    )
+    .await?;
+    render(
+        &state,
+        "staff_workspaces.html",
+        staff_context(
+            &tenant,
+            &staff,
+            csrf,
+            "workspaces",
+            context! {
+                clients => serde(page.clients.iter().map(ClientView::of).collect::<Vec<_>>()),
+                total => page.total,
+                page => page.page,
+                pages => page.pages(),
+                q => query.q.unwrap_or_default(),
+            },
+        ),
+    )
+}
+
+/// "Client Settings: All Firm Clients".
+#[handler]
+pub async fn clients(
+    state: Data<&AppState>,
+    tenant: Data<&Arc<Tenant>>,
+    jar: &CookieJar,
+    csrf: &CsrfToken,
+    Query(query): Query<ListQuery>,
+) -> Result<Html<String>, GatewayError> {
+    let staff = require_staff(&state, &tenant, jar).await?;
+    let page = list_clients(
+        &state.db,
+        tenant.id,
+        query.q.as_deref(),
+        query.page.unwrap_or(1),
+        CLIENTS_PER_PAGE,
+    )
+    .await?;
+    render(
+        &state,
+        "staff_clients.html",
+        staff_context(
+            &tenant,
+            &staff,
+            csrf,
+            "clients",
+            context! {
+                clients => serde(page.clients.iter().map(ClientView::of).collect::<Vec<_>>()),
+                total => page.total,
+                page => page.page,
+                pages => page.pages(),
+                q => query.q.unwrap_or_default(),
+            },
+        ),
+    )
+}
+
+fn staff_context(
+    tenant: &Tenant,
+    staff: &SignedIn<StaffUser>,
+    csrf: &CsrfToken,
+    section: &str,
+    page: minijinja::Value,
+) -> minijinja::Value {
+    context! {
+        firm => firm(tenant),
+        staff => serde(StaffView::of(&staff.account)),
+        csrf_token => csrf.0.clone(),
+        section,
+        ..page
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ClientForm {
+    name: String,
+    #[serde(default)]
+    status: Option<String>,
+    /// Missing is the same as wrong: refused with the CSRF page, not a parse error.
+    #[serde(default)]
+    csrf_token: String,
+}
+
+#[handler]
+pub async fn new_client_page(
+    state: Data<&AppState>,
+    tenant: Data<&Arc<Tenant>>,
+    jar: &CookieJar,
+    csrf: &CsrfToken,
+) -> Result<Html<String>, GatewayError> {
+    let staff = require_admin(&state, &tenant, jar).await?;
+    render(
+        &state,
+        "staff_client_form.html",
+        staff_context(&tenant, &staff, csrf, "clients", context! { name => "" }),
+    )
+}
+
+#[handler]
+pub async fn new_client(
+    state: Data<&AppState>,
+    tenant: Data<&Arc<Tenant>>,
+    jar: &CookieJar,
+    csrf: &CsrfToken,
+    verifier: &CsrfVerifier,
+    Form(form): Form<ClientForm>,
+) -> Result<Response, GatewayError> {
+    let staff = require_admin(&state, &tenant, jar).await?;
+    check_csrf(verifier, &form.csrf_token)?;
+    match create_client(&state.db, tenant.id, &form.name, Utc::now()).await {
+        Ok(client) => Ok(
+            Redirect::see_other(format!("/staff/clients/{}/contacts", client.id)).into_response(),
+        ),
+        Err(IdentityError::InvalidName) => {
+            let context = context! { name => form.name, error => "Enter the client's name (up to 200 characters)." };
+            Ok(render(
+                &state,
+                "staff_client_form.html",
+                staff_context(&tenant, &staff, csrf, "clients", context),
+            )?
+            .with_status(poem::http::StatusCode::UNPROCESSABLE_ENTITY)
+            .into_response())
+        }
+        Err(error) => Err(error.into()),
+    }
+}
+
+async fn firm_client(
+    state: &AppState,
+    tenant: &Tenant,
+    raw_id: &str,
+) -> Result<Client, GatewayError> {
+    find_client(&state.db, tenant.id, parse_id(raw_id)?)
+        .await?
+        .ok_or(GatewayError::NotFound)
+}
+
+#[handler]
+pub async fn edit_client_page(
+    state: Data<&AppState>,
+    tenant: Data<&Arc<Tenant>>,
+    jar: &CookieJar,
+    csrf: &CsrfToken,
+    Path(client_id): Path<String>,
+) -> Result<Html<String>, GatewayError> {
+    let staff = require_admin(&state, &tenant, jar).await?;
+    let client = firm_client(&state, &tenant, &client_id).await?;
+    let context = context! { client => serde(ClientView::of(&client)), name => client.name };
+    render(
+        &state,
+        "staff_client_form.html",
+        staff_context(&tenant, &staff, csrf, "clients", context),
+    )
+}
+
+#[handler]
+pub async fn edit_client(
+    state: Data<&AppState>,
+    tenant: Data<&Arc<Tenant>>,
+    jar: &CookieJar,
+    csrf: &CsrfToken,
+    verifier: &CsrfVerifier,
+    Path(client_id): Path<String>,
+    Form(form): Form<ClientForm>,
+) -> Result<Response, GatewayError> {
+    let staff = require_admin(&state, &tenant, jar).await?;
+    check_csrf(verifier, &form.csrf_token)?;
+    let client = firm_client(&state, &tenant, &client_id).await?;
+    let now = Utc::now();
+    match rename_client(&state.db, tenant.id, client.id, &form.name, now).await {
+        Ok(()) => {}
+        Err(IdentityError::InvalidName) => {
+            let context = context! {
+                client => serde(ClientView::of(&client)),
+                name => form.name,
+                error => "Enter the client's name (up to 200 characters).",
+            };
+            return Ok(render(
+                &state,
+                "staff_client_form.html",
+                staff_context(&tenant, &staff, csrf, "clients", context),
+            )?
+            .with_status(poem::http::StatusCode::UNPROCESSABLE_ENTITY)
+            .into_response());
+        }
+        Err(error) => return Err(error.into()),
+    }
+    let status = if form.status.as_deref() == Some("disabled") {
+        ClientStatus::Disabled
+    } else {
+        ClientStatus::Active
+    };
+    set_client_status(&state.db, tenant.id, client.id, status, now).await?;
+    Ok(Redirect::see_other(format!("/staff/clients/{}/contacts", client.id)).into_response())
+}
+
+/// A client's "Contacts" tab, with a Reset Password button beside each contact.
+#[handler]
+pub async fn contacts(
+    state: Data<&AppState>,
+    tenant: Data<&Arc<Tenant>>,
+    jar: &CookieJar,
+    csrf: &CsrfToken,
+    Path(client_id): Path<String>,
+) -> Result<Html<String>, GatewayError> {
+    let staff = require_staff(&state, &tenant, jar).await?;
+    let client = firm_client(&state, &tenant, &client_id).await?;
+    let contacts = list_contacts(&state.db, tenant.id, client.id).await?;
+    let context = context! {
+        client => serde(ClientView::of(&client)),
+        contacts => serde(contacts.iter().map(ContactView::of).collect::<Vec<_>>()),
+    };
+    render(
+        &state,
+        "staff_contacts.html",
+        staff_context(&tenant, &staff, csrf, "clients", context),
+    )
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ContactForm {
+    name: String,
+    email: String,
+    #[serde(default)]
+    locale: Option<String>,
+    #[serde(default)]
+    status: Option<String>,
+    /// Missing is the same as wrong: refused with the CSRF page, not a parse error.
+    #[serde(default)]
+    csrf_token: String,
+}
+
+/// Messages by form field name.
+type FieldErrors = Vec<(&'static str, String)>;
+
+/// Checks a contact form, giving one message per field.
+fn check_contact_form(form: &ContactForm) -> Result<(String, EmailAddress, String), FieldErrors> {
+    let mut errors = Vec::new();
+    let name = form.name.trim().to_owned();
+    if name.is_empty() || name.chars().count() > 200 || name.chars().any(char::is_control) {
+        errors.push((
+            "name",
+            "Enter the contact's name (up to 200 characters).".to_owned(),
+        ));
+    }
+    let email = EmailAddress::parse(&form.email);
+    if let Err(error) = &email {
+        errors.push(("email", error.to_string()));
+    }
+    let locale = form
+        .locale
+        .clone()
+        .filter(|l| l == "en" || l == "it")
+        .unwrap_or_else(|| "en".to_owned());
+    match email {
+        Ok(email) if errors.is_empty() => Ok((name, email, locale)),
+        _ => Err(errors),
+    }
+}
+
+fn form_errors(errors: &[(&'static str, String)]) -> minijinja::Value {
+    let by_field: std::collections::BTreeMap<&str, &str> = errors
+        .iter()
+        .map(|(field, message)| (*field, message.as_str()))
+        .collect();
+    serde(by_field)
+}
+
+#[handler]
+pub async fn new_contact_page(
+    state: Data<&AppState>,
+    tenant: Data<&Arc<Tenant>>,
+    jar: &CookieJar,
+    csrf: &CsrfToken,
+    Path(client_id): Path<String>,
+) -> Result<Html<String>, GatewayError> {
+    let staff = require_admin(&state, &tenant, jar).await?;
+    let client = firm_client(&state, &tenant, &client_id).await?;
+    let context = context! { client => serde(ClientView::of(&client)), values => context! { locale => tenant.settings.default_locale.clone() } };
+    render(
+        &state,
+        "staff_contact_form.html",
+        staff_context(&tenant, &staff, csrf, "clients", context),
+    )
+}
+
+#[handler]
+pub async fn new_contact(
+    state: Data<&AppState>,
+    tenant: Data<&Arc<Tenant>>,
+    jar: &CookieJar,
+    csrf: &CsrfToken,
+    verifier: &CsrfVerifier,
+    Path(client_id): Path<String>,
+    Form(form): Form<ContactForm>,
+) -> Result<Response, GatewayError> {
+    let staff = require_admin(&state, &tenant, jar).await?;
+    check_csrf(verifier, &form.csrf_token)?;
+    let client = firm_client(&state, &tenant, &client_id).await?;
+    let invalid = |errors: FieldErrors| -> Result<Response, GatewayError> {
+        let context = context! {
+            client => serde(ClientView::of(&client)),
+            values => context! { name => form.name.clone(), email => form.email.clone(), locale => form.locale.clone() },
+            errors => form_errors(&errors),
+        };
+        Ok(render(
+            &state,
+            "staff_contact_form.html",
+            staff_context(&tenant, &staff, csrf, "clients", context),
+        )?
+        .with_status(poem::http::StatusCode::UNPROCESSABLE_ENTITY)
+        .into_response())
+    };
+    let (name, email, locale) = match check_contact_form(&form) {
+        Ok(valid) => valid,
+        Err(errors) => return invalid(errors),
+    };
+    let new = NewContact {
+        client_id: client.id,
+        name,
+        email,
+        locale,
+        password_hash: None,
+    };
+    match create_contact(&state.db, tenant.id, new, Utc::now()).await {
+        Ok(_) => Ok(
+            Redirect::see_other(format!("/staff/clients/{}/contacts", client.id)).into_response(),
+        ),
+        Err(IdentityError::EmailTaken) => invalid(vec![(
+            "email",
+            "A contact with this email address already exists.".to_owned(),
+        )]),
+        Err(error) => Err(error.into()),
+    }
+}
+
+async fn client_contact(
+    state: &AppState,
+    tenant: &Tenant,
+    client: &Client,
+    raw_id: &str,
+) -> Result<Contact, GatewayError> {
+    find_contact(&state.db, tenant.id, parse_id(raw_id)?)
+        .await?
+        .filter(|contact| contact.client_id == client.id)
+        .ok_or(GatewayError::NotFound)
+}
+
+#[handler]
+pub async fn edit_contact_page(
+    state: Data<&AppState>,
+    tenant: Data<&Arc<Tenant>>,
+    jar: &CookieJar,
+    csrf: &CsrfToken,
+    Path((client_id, contact_id)): Path<(String, String)>,
+) -> Result<Html<String>, GatewayError> {
+    let staff = require_admin(&state, &tenant, jar).await?;
+    let client = firm_client(&state, &tenant, &client_id).await?;
+    let contact = client_contact(&state, &tenant, &client, &contact_id).await?;
+    let context = context! {
+        client => serde(ClientView::of(&client)),
+        contact => serde(ContactView::of(&contact)),
+        values => serde(ContactView::of(&contact)),
+    };
+    render(
+        &state,
+        "staff_contact_form.html",
+        staff_context(&tenant, &staff, csrf, "clients", context),
+    )
+}
+
+#[handler]
+pub async fn edit_contact(
+    state: Data<&AppState>,
+    tenant: Data<&Arc<Tenant>>,
+    jar: &CookieJar,
+    csrf: &CsrfToken,
+    verifier: &CsrfVerifier,
+    Path((client_id, contact_id)): Path<(String, String)>,
+    Form(form): Form<ContactForm>,
+) -> Result<Response, GatewayError> {
+    let staff = require_admin(&state, &tenant, jar).await?;
+    check_csrf(verifier, &form.csrf_token)?;
+    let client = firm_client(&state, &tenant, &client_id).await?;
+    let contact = client_contact(&state, &tenant, &client, &contact_id).await?;
+    let invalid = |errors: FieldErrors| -> Result<Response, GatewayError> {
+        let context = context! {
+            client => serde(ClientView::of(&client)),
+            contact => serde(ContactView::of(&contact)),
+            values => context! {
+                name => form.name.clone(), email => form.email.clone(), locale => form.locale.clone(),
+                status => form.status.clone(),
+            },
+            errors => form_errors(&errors),
+        };
+        Ok(render(
+            &state,
+            "staff_contact_form.html",
+            staff_context(&tenant, &staff, csrf, "clients", context),
+        )?
+        .with_status(poem::http::StatusCode::UNPROCESSABLE_ENTITY)
+        .into_response())
+    };
+    let (name, email, locale) = match check_contact_form(&form) {
+        Ok(valid) => valid,
+        Err(errors) => return invalid(errors),
+    };
+    let status = match form.status.as_deref() {
+        Some("disabled") => ContactStatus::Disabled,
+        // Re-enabling a contact that never set a password leaves it invited.
+        _ if contact.password_hash.is_none() => ContactStatus::Invited,
+        _ => ContactStatus::Active,
+    };
+    let changes = ContactChanges {
+        name,
+        email,
+        locale,
+        status,
+    };
+    match update_contact(&state.db, tenant.id, contact.id, changes, Utc::now()).await {
+        Ok(()) => {
+            if status == ContactStatus::Disabled {
+                identity::revoke_all_sessions(
+                    &state.db,
+                    tenant.id,
+                    AccountKind::Contact,
+                    contact.id,
+                    None,
+                )
+                .await?;
+            }
+            Ok(
+                Redirect::see_other(format!("/staff/clients/{}/contacts", client.id))
+                    .into_response(),
+            )
+        }
+        Err(IdentityError::EmailTaken) => invalid(vec![(
+            "email",
+            "A contact with this email address already exists.".to_owned(),
+        )]),
+        Err(error) => Err(error.into()),
+    }
+}
+
+#[derive(Debug, Serialize)]
+struct TeamMemberView {
+    name: String,
+    email: String,
+    role: &'static str,
+    status: &'static str,
+}
+
+async fn team_page(
+    state: &AppState,
+    tenant: &Tenant,
+    staff: &SignedIn<StaffUser>,
+    csrf: &CsrfToken,
+    extra: minijinja::Value,
+) -> Result<Html<String>, GatewayError> {
+    let members: Vec<TeamMemberView> = list_staff_users(&state.db, tenant.id)
+        .await?
+        .iter()
+        .map(|user| TeamMemberView {
+            name: user.name.clone(),
+            email: user.email.to_string(),
+            role: user.role.as_str(),
+            status: user.status.as_str(),
+        })
+        .collect();
+    render(
+        state,
+        "staff_team.html",
+        staff_context(
+            tenant,
+            staff,
+            csrf,
+            "team",
+            context! { members => serde(members), ..extra },
+        ),
+    )
+}
+
+#[handler]
+pub async fn team(
+    state: Data<&AppState>,
+    tenant: Data<&Arc<Tenant>>,
+    jar: &CookieJar,
+    csrf: &CsrfToken,
+) -> Result<Html<String>, GatewayError> {
+    let staff = require_admin(&state, &tenant, jar).await?;
+    team_page(&state, &tenant, &staff, csrf, context! {}).await
+}
+
+#[derive(Debug, Deserialize)]
+pub struct InviteForm {
+    name: String,
+    email: String,
+    role: String,
+    /// Missing is the same as wrong: refused with the CSRF page, not a parse error.
+    #[serde(default)]
+    csrf_token: String,
+}
+
+/// Invites a staff member: the account exists, invited, until a password is set.
+#[handler]
+pub async fn invite(
+    state: Data<&AppState>,
+    tenant: Data<&Arc<Tenant>>,
+    jar: &CookieJar,
+    csrf: &CsrfToken,
+    verifier: &CsrfVerifier,
+    Form(form): Form<InviteForm>,
+) -> Result<Response, GatewayError> {
+    let staff = require_admin(&state, &tenant, jar).await?;
+    check_csrf(verifier, &form.csrf_token)?;
+    let mut errors: FieldErrors = Vec::new();
+    let email = EmailAddress::parse(&form.email);
+    if let Err(error) = &email {
+        errors.push(("email", error.to_string()));
+    }
+    let role = StaffRole::parse(&form.role);
+    if role.is_none() {
+        errors.push(("role", "Choose a role.".to_owned()));
+    }
+    if let (Ok(email), Some(role)) = (email, role) {
+        let new = NewStaffUser {
+            email,
+            name: form.name.clone(),
+            role,
+            password_hash: None,
+        };
+        match create_staff_user(&state.db, tenant.id, new, Utc::now()).await {
+            Ok(_) => return Ok(Redirect::see_other("/staff/team").into_response()),
+            Err(IdentityError::InvalidName) => {
+                errors.push(("name", "Enter a name (up to 200 characters).".to_owned()))
+            }
+            Err(IdentityError::EmailTaken) => errors.push((
+                "email",
+                "A staff member with this email address already exists.".to_owned(),
+            )),
+            Err(error) => return Err(error.into()),
+        }
+    }
+    let extra = context! {
+        values => context! { name => form.name, email => form.email, role => form.role },
+        errors => form_errors(&errors),
+    };
+    Ok(team_page(&state, &tenant, &staff, csrf, extra)
+        .await?
+        .with_status(poem::http::StatusCode::UNPROCESSABLE_ENTITY)
+        .into_response())
+}

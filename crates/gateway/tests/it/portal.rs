@@ -1,0 +1,639 @@
+//! The staff portal and the contact's sign-in, as a person walks through them.
+
+use identity::StaffRole;
+use poem::http::StatusCode;
+
+use crate::helpers::{Browser, TestApp, body, location, spawn_app, spawn_app_with};
+
+const STAFF_PASSWORD: &str = "staff correct horse";
+const CONTACT_PASSWORD: &str = "contact battery staple";
+
+/// A firm with an admin, the client John A. Teague and his contact Body Boom.
+async fn firm_with_people(
+    app: &TestApp,
+    slug: &str,
+) -> (tenancy::Tenant, identity::Client, identity::Contact) {
+    let firm = app.create_firm(slug, &format!("{slug} firm")).await;
+    app.create_staff(
+        &firm,
+        &format!("admin@{slug}.test"),
+        STAFF_PASSWORD,
+        StaffRole::Admin,
+    )
+    .await;
+    let client = app.create_client(&firm, "John A. Teague").await;
+    let contact = app
+        .create_contact(
+            &firm,
+            &client,
+            "Body Boom",
+            &format!("body.boom@{slug}.test"),
+            CONTACT_PASSWORD,
+        )
+        .await;
+    (firm, client, contact)
+}
+
+async fn staff_sign_in(
+    browser: &Browser<'_>,
+    email: &str,
+    password: &str,
+) -> poem::test::TestResponse {
+    browser
+        .submit(
+            "/staff/login",
+            "/staff/login",
+            &[("email", email), ("password", password)],
+        )
+        .await
+}
+
+#[tokio::test]
+async fn staff_walk_from_sign_in_to_the_reset_password_buttons() {
+    let app = spawn_app().await;
+    let (_, client, _) = firm_with_people(&app, "acme").await;
+    let browser = Browser::new(&app, "acme.localhost");
+
+    let login = browser.get("/staff/login").await;
+    login.assert_status_is_ok();
+    let html = body(login).await;
+    assert!(
+        html.contains("Sign in") && html.contains("acme firm"),
+        "{html}"
+    );
+
+    let response = staff_sign_in(&browser, "Admin@Acme.test ", STAFF_PASSWORD).await;
+    response.assert_status(StatusCode::SEE_OTHER);
+    assert_eq!(location(&response), "/staff/workspaces");
+    let cookie = browser.cookie("latchkey_staff").expect("a session cookie");
+    assert_eq!(cookie.len(), 64);
+
+    let workspaces = body(browser.get("/staff/workspaces").await).await;
+    for text in ["All workspaces", "Client Settings", "John A. Teague"] {
+        assert!(workspaces.contains(text), "{text} in {workspaces}");
+    }
+    let clients = body(browser.get("/staff/clients").await).await;
+    assert!(clients.contains("All Firm Clients"));
+    assert!(clients.contains(&format!("/staff/clients/{}/contacts", client.id)));
+    let contacts = browser
+        .get(&format!("/staff/clients/{}/contacts", client.id))
+        .await;
+    contacts.assert_status_is_ok();
+    let contacts = body(contacts).await;
+    for text in [
+        "Contacts",
+        "Body Boom",
+        "body.boom@acme.test",
+        "Reset Password",
+        "Never",
+    ] {
+        assert!(contacts.contains(text), "{text} in {contacts}");
+    }
+    assert!(contacts.contains(&format!("/staff/clients/{}/contacts/", client.id)));
+}
+
+#[tokio::test]
+async fn the_session_cookie_is_host_only_and_http_only() {
+    let app = spawn_app().await;
+    firm_with_people(&app, "acme").await;
+    let browser = Browser::new(&app, "acme.localhost");
+    let token = browser.csrf_token("/staff/login").await;
+    let response = browser
+        .post(
+            "/staff/login",
+            &[
+                ("email", "admin@acme.test"),
+                ("password", STAFF_PASSWORD),
+                ("csrf_token", &token),
+            ],
+        )
+        .await;
+    let set_cookie: Vec<String> = response
+        .0
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_owned())
+        .filter(|v| v.starts_with("latchkey_staff="))
+        .collect();
+    assert_eq!(set_cookie.len(), 1, "{set_cookie:?}");
+    let cookie = &set_cookie[0];
+    assert!(cookie.contains("HttpOnly"), "{cookie}");
+    assert!(cookie.contains("SameSite=Lax"), "{cookie}");
+    assert!(
+        !cookie.to_lowercase().contains("domain="),
+        "never Domain=: {cookie}"
+    );
+}
+
+#[tokio::test]
+async fn a_wrong_password_and_an_unknown_email_get_the_same_answer() {
+    let app = spawn_app().await;
+    firm_with_people(&app, "acme").await;
+    let browser = Browser::new(&app, "acme.localhost");
+    let wrong = staff_sign_in(&browser, "admin@acme.test", "not the password").await;
+    wrong.assert_status_is_ok();
+    let wrong = body(wrong).await;
+    let unknown = staff_sign_in(&browser, "nobody@acme.test", "not the password").await;
+    unknown.assert_status_is_ok();
+    let unknown = body(unknown).await;
+    assert!(wrong.contains("Email or password is incorrect"));
+    assert!(unknown.contains("Email or password is incorrect"));
+    assert!(browser.cookie("latchkey_staff").is_none());
+    browser
+        .get("/staff/workspaces")
+        .await
+        .assert_status(StatusCode::SEE_OTHER);
+}
+
+#[tokio::test]
+async fn signed_out_staff_are_sent_to_sign_in() {
+    let app = spawn_app().await;
+    let (_, client, _) = firm_with_people(&app, "acme").await;
+    let browser = Browser::new(&app, "acme.localhost");
+    for path in [
+        "/staff/workspaces".to_owned(),
+        "/staff/clients".to_owned(),
+        format!("/staff/clients/{}/contacts", client.id),
+    ] {
+        let response = browser.get(&path).await;
+        response.assert_status(StatusCode::SEE_OTHER);
+        assert_eq!(location(&response), "/staff/login");
+    }
+    browser.set_cookie("latchkey_staff", &"a".repeat(64));
+    let response = browser.get("/staff/workspaces").await;
+    assert_eq!(
+        location(&response),
+        "/staff/login",
+        "a forged session is no session"
+    );
+}
+
+#[tokio::test]
+async fn forms_without_the_csrf_token_are_refused() {
+    let app = spawn_app().await;
+    firm_with_people(&app, "acme").await;
+    let browser = Browser::new(&app, "acme.localhost");
+    browser.get("/staff/login").await;
+    let fields = [("email", "admin@acme.test"), ("password", STAFF_PASSWORD)];
+    let response = browser.post("/staff/login", &fields).await;
+    response.assert_status(StatusCode::FORBIDDEN);
+    assert!(body(response).await.contains("This form has expired"));
+    let response = browser
+        .post(
+            "/staff/login",
+            &[
+                ("email", "admin@acme.test"),
+                ("password", STAFF_PASSWORD),
+                ("csrf_token", "forged"),
+            ],
+        )
+        .await;
+    response.assert_status(StatusCode::FORBIDDEN);
+    assert!(browser.cookie("latchkey_staff").is_none());
+}
+
+#[tokio::test]
+async fn repeated_failures_are_limited_per_email_with_retry_after() {
+    let app = spawn_app().await;
+    firm_with_people(&app, "acme").await;
+    let browser = Browser::new(&app, "acme.localhost");
+    for _ in 0..5 {
+        staff_sign_in(&browser, "admin@acme.test", "wrong password")
+            .await
+            .assert_status_is_ok();
+    }
+    let limited = staff_sign_in(&browser, "admin@acme.test", STAFF_PASSWORD).await;
+    limited.assert_status(StatusCode::TOO_MANY_REQUESTS);
+    let retry_after: u64 = limited
+        .0
+        .headers()
+        .get("retry-after")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=900).contains(&retry_after), "{retry_after}");
+    assert!(body(limited).await.contains("Too many attempts"));
+    // The limit is per email: the contact of the same firm is not affected.
+    let response = browser
+        .submit(
+            "/login",
+            "/login",
+            &[
+                ("email", "body.boom@acme.test"),
+                ("password", CONTACT_PASSWORD),
+            ],
+        )
+        .await;
+    response.assert_status(StatusCode::SEE_OTHER);
+}
+
+#[tokio::test]
+async fn the_limit_holds_in_the_database_not_in_one_process() {
+    let app = spawn_app().await;
+    let (firm, _, _) = firm_with_people(&app, "acme").await;
+    let bucket = format!("sign-in:email:{}:staff:admin@acme.test", firm.id);
+    let now = chrono::Utc::now();
+    for _ in 0..5 {
+        identity::record_event(&app.state.db, &bucket, now)
+            .await
+            .unwrap();
+    }
+    let browser = Browser::new(&app, "acme.localhost");
+    staff_sign_in(&browser, "admin@acme.test", STAFF_PASSWORD)
+        .await
+        .assert_status(StatusCode::TOO_MANY_REQUESTS);
+}
+
+#[tokio::test]
+async fn another_firms_session_is_signed_out_and_its_ids_do_not_exist() {
+    let app = spawn_app().await;
+    let (_, acme_client, acme_contact) = firm_with_people(&app, "acme").await;
+    firm_with_people(&app, "globex").await;
+
+    let acme = Browser::new(&app, "acme.localhost");
+    staff_sign_in(&acme, "admin@acme.test", STAFF_PASSWORD)
+        .await
+        .assert_status(StatusCode::SEE_OTHER);
+    let stolen = acme.cookie("latchkey_staff").unwrap();
+
+    let globex = Browser::new(&app, "globex.localhost");
+    globex.set_cookie("latchkey_staff", &stolen);
+    let response = globex.get("/staff/workspaces").await;
+    response.assert_status(StatusCode::SEE_OTHER);
+    assert_eq!(location(&response), "/staff/login");
+
+    let globex = Browser::new(&app, "globex.localhost");
+    staff_sign_in(&globex, "admin@globex.test", STAFF_PASSWORD)
+        .await
+        .assert_status(StatusCode::SEE_OTHER);
+    let missing = uuid::Uuid::now_v7();
+    let foreign = globex
+        .get(&format!("/staff/clients/{}/contacts", acme_client.id))
+        .await;
+    let absent = globex
+        .get(&format!("/staff/clients/{missing}/contacts"))
+        .await;
+    foreign.assert_status(StatusCode::NOT_FOUND);
+    absent.assert_status(StatusCode::NOT_FOUND);
+    let (foreign, absent) = (body(foreign).await, body(absent).await);
+    let strip = |html: &str| {
+        html.lines()
+            .filter(|l| !l.contains("Reference:"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    assert_eq!(
+        strip(&foreign),
+        strip(&absent),
+        "another firm's id reads exactly like a missing one"
+    );
+    let edit = globex
+        .get(&format!(
+            "/staff/clients/{}/contacts/{}/edit",
+            acme_client.id, acme_contact.id
+        ))
+        .await;
+    edit.assert_status(StatusCode::NOT_FOUND);
+    globex
+        .get("/staff/clients/not-a-uuid/contacts")
+        .await
+        .assert_status(StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn admins_add_clients_and_contacts_with_validation() {
+    let app = spawn_app().await;
+    firm_with_people(&app, "acme").await;
+    let browser = Browser::new(&app, "acme.localhost");
+    staff_sign_in(&browser, "admin@acme.test", STAFF_PASSWORD).await;
+
+    let empty = browser
+        .submit(
+            "/staff/clients/new",
+            "/staff/clients/new",
+            &[("name", "   ")],
+        )
+        .await;
+    empty.assert_status(StatusCode::UNPROCESSABLE_ENTITY);
+    let created = browser
+        .submit(
+            "/staff/clients/new",
+            "/staff/clients/new",
+            &[("name", "Wayne <Enterprises>")],
+        )
+        .await;
+    created.assert_status(StatusCode::SEE_OTHER);
+    let contacts_page = location(&created);
+    let client_path = contacts_page.trim_end_matches("/contacts").to_owned();
+    assert!(
+        body(browser.get(&contacts_page).await)
+            .await
+            .contains("Wayne &lt;Enterprises&gt;")
+    );
+
+    let new_contact = format!("{client_path}/contacts/new");
+    let bad = browser
+        .submit(
+            &new_contact,
+            &new_contact,
+            &[
+                ("name", "Bruce"),
+                ("email", "not-an-email"),
+                ("locale", "en"),
+            ],
+        )
+        .await;
+    bad.assert_status(StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(body(bad).await.contains("Enter an email address"));
+    let good = browser
+        .submit(
+            &new_contact,
+            &new_contact,
+            &[
+                ("name", "Bruce Wayne"),
+                ("email", "Bruce@Wayne.test"),
+                ("locale", "it"),
+            ],
+        )
+        .await;
+    good.assert_status(StatusCode::SEE_OTHER);
+    let listed = body(browser.get(&contacts_page).await).await;
+    assert!(
+        listed.contains("bruce@wayne.test") && listed.contains("invited"),
+        "{listed}"
+    );
+    let duplicate = browser
+        .submit(
+            &new_contact,
+            &new_contact,
+            &[
+                ("name", "Other"),
+                ("email", "bruce@wayne.test"),
+                ("locale", "en"),
+            ],
+        )
+        .await;
+    duplicate.assert_status(StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(body(duplicate).await.contains("already exists"));
+}
+
+#[tokio::test]
+async fn plain_staff_cannot_use_admin_forms() {
+    let app = spawn_app().await;
+    let (firm, _, _) = firm_with_people(&app, "acme").await;
+    app.create_staff(&firm, "clerk@acme.test", STAFF_PASSWORD, StaffRole::Staff)
+        .await;
+    let browser = Browser::new(&app, "acme.localhost");
+    staff_sign_in(&browser, "clerk@acme.test", STAFF_PASSWORD)
+        .await
+        .assert_status(StatusCode::SEE_OTHER);
+    browser.get("/staff/workspaces").await.assert_status_is_ok();
+    browser
+        .get("/staff/clients/new")
+        .await
+        .assert_status(StatusCode::FORBIDDEN);
+    browser
+        .get("/staff/team")
+        .await
+        .assert_status(StatusCode::FORBIDDEN);
+}
+
+#[tokio::test]
+async fn clients_are_searched_and_paged() {
+    let app = spawn_app().await;
+    let (firm, _, _) = firm_with_people(&app, "acme").await;
+    for index in 0..120 {
+        app.create_client(&firm, &format!("Client {index:03}"))
+            .await;
+    }
+    let browser = Browser::new(&app, "acme.localhost");
+    staff_sign_in(&browser, "admin@acme.test", STAFF_PASSWORD).await;
+    let first = body(browser.get("/staff/clients").await).await;
+    assert!(first.contains("Page 1 of 3"), "{first}");
+    assert!(first.contains("121 clients"));
+    let third = body(browser.get("/staff/clients?page=3").await).await;
+    assert!(third.contains("John A. Teague"));
+    let found = body(browser.get("/staff/clients?q=client%2011").await).await;
+    assert!(
+        found.contains("Client 110")
+            && found.contains("Client 119")
+            && !found.contains("Client 120")
+    );
+    let percent = body(browser.get("/staff/clients?q=%25").await).await;
+    assert!(
+        percent.contains("0 clients"),
+        "a % matches itself, not everything"
+    );
+}
+
+#[tokio::test]
+async fn contacts_sign_in_and_see_their_portal() {
+    let app = spawn_app().await;
+    firm_with_people(&app, "acme").await;
+    let browser = Browser::new(&app, "acme.localhost");
+    let response = browser.get("/").await;
+    assert_eq!(location(&response), "/login");
+    let login = body(browser.get("/login").await).await;
+    for text in [
+        "Sign in",
+        "Forgot your password?",
+        "Request your credential",
+    ] {
+        assert!(login.contains(text), "{text}");
+    }
+    let refused = browser
+        .submit(
+            "/login",
+            "/login",
+            &[
+                ("email", "body.boom@acme.test"),
+                ("password", "nope nope nope"),
+            ],
+        )
+        .await;
+    assert!(
+        body(refused)
+            .await
+            .contains("Email or password is incorrect")
+    );
+    let response = browser
+        .submit(
+            "/login",
+            "/login",
+            &[
+                ("email", "BODY.BOOM@acme.test"),
+                ("password", CONTACT_PASSWORD),
+            ],
+        )
+        .await;
+    assert_eq!(location(&response), "/");
+    let home = body(browser.get("/").await).await;
+    assert!(
+        home.contains("Welcome, Body Boom") && home.contains("John A. Teague"),
+        "{home}"
+    );
+    // A contact session is not a staff session.
+    assert_eq!(
+        location(&browser.get("/staff/workspaces").await),
+        "/staff/login"
+    );
+
+    let token = browser.csrf_token("/").await;
+    browser
+        .post("/logout", &[("csrf_token", &token)])
+        .await
+        .assert_status(StatusCode::SEE_OTHER);
+    assert_eq!(location(&browser.get("/").await), "/login");
+}
+
+#[tokio::test]
+async fn changing_the_password_ends_the_other_sessions() {
+    let app = spawn_app().await;
+    let (firm, _, contact) = firm_with_people(&app, "acme").await;
+    identity::set_contact_password(
+        &app.state.db,
+        firm.id,
+        contact.id,
+        app.state.hasher.hash(CONTACT_PASSWORD).await.unwrap(),
+        true,
+        chrono::Utc::now(),
+    )
+    .await
+    .unwrap();
+    let laptop = Browser::new(&app, "acme.localhost");
+    let phone = Browser::new(&app, "acme.localhost");
+    for browser in [&laptop, &phone] {
+        let response = browser
+            .submit(
+                "/login",
+                "/login",
+                &[
+                    ("email", "body.boom@acme.test"),
+                    ("password", CONTACT_PASSWORD),
+                ],
+            )
+            .await;
+        assert_eq!(
+            location(&response),
+            "/account/password",
+            "must change first"
+        );
+    }
+    assert_eq!(location(&laptop.get("/").await), "/account/password");
+
+    let weak = laptop
+        .submit(
+            "/account/password",
+            "/account/password",
+            &[
+                ("password", CONTACT_PASSWORD),
+                ("new_password", "password1"),
+                ("confirm_password", "password1"),
+            ],
+        )
+        .await;
+    weak.assert_status(StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(body(weak).await.contains("too common"));
+
+    let changed = laptop
+        .submit(
+            "/account/password",
+            "/account/password",
+            &[
+                ("password", CONTACT_PASSWORD),
+                ("new_password", "a much better passphrase"),
+                ("confirm_password", "a much better passphrase"),
+            ],
+        )
+        .await;
+    assert_eq!(location(&changed), "/?notice=password-updated");
+    assert!(
+        body(laptop.get("/").await)
+            .await
+            .contains("Welcome, Body Boom")
+    );
+    assert_eq!(
+        location(&phone.get("/").await),
+        "/login",
+        "the other session ended"
+    );
+}
+
+#[tokio::test]
+async fn a_flood_of_sign_ins_leaves_health_and_pages_responsive() {
+    // Real argon2 cost and two hashing slots, as in production on this machine.
+    let app = std::sync::Arc::new(
+        spawn_app_with(&[
+            ("LATCHKEY__PASSWORD__ARGON2_M_KIB", "19456"),
+            ("LATCHKEY__PASSWORD__ARGON2_T", "2"),
+            ("LATCHKEY__PASSWORD__HASH_CONCURRENCY", "2"),
+            ("LATCHKEY__LIMITS__SIGN_IN_PER_ADDRESS", "1000"),
+            ("LATCHKEY__LIMITS__SIGN_IN_PER_EMAIL", "1000"),
+        ])
+        .await,
+    );
+    firm_with_people(&app, "acme").await;
+    let token = Browser::new(&app, "acme.localhost")
+        .csrf_token("/staff/login")
+        .await;
+    let csrf_cookie = {
+        let browser = Browser::new(&app, "acme.localhost");
+        let html = body(browser.get("/staff/login").await).await;
+        (
+            browser.cookie("latchkey_csrf").unwrap(),
+            crate::helpers::csrf_token_in(&html),
+        )
+    };
+    drop(token);
+    let flood: Vec<_> = (0..100)
+        .map(|i| {
+            let app = app.clone();
+            let (cookie, token) = csrf_cookie.clone();
+            tokio::spawn(async move {
+                let email = format!("user{i}@acme.test");
+                let fields = [
+                    ("email", email.as_str()),
+                    ("password", "some wrong password"),
+                    ("csrf_token", token.as_str()),
+                ];
+                app.public
+                    .post("/staff/login")
+                    .header("host", "acme.localhost")
+                    .header("cookie", format!("latchkey_csrf={cookie}"))
+                    .form(&fields)
+                    .send()
+                    .await
+                    .0
+                    .status()
+            })
+        })
+        .collect();
+    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    let mut slowest = std::time::Duration::ZERO;
+    for _ in 0..10 {
+        let started = std::time::Instant::now();
+        app.admin.get("/healthz").send().await.assert_status_is_ok();
+        app.get("acme.localhost", "/login")
+            .await
+            .assert_status_is_ok();
+        slowest = slowest.max(started.elapsed());
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let mut statuses = Vec::new();
+    for request in flood {
+        statuses.push(request.await.unwrap());
+    }
+    assert!(
+        slowest < std::time::Duration::from_secs(1),
+        "health and pages took {slowest:?} during the flood"
+    );
+    assert!(
+        statuses
+            .iter()
+            .all(|s| *s == StatusCode::OK || *s == StatusCode::SERVICE_UNAVAILABLE),
+        "{statuses:?}"
+    );
+}

@@ -1,0 +1,272 @@
+//! Contacts: the people of a client who sign in to the firm's portal.
+
+use chrono::{DateTime, Utc};
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set,
+};
+use tenancy::TenantId;
+use uuid::Uuid;
+
+use crate::entity::contact;
+use crate::error::{clean_name, is_unique_violation};
+use crate::{EmailAddress, IdentityError};
+
+/// Locales the portal and its emails speak.
+pub const LOCALES: &[&str] = &["en", "it"];
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ContactStatus {
+    /// Created by the firm; has not set a password yet.
+    Invited,
+    Active,
+    Disabled,
+}
+
+impl ContactStatus {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Self::Invited => "invited",
+            Self::Active => "active",
+            Self::Disabled => "disabled",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<Self> {
+        match raw {
+            "invited" => Some(Self::Invited),
+            "active" => Some(Self::Active),
+            "disabled" => Some(Self::Disabled),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Contact {
+    pub id: Uuid,
+    pub tenant_id: TenantId,
+    pub client_id: Uuid,
+    pub name: String,
+    pub email: EmailAddress,
+    pub locale: String,
+    pub status: ContactStatus,
+    /// Only the sign-in code reads this.
+    pub password_hash: Option<String>,
+    pub must_change_password: bool,
+    pub last_sign_in_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewContact {
+    pub client_id: Uuid,
+    pub name: String,
+    pub email: EmailAddress,
+    pub locale: String,
+    /// `Some` creates an active contact (demo data); `None` an invited one.
+    pub password_hash: Option<String>,
+}
+
+/// What staff may change about a contact.
+#[derive(Debug, Clone)]
+pub struct ContactChanges {
+    pub name: String,
+    pub email: EmailAddress,
+    pub locale: String,
+    pub status: ContactStatus,
+}
+
+fn checked_locale(locale: &str) -> String {
+    if LOCALES.contains(&locale) {
+        locale.to_owned()
+    } else {
+        "en".to_owned()
+    }
+}
+
+/// Creates a contact under a client of the same firm.
+pub async fn create_contact(
+    db: &impl ConnectionTrait,
+    tenant: TenantId,
+    new: NewContact,
+    now: DateTime<Utc>,
+) -> Result<Contact, IdentityError> {
+    if crate::find_client(db, tenant, new.client_id)
+        .await?
+        .is_none()
+    {
+        return Err(IdentityError::NotFound);
+    }
+    let status = if new.password_hash.is_some() {
+        ContactStatus::Active
+    } else {
+        ContactStatus::Invited
+    };
+    let row = contact::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        tenant_id: Set(tenant.as_uuid()),
+        client_id: Set(new.client_id),
+        name: Set(clean_name(&new.name)?),
+        email: Set(new.email.to_string()),
+        locale: Set(checked_locale(&new.locale)),
+        status: Set(status.as_str().to_owned()),
+        password_hash: Set(new.password_hash),
+        must_change_password: Set(false),
+        last_sign_in_at: Set(None),
+        created_at: Set(now),
+        updated_at: Set(now),
+    };
+    match row.insert(db).await {
+        Ok(model) => to_contact(model),
+        Err(error) if is_unique_violation(&error) => Err(IdentityError::EmailTaken),
+        Err(error) => Err(error.into()),
+    }
+}
+
+pub async fn update_contact(
+    db: &impl ConnectionTrait,
+    tenant: TenantId,
+    id: Uuid,
+    changes: ContactChanges,
+    now: DateTime<Utc>,
+) -> Result<(), IdentityError> {
+    let result = contact::Entity::update_many()
+        .col_expr(
+            contact::Column::Name,
+            Expr::value(clean_name(&changes.name)?),
+        )
+        .col_expr(
+            contact::Column::Email,
+            Expr::value(changes.email.to_string()),
+        )
+        .col_expr(
+            contact::Column::Locale,
+            Expr::value(checked_locale(&changes.locale)),
+        )
+        .col_expr(
+            contact::Column::Status,
+            Expr::value(changes.status.as_str()),
+        )
+        .col_expr(contact::Column::UpdatedAt, Expr::value(now))
+        .filter(contact::Column::TenantId.eq(tenant.as_uuid()))
+        .filter(contact::Column::Id.eq(id))
+        .exec(db)
+        .await;
+    match result {
+        Ok(result) if result.rows_affected == 0 => Err(IdentityError::NotFound),
+        Ok(_) => Ok(()),
+        Err(error) if is_unique_violation(&error) => Err(IdentityError::EmailTaken),
+        Err(error) => Err(error.into()),
+    }
+}
+
+pub async fn find_contact(
+    db: &impl ConnectionTrait,
+    tenant: TenantId,
+    id: Uuid,
+) -> Result<Option<Contact>, IdentityError> {
+    contact::Entity::find_by_id(id)
+        .filter(contact::Column::TenantId.eq(tenant.as_uuid()))
+        .one(db)
+        .await?
+        .map(to_contact)
+        .transpose()
+}
+
+pub async fn find_contact_by_email(
+    db: &impl ConnectionTrait,
+    tenant: TenantId,
+    email: &EmailAddress,
+) -> Result<Option<Contact>, IdentityError> {
+    contact::Entity::find()
+        .filter(contact::Column::TenantId.eq(tenant.as_uuid()))
+        .filter(contact::Column::Email.eq(email.as_str()))
+        .one(db)
+        .await?
+        .map(to_contact)
+        .transpose()
+}
+
+/// A client's contacts, by name.
+pub async fn list_contacts(
+    db: &impl ConnectionTrait,
+    tenant: TenantId,
+    client_id: Uuid,
+) -> Result<Vec<Contact>, IdentityError> {
+    contact::Entity::find()
+        .filter(contact::Column::TenantId.eq(tenant.as_uuid()))
+        .filter(contact::Column::ClientId.eq(client_id))
+        .order_by_asc(contact::Column::Name)
+        .all(db)
+        .await?
+        .into_iter()
+        .map(to_contact)
+        .collect()
+}
+
+/// Sets a contact's password: an invited contact becomes active; `must_change` asks
+/// for a new one at the next sign-in (temporary passwords).
+pub async fn set_contact_password(
+    db: &impl ConnectionTrait,
+    tenant: TenantId,
+    id: Uuid,
+    password_hash: String,
+    must_change: bool,
+    now: DateTime<Utc>,
+) -> Result<(), IdentityError> {
+    let result = contact::Entity::update_many()
+        .col_expr(contact::Column::PasswordHash, Expr::value(password_hash))
+        .col_expr(
+            contact::Column::MustChangePassword,
+            Expr::value(must_change),
+        )
+        .col_expr(
+            contact::Column::Status,
+            Expr::value(ContactStatus::Active.as_str()),
+        )
+        .col_expr(contact::Column::UpdatedAt, Expr::value(now))
+        .filter(contact::Column::TenantId.eq(tenant.as_uuid()))
+        .filter(contact::Column::Id.eq(id))
+        .filter(contact::Column::Status.ne(ContactStatus::Disabled.as_str()))
+        .exec(db)
+        .await?;
+    if result.rows_affected == 0 {
+        return Err(IdentityError::NotFound);
+    }
+    Ok(())
+}
+
+/// Notes a successful sign-in, storing an upgraded hash when the parameters changed.
+pub async fn record_contact_sign_in(
+    db: &impl ConnectionTrait,
+    tenant: TenantId,
+    id: Uuid,
+    upgraded_hash: Option<String>,
+    now: DateTime<Utc>,
+) -> Result<(), IdentityError> {
+    let mut update = contact::Entity::update_many()
+        .col_expr(contact::Column::LastSignInAt, Expr::value(now))
+        .filter(contact::Column::TenantId.eq(tenant.as_uuid()))
+        .filter(contact::Column::Id.eq(id));
+    if let Some(hash) = upgraded_hash {
+        update = update.col_expr(contact::Column::PasswordHash, Expr::value(hash));
+    }
+    update.exec(db).await?;
+    Ok(())
+}
+
+fn to_contact(row: contact::Model) -> Result<Contact, IdentityError> {
+    Ok(Contact {
+        id: row.id,
+        tenant_id: TenantId::from_uuid(row.tenant_id),
+        client_id: row.client_id,
+        name: row.name,
+        email: EmailAddress::from_stored(row.email),
+        locale: row.locale,
+        status: ContactStatus::parse(&row.status)
+            .ok_or_else(|| IdentityError::Corrupt(format!("contact status {}", row.status)))?,
+        password_hash: row.password_hash,
+        must_change_password: row.must_change_password,
+        last_sign_in_at: row.last_sign_in_at,
+    })
+}

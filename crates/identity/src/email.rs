@@ -1,0 +1,132 @@
+//! Email addresses, normalised once so that every lookup compares like with like.
+//!
+//! Django's CVE-2019-19844 came from comparing a typed address with a stored one under
+//! different Unicode rules; here both sides go through the same NFKC + lower-case.
+
+use std::fmt;
+
+use unicode_normalization::UnicodeNormalization;
+
+/// A normalised email address: trimmed, Unicode NFKC, lower-case.
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct EmailAddress(String);
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EmailError {
+    #[error("Enter an email address, like name@example.com.")]
+    Invalid,
+}
+
+impl EmailAddress {
+    pub fn parse(raw: &str) -> Result<Self, EmailError> {
+        let normalised: String = raw.trim().nfkc().collect::<String>().to_lowercase();
+        let (local, domain) = normalised.rsplit_once('@').ok_or(EmailError::Invalid)?;
+        let valid = !local.is_empty()
+            && local.chars().count() <= 64
+            && normalised.chars().count() <= 254
+            && !local.contains('@')
+            && !normalised.chars().any(|c| {
+                c.is_whitespace()
+                    || c.is_control()
+                    || matches!(c, '<' | '>' | '(' | ')' | ',' | ';' | '"' | '\\')
+            })
+            && is_domain(domain);
+        if !valid {
+            return Err(EmailError::Invalid);
+        }
+        Ok(Self(normalised))
+    }
+
+    /// Restores an address read back from the database, where only parsed ones go.
+    pub(crate) fn from_stored(raw: String) -> Self {
+        Self(raw)
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The part after `@`: what logs may show of an address.
+    pub fn domain(&self) -> &str {
+        self.0.rsplit_once('@').map_or("", |(_, domain)| domain)
+    }
+}
+
+/// A domain with at least two labels; internationalised labels are allowed as typed.
+fn is_domain(domain: &str) -> bool {
+    let labels: Vec<&str> = domain.split('.').collect();
+    labels.len() >= 2
+        && labels.iter().all(|label| {
+            !label.is_empty()
+                && label.chars().count() <= 63
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+                && label.chars().all(|c| c.is_alphanumeric() || c == '-')
+        })
+}
+
+impl fmt::Display for EmailAddress {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Shows only the domain, so a stray `{:?}` in a log cannot leak an address.
+impl fmt::Debug for EmailAddress {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "EmailAddress(…@{})", self.domain())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::EmailAddress;
+
+    #[test]
+    fn normalises_case_space_and_unicode() {
+        let cases = [
+            ("  Body.Boom@Example.COM ", "body.boom@example.com"),
+            ("ｂｏｄｙ@example.com", "body@example.com"),
+            ("İnfo@example.com", "i̇nfo@example.com"),
+            ("x@bücher.example", "x@bücher.example"),
+        ];
+        for (raw, expected) in cases {
+            assert_eq!(
+                EmailAddress::parse(raw).unwrap().as_str(),
+                expected,
+                "{raw}"
+            );
+        }
+        assert_eq!(
+            EmailAddress::parse("A@B.CO").unwrap(),
+            EmailAddress::parse("a@b.co").unwrap()
+        );
+    }
+
+    #[test]
+    fn refuses_what_is_not_an_address() {
+        for raw in [
+            "",
+            "plain",
+            "@example.com",
+            "a@",
+            "a@localhost",
+            "a b@example.com",
+            "a@exa mple.com",
+            "a@example..com",
+            "a@-example.com",
+            "<a@example.com>",
+            "a@example.com\r\nBcc: x@y.z",
+            "a,b@example.com",
+            "a@b@example.com",
+        ] {
+            assert!(EmailAddress::parse(raw).is_err(), "{raw:?}");
+        }
+    }
+
+    #[test]
+    fn debug_shows_only_the_domain() {
+        let address = EmailAddress::parse("secret.person@example.com").unwrap();
+        assert_eq!(format!("{address:?}"), "EmailAddress(…@example.com)");
+    }
+}

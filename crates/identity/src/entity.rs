@@ -1,0 +1,7 @@
+//! sea-orm entities of the identity tables; private to the crate.
+
+pub(crate) mod client;
+pub(crate) mod contact;
+pub(crate) mod rate_limit_event;
+pub(crate) mod session;
+pub(crate) mod staff_user;

@@ -1,0 +1,217 @@
+//! A firm's staff: the people who sign in at `/staff` and manage clients and contacts.
+
+use chrono::{DateTime, Utc};
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set,
+};
+use tenancy::TenantId;
+use uuid::Uuid;
+
+use crate::entity::staff_user;
+use crate::error::{clean_name, is_unique_violation};
+use crate::{EmailAddress, IdentityError};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StaffRole {
+    /// Manages clients, contacts, staff and the firm's settings.
+    Admin,
+    Staff,
+}
+
+impl StaffRole {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Self::Admin => "admin",
+            Self::Staff => "staff",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<Self> {
+        match raw {
+            "admin" => Some(Self::Admin),
+            "staff" => Some(Self::Staff),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StaffStatus {
+    /// Invited; signs in once a password is set through the invitation.
+    Invited,
+    Active,
+    Disabled,
+}
+
+impl StaffStatus {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Self::Invited => "invited",
+            Self::Active => "active",
+            Self::Disabled => "disabled",
+        }
+    }
+
+    fn parse(raw: &str) -> Option<Self> {
+        match raw {
+            "invited" => Some(Self::Invited),
+            "active" => Some(Self::Active),
+            "disabled" => Some(Self::Disabled),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StaffUser {
+    pub id: Uuid,
+    pub tenant_id: TenantId,
+    pub email: EmailAddress,
+    pub name: String,
+    pub role: StaffRole,
+    pub status: StaffStatus,
+    /// Only the sign-in code reads this.
+    pub password_hash: Option<String>,
+    pub last_sign_in_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewStaffUser {
+    pub email: EmailAddress,
+    pub name: String,
+    pub role: StaffRole,
+    /// `Some` creates an active account; `None` an invited one.
+    pub password_hash: Option<String>,
+}
+
+pub async fn create_staff_user(
+    db: &impl ConnectionTrait,
+    tenant: TenantId,
+    new: NewStaffUser,
+    now: DateTime<Utc>,
+) -> Result<StaffUser, IdentityError> {
+    let status = if new.password_hash.is_some() {
+        StaffStatus::Active
+    } else {
+        StaffStatus::Invited
+    };
+    let row = staff_user::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        tenant_id: Set(tenant.as_uuid()),
+        email: Set(new.email.to_string()),
+        name: Set(clean_name(&new.name)?),
+        role: Set(new.role.as_str().to_owned()),
+        status: Set(status.as_str().to_owned()),
+        password_hash: Set(new.password_hash),
+        last_sign_in_at: Set(None),
+        created_at: Set(now),
+        updated_at: Set(now),
+    };
+    match row.insert(db).await {
+        Ok(model) => to_staff(model),
+        Err(error) if is_unique_violation(&error) => Err(IdentityError::EmailTaken),
+        Err(error) => Err(error.into()),
+    }
+}
+
+pub async fn find_staff_user(
+    db: &impl ConnectionTrait,
+    tenant: TenantId,
+    id: Uuid,
+) -> Result<Option<StaffUser>, IdentityError> {
+    staff_user::Entity::find_by_id(id)
+        .filter(staff_user::Column::TenantId.eq(tenant.as_uuid()))
+        .one(db)
+        .await?
+        .map(to_staff)
+        .transpose()
+}
+
+pub async fn find_staff_by_email(
+    db: &impl ConnectionTrait,
+    tenant: TenantId,
+    email: &EmailAddress,
+) -> Result<Option<StaffUser>, IdentityError> {
+    staff_user::Entity::find()
+        .filter(staff_user::Column::TenantId.eq(tenant.as_uuid()))
+        .filter(staff_user::Column::Email.eq(email.as_str()))
+        .one(db)
+        .await?
+        .map(to_staff)
+        .transpose()
+}
+
+pub async fn list_staff_users(
+    db: &impl ConnectionTrait,
+    tenant: TenantId,
+) -> Result<Vec<StaffUser>, IdentityError> {
+    staff_user::Entity::find()
+        .filter(staff_user::Column::TenantId.eq(tenant.as_uuid()))
+        .order_by_asc(staff_user::Column::Name)
+        .all(db)
+        .await?
+        .into_iter()
+        .map(to_staff)
+        .collect()
+}
+
+/// Notes a successful sign-in, storing an upgraded hash when the parameters changed.
+pub async fn record_staff_sign_in(
+    db: &impl ConnectionTrait,
+    tenant: TenantId,
+    id: Uuid,
+    upgraded_hash: Option<String>,
+    now: DateTime<Utc>,
+) -> Result<(), IdentityError> {
+    let mut update = staff_user::Entity::update_many()
+        .col_expr(staff_user::Column::LastSignInAt, Expr::value(now))
+        .filter(staff_user::Column::TenantId.eq(tenant.as_uuid()))
+        .filter(staff_user::Column::Id.eq(id));
+    if let Some(hash) = upgraded_hash {
+        update = update.col_expr(staff_user::Column::PasswordHash, Expr::value(hash));
+    }
+    update.exec(db).await?;
+    Ok(())
+}
+
+/// Sets a new password hash and activates an invited account.
+pub async fn set_staff_password(
+    db: &impl ConnectionTrait,
+    tenant: TenantId,
+    id: Uuid,
+    password_hash: String,
+    now: DateTime<Utc>,
+) -> Result<(), IdentityError> {
+    let result = staff_user::Entity::update_many()
+        .col_expr(staff_user::Column::PasswordHash, Expr::value(password_hash))
+        .col_expr(
+            staff_user::Column::Status,
+            Expr::value(StaffStatus::Active.as_str()),
+        )
+        .col_expr(staff_user::Column::UpdatedAt, Expr::value(now))
+        .filter(staff_user::Column::TenantId.eq(tenant.as_uuid()))
+        .filter(staff_user::Column::Id.eq(id))
+        .filter(staff_user::Column::Status.ne(StaffStatus::Disabled.as_str()))
+        .exec(db)
+        .await?;
+    if result.rows_affected == 0 {
+        return Err(IdentityError::NotFound);
+    }
+    Ok(())
+}
+
+fn to_staff(row: staff_user::Model) -> Result<StaffUser, IdentityError> {
+    Ok(StaffUser {
+        id: row.id,
+        tenant_id: TenantId::from_uuid(row.tenant_id),
+        email: EmailAddress::from_stored(row.email),
+        name: row.name,
+        role: StaffRole::parse(&row.role)
+            .ok_or_else(|| IdentityError::Corrupt(format!("staff role {}", row.role)))?,
+        status: StaffStatus::parse(&row.status)
+            .ok_or_else(|| IdentityError::Corrupt(format!("staff status {}", row.status)))?,
+        password_hash: row.password_hash,
+        last_sign_in_at: row.last_sign_in_at,
+    })
+}
