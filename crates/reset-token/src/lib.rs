@@ -1,4 +1,36 @@
-//! Minting, storing (hashed), verifying and redeeming reset tokens.
+//! Single-use tokens for password resets, invitations and temporary passwords.
 //!
-//! Empty until the reset-flows issue lands; the crate exists now so the workspace has
-//! its final shape and dependency direction (`gateway` -> `reset-token` -> `tenancy`).
+//! A token is a short id and a 256-bit secret from the OS CSPRNG, written into a URL
+//! as `{id}.{secret}` in unpadded base64url. Only HMAC-SHA256(key, firm ‖ purpose ‖ id
+//! ‖ secret) is stored, so a database leak yields no usable link, and a token of one
+//! firm or purpose never verifies as another's. Checking tries the current key and
+//! then the previous ones, so keys can rotate while links are alive.
+//!
+//! Architecture invariant: redeeming is one conditional UPDATE that succeeds only when
+//! it changed exactly one row, so of many concurrent redemptions exactly one wins; a
+//! new token supersedes the account's older ones; time is always a parameter.
+
+mod entity;
+mod keys;
+mod lifetime;
+mod store;
+mod token;
+
+pub use keys::TokenKeys;
+pub use lifetime::{MAX_RESET_MINUTES, MIN_RESET_MINUTES, token_lifetime};
+pub use store::{
+    MintedToken, RedeemError, TokenCheck, TokenRecord, TokenState, check_token, mint_token,
+    redeem_token, revoke_tokens,
+};
+pub use token::{TokenPurpose, UrlToken};
+
+/// Everything that can go wrong below the token rules themselves.
+#[derive(Debug, thiserror::Error)]
+pub enum TokenError {
+    #[error("the operating system's random generator failed: {0}")]
+    Random(String),
+    #[error("a stored token is unreadable: {0}")]
+    Corrupt(String),
+    #[error("database error")]
+    Database(#[from] sea_orm::DbErr),
+}
