@@ -8,6 +8,7 @@ use poem::endpoint::BoxEndpoint;
 use poem::middleware::{CookieJarManager, Csrf};
 use poem::web::cookie::SameSite;
 use poem::{Endpoint, EndpointExt, IntoResponse, Route, get, post};
+use reset_token::TokenKeys;
 use sea_orm::DatabaseConnection;
 use secrecy::ExposeSecret;
 use tenancy::TenantResolver;
@@ -18,7 +19,7 @@ use crate::metrics::Metrics;
 use crate::request_context::{RequestContext, RequestContextSettings, limit_body};
 use crate::settings::{PublicScheme, Settings};
 use crate::templates::Templates;
-use crate::{admin, contact_pages, pages, staff_pages};
+use crate::{admin, contact_pages, pages, reset_pages, staff_pages};
 
 /// Everything handlers share. Cheap to clone.
 #[derive(Debug, Clone)]
@@ -31,6 +32,7 @@ pub struct AppState {
     pub hasher: PasswordHasher,
     pub policy: PasswordPolicy,
     pub session_lifetime: SessionLifetime,
+    pub token_keys: TokenKeys,
 }
 
 impl AppState {
@@ -58,6 +60,13 @@ impl AppState {
             idle: chrono::Duration::minutes(settings.session.idle_minutes),
             absolute: chrono::Duration::hours(settings.session.absolute_hours),
         };
+        let security = &settings.security;
+        let previous: Vec<&[u8]> = security
+            .previous_token_keys
+            .iter()
+            .map(|key| key.expose_secret().as_bytes())
+            .collect();
+        let token_keys = TokenKeys::new(security.token_key.expose_secret().as_bytes(), &previous);
         Ok(Self {
             settings: Arc::new(settings),
             db,
@@ -67,6 +76,7 @@ impl AppState {
             hasher,
             policy,
             session_lifetime,
+            token_keys,
         })
     }
 
@@ -101,6 +111,11 @@ fn firm_routes() -> Route {
             "/account/password",
             get(contact_pages::password_page).post(contact_pages::change_password),
         )
+        .at(
+            "/reset",
+            get(reset_pages::reset_page).post(reset_pages::set_password),
+        )
+        .at("/reset/:token", get(reset_pages::open_link))
         .at("/staff", get(staff_pages::staff_home))
         .at(
             "/staff/login",

@@ -17,6 +17,7 @@ pub mod host_dispatch;
 pub mod metrics;
 pub mod pages;
 pub mod request_context;
+pub mod reset_pages;
 pub mod server;
 pub mod settings;
 pub mod sign_in;

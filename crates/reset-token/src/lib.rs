@@ -19,8 +19,8 @@ mod token;
 pub use keys::TokenKeys;
 pub use lifetime::{MAX_RESET_MINUTES, MIN_RESET_MINUTES, token_lifetime};
 pub use store::{
-    MintedToken, RedeemError, TokenCheck, TokenRecord, TokenState, check_token, mint_token,
-    redeem_token, revoke_tokens,
+    MintedToken, RedeemError, TokenCheck, TokenRecord, TokenState, check_any_token, check_token,
+    mint_token, redeem_token, revoke_tokens,
 };
 pub use token::{TokenPurpose, UrlToken};
 

@@ -163,6 +163,28 @@ pub async fn check_token(
     })
 }
 
+/// Like [`check_token`] for a link that may carry any purpose: the purpose is read
+/// from the stored row and is bound into the HMAC, so it cannot be swapped.
+pub async fn check_any_token(
+    db: &impl ConnectionTrait,
+    keys: &TokenKeys,
+    tenant: TenantId,
+    token: &UrlToken,
+    now: DateTime<Utc>,
+) -> Result<TokenCheck, TokenError> {
+    let Some(row) = reset_token::Entity::find_by_id(token.id)
+        .filter(reset_token::Column::TenantId.eq(tenant.as_uuid()))
+        .one(db)
+        .await?
+    else {
+        return Ok(TokenCheck::Invalid);
+    };
+    match TokenPurpose::parse(&row.purpose) {
+        Some(purpose) => check_token(db, keys, tenant, purpose, token, now).await,
+        None => Err(TokenError::Corrupt(format!("purpose {}", row.purpose))),
+    }
+}
+
 /// Uses `token` up. One conditional UPDATE decides: of many concurrent redemptions
 /// exactly one changes the row, and only that one succeeds.
 pub async fn redeem_token(

@@ -220,6 +220,21 @@ impl<'a> Browser<'a> {
     }
 }
 
+impl Browser<'_> {
+    /// Posts to `action` with a CSRF token taken from the login page, for pages that
+    /// show no form (an expired link's notice).
+    pub async fn submit_with_token_from(
+        &self,
+        action: &str,
+        fields: &[(&str, &str)],
+    ) -> poem::test::TestResponse {
+        let token = self.csrf_token("/login").await;
+        let mut all: Vec<(&str, &str)> = fields.to_vec();
+        all.push(("csrf_token", &token));
+        self.post(action, &all).await
+    }
+}
+
 pub fn csrf_token_in(html: &str) -> String {
     let marker = "name=\"csrf_token\" value=\"";
     let start = html

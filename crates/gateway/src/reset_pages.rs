@@ -1,0 +1,322 @@
+//! The emailed link: `GET /reset/{token}` moves the token into a short-lived cookie and
+//! redirects to a clean `/reset`, which shows what the token allows; only the POST
+//! from that page uses the token up. Mail scanners open links, so a GET never changes
+//! anything.
+
+use std::sync::Arc;
+
+use chrono::Utc;
+use identity::{
+    AccountKind, ContactStatus, EmailAddress, RateLimit, StaffStatus, count_events, find_contact,
+    find_staff_user, record_event, revoke_all_sessions, set_contact_password, set_staff_password,
+};
+use minijinja::context;
+use poem::http::{StatusCode, header};
+use poem::web::cookie::{Cookie, CookieJar, SameSite};
+use poem::web::{CsrfToken, CsrfVerifier, Data, Form, Path, Redirect};
+use poem::{IntoResponse, Response, handler};
+use reset_token::{
+    RedeemError, TokenCheck, TokenPurpose, TokenRecord, UrlToken, check_any_token, redeem_token,
+    revoke_tokens,
+};
+use sea_orm::TransactionTrait;
+use serde::Deserialize;
+use tenancy::Tenant;
+use uuid::Uuid;
+
+use crate::app::AppState;
+use crate::error::GatewayError;
+use crate::forms::check_csrf;
+use crate::request_context::ClientAddress;
+use crate::templates::FirmView;
+
+const RESET_COOKIE: &str = "latchkey_reset";
+
+/// Token pages must leave no trace: no referrer to carry the token away, no copy in
+/// any cache.
+fn token_page(response: impl IntoResponse) -> Response {
+    response
+        .with_header(header::REFERRER_POLICY, "no-referrer")
+        .with_header(header::CACHE_CONTROL, "no-store")
+        .into_response()
+}
+
+/// The emailed link. Nothing is checked or consumed here.
+#[handler]
+pub fn open_link(state: Data<&AppState>, jar: &CookieJar, Path(token): Path<String>) -> Response {
+    let mut cookie = Cookie::new_with_str(RESET_COOKIE, token);
+    cookie.set_http_only(true);
+    // Lax: the link arrives from a mail client, another site; Strict would drop it.
+    cookie.set_same_site(SameSite::Lax);
+    cookie.set_secure(state.is_https());
+    cookie.set_path("/reset");
+    cookie.set_max_age(std::time::Duration::from_secs(60 * 60));
+    jar.add(cookie);
+    token_page(Redirect::see_other("/reset"))
+}
+
+fn presented_token(jar: &CookieJar) -> Option<UrlToken> {
+    jar.get(RESET_COOKIE)
+        .and_then(|cookie| UrlToken::parse(cookie.value_str()))
+}
+
+fn forget_token(state: &AppState, jar: &CookieJar) {
+    let mut cookie = Cookie::new_with_str(RESET_COOKIE, "");
+    cookie.set_http_only(true);
+    cookie.set_same_site(SameSite::Lax);
+    cookie.set_secure(state.is_https());
+    cookie.set_path("/reset");
+    cookie.make_removal();
+    jar.add(cookie);
+}
+
+async fn check(
+    state: &AppState,
+    tenant: &Tenant,
+    jar: &CookieJar,
+) -> Result<TokenCheck, GatewayError> {
+    let Some(token) = presented_token(jar) else {
+        return Ok(TokenCheck::Invalid);
+    };
+    check_any_token(&state.db, &state.token_keys, tenant.id, &token, Utc::now())
+        .await
+        .map_err(GatewayError::internal)
+}
+
+/// Why a link cannot be used, as figures 7–9 show it.
+#[derive(Debug, Clone, Copy)]
+enum Dead {
+    Expired,
+    Used,
+    Invalid,
+}
+
+fn dead_link(state: &AppState, tenant: &Tenant, why: Dead) -> Result<Response, GatewayError> {
+    let (status, heading, message) = match why {
+        Dead::Expired => (
+            StatusCode::GONE,
+            "This link has expired",
+            "For your security, password reset links expire soon after they are sent. Request a new one below.",
+        ),
+        Dead::Used => (
+            StatusCode::GONE,
+            "This link was already used",
+            "A reset link can be used only once. If you still need to reset your password, request a new link.",
+        ),
+        Dead::Invalid => (
+            StatusCode::NOT_FOUND,
+            "This link is not valid",
+            "Check that you opened the whole link from your email, or request a new one.",
+        ),
+    };
+    let context = context! { firm => firm(tenant), heading, message };
+    Ok(token_page(
+        state
+            .templates
+            .render("reset_notice.html", context)?
+            .with_status(status),
+    ))
+}
+
+fn firm(tenant: &Tenant) -> minijinja::Value {
+    minijinja::Value::from(minijinja::value::Serde(FirmView::of(tenant)))
+}
+
+/// The person behind a token, whatever their kind.
+struct Holder {
+    kind: AccountKind,
+    id: Uuid,
+    email: EmailAddress,
+}
+
+async fn holder(
+    state: &AppState,
+    tenant: &Tenant,
+    record: &TokenRecord,
+) -> Result<Option<Holder>, GatewayError> {
+    Ok(match record.account_kind.as_str() {
+        "contact" => find_contact(&state.db, tenant.id, record.account_id)
+            .await?
+            .filter(|contact| contact.status != ContactStatus::Disabled)
+            .map(|contact| Holder {
+                kind: AccountKind::Contact,
+                id: contact.id,
+                email: contact.email,
+            }),
+        "staff" => find_staff_user(&state.db, tenant.id, record.account_id)
+            .await?
+            .filter(|user| user.status != StaffStatus::Disabled)
+            .map(|user| Holder {
+                kind: AccountKind::Staff,
+                id: user.id,
+                email: user.email,
+            }),
+        _ => None,
+    })
+}
+
+fn form_page(
+    state: &AppState,
+    tenant: &Tenant,
+    csrf: &CsrfToken,
+    record: &TokenRecord,
+    errors: &[String],
+) -> Result<Response, GatewayError> {
+    let invitation = record.purpose == TokenPurpose::Invite;
+    let context = context! {
+        firm => firm(tenant),
+        csrf_token => csrf.0.clone(),
+        invitation,
+        min_length => state.policy.min_length,
+        errors => errors.to_vec(),
+    };
+    let status = if errors.is_empty() {
+        StatusCode::OK
+    } else {
+        StatusCode::UNPROCESSABLE_ENTITY
+    };
+    Ok(token_page(
+        state
+            .templates
+            .render("reset_form.html", context)?
+            .with_status(status),
+    ))
+}
+
+/// The clean page the link redirects to.
+#[handler]
+pub async fn reset_page(
+    state: Data<&AppState>,
+    tenant: Data<&Arc<Tenant>>,
+    jar: &CookieJar,
+    csrf: &CsrfToken,
+) -> Result<Response, GatewayError> {
+    match check(&state, &tenant, jar).await? {
+        TokenCheck::Valid(record) if record.purpose != TokenPurpose::TemporaryPassword => {
+            if holder(&state, &tenant, &record).await?.is_none() {
+                return dead_link(&state, &tenant, Dead::Invalid);
+            }
+            form_page(&state, &tenant, csrf, &record, &[])
+        }
+        TokenCheck::Valid(_) | TokenCheck::Invalid => dead_link(&state, &tenant, Dead::Invalid),
+        TokenCheck::Expired(_) => dead_link(&state, &tenant, Dead::Expired),
+        TokenCheck::Used(_) => dead_link(&state, &tenant, Dead::Used),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct NewPasswordForm {
+    new_password: String,
+    confirm_password: String,
+    #[serde(default)]
+    csrf_token: String,
+}
+
+/// Answers a POST whose link cannot be used, counting it against the client address.
+async fn refuse(
+    state: &AppState,
+    tenant: &Tenant,
+    bucket: Option<&str>,
+    why: Dead,
+) -> Result<Response, GatewayError> {
+    if let Some(bucket) = bucket {
+        record_event(&state.db, bucket, Utc::now()).await?;
+    }
+    dead_link(state, tenant, why)
+}
+
+/// Uses the token: a new password, every session and every other token of the
+/// account ended, and the person sent to sign in (never signed in by the link).
+#[handler]
+pub async fn set_password(
+    state: Data<&AppState>,
+    tenant: Data<&Arc<Tenant>>,
+    jar: &CookieJar,
+    csrf: &CsrfToken,
+    verifier: &CsrfVerifier,
+    client: Data<&ClientAddress>,
+    Form(form): Form<NewPasswordForm>,
+) -> Result<Response, GatewayError> {
+    check_csrf(verifier, &form.csrf_token)?;
+    let limit_bucket = client.0.0.map(|address| format!("reset:address:{address}"));
+    if let Some(bucket) = &limit_bucket {
+        let window = chrono::Duration::minutes(state.settings.limits.window_minutes);
+        let limit = RateLimit {
+            max: state.settings.limits.sign_in_per_address,
+            window,
+        };
+        if let Err(limited) = count_events(&state.db, bucket, limit, Utc::now()).await? {
+            return Err(GatewayError::TooManyAttempts {
+                retry_after_seconds: limited.retry_after_seconds,
+            });
+        }
+    }
+    let record = match check(&state, &tenant, jar).await? {
+        TokenCheck::Valid(record) if record.purpose != TokenPurpose::TemporaryPassword => record,
+        TokenCheck::Valid(_) | TokenCheck::Invalid => {
+            return refuse(&state, &tenant, limit_bucket.as_deref(), Dead::Invalid).await;
+        }
+        TokenCheck::Expired(_) => {
+            return refuse(&state, &tenant, limit_bucket.as_deref(), Dead::Expired).await;
+        }
+        TokenCheck::Used(_) => {
+            return refuse(&state, &tenant, limit_bucket.as_deref(), Dead::Used).await;
+        }
+    };
+    let Some(holder) = holder(&state, &tenant, &record).await? else {
+        return refuse(&state, &tenant, limit_bucket.as_deref(), Dead::Invalid).await;
+    };
+    let errors: Vec<String> = state
+        .policy
+        .check(&form.new_password, &form.confirm_password, &holder.email)
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    if !errors.is_empty() {
+        return form_page(&state, &tenant, csrf, &record, &errors);
+    }
+    let hash = state.hasher.hash(&form.new_password).await?;
+    let token = presented_token(jar).ok_or(GatewayError::NotFound)?;
+    let now = Utc::now();
+    let txn = state.db.begin().await.map_err(GatewayError::internal)?;
+    match redeem_token(
+        &txn,
+        &state.token_keys,
+        tenant.id,
+        record.purpose,
+        &token,
+        now,
+    )
+    .await
+    {
+        Ok(_) => {}
+        Err(RedeemError::Used) => {
+            return refuse(&state, &tenant, limit_bucket.as_deref(), Dead::Used).await;
+        }
+        Err(RedeemError::Expired) => {
+            return refuse(&state, &tenant, limit_bucket.as_deref(), Dead::Expired).await;
+        }
+        Err(RedeemError::Invalid) => {
+            return refuse(&state, &tenant, limit_bucket.as_deref(), Dead::Invalid).await;
+        }
+        Err(RedeemError::Store(error)) => return Err(GatewayError::internal(error)),
+    }
+    match holder.kind {
+        AccountKind::Contact => {
+            set_contact_password(&txn, tenant.id, holder.id, hash, false, now).await?
+        }
+        AccountKind::Staff => set_staff_password(&txn, tenant.id, holder.id, hash, now).await?,
+    }
+    revoke_all_sessions(&txn, tenant.id, holder.kind, holder.id, None).await?;
+    revoke_tokens(&txn, tenant.id, holder.kind.as_str(), holder.id, None)
+        .await
+        .map_err(GatewayError::internal)?;
+    txn.commit().await.map_err(GatewayError::internal)?;
+    forget_token(&state, jar);
+    tracing::info!(token_id = %record.id, kind = holder.kind.as_str(), "password set through a link");
+    let login = match holder.kind {
+        AccountKind::Contact => "/login?notice=password-changed",
+        AccountKind::Staff => "/staff/login?notice=password-changed",
+    };
+    Ok(token_page(Redirect::see_other(login)))
+}

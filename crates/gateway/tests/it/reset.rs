@@ -1,0 +1,289 @@
+//! The emailed link: opening it, the pages for each state, and using it.
+
+use chrono::{Duration, Utc};
+use poem::http::StatusCode;
+use reset_token::{MintedToken, TokenPurpose, mint_token};
+
+use crate::helpers::{Browser, TestApp, body, location, spawn_app};
+
+const OLD_PASSWORD: &str = "contact battery staple";
+const NEW_PASSWORD: &str = "a brand new passphrase";
+
+async fn setup(app: &TestApp, slug: &str) -> (tenancy::Tenant, identity::Contact) {
+    let firm = app.create_firm(slug, &format!("{slug} firm")).await;
+    let client = app.create_client(&firm, "John A. Teague").await;
+    let contact = app
+        .create_contact(
+            &firm,
+            &client,
+            "Body Boom",
+            &format!("body.boom@{slug}.test"),
+            OLD_PASSWORD,
+        )
+        .await;
+    (firm, contact)
+}
+
+async fn mint(
+    app: &TestApp,
+    firm: &tenancy::Tenant,
+    contact: &identity::Contact,
+    issued: chrono::DateTime<Utc>,
+) -> MintedToken {
+    mint_token(
+        &app.state.db,
+        &app.state.token_keys,
+        firm.id,
+        TokenPurpose::Reset,
+        "contact",
+        contact.id,
+        Duration::minutes(15),
+        issued,
+    )
+    .await
+    .unwrap()
+}
+
+async fn sign_in(browser: &Browser<'_>, password: &str) -> String {
+    let response = browser
+        .submit(
+            "/login",
+            "/login",
+            &[("email", "body.boom@acme.test"), ("password", password)],
+        )
+        .await;
+    location(&response)
+}
+
+fn assert_token_headers(response: &poem::test::TestResponse) {
+    let headers = response.0.headers();
+    assert_eq!(headers.get("referrer-policy").unwrap(), "no-referrer");
+    assert_eq!(headers.get("cache-control").unwrap(), "no-store");
+}
+
+#[tokio::test]
+async fn the_link_moves_the_token_out_of_the_address_bar_and_consumes_nothing() {
+    let app = spawn_app().await;
+    let (firm, contact) = setup(&app, "acme").await;
+    let minted = mint(&app, &firm, &contact, Utc::now()).await;
+    let browser = Browser::new(&app, "acme.localhost");
+    let opened = browser
+        .get(&format!("/reset/{}", minted.token.expose()))
+        .await;
+    opened.assert_status(StatusCode::SEE_OTHER);
+    assert_eq!(location(&opened), "/reset");
+    assert_token_headers(&opened);
+    for _ in 0..3 {
+        let page = browser.get("/reset").await;
+        page.assert_status_is_ok();
+        assert_token_headers(&page);
+        let html = body(page).await;
+        assert!(
+            html.contains("Reset Password")
+                && html.contains("new_password")
+                && html.contains("confirm_password")
+        );
+        assert!(
+            !html.contains(&minted.token.expose()),
+            "the token is not in the page"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_new_password_through_the_link_ends_sessions_and_old_password() {
+    let app = spawn_app().await;
+    let (firm, contact) = setup(&app, "acme").await;
+    let signed_in = Browser::new(&app, "acme.localhost");
+    assert_eq!(sign_in(&signed_in, OLD_PASSWORD).await, "/");
+
+    let minted = mint(&app, &firm, &contact, Utc::now()).await;
+    let browser = Browser::new(&app, "acme.localhost");
+    browser
+        .get(&format!("/reset/{}", minted.token.expose()))
+        .await;
+    let weak = browser
+        .submit(
+            "/reset",
+            "/reset",
+            &[
+                ("new_password", "password1"),
+                ("confirm_password", "password1"),
+            ],
+        )
+        .await;
+    weak.assert_status(StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(body(weak).await.contains("too common"));
+
+    let done = browser
+        .submit(
+            "/reset",
+            "/reset",
+            &[
+                ("new_password", NEW_PASSWORD),
+                ("confirm_password", NEW_PASSWORD),
+            ],
+        )
+        .await;
+    done.assert_status(StatusCode::SEE_OTHER);
+    assert_eq!(location(&done), "/login?notice=password-changed");
+    assert!(
+        browser.cookie("latchkey_session").is_none(),
+        "the link never signs anyone in"
+    );
+    assert!(
+        body(browser.get("/login?notice=password-changed").await)
+            .await
+            .contains("Your password was changed")
+    );
+
+    assert_eq!(
+        location(&signed_in.get("/").await),
+        "/login",
+        "the old session ended"
+    );
+    let fresh = Browser::new(&app, "acme.localhost");
+    assert_ne!(sign_in(&fresh, OLD_PASSWORD).await, "/");
+    assert_eq!(sign_in(&fresh, NEW_PASSWORD).await, "/");
+
+    // The same link again: used once, never twice.
+    let again = Browser::new(&app, "acme.localhost");
+    again
+        .get(&format!("/reset/{}", minted.token.expose()))
+        .await;
+    let used = again.get("/reset").await;
+    used.assert_status(StatusCode::GONE);
+    assert!(body(used).await.contains("can be used only once"));
+}
+
+#[tokio::test]
+async fn an_expired_link_offers_a_new_one() {
+    let app = spawn_app().await;
+    let (firm, contact) = setup(&app, "acme").await;
+    let minted = mint(&app, &firm, &contact, Utc::now() - Duration::minutes(16)).await;
+    let browser = Browser::new(&app, "acme.localhost");
+    browser
+        .get(&format!("/reset/{}", minted.token.expose()))
+        .await;
+    let page = browser.get("/reset").await;
+    page.assert_status(StatusCode::GONE);
+    let html = body(page).await;
+    assert!(
+        html.contains("This link has expired")
+            && html.contains("href=\"/forgot-password\"")
+            && html.contains("Reset Password")
+    );
+    let post = browser
+        .submit_with_token_from(
+            "/reset",
+            &[
+                ("new_password", NEW_PASSWORD),
+                ("confirm_password", NEW_PASSWORD),
+            ],
+        )
+        .await;
+    post.assert_status(StatusCode::GONE);
+}
+
+#[tokio::test]
+async fn forged_superseded_and_foreign_links_look_like_links_that_never_existed() {
+    let app = spawn_app().await;
+    let (acme, contact) = setup(&app, "acme").await;
+    let (_, globex_contact) = setup(&app, "globex").await;
+    let globex = tenancy::find_tenant_by_slug(
+        &app.state.db,
+        &tenancy::TenantSlug::parse("globex").unwrap(),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    let superseded = mint(&app, &acme, &contact, Utc::now()).await;
+    mint(&app, &acme, &contact, Utc::now()).await;
+    let foreign = mint(&app, &globex, &globex_contact, Utc::now()).await;
+    let text = superseded.token.expose();
+    let forged = format!("{}.{}", text.split_once('.').unwrap().0, "A".repeat(43));
+    let never = format!("{}.{}", "A".repeat(22), "A".repeat(43));
+
+    let mut pages = Vec::new();
+    for token in [
+        superseded.token.expose(),
+        foreign.token.expose(),
+        forged,
+        never,
+        "garbage".to_owned(),
+    ] {
+        let browser = Browser::new(&app, "acme.localhost");
+        browser.get(&format!("/reset/{token}")).await;
+        let page = browser.get("/reset").await;
+        page.assert_status(StatusCode::NOT_FOUND);
+        pages.push(body(page).await);
+    }
+    assert!(pages[0].contains("This link is not valid"));
+    assert!(
+        pages.iter().all(|page| page == &pages[0]),
+        "all invalid links read the same"
+    );
+}
+
+#[tokio::test]
+async fn of_fifty_concurrent_posts_of_one_link_exactly_one_succeeds() {
+    let app = spawn_app().await;
+    let (firm, contact) = setup(&app, "acme").await;
+    let minted = mint(&app, &firm, &contact, Utc::now()).await;
+    let browser = Browser::new(&app, "acme.localhost");
+    browser
+        .get(&format!("/reset/{}", minted.token.expose()))
+        .await;
+    let token = browser.csrf_token("/reset").await;
+    let fields = [
+        ("new_password", NEW_PASSWORD),
+        ("confirm_password", NEW_PASSWORD),
+        ("csrf_token", token.as_str()),
+    ];
+    let posts = (0..50).map(|_| browser.post("/reset", &fields));
+    let statuses: Vec<StatusCode> = futures_all(posts).await;
+    let successes = statuses
+        .iter()
+        .filter(|s| **s == StatusCode::SEE_OTHER)
+        .count();
+    assert_eq!(successes, 1, "{statuses:?}");
+}
+
+async fn futures_all<F: std::future::Future<Output = poem::test::TestResponse>>(
+    futures: impl Iterator<Item = F>,
+) -> Vec<StatusCode> {
+    let handles: Vec<_> = futures.collect();
+    let mut statuses = Vec::new();
+    // Polled together on one task: the handlers interleave at every await.
+    let joined = join_all(handles).await;
+    for response in joined {
+        statuses.push(response.0.status());
+    }
+    statuses
+}
+
+async fn join_all<F: std::future::Future>(futures: Vec<F>) -> Vec<F::Output> {
+    let mut pinned: Vec<_> = futures.into_iter().map(Box::pin).map(Some).collect();
+    let mut outputs: Vec<Option<F::Output>> = (0..pinned.len()).map(|_| None).collect();
+    std::future::poll_fn(|cx| {
+        let mut pending = false;
+        for (slot, output) in pinned.iter_mut().zip(outputs.iter_mut()) {
+            if let Some(future) = slot {
+                match future.as_mut().poll(cx) {
+                    std::task::Poll::Ready(value) => {
+                        *output = Some(value);
+                        *slot = None;
+                    }
+                    std::task::Poll::Pending => pending = true,
+                }
+            }
+        }
+        if pending {
+            std::task::Poll::Pending
+        } else {
+            std::task::Poll::Ready(())
+        }
+    })
+    .await;
+    outputs.into_iter().map(|output| output.unwrap()).collect()
+}
