@@ -11,6 +11,7 @@ mod connection;
 mod m20261123_000001_create_tenants;
 mod m20261123_000002_create_identity;
 mod m20261123_000004_create_reset_tokens;
+mod m20261123_000005_create_reset_requests;
 
 pub use connection::connect;
 
@@ -29,6 +30,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000001_create_tenants::Migration),
             Box::new(m20261123_000002_create_identity::Migration),
             Box::new(m20261123_000004_create_reset_tokens::Migration),
+            Box::new(m20261123_000005_create_reset_requests::Migration),
         ]
     }
 }

@@ -19,7 +19,7 @@ use crate::metrics::Metrics;
 use crate::request_context::{RequestContext, RequestContextSettings, limit_body};
 use crate::settings::{PublicScheme, Settings};
 use crate::templates::Templates;
-use crate::{admin, contact_pages, pages, reset_pages, staff_pages};
+use crate::{admin, contact_pages, forgot_pages, pages, reset_pages, staff_pages};
 
 /// Everything handlers share. Cheap to clone.
 #[derive(Debug, Clone)]
@@ -114,6 +114,10 @@ fn firm_routes() -> Route {
         .at(
             "/reset",
             get(reset_pages::reset_page).post(reset_pages::set_password),
+        )
+        .at(
+            "/forgot-password",
+            get(forgot_pages::forgot_page).post(forgot_pages::request_reset),
         )
         .at("/reset/:token", get(reset_pages::open_link))
         .at("/staff", get(staff_pages::staff_home))

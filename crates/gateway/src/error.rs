@@ -33,6 +33,9 @@ pub enum GatewayError {
     SignInRequired(AccountKind),
     #[error("only the firm's administrators may do this")]
     AdminOnly,
+    /// A form field missing, sent twice or as an array.
+    #[error("the form is malformed")]
+    BadForm,
     #[error("the form's CSRF token is missing or wrong")]
     CsrfRejected,
     #[error("too many attempts")]
@@ -50,7 +53,7 @@ impl GatewayError {
 
     pub fn status(&self) -> StatusCode {
         match self {
-            Self::BadHost => StatusCode::BAD_REQUEST,
+            Self::BadHost | Self::BadForm => StatusCode::BAD_REQUEST,
             Self::UnknownFirm | Self::NotFound => StatusCode::NOT_FOUND,
             Self::FirmSuspended => StatusCode::FORBIDDEN,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
@@ -90,6 +93,7 @@ impl GatewayError {
                 "There have been too many attempts. Please wait a few minutes before trying again.",
             ),
             Self::NotFound
+            | Self::BadForm
             | Self::PayloadTooLarge
             | Self::SignInRequired(_)
             | Self::Busy { .. }

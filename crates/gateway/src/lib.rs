@@ -12,6 +12,7 @@ pub mod contact_pages;
 pub mod database;
 pub mod demo;
 pub mod error;
+pub mod forgot_pages;
 pub mod forms;
 pub mod host_dispatch;
 pub mod metrics;

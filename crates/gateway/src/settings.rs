@@ -285,6 +285,8 @@ pub struct SessionSettings {
 pub struct LimitSettings {
     pub sign_in_per_email: u64,
     pub sign_in_per_address: u64,
+    pub forgot_per_address: u64,
+    pub reset_emails_per_email: u64,
     pub window_minutes: i64,
 }
 
@@ -397,10 +399,14 @@ impl Settings {
                 "session.idle_minutes and session.absolute_hours must be at least 1".into(),
             ));
         }
-        if self.limits.sign_in_per_email == 0
-            || self.limits.sign_in_per_address == 0
-            || self.limits.window_minutes < 1
-        {
+        let limits = &self.limits;
+        let counts = [
+            limits.sign_in_per_email,
+            limits.sign_in_per_address,
+            limits.forgot_per_address,
+            limits.reset_emails_per_email,
+        ];
+        if counts.contains(&0) || limits.window_minutes < 1 {
             return Err(SettingsError::Invalid("limits must be at least 1".into()));
         }
         if self.mail.max_attempts == 0 {

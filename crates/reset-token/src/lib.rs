@@ -13,11 +13,16 @@
 mod entity;
 mod keys;
 mod lifetime;
+mod requests;
 mod store;
 mod token;
 
 pub use keys::TokenKeys;
 pub use lifetime::{MAX_RESET_MINUTES, MIN_RESET_MINUTES, token_lifetime};
+pub use requests::{
+    RequestOutcome, ResetRequest, count_sent_requests, finish_reset_request,
+    pending_reset_requests, record_reset_request,
+};
 pub use store::{
     MintedToken, RedeemError, TokenCheck, TokenRecord, TokenState, check_any_token, check_token,
     mint_token, redeem_token, revoke_tokens,

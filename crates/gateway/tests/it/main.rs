@@ -2,6 +2,7 @@
 
 mod admin;
 mod cli;
+mod forgot;
 mod helpers;
 mod hosts;
 mod portal;

@@ -1,0 +1,145 @@
+//! "Forgot your password?": one answer for every address.
+
+use std::time::{Duration, Instant};
+
+use poem::http::StatusCode;
+use reset_token::pending_reset_requests;
+
+use crate::helpers::{Browser, TestApp, body, spawn_app};
+
+async fn setup(app: &TestApp) {
+    let firm = app.create_firm("acme", "ACME Corporation").await;
+    let client = app.create_client(&firm, "John A. Teague").await;
+    app.create_contact(
+        &firm,
+        &client,
+        "Body Boom",
+        "body.boom@acme.test",
+        "contact battery staple",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn the_form_follows_figure_eight_and_the_answer_figure_nine() {
+    let app = spawn_app().await;
+    setup(&app).await;
+    let browser = Browser::new(&app, "acme.localhost");
+    let page = body(browser.get("/forgot-password").await).await;
+    assert!(page.contains("Send Password Reset") && page.contains("name=\"email\""));
+    let sent = browser
+        .submit(
+            "/forgot-password",
+            "/forgot-password",
+            &[("email", "body.boom@acme.test")],
+        )
+        .await;
+    sent.assert_status_is_ok();
+    let html = body(sent).await;
+    assert!(
+        html.contains("Success") && html.contains("Got it") && html.contains("href=\"/login\""),
+        "{html}"
+    );
+    let queued = pending_reset_requests(&app.state.db, 10).await.unwrap();
+    assert_eq!(queued.len(), 1);
+    assert_eq!(queued[0].email, "body.boom@acme.test");
+}
+
+#[tokio::test]
+async fn known_and_unknown_addresses_get_identical_answers() {
+    let app = spawn_app().await;
+    setup(&app).await;
+    let browser = Browser::new(&app, "acme.localhost");
+    let token = browser.csrf_token("/forgot-password").await;
+    let post = |email: &'static str| {
+        let token = token.clone();
+        let browser = &browser;
+        async move {
+            let started = Instant::now();
+            let response = browser
+                .post(
+                    "/forgot-password",
+                    &[("email", email), ("csrf_token", &token)],
+                )
+                .await;
+            let elapsed = started.elapsed();
+            let status = response.0.status();
+            (status, body(response).await, elapsed)
+        }
+    };
+    let (known_status, known_body, _) = post("body.boom@acme.test").await;
+    let (unknown_status, unknown_body, _) = post("nobody@acme.test").await;
+    assert_eq!(known_status, StatusCode::OK);
+    assert_eq!(known_status, unknown_status);
+    assert_eq!(known_body, unknown_body, "byte-identical pages");
+
+    let mut known = Vec::new();
+    let mut unknown = Vec::new();
+    for _ in 0..200 {
+        known.push(post("body.boom@acme.test").await.2);
+        unknown.push(post("nobody@acme.test").await.2);
+    }
+    let median = |mut times: Vec<Duration>| {
+        times.sort();
+        times[times.len() / 2]
+    };
+    let (known, unknown) = (median(known), median(unknown));
+    let gap = known.abs_diff(unknown);
+    assert!(
+        gap < Duration::from_millis(1),
+        "medians {known:?} and {unknown:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_field_sent_twice_or_as_an_array_is_refused() {
+    let app = spawn_app().await;
+    setup(&app).await;
+    let browser = Browser::new(&app, "acme.localhost");
+    let token = browser.csrf_token("/forgot-password").await;
+    let twice = [
+        ("email", "body.boom@acme.test"),
+        ("email", "attacker@evil.test"),
+        ("csrf_token", token.as_str()),
+    ];
+    browser
+        .post("/forgot-password", &twice)
+        .await
+        .assert_status(StatusCode::BAD_REQUEST);
+    let array = [
+        ("email[]", "body.boom@acme.test"),
+        ("email[]", "attacker@evil.test"),
+        ("csrf_token", token.as_str()),
+    ];
+    browser
+        .post("/forgot-password", &array)
+        .await
+        .assert_status(StatusCode::BAD_REQUEST);
+    assert!(
+        pending_reset_requests(&app.state.db, 10)
+            .await
+            .unwrap()
+            .is_empty(),
+        "nothing queued"
+    );
+}
+
+#[tokio::test]
+async fn a_malformed_address_is_a_validation_error() {
+    let app = spawn_app().await;
+    setup(&app).await;
+    let browser = Browser::new(&app, "acme.localhost");
+    let response = browser
+        .submit(
+            "/forgot-password",
+            "/forgot-password",
+            &[("email", "not an address")],
+        )
+        .await;
+    response.assert_status(StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(body(response).await.contains("Enter an email address"));
+    let response = browser
+        .post("/forgot-password", &[("email", "body.boom@acme.test")])
+        .await;
+    response.assert_status(StatusCode::FORBIDDEN);
+}
