@@ -36,16 +36,45 @@ impl MigrationTrait for Migration {
             .create_table(
                 Table::create()
                     .table(ResetTokens::Table)
-                    .col(ColumnDef::new(ResetTokens::Id).uuid().not_null().primary_key())
+                    .col(
+                        ColumnDef::new(ResetTokens::Id)
+                            .uuid()
+                            .not_null()
+                            .primary_key(),
+                    )
                     .col(ColumnDef::new(ResetTokens::TenantId).uuid().not_null())
-                    .col(ColumnDef::new(ResetTokens::Purpose).string_len(32).not_null())
-                    .col(ColumnDef::new(ResetTokens::AccountKind).string_len(16).not_null())
+                    .col(
+                        ColumnDef::new(ResetTokens::Purpose)
+                            .string_len(32)
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(ResetTokens::AccountKind)
+                            .string_len(16)
+                            .not_null(),
+                    )
                     .col(ColumnDef::new(ResetTokens::AccountId).uuid().not_null())
-                    .col(ColumnDef::new(ResetTokens::TokenHash).string_len(64).not_null())
+                    .col(
+                        ColumnDef::new(ResetTokens::TokenHash)
+                            .string_len(64)
+                            .not_null(),
+                    )
                     .col(ColumnDef::new(ResetTokens::State).string_len(16).not_null())
-                    .col(ColumnDef::new(ResetTokens::CreatedAt).timestamp_with_time_zone().not_null())
-                    .col(ColumnDef::new(ResetTokens::ExpiresAt).timestamp_with_time_zone().not_null())
-                    .col(ColumnDef::new(ResetTokens::ConsumedAt).timestamp_with_time_zone().null())
+                    .col(
+                        ColumnDef::new(ResetTokens::CreatedAt)
+                            .timestamp_with_time_zone()
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(ResetTokens::ExpiresAt)
+                            .timestamp_with_time_zone()
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(ResetTokens::ConsumedAt)
+                            .timestamp_with_time_zone()
+                            .null(),
+                    )
                     .foreign_key(
                         ForeignKey::create()
                             .name("fk_reset_tokens_tenant")
