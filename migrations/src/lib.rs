@@ -12,6 +12,7 @@ mod m20261123_000001_create_tenants;
 mod m20261123_000002_create_identity;
 mod m20261123_000004_create_reset_tokens;
 mod m20261123_000005_create_reset_requests;
+mod m20261123_000006_create_audit_events;
 
 pub use connection::connect;
 
@@ -31,6 +32,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000002_create_identity::Migration),
             Box::new(m20261123_000004_create_reset_tokens::Migration),
             Box::new(m20261123_000005_create_reset_requests::Migration),
+            Box::new(m20261123_000006_create_audit_events::Migration),
         ]
     }
 }

@@ -149,6 +149,10 @@ fn firm_routes() -> Route {
             get(staff_pages::edit_contact_page).post(staff_pages::edit_contact),
         )
         .at(
+            "/staff/clients/:client_id/contacts/:contact_id",
+            get(staff_pages::contact_page),
+        )
+        .at(
             "/staff/team",
             get(staff_pages::team).post(staff_pages::invite),
         )

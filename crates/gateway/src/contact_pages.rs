@@ -5,13 +5,14 @@ use std::sync::Arc;
 
 use chrono::Utc;
 use identity::{
-    AccountKind, Verification, create_session, find_client, revoke_all_sessions, revoke_session,
-    set_contact_password,
+    AccountKind, Actor, AuditAction, NewAuditEvent, Verification, create_session, find_client,
+    record_audit, revoke_all_sessions, revoke_session, set_contact_password,
 };
 use minijinja::context;
 use poem::web::cookie::CookieJar;
 use poem::web::{CsrfToken, CsrfVerifier, Data, Form, Html, Query, Redirect};
 use poem::{IntoResponse, Response, handler};
+use sea_orm::TransactionTrait;
 use serde::Deserialize;
 use tenancy::Tenant;
 
@@ -220,6 +221,7 @@ pub async fn change_password(
     jar: &CookieJar,
     csrf: &CsrfToken,
     verifier: &CsrfVerifier,
+    client: Data<&ClientAddress>,
     Form(form): Form<ChangePasswordForm>,
 ) -> Result<Response, GatewayError> {
     let contact = require_contact(&state, &tenant, jar).await?;
@@ -260,15 +262,32 @@ pub async fn change_password(
     }
     let hash = state.hasher.hash(&form.new_password).await?;
     let now = Utc::now();
-    set_contact_password(&state.db, tenant.id, contact.account.id, hash, false, now).await?;
+    let id = contact.account.id;
+    // The password, the trail and the end of every other session and every link:
+    // all or nothing.
+    let txn = state.db.begin().await.map_err(GatewayError::internal)?;
+    set_contact_password(&txn, tenant.id, id, hash, false, now).await?;
+    let event = NewAuditEvent {
+        action: AuditAction::PasswordChanged,
+        actor: Actor::Contact(id),
+        subject_kind: AccountKind::Contact,
+        subject_id: id,
+        client_address: client.0.0.map(|address| address.to_string()),
+        detail: None,
+    };
+    record_audit(&txn, tenant.id, event, now).await?;
     revoke_all_sessions(
-        &state.db,
+        &txn,
         tenant.id,
         AccountKind::Contact,
-        contact.account.id,
+        id,
         Some(contact.session.id),
     )
     .await?;
+    reset_token::revoke_tokens(&txn, tenant.id, AccountKind::Contact.as_str(), id, None)
+        .await
+        .map_err(GatewayError::internal)?;
+    txn.commit().await.map_err(GatewayError::internal)?;
     tracing::info!("contact changed their password");
     Ok(Redirect::see_other("/?notice=password-updated").into_response())
 }

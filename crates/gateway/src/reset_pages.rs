@@ -7,8 +7,9 @@ use std::sync::Arc;
 
 use chrono::Utc;
 use identity::{
-    AccountKind, ContactStatus, EmailAddress, RateLimit, StaffStatus, count_events, find_contact,
-    find_staff_user, record_event, revoke_all_sessions, set_contact_password, set_staff_password,
+    AccountKind, Actor, AuditAction, ContactStatus, EmailAddress, NewAuditEvent, RateLimit,
+    StaffStatus, count_events, find_contact, find_staff_user, record_audit, record_event,
+    revoke_all_sessions, set_contact_password, set_staff_password,
 };
 use minijinja::context;
 use poem::http::{StatusCode, header};
@@ -183,6 +184,31 @@ fn form_page(
     ))
 }
 
+/// Notes in the account's trail that its link was opened, and in which state.
+async fn audit_link(
+    state: &AppState,
+    tenant: &Tenant,
+    record: &TokenRecord,
+    action: AuditAction,
+    client: ClientAddress,
+) -> Result<(), GatewayError> {
+    let subject_kind = if record.account_kind == "staff" {
+        AccountKind::Staff
+    } else {
+        AccountKind::Contact
+    };
+    let event = NewAuditEvent {
+        action,
+        actor: Actor::Anonymous,
+        subject_kind,
+        subject_id: record.account_id,
+        client_address: client.0.map(|address| address.to_string()),
+        detail: Some(format!("token {}", record.id)),
+    };
+    record_audit(&state.db, tenant.id, event, Utc::now()).await?;
+    Ok(())
+}
+
 /// The clean page the link redirects to.
 #[handler]
 pub async fn reset_page(
@@ -190,17 +216,25 @@ pub async fn reset_page(
     tenant: Data<&Arc<Tenant>>,
     jar: &CookieJar,
     csrf: &CsrfToken,
+    client: Data<&ClientAddress>,
 ) -> Result<Response, GatewayError> {
     match check(&state, &tenant, jar).await? {
         TokenCheck::Valid(record) if record.purpose != TokenPurpose::TemporaryPassword => {
             if holder(&state, &tenant, &record).await?.is_none() {
                 return dead_link(&state, &tenant, Dead::Invalid);
             }
+            audit_link(&state, &tenant, &record, AuditAction::LinkOpened, **client).await?;
             form_page(&state, &tenant, csrf, &record, &[])
         }
         TokenCheck::Valid(_) | TokenCheck::Invalid => dead_link(&state, &tenant, Dead::Invalid),
-        TokenCheck::Expired(_) => dead_link(&state, &tenant, Dead::Expired),
-        TokenCheck::Used(_) => dead_link(&state, &tenant, Dead::Used),
+        TokenCheck::Expired(record) => {
+            audit_link(&state, &tenant, &record, AuditAction::LinkExpired, **client).await?;
+            dead_link(&state, &tenant, Dead::Expired)
+        }
+        TokenCheck::Used(record) => {
+            audit_link(&state, &tenant, &record, AuditAction::LinkReused, **client).await?;
+            dead_link(&state, &tenant, Dead::Used)
+        }
     }
 }
 
@@ -311,6 +345,21 @@ pub async fn set_password(
     revoke_tokens(&txn, tenant.id, holder.kind.as_str(), holder.id, None)
         .await
         .map_err(GatewayError::internal)?;
+    let actor = match holder.kind {
+        AccountKind::Contact => Actor::Contact(holder.id),
+        AccountKind::Staff => Actor::Staff(holder.id),
+    };
+    for action in [AuditAction::LinkRedeemed, AuditAction::PasswordChanged] {
+        let event = NewAuditEvent {
+            action,
+            actor,
+            subject_kind: holder.kind,
+            subject_id: holder.id,
+            client_address: client.0.0.map(|address| address.to_string()),
+            detail: Some(format!("token {}", record.id)),
+        };
+        record_audit(&txn, tenant.id, event, now).await?;
+    }
     txn.commit().await.map_err(GatewayError::internal)?;
     forget_token(&state, jar);
     tracing::info!(token_id = %record.id, kind = holder.kind.as_str(), "password set through a link");

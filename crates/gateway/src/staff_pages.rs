@@ -784,3 +784,50 @@ pub async fn invite(
         .with_status(poem::http::StatusCode::UNPROCESSABLE_ENTITY)
         .into_response())
 }
+
+#[derive(Debug, Serialize)]
+struct HistoryView {
+    when: String,
+    what: &'static str,
+    who: String,
+    from: Option<String>,
+}
+
+/// A contact's details and history, for every staff member.
+#[handler]
+pub async fn contact_page(
+    state: Data<&AppState>,
+    tenant: Data<&Arc<Tenant>>,
+    jar: &CookieJar,
+    csrf: &CsrfToken,
+    Path((client_id, contact_id)): Path<(String, String)>,
+) -> Result<Html<String>, GatewayError> {
+    let staff = require_staff(&state, &tenant, jar).await?;
+    let client = firm_client(&state, &tenant, &client_id).await?;
+    let contact = client_contact(&state, &tenant, &client, &contact_id).await?;
+    let history: Vec<HistoryView> = identity::account_history(&state.db, tenant.id, contact.id, 50)
+        .await?
+        .into_iter()
+        .map(|event| HistoryView {
+            when: event.created_at.format("%Y-%m-%d %H:%M:%S UTC").to_string(),
+            what: identity::AuditAction::describe(&event.action),
+            who: match (event.actor_kind.as_str(), event.actor_id) {
+                ("contact", Some(id)) if id == contact.id => "the contact".to_owned(),
+                ("staff", Some(_)) => "staff".to_owned(),
+                ("system", _) => "Latchkey".to_owned(),
+                _ => "someone not signed in".to_owned(),
+            },
+            from: event.client_address,
+        })
+        .collect();
+    let context = context! {
+        client => serde(ClientView::of(&client)),
+        contact => serde(ContactView::of(&contact)),
+        history => serde(history),
+    };
+    render(
+        &state,
+        "staff_contact.html",
+        staff_context(&tenant, &staff, csrf, "clients", context),
+    )
+}

@@ -6,6 +6,7 @@
 //! [`tenancy::TenantId`]; there is no way to load a contact, client, staff user or
 //! session without saying whose it is.
 
+mod audit;
 mod clients;
 mod contacts;
 mod email;
@@ -17,6 +18,7 @@ mod rate_limit;
 mod sessions;
 mod staff;
 
+pub use audit::{Actor, AuditAction, AuditEvent, NewAuditEvent, account_history, record_audit};
 pub use clients::{
     Client, ClientPage, ClientStatus, create_client, find_client, list_clients, rename_client,
     set_client_status,

@@ -287,3 +287,70 @@ async fn join_all<F: std::future::Future>(futures: Vec<F>) -> Vec<F::Output> {
     .await;
     outputs.into_iter().map(|output| output.unwrap()).collect()
 }
+
+#[tokio::test]
+async fn staff_see_the_links_history_on_the_contacts_page() {
+    let app = spawn_app().await;
+    let (firm, contact) = setup(&app, "acme").await;
+    app.create_staff(
+        &firm,
+        "admin@acme.test",
+        "staff correct horse",
+        identity::StaffRole::Staff,
+    )
+    .await;
+    let minted = mint(&app, &firm, &contact, Utc::now()).await;
+    let browser = Browser::new(&app, "acme.localhost");
+    browser
+        .get(&format!("/reset/{}", minted.token.expose()))
+        .await;
+    browser.get("/reset").await.assert_status_is_ok();
+    browser
+        .submit(
+            "/reset",
+            "/reset",
+            &[
+                ("new_password", NEW_PASSWORD),
+                ("confirm_password", NEW_PASSWORD),
+            ],
+        )
+        .await
+        .assert_status(StatusCode::SEE_OTHER);
+    browser
+        .get(&format!("/reset/{}", minted.token.expose()))
+        .await;
+    browser.get("/reset").await.assert_status(StatusCode::GONE);
+
+    let staff = Browser::new(&app, "acme.localhost");
+    staff
+        .submit(
+            "/staff/login",
+            "/staff/login",
+            &[
+                ("email", "admin@acme.test"),
+                ("password", "staff correct horse"),
+            ],
+        )
+        .await;
+    let page = staff
+        .get(&format!(
+            "/staff/clients/{}/contacts/{}",
+            contact.client_id, contact.id
+        ))
+        .await;
+    page.assert_status_is_ok();
+    let html = body(page).await;
+    for entry in [
+        "Reset link opened",
+        "Reset link used",
+        "Password changed",
+        "Used link opened again",
+    ] {
+        assert!(html.contains(entry), "{entry} in {html}");
+    }
+    let newest = html.find("Used link opened again").unwrap();
+    assert!(
+        newest < html.find("Reset link used").unwrap(),
+        "newest first"
+    );
+}
