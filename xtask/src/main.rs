@@ -4,11 +4,15 @@
 //!   `LATCHKEY_TEST_DATABASE_URL` is set.
 //! - `dev`: `latchkey serve` with the development configuration.
 //! - `bench`: benchmarks, printed as a table; never part of `ci`.
+//! - `e2e`: the real `latchkey` binary with the development data, driven through
+//!   headless Chromium by `xtask/e2e/flows.test.mjs`.
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 
 use anyhow::{Context, bail};
+
+mod e2e;
 
 const TEST_DATABASE_URL_VAR: &str = "LATCHKEY_TEST_DATABASE_URL";
 
@@ -18,8 +22,9 @@ fn main() -> anyhow::Result<()> {
         Some("ci") => ci(),
         Some("dev") => cargo(&["run", "--package", "gateway", "--", "serve"], &[]),
         Some("bench") => bench(),
-        Some(other) => bail!("unknown task `{other}`; tasks: ci, dev, bench"),
-        None => bail!("usage: cargo xtask <ci | dev | bench>"),
+        Some("e2e") => e2e::run(),
+        Some(other) => bail!("unknown task `{other}`; tasks: ci, dev, bench, e2e"),
+        None => bail!("usage: cargo xtask <ci | dev | bench | e2e>"),
     }
 }
 
@@ -146,7 +151,7 @@ fn cargo_command(args: &[&str], environment: &[(&str, Option<&str>)]) -> Command
     command
 }
 
-fn cargo(args: &[&str], environment: &[(&str, Option<&str>)]) -> anyhow::Result<()> {
+pub(crate) fn cargo(args: &[&str], environment: &[(&str, Option<&str>)]) -> anyhow::Result<()> {
     let status = cargo_command(args, environment)
         .status()
         .context("cannot run cargo")?;
