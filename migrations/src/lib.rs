@@ -13,6 +13,7 @@ mod m20261123_000002_create_identity;
 mod m20261123_000004_create_reset_tokens;
 mod m20261123_000005_create_reset_requests;
 mod m20261123_000006_create_audit_events;
+mod m20261123_000007_create_access_requests;
 
 pub use connection::connect;
 
@@ -33,6 +34,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000004_create_reset_tokens::Migration),
             Box::new(m20261123_000005_create_reset_requests::Migration),
             Box::new(m20261123_000006_create_audit_events::Migration),
+            Box::new(m20261123_000007_create_access_requests::Migration),
         ]
     }
 }

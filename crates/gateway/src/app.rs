@@ -19,7 +19,7 @@ use crate::metrics::Metrics;
 use crate::request_context::{RequestContext, RequestContextSettings, limit_body};
 use crate::settings::{PublicScheme, Settings};
 use crate::templates::Templates;
-use crate::{admin, contact_pages, forgot_pages, pages, reset_pages, staff_pages};
+use crate::{access_pages, admin, contact_pages, forgot_pages, pages, reset_pages, staff_pages};
 
 /// Everything handlers share. Cheap to clone.
 #[derive(Debug, Clone)]
@@ -151,6 +151,19 @@ fn firm_routes() -> Route {
         .at(
             "/staff/clients/:client_id/contacts/:contact_id",
             get(staff_pages::contact_page),
+        )
+        .at(
+            "/request-access",
+            get(access_pages::request_page).post(access_pages::submit_request),
+        )
+        .at("/staff/access-requests", get(access_pages::list_requests))
+        .at(
+            "/staff/access-requests/:request_id/approve",
+            post(access_pages::approve),
+        )
+        .at(
+            "/staff/access-requests/:request_id/decline",
+            post(access_pages::decline),
         )
         .at(
             "/staff/team",

@@ -5,6 +5,7 @@
 //! firm from `Host`, hands a `TenantId` to the domain crates, composes work that spans
 //! them inside one transaction, and maps every error to a status and a page here.
 
+pub mod access_pages;
 pub mod admin;
 pub mod app;
 pub mod auth;

@@ -32,14 +32,14 @@ const CLIENTS_PER_PAGE: u64 = 50;
 
 /// What the staff layout shows of the person signed in.
 #[derive(Debug, Serialize)]
-struct StaffView {
+pub(crate) struct StaffView {
     name: String,
     email: String,
     is_admin: bool,
 }
 
 impl StaffView {
-    fn of(user: &StaffUser) -> Self {
+    pub(crate) fn of(user: &StaffUser) -> Self {
         Self {
             name: user.name.clone(),
             email: user.email.to_string(),

@@ -1,5 +1,6 @@
 //! sea-orm entities of the identity tables; private to the crate.
 
+pub(crate) mod access_request;
 pub(crate) mod audit_event;
 pub(crate) mod client;
 pub(crate) mod contact;

@@ -6,6 +6,7 @@
 //! [`tenancy::TenantId`]; there is no way to load a contact, client, staff user or
 //! session without saying whose it is.
 
+mod access_requests;
 mod audit;
 mod clients;
 mod contacts;
@@ -18,6 +19,10 @@ mod rate_limit;
 mod sessions;
 mod staff;
 
+pub use access_requests::{
+    AccessRequest, AccessRequestStatus, NewAccessRequest, create_access_request,
+    decide_access_request, find_access_request, pending_access_requests,
+};
 pub use audit::{Actor, AuditAction, AuditEvent, NewAuditEvent, account_history, record_audit};
 pub use clients::{
     Client, ClientPage, ClientStatus, create_client, find_client, list_clients, rename_client,

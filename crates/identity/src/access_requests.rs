@@ -1,0 +1,190 @@
+//! "Request your credential": a person asks a firm for an account; staff approve
+//! (which creates the contact) or decline.
+
+use chrono::{DateTime, Utc};
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect, Set,
+};
+use tenancy::TenantId;
+use uuid::Uuid;
+
+use crate::entity::access_request;
+use crate::error::clean_name;
+use crate::{EmailAddress, IdentityError};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AccessRequestStatus {
+    Pending,
+    Approved,
+    Declined,
+}
+
+impl AccessRequestStatus {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Approved => "approved",
+            Self::Declined => "declined",
+        }
+    }
+
+    fn parse(raw: &str) -> Option<Self> {
+        match raw {
+            "pending" => Some(Self::Pending),
+            "approved" => Some(Self::Approved),
+            "declined" => Some(Self::Declined),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccessRequest {
+    pub id: Uuid,
+    pub tenant_id: TenantId,
+    pub name: String,
+    pub email: EmailAddress,
+    pub company: String,
+    pub message: String,
+    pub status: AccessRequestStatus,
+    pub created_at: DateTime<Utc>,
+}
+
+/// What a person typed, checked.
+#[derive(Debug, Clone)]
+pub struct NewAccessRequest {
+    pub name: String,
+    pub email: EmailAddress,
+    pub company: String,
+    pub message: String,
+}
+
+impl NewAccessRequest {
+    /// Checks the free-text fields; each error names the field.
+    pub fn new(
+        name: &str,
+        email: EmailAddress,
+        company: &str,
+        message: &str,
+    ) -> Result<Self, &'static str> {
+        let name = clean_name(name).map_err(|_| "name")?;
+        let company = company.trim();
+        if company.chars().count() > 200 || company.chars().any(char::is_control) {
+            return Err("company");
+        }
+        let message = message.trim();
+        // Line breaks are welcome in a message; other control characters are not.
+        if message.chars().count() > 2000
+            || message
+                .chars()
+                .any(|c| c.is_control() && c != '\n' && c != '\r')
+        {
+            return Err("message");
+        }
+        Ok(Self {
+            name,
+            email,
+            company: company.to_owned(),
+            message: message.to_owned(),
+        })
+    }
+}
+
+pub async fn create_access_request(
+    db: &impl ConnectionTrait,
+    tenant: TenantId,
+    new: NewAccessRequest,
+    now: DateTime<Utc>,
+) -> Result<AccessRequest, IdentityError> {
+    let row = access_request::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        tenant_id: Set(tenant.as_uuid()),
+        name: Set(new.name),
+        email: Set(new.email.to_string()),
+        company: Set(new.company),
+        message: Set(new.message),
+        status: Set(AccessRequestStatus::Pending.as_str().to_owned()),
+        decided_by: Set(None),
+        decided_at: Set(None),
+        created_at: Set(now),
+    }
+    .insert(db)
+    .await?;
+    to_request(row)
+}
+
+/// The firm's pending requests, oldest first.
+pub async fn pending_access_requests(
+    db: &impl ConnectionTrait,
+    tenant: TenantId,
+    limit: u64,
+) -> Result<Vec<AccessRequest>, IdentityError> {
+    access_request::Entity::find()
+        .filter(access_request::Column::TenantId.eq(tenant.as_uuid()))
+        .filter(access_request::Column::Status.eq(AccessRequestStatus::Pending.as_str()))
+        .order_by_asc(access_request::Column::CreatedAt)
+        .limit(limit)
+        .all(db)
+        .await?
+        .into_iter()
+        .map(to_request)
+        .collect()
+}
+
+pub async fn find_access_request(
+    db: &impl ConnectionTrait,
+    tenant: TenantId,
+    id: Uuid,
+) -> Result<Option<AccessRequest>, IdentityError> {
+    access_request::Entity::find_by_id(id)
+        .filter(access_request::Column::TenantId.eq(tenant.as_uuid()))
+        .one(db)
+        .await?
+        .map(to_request)
+        .transpose()
+}
+
+/// Records the decision on a pending request; `NotFound` when it is not pending (or
+/// not this firm's), so two staff deciding at once cannot both win.
+pub async fn decide_access_request(
+    db: &impl ConnectionTrait,
+    tenant: TenantId,
+    id: Uuid,
+    decision: AccessRequestStatus,
+    staff_id: Uuid,
+    now: DateTime<Utc>,
+) -> Result<(), IdentityError> {
+    let result = access_request::Entity::update_many()
+        .col_expr(
+            access_request::Column::Status,
+            Expr::value(decision.as_str()),
+        )
+        .col_expr(access_request::Column::DecidedBy, Expr::value(staff_id))
+        .col_expr(access_request::Column::DecidedAt, Expr::value(now))
+        .filter(access_request::Column::TenantId.eq(tenant.as_uuid()))
+        .filter(access_request::Column::Id.eq(id))
+        .filter(access_request::Column::Status.eq(AccessRequestStatus::Pending.as_str()))
+        .exec(db)
+        .await?;
+    if result.rows_affected == 0 {
+        return Err(IdentityError::NotFound);
+    }
+    Ok(())
+}
+
+fn to_request(row: access_request::Model) -> Result<AccessRequest, IdentityError> {
+    Ok(AccessRequest {
+        id: row.id,
+        tenant_id: TenantId::from_uuid(row.tenant_id),
+        name: row.name,
+        email: EmailAddress::from_stored(row.email),
+        company: row.company,
+        message: row.message,
+        status: AccessRequestStatus::parse(&row.status).ok_or_else(|| {
+            IdentityError::Corrupt(format!("access request status {}", row.status))
+        })?,
+        created_at: row.created_at,
+    })
+}
