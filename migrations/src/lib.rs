@@ -10,6 +10,7 @@ use sea_orm_migration::prelude::{MigrationTrait, async_trait};
 mod connection;
 mod m20261123_000001_create_tenants;
 mod m20261123_000002_create_identity;
+mod m20261123_000003_create_outbox;
 mod m20261123_000004_create_reset_tokens;
 mod m20261123_000005_create_reset_requests;
 mod m20261123_000006_create_audit_events;
@@ -31,6 +32,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261123_000001_create_tenants::Migration),
             Box::new(m20261123_000002_create_identity::Migration),
+            Box::new(m20261123_000003_create_outbox::Migration),
             Box::new(m20261123_000004_create_reset_tokens::Migration),
             Box::new(m20261123_000005_create_reset_requests::Migration),
             Box::new(m20261123_000006_create_audit_events::Migration),

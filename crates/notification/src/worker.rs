@@ -1,0 +1,394 @@
+//! The delivery worker: claims due outbox messages, sends them, and records the
+//! outcome (sent, a retry with backoff, or dead). It runs inside `latchkey serve` or
+//! alone as `latchkey worker`, and any number of them may share one database.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use chrono::TimeDelta;
+use lettre::message::{Mailbox, MultiPart};
+use sea_orm::DatabaseConnection;
+use tenancy::{TenantId, find_tenant_by_id};
+use tokio::sync::Notify;
+use tokio::task::JoinSet;
+use tracing::Instrument;
+
+use crate::backoff::{random_jitter, retry_delay};
+use crate::outbox::{
+    ClaimedMessage, QueuedMessage, claim_due, count_unsent, mark_dead, mark_sent, parse_recipient,
+    schedule_retry,
+};
+use crate::transport::{Outgoing, SendFailure, recipient_domain};
+use crate::{Clock, DeliveryMetrics, NotificationError, SystemClock, Transport};
+
+/// How the worker delivers. The fields come from the `mail.*` settings.
+#[derive(Debug, Clone)]
+pub struct DeliverySettings {
+    /// The sender address (`mail.from`); its display name is replaced by the firm's
+    /// name, so each email looks like it comes from the firm.
+    pub from: Mailbox,
+    /// Attempts before a message is dead (`mail.max_attempts`).
+    pub max_attempts: u32,
+    /// The first retry's delay (`mail.retry_base_seconds`); each further one doubles.
+    pub retry_base: Duration,
+    pub retry_cap: Duration,
+    /// How long a claimed message belongs to its worker; after that a worker that
+    /// died mid-send loses it to another. Longer than any SMTP conversation.
+    pub lease: Duration,
+    /// How often the outbox is polled when nobody wakes the worker: the catch-all
+    /// for retries coming due and for messages queued by other processes.
+    pub poll_interval: Duration,
+    /// Messages claimed, and sent concurrently, at a time.
+    pub batch: u64,
+}
+
+impl DeliverySettings {
+    /// Defaults for everything but the sender: 8 attempts, retries from 30 s up to
+    /// an hour, a 5-minute lease, a poll every 3 s, batches of 16.
+    pub fn new(from: &str) -> Result<Self, NotificationError> {
+        let from: Mailbox = from
+            .parse()
+            .map_err(|_| NotificationError::InvalidSender(from.to_owned()))?;
+        Ok(Self {
+            from,
+            max_attempts: 8,
+            retry_base: Duration::from_secs(30),
+            retry_cap: Duration::from_secs(3600),
+            lease: Duration::from_secs(300),
+            poll_interval: Duration::from_secs(3),
+            batch: 16,
+        })
+    }
+}
+
+/// Wakes the worker at once after a message is queued, and counts it. Cheap to
+/// clone; a waker made without a worker in the same process only counts.
+#[derive(Debug, Clone, Default)]
+pub struct DeliveryWaker {
+    notify: Arc<Notify>,
+    metrics: Option<DeliveryMetrics>,
+}
+
+impl DeliveryWaker {
+    pub fn new(metrics: Option<DeliveryMetrics>) -> Self {
+        Self {
+            notify: Arc::new(Notify::new()),
+            metrics,
+        }
+    }
+
+    /// Call once the transaction that queued `message` has committed. Called
+    /// before, the worker may look before the row is visible and the message then
+    /// waits for the next poll.
+    pub fn notify(&self, message: &QueuedMessage) {
+        if let Some(metrics) = &self.metrics {
+            metrics.queued(message.kind.as_str());
+        }
+        self.wake();
+    }
+
+    /// Makes the worker look at the outbox now, e.g. after an operator's retry. A
+    /// wake while the worker is busy is remembered, so none is lost.
+    pub fn wake(&self) {
+        self.notify.notify_one();
+    }
+}
+
+/// What one pass over the outbox did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DeliveryReport {
+    pub claimed: usize,
+    pub sent: usize,
+    pub retried: usize,
+    pub dead: usize,
+}
+
+/// Delivers the outbox. Build one per process and `run` it; clones share everything.
+#[derive(Debug, Clone)]
+pub struct DeliveryWorker {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    db: DatabaseConnection,
+    transport: Transport,
+    settings: DeliverySettings,
+    clock: Arc<dyn Clock>,
+    waker: DeliveryWaker,
+}
+
+/// A firm as its emails need it.
+#[derive(Debug, Clone)]
+struct Sender {
+    slug: String,
+    display_name: String,
+}
+
+enum Outcome {
+    Sent,
+    Retried,
+    Dead,
+}
+
+impl DeliveryWorker {
+    /// A worker on `db` that `waker` wakes and whose metrics it reports.
+    pub fn new(
+        db: DatabaseConnection,
+        transport: Transport,
+        settings: DeliverySettings,
+        waker: DeliveryWaker,
+    ) -> Self {
+        Self::with_clock(db, transport, settings, waker, Arc::new(SystemClock))
+    }
+
+    /// Like [`DeliveryWorker::new`] with another clock, so tests move time.
+    pub fn with_clock(
+        db: DatabaseConnection,
+        transport: Transport,
+        settings: DeliverySettings,
+        waker: DeliveryWaker,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                db,
+                transport,
+                settings,
+                clock,
+                waker,
+            }),
+        }
+    }
+
+    /// The waker to hand to code that queues messages.
+    pub fn waker(&self) -> DeliveryWaker {
+        self.inner.waker.clone()
+    }
+
+    /// Delivers until `shutdown` completes. A batch being sent is finished first,
+    /// so a graceful stop leaves no message waiting for its lease to expire.
+    pub async fn run(self, shutdown: impl Future<Output = ()>) {
+        tokio::pin!(shutdown);
+        let settings = &self.inner.settings;
+        tracing::info!(
+            poll_seconds = settings.poll_interval.as_secs_f64(),
+            "email delivery worker started"
+        );
+        loop {
+            let more_due = match self.deliver_due().await {
+                Ok(report) => report.claimed as u64 >= settings.batch.max(1),
+                Err(error) => {
+                    tracing::error!(error = %error, "email delivery pass failed");
+                    false
+                }
+            };
+            if more_due {
+                tokio::select! {
+                    biased;
+                    () = &mut shutdown => break,
+                    () = std::future::ready(()) => continue,
+                }
+            }
+            tokio::select! {
+                biased;
+                () = &mut shutdown => break,
+                () = self.inner.waker.notify.notified() => {}
+                () = tokio::time::sleep(settings.poll_interval) => {}
+            }
+        }
+        tracing::info!("email delivery worker stopped");
+    }
+
+    /// One pass: claims the messages due now and sends them concurrently.
+    pub async fn deliver_due(&self) -> Result<DeliveryReport, NotificationError> {
+        let inner = &self.inner;
+        let now = inner.clock.now();
+        let claimed = claim_due(
+            &inner.db,
+            now,
+            inner.settings.lease,
+            inner.settings.batch.max(1),
+            inner.settings.from.email.domain(),
+        )
+        .await?;
+        let mut report = DeliveryReport {
+            claimed: claimed.len(),
+            ..DeliveryReport::default()
+        };
+        let mut senders: HashMap<TenantId, Option<Sender>> = HashMap::new();
+        let mut tasks = JoinSet::new();
+        for message in claimed {
+            let sender = match senders.get(&message.tenant_id) {
+                Some(sender) => sender.clone(),
+                None => {
+                    let sender =
+                        find_tenant_by_id(&inner.db, message.tenant_id)
+                            .await?
+                            .map(|tenant| Sender {
+                                slug: tenant.slug.to_string(),
+                                display_name: tenant.display_name,
+                            });
+                    senders.insert(message.tenant_id, sender.clone());
+                    sender
+                }
+            };
+            let span = tracing::info_span!(
+                "deliver_email",
+                tenant = sender.as_ref().map_or("?", |s| s.slug.as_str()),
+                kind = %message.kind,
+                attempt = message.attempts,
+                recipient_domain = recipient_domain(&message.recipient),
+            );
+            let inner = Arc::clone(inner);
+            tasks.spawn(async move { inner.deliver_one(message, sender).await }.instrument(span));
+        }
+        while let Some(joined) = tasks.join_next().await {
+            match joined {
+                Ok(Ok(Outcome::Sent)) => report.sent += 1,
+                Ok(Ok(Outcome::Retried)) => report.retried += 1,
+                Ok(Ok(Outcome::Dead)) => report.dead += 1,
+                // The message stays `sending` and is claimed again when its lease
+                // expires: delivered at least once, never lost.
+                Ok(Err(error)) => {
+                    tracing::error!(error = %error, "recording a delivery outcome failed");
+                }
+                Err(error) => tracing::error!(error = %error, "an email delivery task failed"),
+            }
+        }
+        if let Some(metrics) = &inner.waker.metrics {
+            metrics.set_depth(&count_unsent(&inner.db).await?);
+        }
+        Ok(report)
+    }
+}
+
+impl Inner {
+    async fn deliver_one(
+        &self,
+        message: ClaimedMessage,
+        sender: Option<Sender>,
+    ) -> Result<Outcome, NotificationError> {
+        let Some(sender) = sender else {
+            // The firm was deleted after the claim; its messages go with it.
+            mark_dead(&self.db, &message, "the firm no longer exists").await?;
+            return Ok(Outcome::Dead);
+        };
+        if message.attempts > self.settings.max_attempts {
+            // Only a message whose every worker died mid-send gets here.
+            let error = format!(
+                "abandoned after {} attempts: the worker stopped while sending",
+                self.settings.max_attempts
+            );
+            return self.give_up(&message, &error).await;
+        }
+        let now = self.clock.now();
+        let built = self.build(&message, &sender, now);
+        let result = match &built {
+            Ok(email) => {
+                let from = email
+                    .headers()
+                    .get_raw("From")
+                    .unwrap_or_default()
+                    .to_owned();
+                let outgoing = Outgoing {
+                    message: email,
+                    id: &message.id.to_string(),
+                    tenant: &sender.slug,
+                    kind: &message.kind,
+                    from: &from,
+                    recipient: &message.recipient,
+                    subject: &message.subject,
+                    html: &message.html_body,
+                    text: &message.text_body,
+                    message_id: &message.message_id,
+                    now,
+                };
+                // A transport that hangs must not hold the message past its lease.
+                match tokio::time::timeout(self.settings.lease / 2, self.transport.send(&outgoing))
+                    .await
+                {
+                    Ok(result) => result,
+                    Err(_) => Err(SendFailure::Transient("timed out while sending".to_owned())),
+                }
+            }
+            Err(error) => Err(SendFailure::Permanent(error.clone())),
+        };
+        let finished = self.clock.now();
+        match result {
+            Ok(()) => {
+                mark_sent(&self.db, &message, finished).await?;
+                let waited = (finished - message.created_at).as_seconds_f64();
+                if let Some(metrics) = &self.waker.metrics {
+                    metrics.sent(&message.kind, waited);
+                }
+                tracing::info!(waited_seconds = waited, "email sent");
+                Ok(Outcome::Sent)
+            }
+            Err(SendFailure::Transient(error)) if message.attempts < self.settings.max_attempts => {
+                let delay = retry_delay(
+                    self.settings.retry_base,
+                    self.settings.retry_cap,
+                    message.attempts,
+                    random_jitter(),
+                );
+                let next = finished + TimeDelta::from_std(delay).unwrap_or(TimeDelta::hours(1));
+                schedule_retry(&self.db, &message, next, &error).await?;
+                if let Some(metrics) = &self.waker.metrics {
+                    metrics.retried(&message.kind);
+                }
+                tracing::warn!(
+                    error = %error,
+                    retry_in_seconds = delay.as_secs(),
+                    "email delivery failed; will retry"
+                );
+                Ok(Outcome::Retried)
+            }
+            Err(SendFailure::Transient(error) | SendFailure::Permanent(error)) => {
+                self.give_up(&message, &error).await
+            }
+        }
+    }
+
+    async fn give_up(
+        &self,
+        message: &ClaimedMessage,
+        error: &str,
+    ) -> Result<Outcome, NotificationError> {
+        mark_dead(&self.db, message, error).await?;
+        if let Some(metrics) = &self.waker.metrics {
+            metrics.dead(&message.kind);
+        }
+        tracing::error!(error = %error, "email is dead; an operator may retry it");
+        Ok(Outcome::Dead)
+    }
+
+    /// The MIME message; failing to build it is permanent, as a retry would fail
+    /// the same way.
+    fn build(
+        &self,
+        message: &ClaimedMessage,
+        sender: &Sender,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<lettre::Message, String> {
+        let to = parse_recipient(&message.recipient)
+            .map_err(|_| "the stored recipient is not a valid address".to_owned())?;
+        let from = Mailbox::new(
+            Some(sender.display_name.clone()),
+            self.settings.from.email.clone(),
+        );
+        lettre::Message::builder()
+            .from(from)
+            .to(Mailbox::new(None, to))
+            .subject(message.subject.clone())
+            .message_id(Some(message.message_id.clone()))
+            .date(SystemTime::from(now))
+            .multipart(MultiPart::alternative_plain_html(
+                message.text_body.clone(),
+                message.html_body.clone(),
+            ))
+            .map_err(|error| format!("the message cannot be built: {error}"))
+    }
+}

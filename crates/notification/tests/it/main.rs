@@ -1,0 +1,8 @@
+//! The notification crate against a real database (SQLite by default, PostgreSQL
+//! when `LATCHKEY_TEST_DATABASE_URL` is set) and real SMTP servers started here.
+
+mod delivery;
+mod mailbox;
+mod outbox;
+mod render;
+mod support;
