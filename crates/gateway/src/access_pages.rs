@@ -22,6 +22,7 @@ use tenancy::Tenant;
 
 use crate::app::AppState;
 use crate::auth::{require_admin, require_staff};
+use crate::emails::{Invitee, queue_invitation};
 use crate::error::GatewayError;
 use crate::forms::{check_csrf, parse_id};
 use crate::request_context::ClientAddress;
@@ -256,7 +257,16 @@ pub async fn approve(
         detail: Some("approved an access request".to_owned()),
     };
     record_audit(&txn, tenant.id, event, now).await?;
+    let invitee = Invitee {
+        kind: AccountKind::Contact,
+        id: contact.id,
+        name: &contact.name,
+        email: &contact.email,
+        locale: Some(&contact.locale),
+    };
+    let queued = queue_invitation(&txn, &state, &tenant, invitee).await?;
     txn.commit().await.map_err(GatewayError::internal)?;
+    state.waker.notify(&queued);
     Ok(Redirect::see_other(format!(
         "/staff/clients/{}/contacts/{}",
         firm_client.id, contact.id

@@ -4,6 +4,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use identity::{IdentityError, PasswordHasher, PasswordParams, PasswordPolicy, SessionLifetime};
+use notification::{DeliveryMetrics, DeliveryWaker, Renderer};
 use poem::endpoint::BoxEndpoint;
 use poem::middleware::{CookieJarManager, Csrf};
 use poem::web::cookie::SameSite;
@@ -17,9 +18,11 @@ use crate::error::ErrorPages;
 use crate::host_dispatch::HostDispatch;
 use crate::metrics::Metrics;
 use crate::request_context::{RequestContext, RequestContextSettings, limit_body};
-use crate::settings::{PublicScheme, Settings};
+use crate::settings::{Environment, PublicScheme, Settings};
 use crate::templates::Templates;
-use crate::{access_pages, admin, contact_pages, forgot_pages, pages, reset_pages, staff_pages};
+use crate::{
+    access_pages, admin, contact_pages, dev_mailbox, forgot_pages, pages, reset_pages, staff_pages,
+};
 
 /// Everything handlers share. Cheap to clone.
 #[derive(Debug, Clone)]
@@ -33,6 +36,12 @@ pub struct AppState {
     pub policy: PasswordPolicy,
     pub session_lifetime: SessionLifetime,
     pub token_keys: TokenKeys,
+    pub renderer: Arc<Renderer>,
+    /// Wakes this process's delivery worker after a commit that queued mail.
+    pub waker: DeliveryWaker,
+    pub delivery_metrics: DeliveryMetrics,
+    /// Wakes this process's processor of "Forgot your password?" requests.
+    pub reset_requests: Arc<tokio::sync::Notify>,
 }
 
 impl AppState {
@@ -67,12 +76,22 @@ impl AppState {
             .map(|key| key.expose_secret().as_bytes())
             .collect();
         let token_keys = TokenKeys::new(security.token_key.expose_secret().as_bytes(), &previous);
+        let metrics = Metrics::new();
+        let delivery_metrics =
+            DeliveryMetrics::register(metrics.registry()).unwrap_or_else(|error| {
+                tracing::warn!(%error, "email metrics are not registered");
+                DeliveryMetrics::unregistered()
+            });
         Ok(Self {
             settings: Arc::new(settings),
             db,
             resolver,
             templates: Arc::new(Templates::new()),
-            metrics: Metrics::new(),
+            metrics,
+            renderer: Arc::new(Renderer::new()),
+            waker: DeliveryWaker::new(Some(delivery_metrics.clone())),
+            delivery_metrics,
+            reset_requests: Arc::new(tokio::sync::Notify::new()),
             hasher,
             policy,
             session_lifetime,
@@ -153,6 +172,10 @@ fn firm_routes() -> Route {
             get(staff_pages::contact_page),
         )
         .at(
+            "/staff/clients/:client_id/contacts/:contact_id/reset-password",
+            post(staff_pages::reset_password),
+        )
+        .at(
             "/request-access",
             get(access_pages::request_page).post(access_pages::submit_request),
         )
@@ -171,13 +194,24 @@ fn firm_routes() -> Route {
         )
         .at("/branding.css", get(pages::branding_stylesheet))
         .at("/static/latchkey.css", get(pages::stylesheet))
+        .at("/static/latchkey.js", get(pages::script))
 }
 
 /// Routes of the platform host (`base_domain` itself).
-fn platform_routes() -> Route {
-    Route::new()
+fn platform_routes(development: bool) -> Route {
+    let route = Route::new();
+    let route = if development {
+        route
+            .at("/_dev/mailbox", get(dev_mailbox::list))
+            .at("/_dev/mailbox/:id", get(dev_mailbox::show))
+            .at("/_dev/mailbox/:id/html", get(dev_mailbox::html))
+    } else {
+        route
+    };
+    route
         .at("/", get(pages::platform_home))
         .at("/static/latchkey.css", get(pages::stylesheet))
+        .at("/static/latchkey.js", get(pages::script))
 }
 
 /// The public listener: host dispatch inside error pages inside the request context.
@@ -197,7 +231,9 @@ pub fn public_endpoint(state: &AppState) -> BoxEndpoint<'static> {
             .with(CookieJarManager::new())
             .data(state.clone())
             .map_to_response(),
-        platform_routes().data(state.clone()).map_to_response(),
+        platform_routes(state.settings.environment == Environment::Development)
+            .data(state.clone())
+            .map_to_response(),
     );
     let context_settings = RequestContextSettings {
         trusted_proxies: state.settings.server.trusted_proxies.clone(),

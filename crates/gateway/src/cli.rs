@@ -7,6 +7,7 @@ use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand};
 use gateway::settings::{Environment, Settings};
 use gateway::{database, server, telemetry};
+use notification::{MessageFilter, OutboxMessageId};
 use tenancy::{NewTenant, TenantSlug, TenantStatus};
 
 #[derive(Debug, Parser)]
@@ -27,8 +28,13 @@ struct Cli {
 enum Command {
     /// Serve firm pages, the platform page and the admin listener (the default).
     Serve,
+    /// Deliver email (and handle reset requests) without serving pages.
+    Worker,
     /// Apply every pending database migration.
     Migrate,
+    /// Inspect and retry the email outbox.
+    #[command(subcommand)]
+    Outbox(OutboxCommand),
     /// Provision and manage firms.
     #[command(subcommand)]
     Tenant(TenantCommand),
@@ -51,6 +57,18 @@ enum TenantCommand {
         #[arg(long)]
         yes: bool,
     },
+}
+
+#[derive(Debug, Subcommand)]
+enum OutboxCommand {
+    /// List messages, newest first.
+    List {
+        /// Only the dead ones.
+        #[arg(long)]
+        dead: bool,
+    },
+    /// Send a dead message again.
+    Retry { id: String },
 }
 
 #[derive(Debug, Args)]
@@ -78,7 +96,9 @@ pub async fn run() -> anyhow::Result<()> {
             let applied = database::migrate(&db).await?;
             println!("applied {applied} migration(s); the database is up to date");
         }
+        Command::Worker => server::work(settings, server::shutdown_signal()).await?,
         Command::Tenant(command) => run_tenant(command, &settings).await?,
+        Command::Outbox(command) => run_outbox(command, &settings).await?,
     }
     Ok(())
 }
@@ -135,6 +155,45 @@ async fn run_tenant(command: TenantCommand, settings: &Settings) -> anyhow::Resu
             }
             tenancy::delete_tenant(&db, &slug).await?;
             println!("deleted firm {slug} and all its data");
+        }
+    }
+    db.close().await.ok();
+    Ok(())
+}
+
+async fn run_outbox(command: OutboxCommand, settings: &Settings) -> anyhow::Result<()> {
+    let db = database::open(settings).await?;
+    database::prepare_schema(&db, settings).await?;
+    match command {
+        OutboxCommand::List { dead } => {
+            let filter = if dead {
+                MessageFilter::dead()
+            } else {
+                MessageFilter::all()
+            };
+            let messages = notification::list_messages(&db, filter, 200).await?;
+            println!(
+                "{:<36} {:<8} {:<20} {:>8} {:<20} LAST ERROR",
+                "ID", "STATUS", "KIND", "ATTEMPTS", "CREATED"
+            );
+            for message in messages {
+                println!(
+                    "{:<36} {:<8} {:<20} {:>8} {:<20} {}",
+                    message.id,
+                    message.status,
+                    message.kind,
+                    message.attempts,
+                    message.created_at.format("%Y-%m-%d %H:%M:%S"),
+                    message.last_error.as_deref().unwrap_or("")
+                );
+            }
+        }
+        OutboxCommand::Retry { id } => {
+            let id: OutboxMessageId = id
+                .parse()
+                .map_err(|_| anyhow::anyhow!("`{id}` is not a message id"))?;
+            notification::retry_message(&db, id, chrono::Utc::now()).await?;
+            println!("message {id} is queued again; a running worker sends it within seconds");
         }
     }
     db.close().await.ok();

@@ -287,7 +287,17 @@ pub async fn change_password(
     reset_token::revoke_tokens(&txn, tenant.id, AccountKind::Contact.as_str(), id, None)
         .await
         .map_err(GatewayError::internal)?;
+    let queued = crate::emails::queue_password_changed(
+        &txn,
+        &state,
+        &tenant,
+        &contact.account.name,
+        &contact.account.email,
+        Some(&contact.account.locale),
+    )
+    .await?;
     txn.commit().await.map_err(GatewayError::internal)?;
+    state.waker.notify(&queued);
     tracing::info!("contact changed their password");
     Ok(Redirect::see_other("/?notice=password-updated").into_response())
 }

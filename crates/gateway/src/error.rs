@@ -31,6 +31,8 @@ pub enum GatewayError {
     /// Not signed in (or the session ended): back to the sign-in page of that kind.
     #[error("sign-in required")]
     SignInRequired(AccountKind),
+    #[error("the contact is disabled")]
+    ContactDisabled,
     #[error("only the firm's administrators may do this")]
     AdminOnly,
     /// A form field missing, sent twice or as an array.
@@ -59,6 +61,7 @@ impl GatewayError {
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::SignInRequired(_) => StatusCode::SEE_OTHER,
             Self::AdminOnly | Self::CsrfRejected => StatusCode::FORBIDDEN,
+            Self::ContactDisabled => StatusCode::CONFLICT,
             Self::TooManyAttempts { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Busy { .. } => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -83,6 +86,10 @@ impl GatewayError {
             Self::AdminOnly => (
                 "Administrators only",
                 "Only the firm's administrators can do this. Ask one of them for help.",
+            ),
+            Self::ContactDisabled => (
+                "This contact is disabled",
+                "Enable the contact before sending them a password reset.",
             ),
             Self::CsrfRejected => (
                 "This form has expired",

@@ -100,6 +100,7 @@ pub async fn request_reset(
     record_reset_request(&state.db, tenant.id, email.as_str(), address, now)
         .await
         .map_err(GatewayError::internal)?;
+    state.reset_requests.notify_one();
     tracing::info!(email_domain = email.domain(), "password reset requested");
     let context =
         context! { firm => firm(&tenant), ttl_minutes => state.settings.reset.default_ttl_minutes };

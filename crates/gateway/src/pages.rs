@@ -13,6 +13,7 @@ use crate::error::GatewayError;
 use crate::templates::FirmView;
 
 const STYLESHEET: &str = include_str!("../static/latchkey.css");
+const SCRIPT: &str = include_str!("../static/latchkey.js");
 
 /// The platform's landing page, at the base domain itself.
 #[handler]
@@ -27,6 +28,14 @@ pub fn stylesheet() -> Response {
         .content_type("text/css; charset=utf-8")
         .header(header::CACHE_CONTROL, "public, max-age=3600")
         .body(STYLESHEET)
+}
+
+#[handler]
+pub fn script() -> Response {
+    Response::builder()
+        .content_type("text/javascript; charset=utf-8")
+        .header(header::CACHE_CONTROL, "public, max-age=3600")
+        .body(SCRIPT)
 }
 
 /// The firm's accent colour as a stylesheet, so pages need no inline styles and the

@@ -198,7 +198,7 @@ pub async fn limit_body(mut req: Request, limit: usize) -> poem::Result<Request>
 /// The content security policy of every page: our own scripts, styles and images,
 /// https logos, forms only to ourselves, and never inside a frame.
 const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'; style-src 'self'; \
-     img-src 'self' https:; font-src 'self'; connect-src 'self'; form-action 'self'; \
+     img-src 'self' https:; font-src 'self'; connect-src 'self'; frame-src 'self'; form-action 'self'; \
      frame-ancestors 'none'; base-uri 'none'";
 
 /// Adds the security headers a page has not set itself (token pages choose a stricter

@@ -26,6 +26,7 @@ use tenancy::Tenant;
 use uuid::Uuid;
 
 use crate::app::AppState;
+use crate::emails::queue_password_changed;
 use crate::error::GatewayError;
 use crate::forms::check_csrf;
 use crate::request_context::ClientAddress;
@@ -127,7 +128,9 @@ fn firm(tenant: &Tenant) -> minijinja::Value {
 struct Holder {
     kind: AccountKind,
     id: Uuid,
+    name: String,
     email: EmailAddress,
+    locale: Option<String>,
 }
 
 async fn holder(
@@ -142,7 +145,9 @@ async fn holder(
             .map(|contact| Holder {
                 kind: AccountKind::Contact,
                 id: contact.id,
+                name: contact.name,
                 email: contact.email,
+                locale: Some(contact.locale),
             }),
         "staff" => find_staff_user(&state.db, tenant.id, record.account_id)
             .await?
@@ -150,7 +155,9 @@ async fn holder(
             .map(|user| Holder {
                 kind: AccountKind::Staff,
                 id: user.id,
+                name: user.name,
                 email: user.email,
+                locale: None,
             }),
         _ => None,
     })
@@ -360,7 +367,17 @@ pub async fn set_password(
         };
         record_audit(&txn, tenant.id, event, now).await?;
     }
+    let queued = queue_password_changed(
+        &txn,
+        &state,
+        &tenant,
+        &holder.name,
+        &holder.email,
+        holder.locale.as_deref(),
+    )
+    .await?;
     txn.commit().await.map_err(GatewayError::internal)?;
+    state.waker.notify(&queued);
     forget_token(&state, jar);
     tracing::info!(token_id = %record.id, kind = holder.kind.as_str(), "password set through a link");
     let login = match holder.kind {

@@ -10,8 +10,9 @@ use tokio::sync::watch;
 
 use crate::app::{AppState, admin_endpoint, public_endpoint};
 use crate::database::{self, DatabaseError};
-use crate::demo;
 use crate::settings::{Environment, Settings};
+use crate::{demo, emails, reset_requests};
+use notification::DeliveryWorker;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
@@ -26,6 +27,8 @@ pub enum ServeError {
     Demo(#[from] demo::DemoError),
     #[error("cannot set up password hashing: {0}")]
     Identity(#[from] identity::IdentityError),
+    #[error("email: {0}")]
+    Mail(notification::NotificationError),
     #[error("the server stopped: {0}")]
     Io(#[from] std::io::Error),
 }
@@ -62,6 +65,7 @@ pub async fn serve(
         let _ = receiver.wait_for(|stop| *stop).await;
     };
 
+    let background = start_background(&state, stop_receiver.clone())?;
     let public_server = Server::new_with_acceptor(public).run_with_graceful_shutdown(
         public_endpoint(&state),
         stopped(stop_receiver.clone()),
@@ -75,8 +79,51 @@ pub async fn serve(
     let (public_result, admin_result) = tokio::join!(public_server, admin_server);
     public_result?;
     admin_result?;
+    for task in background {
+        let _ = task.await;
+    }
     state.db.close().await.ok();
     tracing::info!("stopped");
+    Ok(())
+}
+
+/// The delivery worker and the reset-request processor, as tasks of this process.
+fn start_background(
+    state: &AppState,
+    stop: watch::Receiver<bool>,
+) -> Result<Vec<tokio::task::JoinHandle<()>>, ServeError> {
+    let stopped = |mut receiver: watch::Receiver<bool>| async move {
+        let _ = receiver.wait_for(|stop| *stop).await;
+    };
+    let transport = emails::transport(&state.settings).map_err(ServeError::Mail)?;
+    let settings = emails::delivery_settings(&state.settings).map_err(ServeError::Mail)?;
+    let worker = DeliveryWorker::new(state.db.clone(), transport, settings, state.waker.clone());
+    Ok(vec![
+        tokio::spawn(worker.run(stopped(stop.clone()))),
+        tokio::spawn(reset_requests::run(state.clone(), stopped(stop))),
+    ])
+}
+
+/// `latchkey worker`: only the background work, for deployments that run it apart
+/// from the web servers.
+pub async fn work(
+    settings: Settings,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), ServeError> {
+    let db = database::open(&settings).await?;
+    database::prepare_schema(&db, &settings).await?;
+    let state = AppState::new(settings, db)?;
+    let (stop_sender, stop_receiver) = watch::channel(false);
+    let tasks = start_background(&state, stop_receiver)?;
+    println!(
+        "Latchkey worker ({}) is delivering email",
+        state.settings.environment
+    );
+    shutdown.await;
+    let _ = stop_sender.send(true);
+    for task in tasks {
+        let _ = task.await;
+    }
     Ok(())
 }
 

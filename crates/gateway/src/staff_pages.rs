@@ -11,9 +11,11 @@ use identity::{
     list_staff_users, rename_client, revoke_session, set_client_status, update_contact,
 };
 use minijinja::context;
+use notification::{EmailKind, OutboxStatus};
 use poem::web::cookie::CookieJar;
 use poem::web::{CsrfToken, CsrfVerifier, Data, Form, Html, Path, Query, Redirect};
 use poem::{IntoResponse, Response, handler};
+use sea_orm::TransactionTrait;
 use serde::{Deserialize, Serialize};
 use tenancy::Tenant;
 
@@ -22,6 +24,7 @@ use crate::auth::{
     SignedIn, clear_session_cookie, current_staff, require_admin, require_staff, session_token,
     set_session_cookie,
 };
+use crate::emails::{Invitee, queue_invitation};
 use crate::error::GatewayError;
 use crate::forms::{check_csrf, parse_id};
 use crate::request_context::ClientAddress;
@@ -67,6 +70,8 @@ impl ClientView {
 
 #[derive(Debug, Serialize)]
 struct ContactView {
+    /// The last Password Reset email's delivery state, where one was sent.
+    delivery: Option<&'static str>,
     id: String,
     name: String,
     email: String,
@@ -78,6 +83,7 @@ struct ContactView {
 impl ContactView {
     fn of(contact: &Contact) -> Self {
         Self {
+            delivery: None,
             id: contact.id.to_string(),
             name: contact.name.clone(),
             email: contact.email.to_string(),
@@ -436,19 +442,49 @@ pub async fn contacts(
     jar: &CookieJar,
     csrf: &CsrfToken,
     Path(client_id): Path<String>,
+    Query(query): Query<ContactsQuery>,
 ) -> Result<Html<String>, GatewayError> {
     let staff = require_staff(&state, &tenant, jar).await?;
     let client = firm_client(&state, &tenant, &client_id).await?;
     let contacts = list_contacts(&state.db, tenant.id, client.id).await?;
+    let mut views = Vec::with_capacity(contacts.len());
+    for contact in &contacts {
+        let mut view = ContactView::of(contact);
+        view.delivery = notification::last_status(
+            &state.db,
+            tenant.id,
+            EmailKind::PasswordReset,
+            contact.email.as_str(),
+        )
+        .await
+        .map_err(GatewayError::internal)?
+        .map(|status| match status {
+            OutboxStatus::Queued | OutboxStatus::Sending => "queued",
+            OutboxStatus::Sent => "sent",
+            OutboxStatus::Dead => "failed",
+        });
+        views.push(view);
+    }
+    let reset_for = query
+        .reset
+        .and_then(|id| contacts.iter().find(|contact| contact.id.to_string() == id))
+        .map(|contact| contact.name.clone());
     let context = context! {
         client => serde(ClientView::of(&client)),
-        contacts => serde(contacts.iter().map(ContactView::of).collect::<Vec<_>>()),
+        contacts => serde(views),
+        reset_for,
     };
     render(
         &state,
         "staff_contacts.html",
         staff_context(&tenant, &staff, csrf, "clients", context),
     )
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ContactsQuery {
+    /// The contact a Password Reset was just sent to (the no-JavaScript path).
+    reset: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -556,16 +592,29 @@ pub async fn new_contact(
         locale,
         password_hash: None,
     };
-    match create_contact(&state.db, tenant.id, new, Utc::now()).await {
-        Ok(_) => Ok(
-            Redirect::see_other(format!("/staff/clients/{}/contacts", client.id)).into_response(),
-        ),
-        Err(IdentityError::EmailTaken) => invalid(vec![(
-            "email",
-            "A contact with this email address already exists.".to_owned(),
-        )]),
-        Err(error) => Err(error.into()),
-    }
+    // The contact and its invitation: both or neither.
+    let txn = state.db.begin().await.map_err(GatewayError::internal)?;
+    let contact = match create_contact(&txn, tenant.id, new, Utc::now()).await {
+        Ok(contact) => contact,
+        Err(IdentityError::EmailTaken) => {
+            return invalid(vec![(
+                "email",
+                "A contact with this email address already exists.".to_owned(),
+            )]);
+        }
+        Err(error) => return Err(error.into()),
+    };
+    let invitee = Invitee {
+        kind: AccountKind::Contact,
+        id: contact.id,
+        name: &contact.name,
+        email: &contact.email,
+        locale: Some(&contact.locale),
+    };
+    let queued = queue_invitation(&txn, &state, &tenant, invitee).await?;
+    txn.commit().await.map_err(GatewayError::internal)?;
+    state.waker.notify(&queued);
+    Ok(Redirect::see_other(format!("/staff/clients/{}/contacts", client.id)).into_response())
 }
 
 async fn client_contact(
@@ -763,8 +812,21 @@ pub async fn invite(
             role,
             password_hash: None,
         };
-        match create_staff_user(&state.db, tenant.id, new, Utc::now()).await {
-            Ok(_) => return Ok(Redirect::see_other("/staff/team").into_response()),
+        let txn = state.db.begin().await.map_err(GatewayError::internal)?;
+        match create_staff_user(&txn, tenant.id, new, Utc::now()).await {
+            Ok(user) => {
+                let invitee = Invitee {
+                    kind: AccountKind::Staff,
+                    id: user.id,
+                    name: &user.name,
+                    email: &user.email,
+                    locale: None,
+                };
+                let queued = queue_invitation(&txn, &state, &tenant, invitee).await?;
+                txn.commit().await.map_err(GatewayError::internal)?;
+                state.waker.notify(&queued);
+                return Ok(Redirect::see_other("/staff/team").into_response());
+            }
             Err(IdentityError::InvalidName) => {
                 errors.push(("name", "Enter a name (up to 200 characters).".to_owned()))
             }
@@ -830,4 +892,50 @@ pub async fn contact_page(
         "staff_contact.html",
         staff_context(&tenant, &staff, csrf, "clients", context),
     )
+}
+
+/// Figure 5's orange button: supersedes the contact's older links, mints a new one
+/// and queues the Password Reset email, in one transaction. With JavaScript the page
+/// asks for JSON and the button briefly reads "Success"; without it the form posts
+/// and the Contacts tab shows a notice.
+#[handler]
+#[allow(clippy::too_many_arguments)]
+pub async fn reset_password(
+    state: Data<&AppState>,
+    tenant: Data<&Arc<Tenant>>,
+    jar: &CookieJar,
+    verifier: &CsrfVerifier,
+    client: Data<&ClientAddress>,
+    headers: &poem::http::HeaderMap,
+    Path((client_id, contact_id)): Path<(String, String)>,
+    Form(form): Form<CsrfOnlyForm>,
+) -> Result<Response, GatewayError> {
+    let staff = require_staff(&state, &tenant, jar).await?;
+    check_csrf(verifier, &form.csrf_token)?;
+    let firm_client = firm_client(&state, &tenant, &client_id).await?;
+    let contact = client_contact(&state, &tenant, &firm_client, &contact_id).await?;
+    if contact.status == ContactStatus::Disabled {
+        return Err(GatewayError::ContactDisabled);
+    }
+    crate::emails::issue_contact_reset(
+        &state,
+        &tenant,
+        &contact,
+        identity::Actor::Staff(staff.account.id),
+        client.0.0.map(|address| address.to_string()),
+    )
+    .await?;
+    tracing::info!(contact = %contact.id, "staff sent a password reset");
+    let wants_json = headers
+        .get("x-requested-with")
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|value| value.eq_ignore_ascii_case("fetch"));
+    if wants_json {
+        return Ok(poem::web::Json(serde_json::json!({ "status": "queued" })).into_response());
+    }
+    Ok(Redirect::see_other(format!(
+        "/staff/clients/{}/contacts?reset={}",
+        firm_client.id, contact.id
+    ))
+    .into_response())
 }

@@ -162,6 +162,26 @@ pub async fn set_tenant_status(
         .ok_or_else(|| TenancyError::UnknownTenant(slug.to_string()))
 }
 
+/// Replaces a firm's settings.
+pub async fn update_tenant_settings(
+    db: &impl ConnectionTrait,
+    id: TenantId,
+    settings: &TenantSettings,
+    now: DateTime<Utc>,
+) -> Result<(), TenancyError> {
+    let json = serde_json::to_string(settings).expect("settings serialise");
+    let result = tenant::Entity::update_many()
+        .col_expr(tenant::Column::Settings, Expr::value(json))
+        .col_expr(tenant::Column::UpdatedAt, Expr::value(now))
+        .filter(tenant::Column::Id.eq(id.as_uuid()))
+        .exec(db)
+        .await?;
+    if result.rows_affected == 0 {
+        return Err(TenancyError::UnknownTenant(id.to_string()));
+    }
+    Ok(())
+}
+
 /// Removes a firm and, through the foreign keys, everything that belongs to it.
 #[tracing::instrument(skip(db), fields(tenant = %slug))]
 pub async fn delete_tenant(

@@ -15,10 +15,10 @@ mod tenant;
 pub use directory::{
     NewTenant, TenantDomain, add_tenant_domain, create_tenant, delete_tenant, find_tenant_by_id,
     find_tenant_by_slug, find_tenant_by_verified_domain, list_tenants, mark_tenant_domain_verified,
-    set_tenant_status,
+    set_tenant_status, update_tenant_settings,
 };
 pub use error::TenancyError;
 pub use host::{HostError, HostName};
 pub use resolver::{Resolution, TenantResolver};
 pub use slug::{SlugError, TenantSlug};
-pub use tenant::{Branding, Tenant, TenantId, TenantSettings, TenantStatus};
+pub use tenant::{Branding, ResetMode, Tenant, TenantId, TenantSettings, TenantStatus};

@@ -82,6 +82,18 @@ pub struct Branding {
     pub accent_colour: Option<String>,
 }
 
+/// What a reset link does when it is used.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ResetMode {
+    /// The person chooses a new password on the page the link opens.
+    #[default]
+    Link,
+    /// The page's button emails a generated password that must be changed at the next
+    /// sign-in.
+    TemporaryPassword,
+}
+
 /// A firm's own choices. Stored as JSON so that later settings need no migration of
 /// old rows: a missing field takes its default.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -90,6 +102,9 @@ pub struct TenantSettings {
     pub branding: Branding,
     /// The locale for contacts who have not chosen one (`en`, `it`).
     pub default_locale: String,
+    pub reset_mode: ResetMode,
+    /// Minutes a reset link lives; `None` takes the platform's `reset.default_ttl_minutes`.
+    pub reset_link_minutes: Option<i64>,
 }
 
 impl Default for TenantSettings {
@@ -97,6 +112,8 @@ impl Default for TenantSettings {
         Self {
             branding: Branding::default(),
             default_locale: "en".to_owned(),
+            reset_mode: ResetMode::Link,
+            reset_link_minutes: None,
         }
     }
 }

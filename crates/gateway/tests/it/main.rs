@@ -3,6 +3,7 @@
 mod access;
 mod admin;
 mod cli;
+mod flow;
 mod forgot;
 mod helpers;
 mod hosts;

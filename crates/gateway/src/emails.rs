@@ -1,0 +1,207 @@
+//! Composing emails with the changes that cause them: links built from the firm's
+//! canonical domain (never from the request), rendering, and the outbox, all inside
+//! the caller's transaction.
+
+use chrono::Utc;
+use identity::{
+    AccountKind, Actor, AuditAction, Contact, EmailAddress, NewAuditEvent, record_audit,
+};
+use notification::{
+    DeliverySettings, Email, Invitation, NotificationError, PasswordChanged, PasswordReset,
+    QueuedMessage, Transport, enqueue,
+};
+use reset_token::{TokenPurpose, mint_token, token_lifetime};
+use sea_orm::{ConnectionTrait, TransactionTrait};
+use secrecy::ExposeSecret;
+use tenancy::{ResetMode, Tenant};
+use uuid::Uuid;
+
+use crate::app::AppState;
+use crate::error::GatewayError;
+use crate::settings::{MailTransport, Settings};
+
+/// The configured transport. Must run inside the async runtime (lettre's pool).
+pub fn transport(settings: &Settings) -> Result<Transport, NotificationError> {
+    match settings.mail.transport {
+        MailTransport::Smtp => Transport::smtp(settings.mail.smtp_url.expose_secret()),
+        MailTransport::File => Ok(Transport::file(&settings.mail.dir)),
+        MailTransport::Log => Ok(Transport::Log),
+    }
+}
+
+/// The worker's settings from configuration.
+pub fn delivery_settings(settings: &Settings) -> Result<DeliverySettings, NotificationError> {
+    let mut delivery = DeliverySettings::new(&settings.mail.from)?;
+    delivery.max_attempts = settings.mail.max_attempts;
+    delivery.retry_base = std::time::Duration::from_secs(settings.mail.retry_base_seconds);
+    Ok(delivery)
+}
+
+/// An absolute URL on the firm's canonical host: configuration and the database only.
+pub fn firm_url(state: &AppState, tenant: &Tenant, path: &str) -> String {
+    let server = &state.settings.server;
+    format!(
+        "{}{path}",
+        server.public_origin(&tenant.canonical_host(&server.base_domain))
+    )
+}
+
+/// Renders `email` and writes it to the outbox in `db`'s transaction.
+pub async fn queue_email(
+    db: &impl ConnectionTrait,
+    state: &AppState,
+    tenant: &Tenant,
+    recipient: &EmailAddress,
+    locale: Option<&str>,
+    email: &Email,
+) -> Result<QueuedMessage, GatewayError> {
+    let rendered = state
+        .renderer
+        .render(email, tenant, locale)
+        .map_err(GatewayError::internal)?;
+    enqueue(db, tenant.id, recipient.as_str(), &rendered, Utc::now())
+        .await
+        .map_err(GatewayError::internal)
+}
+
+/// The reset lifetime of a firm, in minutes, clamped like the token's.
+pub fn reset_minutes(state: &AppState, tenant: &Tenant) -> i64 {
+    let minutes = tenant
+        .settings
+        .reset_link_minutes
+        .unwrap_or(i64::from(state.settings.reset.default_ttl_minutes));
+    minutes.clamp(
+        reset_token::MIN_RESET_MINUTES,
+        reset_token::MAX_RESET_MINUTES,
+    )
+}
+
+/// Mints a reset token for a contact (superseding older ones) and queues the
+/// Password Reset email, in one transaction; then wakes the worker.
+pub async fn issue_contact_reset(
+    state: &AppState,
+    tenant: &Tenant,
+    contact: &Contact,
+    actor: Actor,
+    client_address: Option<String>,
+) -> Result<(), GatewayError> {
+    let txn = state.db.begin().await.map_err(GatewayError::internal)?;
+    let queued =
+        issue_contact_reset_in(&txn, state, tenant, contact, actor, client_address).await?;
+    txn.commit().await.map_err(GatewayError::internal)?;
+    state.waker.notify(&queued);
+    Ok(())
+}
+
+/// [`issue_contact_reset`] inside a transaction the caller owns.
+pub async fn issue_contact_reset_in(
+    txn: &impl ConnectionTrait,
+    state: &AppState,
+    tenant: &Tenant,
+    contact: &Contact,
+    actor: Actor,
+    client_address: Option<String>,
+) -> Result<QueuedMessage, GatewayError> {
+    let now = Utc::now();
+    let purpose = match tenant.settings.reset_mode {
+        ResetMode::Link => TokenPurpose::Reset,
+        ResetMode::TemporaryPassword => TokenPurpose::TemporaryPassword,
+    };
+    let minutes = reset_minutes(state, tenant);
+    let minted = mint_token(
+        txn,
+        &state.token_keys,
+        tenant.id,
+        purpose,
+        AccountKind::Contact.as_str(),
+        contact.id,
+        token_lifetime(purpose, minutes),
+        now,
+    )
+    .await
+    .map_err(GatewayError::internal)?;
+    let email: Email = PasswordReset {
+        name: contact.name.clone(),
+        url: firm_url(state, tenant, &format!("/reset/{}", minted.token.expose())),
+        expires_in_minutes: minutes,
+    }
+    .into();
+    let queued = queue_email(
+        txn,
+        state,
+        tenant,
+        &contact.email,
+        Some(&contact.locale),
+        &email,
+    )
+    .await?;
+    for action in [AuditAction::ResetRequested, AuditAction::ResetEmailQueued] {
+        let event = NewAuditEvent {
+            action,
+            actor,
+            subject_kind: AccountKind::Contact,
+            subject_id: contact.id,
+            client_address: client_address.clone(),
+            detail: Some(format!("token {}", minted.record.id)),
+        };
+        record_audit(txn, tenant.id, event, now).await?;
+    }
+    Ok(queued)
+}
+
+/// Queues "your password was changed" for an account.
+pub async fn queue_password_changed(
+    txn: &impl ConnectionTrait,
+    state: &AppState,
+    tenant: &Tenant,
+    name: &str,
+    email_address: &EmailAddress,
+    locale: Option<&str>,
+) -> Result<QueuedMessage, GatewayError> {
+    let email: Email = PasswordChanged {
+        name: name.to_owned(),
+        reset_url: firm_url(state, tenant, "/forgot-password"),
+    }
+    .into();
+    queue_email(txn, state, tenant, email_address, locale, &email).await
+}
+
+/// Who an invitation is for.
+#[derive(Debug, Clone)]
+pub struct Invitee<'a> {
+    pub kind: AccountKind,
+    pub id: Uuid,
+    pub name: &'a str,
+    pub email: &'a EmailAddress,
+    pub locale: Option<&'a str>,
+}
+
+/// Mints an invitation (72 hours) and queues the set-your-password email.
+pub async fn queue_invitation(
+    txn: &impl ConnectionTrait,
+    state: &AppState,
+    tenant: &Tenant,
+    invitee: Invitee<'_>,
+) -> Result<QueuedMessage, GatewayError> {
+    let now = Utc::now();
+    let lifetime = token_lifetime(TokenPurpose::Invite, 0);
+    let minted = mint_token(
+        txn,
+        &state.token_keys,
+        tenant.id,
+        TokenPurpose::Invite,
+        invitee.kind.as_str(),
+        invitee.id,
+        lifetime,
+        now,
+    )
+    .await
+    .map_err(GatewayError::internal)?;
+    let email: Email = Invitation {
+        name: invitee.name.to_owned(),
+        url: firm_url(state, tenant, &format!("/reset/{}", minted.token.expose())),
+        expires_in_hours: lifetime.num_hours(),
+    }
+    .into();
+    queue_email(txn, state, tenant, invitee.email, invitee.locale, &email).await
+}

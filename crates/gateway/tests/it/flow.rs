@@ -1,0 +1,281 @@
+//! The whole staff flow over HTTP: Reset Password → the email → the link → a new
+//! password → sign-in; and "Forgot your password?" through the worker.
+
+use std::sync::Arc;
+
+use notification::{DeliverySettings, DeliveryWorker, FileMailbox, Transport};
+use poem::http::StatusCode;
+
+use crate::helpers::{Browser, TestApp, body, location, spawn_app};
+
+const OLD_PASSWORD: &str = "contact battery staple";
+const NEW_PASSWORD: &str = "a brand new passphrase";
+
+/// Delivers whatever is due into a folder and returns the mailbox to read it.
+async fn deliver(app: &TestApp, folder: &std::path::Path) -> FileMailbox {
+    let settings = DeliverySettings::new("Latchkey <no-reply@latchkey.test>").unwrap();
+    let worker = DeliveryWorker::new(
+        app.state.db.clone(),
+        Transport::file(folder),
+        settings,
+        app.state.waker.clone(),
+    );
+    worker.deliver_due().await.unwrap();
+    FileMailbox::new(folder)
+}
+
+/// The reset link in the newest email to `to`.
+async fn link_in_newest_email(mailbox: &FileMailbox, to: &str) -> (String, String) {
+    let entries = mailbox.list(50).await.unwrap();
+    let entry = entries
+        .iter()
+        .find(|entry| entry.to.contains(to))
+        .expect("an email to the contact");
+    let message = mailbox.read(&entry.id).await.unwrap().unwrap();
+    let start = message
+        .text
+        .find("http://")
+        .expect("a link in the text part");
+    let link: String = message.text[start..]
+        .chars()
+        .take_while(|c| !c.is_whitespace())
+        .collect();
+    (link, message.text)
+}
+
+async fn setup(app: &TestApp) -> (tenancy::Tenant, identity::Client, identity::Contact) {
+    let firm = app.create_firm("acme", "ACME Corporation").await;
+    app.create_staff(
+        &firm,
+        "admin@acme.test",
+        "staff correct horse",
+        identity::StaffRole::Staff,
+    )
+    .await;
+    let client = app.create_client(&firm, "John A. Teague").await;
+    let contact = app
+        .create_contact(
+            &firm,
+            &client,
+            "Body Boom",
+            "body.boom@acme.test",
+            OLD_PASSWORD,
+        )
+        .await;
+    (firm, client, contact)
+}
+
+#[tokio::test]
+async fn staff_reset_email_link_new_password_sign_in() {
+    let app = spawn_app().await;
+    let (_, client, contact) = setup(&app).await;
+    let folder = tempfile::tempdir().unwrap();
+
+    let staff = Browser::new(&app, "acme.localhost");
+    staff
+        .submit(
+            "/staff/login",
+            "/staff/login",
+            &[
+                ("email", "admin@acme.test"),
+                ("password", "staff correct horse"),
+            ],
+        )
+        .await;
+    let contacts_page = format!("/staff/clients/{}/contacts", client.id);
+    let reset = format!("{contacts_page}/{}/reset-password", contact.id);
+    let pressed = staff.submit(&contacts_page, &reset, &[]).await;
+    pressed.assert_status(StatusCode::SEE_OTHER);
+    let notice = body(staff.get(&location(&pressed)).await).await;
+    assert!(
+        notice.contains("A Password Reset email is on its way to Body Boom"),
+        "{notice}"
+    );
+    assert!(
+        notice.contains("queued"),
+        "the row shows the email's delivery state"
+    );
+
+    let mailbox = deliver(&app, folder.path()).await;
+    let (link, text) = link_in_newest_email(&mailbox, "body.boom@acme.test").await;
+    assert!(
+        text.contains("Password Reset") && text.contains("15 minutes"),
+        "{text}"
+    );
+    assert!(link.starts_with("http://acme.localhost/reset/"), "{link}");
+    assert!(
+        body(staff.get(&contacts_page).await)
+            .await
+            .contains(">sent<")
+    );
+
+    let contact_browser = Browser::new(&app, "acme.localhost");
+    let path = link.trim_start_matches("http://acme.localhost");
+    contact_browser
+        .get(path)
+        .await
+        .assert_status(StatusCode::SEE_OTHER);
+    let done = contact_browser
+        .submit(
+            "/reset",
+            "/reset",
+            &[
+                ("new_password", NEW_PASSWORD),
+                ("confirm_password", NEW_PASSWORD),
+            ],
+        )
+        .await;
+    assert_eq!(location(&done), "/login?notice=password-changed");
+
+    let old = contact_browser
+        .submit(
+            "/login",
+            "/login",
+            &[("email", "body.boom@acme.test"), ("password", OLD_PASSWORD)],
+        )
+        .await;
+    assert!(body(old).await.contains("Email or password is incorrect"));
+    let new = contact_browser
+        .submit(
+            "/login",
+            "/login",
+            &[("email", "body.boom@acme.test"), ("password", NEW_PASSWORD)],
+        )
+        .await;
+    assert_eq!(location(&new), "/");
+
+    let mailbox = deliver(&app, folder.path()).await;
+    let subjects: Vec<String> = mailbox
+        .list(10)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|entry| entry.subject)
+        .collect();
+    assert!(
+        subjects
+            .iter()
+            .any(|subject| subject == "Your password was changed"),
+        "{subjects:?}"
+    );
+}
+
+#[tokio::test]
+async fn with_javascript_the_button_gets_json() {
+    let app = spawn_app().await;
+    let (_, client, contact) = setup(&app).await;
+    let staff = Browser::new(&app, "acme.localhost");
+    staff
+        .submit(
+            "/staff/login",
+            "/staff/login",
+            &[
+                ("email", "admin@acme.test"),
+                ("password", "staff correct horse"),
+            ],
+        )
+        .await;
+    let contacts_page = format!("/staff/clients/{}/contacts", client.id);
+    let token = staff.csrf_token(&contacts_page).await;
+    let response = app
+        .public
+        .post(format!("{contacts_page}/{}/reset-password", contact.id))
+        .header("host", "acme.localhost")
+        .header(
+            "cookie",
+            format!(
+                "latchkey_staff={}; latchkey_csrf={}",
+                staff.cookie("latchkey_staff").unwrap(),
+                staff.cookie("latchkey_csrf").unwrap()
+            ),
+        )
+        .header("x-requested-with", "fetch")
+        .form(&[("csrf_token", token.as_str())])
+        .send()
+        .await;
+    response.assert_status_is_ok();
+    assert_eq!(body(response).await, r#"{"status":"queued"}"#);
+}
+
+#[tokio::test]
+async fn poisoned_host_headers_never_reach_the_link() {
+    let app = spawn_app().await;
+    let (_, client, contact) = setup(&app).await;
+    let folder = tempfile::tempdir().unwrap();
+    let staff = Browser::new(&app, "ACME.localhost:8080");
+    staff
+        .submit(
+            "/staff/login",
+            "/staff/login",
+            &[
+                ("email", "admin@acme.test"),
+                ("password", "staff correct horse"),
+            ],
+        )
+        .await;
+    let contacts_page = format!("/staff/clients/{}/contacts", client.id);
+    let token = staff.csrf_token(&contacts_page).await;
+    let response = app
+        .public
+        .post(format!("{contacts_page}/{}/reset-password", contact.id))
+        .header("host", "ACME.localhost:8080")
+        .header("x-forwarded-host", "evil.test")
+        .header("forwarded", "host=evil.test;proto=https")
+        .header("x-forwarded-proto", "https")
+        .header(
+            "cookie",
+            format!(
+                "latchkey_staff={}; latchkey_csrf={}",
+                staff.cookie("latchkey_staff").unwrap(),
+                staff.cookie("latchkey_csrf").unwrap()
+            ),
+        )
+        .form(&[("csrf_token", token.as_str())])
+        .send()
+        .await;
+    response.assert_status(StatusCode::SEE_OTHER);
+    let mailbox = deliver(&app, folder.path()).await;
+    let (link, text) = link_in_newest_email(&mailbox, "body.boom@acme.test").await;
+    assert!(link.starts_with("http://acme.localhost/reset/"), "{link}");
+    assert!(!text.contains("evil.test"));
+}
+
+#[tokio::test]
+async fn forgot_password_emails_the_stored_address_and_respects_the_limit() {
+    let app = Arc::new(spawn_app().await);
+    setup(&app).await;
+    let folder = tempfile::tempdir().unwrap();
+    let visitor = Browser::new(&app, "acme.localhost");
+    for typed in ["  BODY.BOOM@acme.test ", "nobody@acme.test"] {
+        visitor
+            .submit("/forgot-password", "/forgot-password", &[("email", typed)])
+            .await
+            .assert_status_is_ok();
+    }
+    gateway::reset_requests::process_reset_requests(&app.state)
+        .await
+        .unwrap();
+    let mailbox = deliver(&app, folder.path()).await;
+    let entries = mailbox.list(10).await.unwrap();
+    assert_eq!(entries.len(), 1, "only the existing account gets an email");
+    assert_eq!(entries[0].to, "body.boom@acme.test");
+
+    for _ in 0..4 {
+        visitor
+            .submit(
+                "/forgot-password",
+                "/forgot-password",
+                &[("email", "body.boom@acme.test")],
+            )
+            .await;
+    }
+    gateway::reset_requests::process_reset_requests(&app.state)
+        .await
+        .unwrap();
+    let mailbox = deliver(&app, folder.path()).await;
+    assert_eq!(
+        mailbox.list(10).await.unwrap().len(),
+        3,
+        "three emails per 15 minutes, the rest accepted but not sent"
+    );
+}
