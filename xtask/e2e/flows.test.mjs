@@ -79,3 +79,59 @@ test('forgot password: figures 8 and 9', async () => {
   await page.getByRole('link', { name: 'Got it' }).click();
   await page.waitForURL('**/login');
 });
+
+test('Reset Password for Body Boom, the email, a new password, sign in', async () => {
+  const platform = process.env.LATCHKEY_E2E_PLATFORM;
+  const staff = await newPage();
+  await staff.goto(`${origin}/staff/login`);
+  await staff.getByLabel('Email').fill('admin@acme.test');
+  await staff.getByLabel('Password').fill('acme-demo-admin-2026');
+  await staff.getByRole('button', { name: 'Sign in' }).click();
+  await staff.waitForURL('**/staff/workspaces');
+  await staff.getByRole('link', { name: 'Client Settings' }).click();
+  await staff.getByRole('link', { name: 'John A. Teague' }).click();
+  const button = staff.getByRole('row', { name: /Body Boom/ }).getByRole('button', { name: /Reset Password/ });
+  await button.click();
+  // The button's accessible name stays "Reset Password for Body Boom"; its text says
+  // "Success" for a moment, as in the reference's figure 5.
+  await staff.waitForFunction(() => [...document.querySelectorAll('button.button-reset')].some((b) => b.textContent === 'Success'));
+  await staff.getByRole('row', { name: /Body Boom/ }).getByText('queued').waitFor();
+
+  // The development mailbox shows the email; the worker delivers it within moments.
+  const mail = await newPage();
+  let opened = false;
+  for (let attempt = 0; attempt < 50 && !opened; attempt += 1) {
+    await mail.goto(`${platform}/_dev/mailbox`);
+    const row = mail.getByRole('row', { name: /body\.boom@acme\.test.*Password Reset/ });
+    if (await row.count() > 0) {
+      await row.first().getByRole('link', { name: 'Password Reset' }).click();
+      opened = true;
+    } else {
+      await mail.waitForTimeout(200);
+    }
+  }
+  assert.ok(opened, 'the Password Reset email reached the development mailbox');
+  const html = mail.frameLocator('iframe.mail-frame');
+  await html.getByRole('link', { name: 'Reset Password' }).waitFor();
+  await html.getByText(/if the button doesn.t work/i).waitFor();
+  const text = await mail.locator('pre.mail-text').textContent();
+  const link = text.match(/http:\/\/acme\.localhost:\d+\/reset\/\S+/)[0];
+
+  const contact = await newPage();
+  await contact.goto(link);
+  await contact.waitForURL('**/reset');
+  assert.equal(new URL(contact.url()).pathname, '/reset', 'the token left the address bar');
+  await contact.getByLabel('New password', { exact: true }).fill('a fresh e2e passphrase');
+  await contact.getByLabel('Confirm new password').fill('a fresh e2e passphrase');
+  await contact.getByRole('button', { name: 'Reset Password' }).click();
+  await contact.waitForURL('**/login?notice=password-changed');
+  await contact.getByLabel('Email').fill('body.boom@acme.test');
+  await contact.getByLabel('Password').fill('a fresh e2e passphrase');
+  await contact.getByRole('button', { name: 'Sign in' }).click();
+  await contact.getByText('Welcome, Body Boom').waitFor();
+
+  // The same link again: a reset link can be used only once.
+  const again = await newPage();
+  await again.goto(link);
+  await again.getByText('A reset link can be used only once').waitFor();
+});

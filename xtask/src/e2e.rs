@@ -71,6 +71,10 @@ pub(crate) fn run() -> anyhow::Result<()> {
             "LATCHKEY_E2E_ORIGIN",
             format!("http://acme.localhost:{public_port}"),
         )
+        .env(
+            "LATCHKEY_E2E_PLATFORM",
+            format!("http://localhost:{public_port}"),
+        )
         .status()
         .context("cannot run node; install Node.js 20 or newer")?;
     drop(server);

@@ -14,7 +14,7 @@ use identity::{
 use minijinja::context;
 use poem::http::{StatusCode, header};
 use poem::web::cookie::{Cookie, CookieJar, SameSite};
-use poem::web::{CsrfToken, CsrfVerifier, Data, Form, Path, Redirect};
+use poem::web::{CsrfToken, CsrfVerifier, Data, Form, Html, Path, Redirect};
 use poem::{IntoResponse, Response, handler};
 use reset_token::{
     RedeemError, TokenCheck, TokenPurpose, TokenRecord, UrlToken, check_any_token, redeem_token,
@@ -113,10 +113,7 @@ fn dead_link(state: &AppState, tenant: &Tenant, why: Dead) -> Result<Response, G
     };
     let context = context! { firm => firm(tenant), heading, message };
     Ok(token_page(
-        state
-            .templates
-            .render("reset_notice.html", context)?
-            .with_status(status),
+        Html(state.templates.render("reset_notice.html", context)?).with_status(status),
     ))
 }
 
@@ -184,10 +181,7 @@ fn form_page(
         StatusCode::UNPROCESSABLE_ENTITY
     };
     Ok(token_page(
-        state
-            .templates
-            .render("reset_form.html", context)?
-            .with_status(status),
+        Html(state.templates.render("reset_form.html", context)?).with_status(status),
     ))
 }
 

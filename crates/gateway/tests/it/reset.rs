@@ -76,6 +76,7 @@ async fn the_link_moves_the_token_out_of_the_address_bar_and_consumes_nothing() 
     for _ in 0..3 {
         let page = browser.get("/reset").await;
         page.assert_status_is_ok();
+        page.assert_content_type("text/html; charset=utf-8");
         assert_token_headers(&page);
         let html = body(page).await;
         assert!(
@@ -167,6 +168,7 @@ async fn an_expired_link_offers_a_new_one() {
         .await;
     let page = browser.get("/reset").await;
     page.assert_status(StatusCode::GONE);
+    page.assert_content_type("text/html; charset=utf-8");
     let html = body(page).await;
     assert!(
         html.contains("This link has expired")
@@ -216,6 +218,7 @@ async fn forged_superseded_and_foreign_links_look_like_links_that_never_existed(
         browser.get(&format!("/reset/{token}")).await;
         let page = browser.get("/reset").await;
         page.assert_status(StatusCode::NOT_FOUND);
+        page.assert_content_type("text/html; charset=utf-8");
         pages.push(body(page).await);
     }
     assert!(pages[0].contains("This link is not valid"));
