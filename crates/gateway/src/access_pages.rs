@@ -12,6 +12,7 @@ use identity::{
     pending_access_requests, record_audit, record_event,
 };
 use minijinja::context;
+use notification::{AccessRequestReceived, Email};
 use poem::http::StatusCode;
 use poem::web::cookie::CookieJar;
 use poem::web::{CsrfToken, CsrfVerifier, Data, Form, Html, Path, Redirect};
@@ -121,7 +122,30 @@ pub async fn submit_request(
         }
         Err(_) => return invalid("message", "The message can have up to 2000 characters."),
     };
-    create_access_request(&state.db, tenant.id, new, now).await?;
+    // The request and the emails telling the firm's staff about it: together.
+    let txn = state.db.begin().await.map_err(GatewayError::internal)?;
+    let request = create_access_request(&txn, tenant.id, new, now).await?;
+    let email: Email = AccessRequestReceived {
+        requester_name: request.name.clone(),
+        requester_email: request.email.to_string(),
+        company: request.company.clone(),
+        message: request.message.clone(),
+        review_url: crate::emails::firm_url(&state, &tenant, "/staff/access-requests"),
+    }
+    .into();
+    let mut queued = Vec::new();
+    for member in identity::list_staff_users(&txn, tenant.id).await? {
+        if member.status == identity::StaffStatus::Active {
+            queued.push(
+                crate::emails::queue_email(&txn, &state, &tenant, &member.email, None, &email)
+                    .await?,
+            );
+        }
+    }
+    txn.commit().await.map_err(GatewayError::internal)?;
+    for message in &queued {
+        state.waker.notify(message);
+    }
     tracing::info!("access requested");
     let page = state.templates.render(
         "request_access_sent.html",

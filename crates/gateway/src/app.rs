@@ -139,6 +139,10 @@ fn firm_routes() -> Route {
             get(forgot_pages::forgot_page).post(forgot_pages::request_reset),
         )
         .at("/reset/:token", get(reset_pages::open_link))
+        .at(
+            "/reset/temporary",
+            post(reset_pages::send_temporary_password),
+        )
         .at("/staff", get(staff_pages::staff_home))
         .at(
             "/staff/login",

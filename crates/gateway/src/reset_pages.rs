@@ -227,7 +227,18 @@ pub async fn reset_page(
             audit_link(&state, &tenant, &record, AuditAction::LinkOpened, **client).await?;
             form_page(&state, &tenant, csrf, &record, &[])
         }
-        TokenCheck::Valid(_) | TokenCheck::Invalid => dead_link(&state, &tenant, Dead::Invalid),
+        TokenCheck::Valid(record) => {
+            if holder(&state, &tenant, &record).await?.is_none() {
+                return dead_link(&state, &tenant, Dead::Invalid);
+            }
+            audit_link(&state, &tenant, &record, AuditAction::LinkOpened, **client).await?;
+            // A button, not an action on GET: mail scanners open links.
+            let context = context! { firm => firm(&tenant), csrf_token => csrf.0.clone() };
+            Ok(token_page(Html(
+                state.templates.render("reset_temporary.html", context)?,
+            )))
+        }
+        TokenCheck::Invalid => dead_link(&state, &tenant, Dead::Invalid),
         TokenCheck::Expired(record) => {
             audit_link(&state, &tenant, &record, AuditAction::LinkExpired, **client).await?;
             dead_link(&state, &tenant, Dead::Expired)
@@ -379,4 +390,129 @@ pub async fn set_password(
         AccountKind::Staff => "/staff/login?notice=password-changed",
     };
     Ok(token_page(Redirect::see_other(login)))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct CsrfOnlyForm {
+    #[serde(default)]
+    csrf_token: String,
+}
+
+/// Letters and digits that cannot be mistaken for one another when typed from an
+/// email.
+const PASSWORD_ALPHABET: &[u8] = b"abcdefghjkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
+
+/// 18 characters of a 55-letter alphabet: over 100 bits from the OS generator.
+fn generate_password() -> Result<String, GatewayError> {
+    let mut bytes = [0u8; 64];
+    getrandom::fill(&mut bytes)
+        .map_err(|error| GatewayError::internal(std::io::Error::other(error.to_string())))?;
+    // Rejection sampling keeps every letter equally likely.
+    let limit = 256 - (256 % PASSWORD_ALPHABET.len());
+    let password: String = bytes
+        .iter()
+        .filter(|byte| usize::from(**byte) < limit)
+        .take(18)
+        .map(|byte| char::from(PASSWORD_ALPHABET[usize::from(*byte) % PASSWORD_ALPHABET.len()]))
+        .collect();
+    if password.len() < 18 {
+        return generate_password();
+    }
+    Ok(password)
+}
+
+/// The temporary-password mode's button (004 step 1.4): emails a generated password
+/// that must be changed at the next sign-in. Once only, like every link.
+#[handler]
+pub async fn send_temporary_password(
+    state: Data<&AppState>,
+    tenant: Data<&Arc<Tenant>>,
+    jar: &CookieJar,
+    verifier: &CsrfVerifier,
+    client: Data<&ClientAddress>,
+    Form(form): Form<CsrfOnlyForm>,
+) -> Result<Response, GatewayError> {
+    check_csrf(verifier, &form.csrf_token)?;
+    let bucket = client.0.0.map(|address| format!("reset:address:{address}"));
+    let record = match check(&state, &tenant, jar).await? {
+        TokenCheck::Valid(record) if record.purpose == TokenPurpose::TemporaryPassword => record,
+        TokenCheck::Valid(_) | TokenCheck::Invalid => {
+            return refuse(&state, &tenant, bucket.as_deref(), Dead::Invalid).await;
+        }
+        TokenCheck::Expired(_) => {
+            return refuse(&state, &tenant, bucket.as_deref(), Dead::Expired).await;
+        }
+        TokenCheck::Used(_) => return refuse(&state, &tenant, bucket.as_deref(), Dead::Used).await,
+    };
+    let Some(holder) = holder(&state, &tenant, &record)
+        .await?
+        .filter(|holder| holder.kind == AccountKind::Contact)
+    else {
+        return refuse(&state, &tenant, bucket.as_deref(), Dead::Invalid).await;
+    };
+    let password = generate_password()?;
+    let hash = state.hasher.hash(&password).await?;
+    let token = presented_token(jar).ok_or(GatewayError::NotFound)?;
+    let now = Utc::now();
+    let txn = state.db.begin().await.map_err(GatewayError::internal)?;
+    match redeem_token(
+        &txn,
+        &state.token_keys,
+        tenant.id,
+        TokenPurpose::TemporaryPassword,
+        &token,
+        now,
+    )
+    .await
+    {
+        Ok(_) => {}
+        Err(RedeemError::Used) => {
+            return refuse(&state, &tenant, bucket.as_deref(), Dead::Used).await;
+        }
+        Err(RedeemError::Expired) => {
+            return refuse(&state, &tenant, bucket.as_deref(), Dead::Expired).await;
+        }
+        Err(RedeemError::Invalid) => {
+            return refuse(&state, &tenant, bucket.as_deref(), Dead::Invalid).await;
+        }
+        Err(RedeemError::Store(error)) => return Err(GatewayError::internal(error)),
+    }
+    set_contact_password(&txn, tenant.id, holder.id, hash, true, now).await?;
+    revoke_all_sessions(&txn, tenant.id, holder.kind, holder.id, None).await?;
+    revoke_tokens(&txn, tenant.id, holder.kind.as_str(), holder.id, None)
+        .await
+        .map_err(GatewayError::internal)?;
+    let event = NewAuditEvent {
+        action: AuditAction::TemporaryPasswordSent,
+        actor: Actor::Contact(holder.id),
+        subject_kind: holder.kind,
+        subject_id: holder.id,
+        client_address: client.0.0.map(|address| address.to_string()),
+        detail: Some(format!("token {}", record.id)),
+    };
+    record_audit(&txn, tenant.id, event, now).await?;
+    let email: notification::Email = notification::TemporaryPassword {
+        name: holder.name.clone(),
+        password,
+        sign_in_url: crate::emails::firm_url(&state, &tenant, "/login"),
+    }
+    .into();
+    let queued = crate::emails::queue_email(
+        &txn,
+        &state,
+        &tenant,
+        &holder.email,
+        holder.locale.as_deref(),
+        &email,
+    )
+    .await?;
+    txn.commit().await.map_err(GatewayError::internal)?;
+    state.waker.notify(&queued);
+    forget_token(&state, jar);
+    let context = context! { firm => firm(&tenant) };
+    Ok(token_page(Html(
+        state
+            .templates
+            .render("reset_temporary_sent.html", context)?,
+    )))
 }

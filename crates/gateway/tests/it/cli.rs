@@ -168,3 +168,21 @@ async fn a_bad_config_file_is_a_one_line_error_naming_the_key() {
     let error = cli.fails(&["migrate", "--config", path.to_str().unwrap()]);
     assert!(error.contains("bnd"), "{error}");
 }
+
+#[tokio::test]
+async fn the_outbox_from_the_command_line() {
+    let cli = Cli::new().await;
+    cli.succeeds(&["migrate"]);
+    let listed = cli.succeeds(&["outbox", "list", "--dead"]);
+    assert!(listed.starts_with("ID"), "{listed}");
+    assert_eq!(listed.lines().count(), 1, "nothing dead yet");
+    assert!(
+        cli.fails(&["outbox", "retry", "not-an-id"])
+            .contains("not a message id")
+    );
+    let missing = uuid::Uuid::now_v7().to_string();
+    assert!(
+        cli.fails(&["outbox", "retry", &missing])
+            .contains("no such outbox message")
+    );
+}

@@ -279,3 +279,91 @@ async fn forgot_password_emails_the_stored_address_and_respects_the_limit() {
         "three emails per 15 minutes, the rest accepted but not sent"
     );
 }
+
+#[tokio::test]
+async fn temporary_password_mode_end_to_end() {
+    let app = spawn_app().await;
+    let (firm, client, contact) = setup(&app).await;
+    let mut settings = firm.settings.clone();
+    settings.reset_mode = tenancy::ResetMode::TemporaryPassword;
+    tenancy::update_tenant_settings(&app.state.db, firm.id, &settings, chrono::Utc::now())
+        .await
+        .unwrap();
+    app.state.resolver.invalidate_tenant(firm.id);
+    let folder = tempfile::tempdir().unwrap();
+
+    let staff = Browser::new(&app, "acme.localhost");
+    staff
+        .submit(
+            "/staff/login",
+            "/staff/login",
+            &[
+                ("email", "admin@acme.test"),
+                ("password", "staff correct horse"),
+            ],
+        )
+        .await;
+    let contacts_page = format!("/staff/clients/{}/contacts", client.id);
+    staff
+        .submit(
+            &contacts_page,
+            &format!("{contacts_page}/{}/reset-password", contact.id),
+            &[],
+        )
+        .await;
+    let mailbox = deliver(&app, folder.path()).await;
+    let (link, _) = link_in_newest_email(&mailbox, "body.boom@acme.test").await;
+
+    let browser = Browser::new(&app, "acme.localhost");
+    browser
+        .get(link.trim_start_matches("http://acme.localhost"))
+        .await;
+    let page = body(browser.get("/reset").await).await;
+    assert!(page.contains("Send me a new password"), "{page}");
+    let sent = browser.submit("/reset", "/reset/temporary", &[]).await;
+    sent.assert_status_is_ok();
+    assert!(body(sent).await.contains("New password sent via mail"));
+
+    let mailbox = deliver(&app, folder.path()).await;
+    let entry = mailbox
+        .list(10)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|e| e.subject == "Your new password")
+        .unwrap();
+    let text = mailbox.read(&entry.id).await.unwrap().unwrap().text;
+    let password = text
+        .lines()
+        .map(str::trim)
+        .find(|line| line.len() == 18 && line.chars().all(|c| c.is_ascii_alphanumeric()))
+        .expect("the password on a line of its own")
+        .to_owned();
+
+    let signed_in = browser
+        .submit(
+            "/login",
+            "/login",
+            &[("email", "body.boom@acme.test"), ("password", &password)],
+        )
+        .await;
+    assert_eq!(
+        location(&signed_in),
+        "/account/password",
+        "a temporary password must be changed"
+    );
+    let old = Browser::new(&app, "acme.localhost")
+        .submit(
+            "/login",
+            "/login",
+            &[("email", "body.boom@acme.test"), ("password", OLD_PASSWORD)],
+        )
+        .await;
+    assert!(body(old).await.contains("Email or password is incorrect"));
+
+    let again = Browser::new(&app, "acme.localhost");
+    again
+        .get(link.trim_start_matches("http://acme.localhost"))
+        .await;
+    again.get("/reset").await.assert_status(StatusCode::GONE);
+}

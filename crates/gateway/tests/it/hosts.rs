@@ -242,3 +242,11 @@ async fn the_stylesheets_are_served() {
         .await
         .assert_status_is_ok();
 }
+
+#[tokio::test]
+async fn the_development_mailbox_does_not_exist_outside_development() {
+    let app = spawn_app().await;
+    app.get("localhost", "/_dev/mailbox")
+        .await
+        .assert_status(StatusCode::NOT_FOUND);
+}
