@@ -27,15 +27,7 @@ use crate::emails::{Invitee, queue_invitation};
 use crate::error::GatewayError;
 use crate::forms::{check_csrf, parse_id};
 use crate::request_context::ClientAddress;
-use crate::templates::FirmView;
-
-fn firm(tenant: &Tenant) -> minijinja::Value {
-    minijinja::Value::from(minijinja::value::Serde(FirmView::of(tenant)))
-}
-
-fn serde<T: Serialize>(value: T) -> minijinja::Value {
-    minijinja::Value::from(minijinja::value::Serde(value))
-}
+use crate::templates::{firm_value, serialized};
 
 #[derive(Debug, Default, Deserialize, Serialize)]
 pub struct AccessForm {
@@ -59,9 +51,9 @@ fn form_page(
     error: Option<(&str, &str)>,
 ) -> Result<Html<String>, GatewayError> {
     let context = context! {
-        firm => firm(tenant),
+        firm => firm_value(tenant),
         csrf_token => csrf.0.clone(),
-        values => serde(values),
+        values => serialized(values),
         error_field => error.map(|(field, _)| field),
         error => error.map(|(_, message)| message),
     };
@@ -149,7 +141,7 @@ pub async fn submit_request(
     tracing::info!("access requested");
     let page = state.templates.render(
         "request_access_sent.html",
-        context! { firm => firm(&tenant) },
+        context! { firm => firm_value(&tenant) },
     )?;
     Ok(Html(page).into_response())
 }
@@ -200,12 +192,12 @@ pub async fn list_requests(
         })
         .collect();
     let context = context! {
-        firm => firm(&tenant),
-        staff => serde(crate::staff_pages::StaffView::of(&staff.account)),
+        firm => firm_value(&tenant),
+        staff => serialized(crate::staff_pages::StaffView::of(&staff.account)),
         csrf_token => csrf.0.clone(),
         section => "access",
-        requests => serde(requests),
-        clients => serde(clients),
+        requests => serialized(requests),
+        clients => serialized(clients),
     };
     Ok(Html(
         state

@@ -24,11 +24,7 @@ use crate::error::GatewayError;
 use crate::forms::check_csrf;
 use crate::request_context::ClientAddress;
 use crate::sign_in::{SignInOutcome, attempt_sign_in};
-use crate::templates::FirmView;
-
-fn firm(tenant: &Tenant) -> minijinja::Value {
-    minijinja::Value::from(minijinja::value::Serde(FirmView::of(tenant)))
-}
+use crate::templates::firm_value;
 
 fn render(
     state: &AppState,
@@ -55,7 +51,7 @@ pub async fn home(
     }
     let client = find_client(&state.db, tenant.id, contact.account.client_id).await?;
     let context = context! {
-        firm => firm(&tenant),
+        firm => firm_value(&tenant),
         csrf_token => csrf.0.clone(),
         contact_name => contact.account.name,
         client_name => client.map(|c| c.name),
@@ -91,7 +87,7 @@ pub async fn login_page(
         return Ok(Redirect::see_other("/").into_response());
     }
     let context = context! {
-        firm => firm(&tenant),
+        firm => firm_value(&tenant),
         csrf_token => csrf.0.clone(),
         email => "",
         notice => notice_text(query.notice.as_deref()),
@@ -134,7 +130,7 @@ pub async fn login(
     } = outcome
     else {
         let context = context! {
-            firm => firm(&tenant),
+            firm => firm_value(&tenant),
             csrf_token => csrf.0.clone(),
             email => form.email.trim(),
             error => "Email or password is incorrect",
@@ -194,7 +190,7 @@ pub async fn password_page(
 ) -> Result<Html<String>, GatewayError> {
     let contact = require_contact(&state, &tenant, jar).await?;
     let context = context! {
-        firm => firm(&tenant),
+        firm => firm_value(&tenant),
         csrf_token => csrf.0.clone(),
         must_change => contact.account.must_change_password,
         min_length => state.policy.min_length,
@@ -250,7 +246,7 @@ pub async fn change_password(
     );
     if !errors.is_empty() {
         let context = context! {
-            firm => firm(&tenant),
+            firm => firm_value(&tenant),
             csrf_token => csrf.0.clone(),
             must_change => contact.account.must_change_password,
             min_length => state.policy.min_length,

@@ -17,11 +17,7 @@ use crate::app::AppState;
 use crate::error::GatewayError;
 use crate::forms::check_csrf;
 use crate::request_context::ClientAddress;
-use crate::templates::FirmView;
-
-fn firm(tenant: &Tenant) -> minijinja::Value {
-    minijinja::Value::from(minijinja::value::Serde(FirmView::of(tenant)))
-}
+use crate::templates::firm_value;
 
 fn form_page(
     state: &AppState,
@@ -30,7 +26,8 @@ fn form_page(
     email: &str,
     error: Option<&str>,
 ) -> Result<Html<String>, GatewayError> {
-    let context = context! { firm => firm(tenant), csrf_token => csrf.0.clone(), email, error };
+    let context =
+        context! { firm => firm_value(tenant), csrf_token => csrf.0.clone(), email, error };
     Ok(Html(
         state.templates.render("forgot_password.html", context)?,
     ))
@@ -102,7 +99,6 @@ pub async fn request_reset(
         .map_err(GatewayError::internal)?;
     state.reset_requests.notify_one();
     tracing::info!(email_domain = email.domain(), "password reset requested");
-    let context =
-        context! { firm => firm(&tenant), ttl_minutes => state.settings.reset.default_ttl_minutes };
+    let context = context! { firm => firm_value(&tenant), ttl_minutes => state.settings.reset.default_ttl_minutes };
     Ok(Html(state.templates.render("forgot_sent.html", context)?).into_response())
 }

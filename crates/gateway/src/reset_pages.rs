@@ -30,7 +30,7 @@ use crate::emails::queue_password_changed;
 use crate::error::GatewayError;
 use crate::forms::check_csrf;
 use crate::request_context::ClientAddress;
-use crate::templates::FirmView;
+use crate::templates::firm_value;
 
 const RESET_COOKIE: &str = "latchkey_reset";
 
@@ -111,14 +111,10 @@ fn dead_link(state: &AppState, tenant: &Tenant, why: Dead) -> Result<Response, G
             "Check that you opened the whole link from your email, or request a new one.",
         ),
     };
-    let context = context! { firm => firm(tenant), heading, message };
+    let context = context! { firm => firm_value(tenant), heading, message };
     Ok(token_page(
         Html(state.templates.render("reset_notice.html", context)?).with_status(status),
     ))
-}
-
-fn firm(tenant: &Tenant) -> minijinja::Value {
-    minijinja::Value::from(minijinja::value::Serde(FirmView::of(tenant)))
 }
 
 /// The person behind a token, whatever their kind.
@@ -169,7 +165,7 @@ fn form_page(
 ) -> Result<Response, GatewayError> {
     let invitation = record.purpose == TokenPurpose::Invite;
     let context = context! {
-        firm => firm(tenant),
+        firm => firm_value(tenant),
         csrf_token => csrf.0.clone(),
         invitation,
         min_length => state.policy.min_length,
@@ -233,7 +229,7 @@ pub async fn reset_page(
             }
             audit_link(&state, &tenant, &record, AuditAction::LinkOpened, **client).await?;
             // A button, not an action on GET: mail scanners open links.
-            let context = context! { firm => firm(&tenant), csrf_token => csrf.0.clone() };
+            let context = context! { firm => firm_value(&tenant), csrf_token => csrf.0.clone() };
             Ok(token_page(Html(
                 state.templates.render("reset_temporary.html", context)?,
             )))
@@ -509,7 +505,7 @@ pub async fn send_temporary_password(
     txn.commit().await.map_err(GatewayError::internal)?;
     state.waker.notify(&queued);
     forget_token(&state, jar);
-    let context = context! { firm => firm(&tenant) };
+    let context = context! { firm => firm_value(&tenant) };
     Ok(token_page(Html(
         state
             .templates

@@ -29,7 +29,7 @@ use crate::error::GatewayError;
 use crate::forms::{check_csrf, parse_id};
 use crate::request_context::ClientAddress;
 use crate::sign_in::{SignInOutcome, attempt_sign_in};
-use crate::templates::FirmView;
+use crate::templates::{firm_value, serialized};
 
 const CLIENTS_PER_PAGE: u64 = 50;
 
@@ -104,14 +104,6 @@ fn render(
     Ok(Html(state.templates.render(name, context)?))
 }
 
-fn firm(tenant: &Tenant) -> minijinja::Value {
-    minijinja::Value::from(minijinja::value::Serde(FirmView::of(tenant)))
-}
-
-fn serde<T: Serialize>(value: T) -> minijinja::Value {
-    minijinja::Value::from(minijinja::value::Serde(value))
-}
-
 #[derive(Debug, Deserialize)]
 pub struct SignInForm {
     email: String,
@@ -134,7 +126,7 @@ pub async fn login_page(
     let page = render(
         &state,
         "staff_login.html",
-        context! { firm => firm(&tenant), csrf_token => csrf.0.clone(), email => "" },
+        context! { firm => firm_value(&tenant), csrf_token => csrf.0.clone(), email => "" },
     )?;
     Ok(page.into_response())
 }
@@ -161,7 +153,7 @@ pub async fn login(
     .await?;
     let SignInOutcome::SignedIn { account_id, .. } = outcome else {
         let context = context! {
-            firm => firm(&tenant),
+            firm => firm_value(&tenant),
             csrf_token => csrf.0.clone(),
             email => form.email.trim(),
             error => "Email or password is incorrect",
@@ -248,7 +240,7 @@ pub async fn workspaces(
             csrf,
             "workspaces",
             context! {
-                clients => serde(page.clients.iter().map(ClientView::of).collect::<Vec<_>>()),
+                clients => serialized(page.clients.iter().map(ClientView::of).collect::<Vec<_>>()),
                 total => page.total,
                 page => page.page,
                 pages => page.pages(),
@@ -285,7 +277,7 @@ pub async fn clients(
             csrf,
             "clients",
             context! {
-                clients => serde(page.clients.iter().map(ClientView::of).collect::<Vec<_>>()),
+                clients => serialized(page.clients.iter().map(ClientView::of).collect::<Vec<_>>()),
                 total => page.total,
                 page => page.page,
                 pages => page.pages(),
@@ -303,8 +295,8 @@ fn staff_context(
     page: minijinja::Value,
 ) -> minijinja::Value {
     context! {
-        firm => firm(tenant),
-        staff => serde(StaffView::of(&staff.account)),
+        firm => firm_value(tenant),
+        staff => serialized(StaffView::of(&staff.account)),
         csrf_token => csrf.0.clone(),
         section,
         ..page
@@ -385,7 +377,7 @@ pub async fn edit_client_page(
 ) -> Result<Html<String>, GatewayError> {
     let staff = require_admin(&state, &tenant, jar).await?;
     let client = firm_client(&state, &tenant, &client_id).await?;
-    let context = context! { client => serde(ClientView::of(&client)), name => client.name };
+    let context = context! { client => serialized(ClientView::of(&client)), name => client.name };
     render(
         &state,
         "staff_client_form.html",
@@ -411,7 +403,7 @@ pub async fn edit_client(
         Ok(()) => {}
         Err(IdentityError::InvalidName) => {
             let context = context! {
-                client => serde(ClientView::of(&client)),
+                client => serialized(ClientView::of(&client)),
                 name => form.name,
                 error => "Enter the client's name (up to 200 characters).",
             };
@@ -470,8 +462,8 @@ pub async fn contacts(
         .and_then(|id| contacts.iter().find(|contact| contact.id.to_string() == id))
         .map(|contact| contact.name.clone());
     let context = context! {
-        client => serde(ClientView::of(&client)),
-        contacts => serde(views),
+        client => serialized(ClientView::of(&client)),
+        contacts => serialized(views),
         reset_for,
     };
     render(
@@ -533,7 +525,7 @@ fn form_errors(errors: &[(&'static str, String)]) -> minijinja::Value {
         .iter()
         .map(|(field, message)| (*field, message.as_str()))
         .collect();
-    serde(by_field)
+    serialized(by_field)
 }
 
 #[handler]
@@ -546,7 +538,7 @@ pub async fn new_contact_page(
 ) -> Result<Html<String>, GatewayError> {
     let staff = require_admin(&state, &tenant, jar).await?;
     let client = firm_client(&state, &tenant, &client_id).await?;
-    let context = context! { client => serde(ClientView::of(&client)), values => context! { locale => tenant.settings.default_locale.clone() } };
+    let context = context! { client => serialized(ClientView::of(&client)), values => context! { locale => tenant.settings.default_locale.clone() } };
     render(
         &state,
         "staff_contact_form.html",
@@ -569,7 +561,7 @@ pub async fn new_contact(
     let client = firm_client(&state, &tenant, &client_id).await?;
     let invalid = |errors: FieldErrors| -> Result<Response, GatewayError> {
         let context = context! {
-            client => serde(ClientView::of(&client)),
+            client => serialized(ClientView::of(&client)),
             values => context! { name => form.name.clone(), email => form.email.clone(), locale => form.locale.clone() },
             errors => form_errors(&errors),
         };
@@ -641,9 +633,9 @@ pub async fn edit_contact_page(
     let client = firm_client(&state, &tenant, &client_id).await?;
     let contact = client_contact(&state, &tenant, &client, &contact_id).await?;
     let context = context! {
-        client => serde(ClientView::of(&client)),
-        contact => serde(ContactView::of(&contact)),
-        values => serde(ContactView::of(&contact)),
+        client => serialized(ClientView::of(&client)),
+        contact => serialized(ContactView::of(&contact)),
+        values => serialized(ContactView::of(&contact)),
     };
     render(
         &state,
@@ -668,8 +660,8 @@ pub async fn edit_contact(
     let contact = client_contact(&state, &tenant, &client, &contact_id).await?;
     let invalid = |errors: FieldErrors| -> Result<Response, GatewayError> {
         let context = context! {
-            client => serde(ClientView::of(&client)),
-            contact => serde(ContactView::of(&contact)),
+            client => serialized(ClientView::of(&client)),
+            contact => serialized(ContactView::of(&contact)),
             values => context! {
                 name => form.name.clone(), email => form.email.clone(), locale => form.locale.clone(),
                 status => form.status.clone(),
@@ -758,7 +750,7 @@ async fn team_page(
             staff,
             csrf,
             "team",
-            context! { members => serde(members), ..extra },
+            context! { members => serialized(members), ..extra },
         ),
     )
 }
@@ -883,9 +875,9 @@ pub async fn contact_page(
         })
         .collect();
     let context = context! {
-        client => serde(ClientView::of(&client)),
-        contact => serde(ContactView::of(&contact)),
-        history => serde(history),
+        client => serialized(ClientView::of(&client)),
+        contact => serialized(ContactView::of(&contact)),
+        history => serialized(history),
     };
     render(
         &state,

@@ -56,6 +56,16 @@ impl FirmView {
     }
 }
 
+/// A firm as a template value: `{{ firm.display_name }}` and its branding.
+pub fn firm_value(tenant: &Tenant) -> minijinja::Value {
+    serialized(FirmView::of(tenant))
+}
+
+/// Any serialisable value as a template value.
+pub fn serialized<T: Serialize>(value: T) -> minijinja::Value {
+    minijinja::Value::from(minijinja::value::Serde(value))
+}
+
 fn is_https_url(url: &str) -> bool {
     url.strip_prefix("https://").is_some_and(|rest| {
         !rest.is_empty()
