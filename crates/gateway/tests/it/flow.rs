@@ -367,3 +367,61 @@ async fn temporary_password_mode_end_to_end() {
         .await;
     again.get("/reset").await.assert_status(StatusCode::GONE);
 }
+
+#[tokio::test]
+async fn an_expired_link_leads_to_a_new_one_that_works() {
+    let app = spawn_app().await;
+    let (firm, _, contact) = setup(&app).await;
+    let folder = tempfile::tempdir().unwrap();
+    let stale = reset_token::mint_token(
+        &app.state.db,
+        &app.state.token_keys,
+        firm.id,
+        reset_token::TokenPurpose::Reset,
+        "contact",
+        contact.id,
+        chrono::Duration::minutes(15),
+        chrono::Utc::now() - chrono::Duration::minutes(20),
+    )
+    .await
+    .unwrap();
+
+    // Figure 7: the expired link's notice, whose Reset Password button leads to figure 8.
+    let browser = Browser::new(&app, "acme.localhost");
+    browser
+        .get(&format!("/reset/{}", stale.token.expose()))
+        .await;
+    let notice = body(browser.get("/reset").await).await;
+    assert!(
+        notice.contains("This link has expired") && notice.contains("href=\"/forgot-password\"")
+    );
+    let sent = browser
+        .submit(
+            "/forgot-password",
+            "/forgot-password",
+            &[("email", "body.boom@acme.test")],
+        )
+        .await;
+    assert!(body(sent).await.contains("Got it"));
+
+    gateway::reset_requests::process_reset_requests(&app.state)
+        .await
+        .unwrap();
+    let mailbox = deliver(&app, folder.path()).await;
+    let (link, _) = link_in_newest_email(&mailbox, "body.boom@acme.test").await;
+    assert!(!link.contains(&stale.token.expose()));
+    browser
+        .get(link.trim_start_matches("http://acme.localhost"))
+        .await;
+    let done = browser
+        .submit(
+            "/reset",
+            "/reset",
+            &[
+                ("new_password", NEW_PASSWORD),
+                ("confirm_password", NEW_PASSWORD),
+            ],
+        )
+        .await;
+    assert_eq!(location(&done), "/login?notice=password-changed");
+}
