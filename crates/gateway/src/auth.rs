@@ -6,7 +6,7 @@
 
 use identity::{
     AccountKind, Contact, ContactStatus, Session, SessionToken, StaffRole, StaffStatus, StaffUser,
-    authenticate_session, find_contact, find_staff_user,
+    authenticate_session, create_session, find_contact, find_staff_user, revoke_session,
 };
 use poem::web::cookie::{Cookie, CookieJar, SameSite};
 use tenancy::Tenant;
@@ -155,4 +155,44 @@ pub async fn require_contact(
     current_contact(state, tenant, jar)
         .await?
         .ok_or(GatewayError::SignInRequired(AccountKind::Contact))
+}
+
+/// Signs `account_id` in: any session the browser held before is ended and a new one
+/// is made, so an id planted before sign-in is never promoted.
+pub async fn start_session(
+    state: &AppState,
+    tenant: &Tenant,
+    jar: &CookieJar,
+    kind: AccountKind,
+    account_id: uuid::Uuid,
+) -> Result<(), GatewayError> {
+    if let Some(old) = session_token(jar, kind, state.is_https()) {
+        revoke_session(&state.db, tenant.id, &old).await?;
+    }
+    let now = chrono::Utc::now();
+    let (token, _) = create_session(
+        &state.db,
+        tenant.id,
+        kind,
+        account_id,
+        state.session_lifetime,
+        now,
+    )
+    .await?;
+    set_session_cookie(jar, kind, &token, state.is_https());
+    Ok(())
+}
+
+/// Signs out: the session ends in the database and its cookie is removed.
+pub async fn end_session(
+    state: &AppState,
+    tenant: &Tenant,
+    jar: &CookieJar,
+    kind: AccountKind,
+) -> Result<(), GatewayError> {
+    if let Some(token) = session_token(jar, kind, state.is_https()) {
+        revoke_session(&state.db, tenant.id, &token).await?;
+    }
+    clear_session_cookie(jar, kind, state.is_https());
+    Ok(())
 }

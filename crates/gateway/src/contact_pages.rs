@@ -5,8 +5,8 @@ use std::sync::Arc;
 
 use chrono::Utc;
 use identity::{
-    AccountKind, Actor, AuditAction, NewAuditEvent, Verification, create_session, find_client,
-    record_audit, revoke_all_sessions, revoke_session, set_contact_password,
+    AccountKind, Actor, AuditAction, NewAuditEvent, Verification, find_client, record_audit,
+    revoke_all_sessions, set_contact_password,
 };
 use minijinja::context;
 use poem::web::cookie::CookieJar;
@@ -17,9 +17,8 @@ use serde::Deserialize;
 use tenancy::Tenant;
 
 use crate::app::AppState;
-use crate::auth::{
-    clear_session_cookie, current_contact, require_contact, session_token, set_session_cookie,
-};
+use crate::auth::{current_contact, require_contact};
+use crate::auth::{end_session, start_session};
 use crate::error::GatewayError;
 use crate::forms::check_csrf;
 use crate::request_context::ClientAddress;
@@ -137,19 +136,7 @@ pub async fn login(
         };
         return Ok(render(&state, "contact_login.html", context)?.into_response());
     };
-    if let Some(old) = session_token(jar, AccountKind::Contact, state.is_https()) {
-        revoke_session(&state.db, tenant.id, &old).await?;
-    }
-    let (token, _) = create_session(
-        &state.db,
-        tenant.id,
-        AccountKind::Contact,
-        account_id,
-        state.session_lifetime,
-        Utc::now(),
-    )
-    .await?;
-    set_session_cookie(jar, AccountKind::Contact, &token, state.is_https());
+    start_session(&state, &tenant, jar, AccountKind::Contact, account_id).await?;
     let next = if must_change_password {
         "/account/password"
     } else {
@@ -174,10 +161,7 @@ pub async fn logout(
     Form(form): Form<CsrfOnlyForm>,
 ) -> Result<Redirect, GatewayError> {
     check_csrf(verifier, &form.csrf_token)?;
-    if let Some(token) = session_token(jar, AccountKind::Contact, state.is_https()) {
-        revoke_session(&state.db, tenant.id, &token).await?;
-    }
-    clear_session_cookie(jar, AccountKind::Contact, state.is_https());
+    end_session(&state, &tenant, jar, AccountKind::Contact).await?;
     Ok(Redirect::see_other("/login?notice=signed-out"))
 }
 

@@ -7,8 +7,8 @@ use chrono::Utc;
 use identity::{
     AccountKind, Client, ClientStatus, Contact, ContactChanges, ContactStatus, EmailAddress,
     IdentityError, NewContact, NewStaffUser, StaffRole, StaffUser, create_client, create_contact,
-    create_session, create_staff_user, find_client, find_contact, list_clients, list_contacts,
-    list_staff_users, rename_client, revoke_session, set_client_status, update_contact,
+    create_staff_user, find_client, find_contact, list_clients, list_contacts, list_staff_users,
+    rename_client, set_client_status, update_contact,
 };
 use minijinja::context;
 use notification::{EmailKind, OutboxStatus};
@@ -20,10 +20,8 @@ use serde::{Deserialize, Serialize};
 use tenancy::Tenant;
 
 use crate::app::AppState;
-use crate::auth::{
-    SignedIn, clear_session_cookie, current_staff, require_admin, require_staff, session_token,
-    set_session_cookie,
-};
+use crate::auth::{SignedIn, current_staff, require_admin, require_staff};
+use crate::auth::{end_session, start_session};
 use crate::emails::{Invitee, queue_invitation};
 use crate::error::GatewayError;
 use crate::forms::{check_csrf, parse_id};
@@ -160,21 +158,8 @@ pub async fn login(
         };
         return Ok(render(&state, "staff_login.html", context)?.into_response());
     };
-    let now = Utc::now();
     // A session from before sign-in is never kept: a new id every time.
-    if let Some(old) = session_token(jar, AccountKind::Staff, state.is_https()) {
-        revoke_session(&state.db, tenant.id, &old).await?;
-    }
-    let (token, _) = create_session(
-        &state.db,
-        tenant.id,
-        AccountKind::Staff,
-        account_id,
-        state.session_lifetime,
-        now,
-    )
-    .await?;
-    set_session_cookie(jar, AccountKind::Staff, &token, state.is_https());
+    start_session(&state, &tenant, jar, AccountKind::Staff, account_id).await?;
     tracing::info!("staff signed in");
     Ok(Redirect::see_other("/staff/workspaces").into_response())
 }
@@ -195,10 +180,7 @@ pub async fn logout(
     Form(form): Form<CsrfOnlyForm>,
 ) -> Result<Redirect, GatewayError> {
     check_csrf(verifier, &form.csrf_token)?;
-    if let Some(token) = session_token(jar, AccountKind::Staff, state.is_https()) {
-        revoke_session(&state.db, tenant.id, &token).await?;
-    }
-    clear_session_cookie(jar, AccountKind::Staff, state.is_https());
+    end_session(&state, &tenant, jar, AccountKind::Staff).await?;
     Ok(Redirect::see_other("/staff/login"))
 }
 
