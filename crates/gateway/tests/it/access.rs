@@ -55,14 +55,7 @@ async fn a_request_is_listed_for_staff_and_approval_creates_the_contact() {
 
     let staff = Browser::new(&app, "acme.localhost");
     staff
-        .submit(
-            "/staff/login",
-            "/staff/login",
-            &[
-                ("email", "admin@acme.test"),
-                ("password", "staff correct horse"),
-            ],
-        )
+        .sign_in_staff("admin@acme.test", "staff correct horse")
         .await;
     let list = body(staff.get("/staff/access-requests").await).await;
     assert!(
@@ -152,14 +145,7 @@ async fn declining_and_other_firms_requests() {
 
     let other = Browser::new(&app, "globex.localhost");
     other
-        .submit(
-            "/staff/login",
-            "/staff/login",
-            &[
-                ("email", "admin@globex.test"),
-                ("password", "staff correct horse"),
-            ],
-        )
+        .sign_in_staff("admin@globex.test", "staff correct horse")
         .await;
     assert!(
         body(other.get("/staff/access-requests").await)
@@ -177,14 +163,7 @@ async fn declining_and_other_firms_requests() {
 
     let staff = Browser::new(&app, "acme.localhost");
     staff
-        .submit(
-            "/staff/login",
-            "/staff/login",
-            &[
-                ("email", "admin@acme.test"),
-                ("password", "staff correct horse"),
-            ],
-        )
+        .sign_in_staff("admin@acme.test", "staff correct horse")
         .await;
     let declined = staff
         .submit(

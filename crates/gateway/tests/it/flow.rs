@@ -73,14 +73,7 @@ async fn staff_reset_email_link_new_password_sign_in() {
 
     let staff = Browser::new(&app, "acme.localhost");
     staff
-        .submit(
-            "/staff/login",
-            "/staff/login",
-            &[
-                ("email", "admin@acme.test"),
-                ("password", "staff correct horse"),
-            ],
-        )
+        .sign_in_staff("admin@acme.test", "staff correct horse")
         .await;
     let contacts_page = format!("/staff/clients/{}/contacts", client.id);
     let reset = format!("{contacts_page}/{}/reset-password", contact.id);
@@ -166,14 +159,7 @@ async fn with_javascript_the_button_gets_json() {
     let (_, client, contact) = setup(&app).await;
     let staff = Browser::new(&app, "acme.localhost");
     staff
-        .submit(
-            "/staff/login",
-            "/staff/login",
-            &[
-                ("email", "admin@acme.test"),
-                ("password", "staff correct horse"),
-            ],
-        )
+        .sign_in_staff("admin@acme.test", "staff correct horse")
         .await;
     let contacts_page = format!("/staff/clients/{}/contacts", client.id);
     let token = staff.csrf_token(&contacts_page).await;
@@ -204,14 +190,7 @@ async fn poisoned_host_headers_never_reach_the_link() {
     let folder = tempfile::tempdir().unwrap();
     let staff = Browser::new(&app, "ACME.localhost:8080");
     staff
-        .submit(
-            "/staff/login",
-            "/staff/login",
-            &[
-                ("email", "admin@acme.test"),
-                ("password", "staff correct horse"),
-            ],
-        )
+        .sign_in_staff("admin@acme.test", "staff correct horse")
         .await;
     let contacts_page = format!("/staff/clients/{}/contacts", client.id);
     let token = staff.csrf_token(&contacts_page).await;
@@ -294,14 +273,7 @@ async fn temporary_password_mode_end_to_end() {
 
     let staff = Browser::new(&app, "acme.localhost");
     staff
-        .submit(
-            "/staff/login",
-            "/staff/login",
-            &[
-                ("email", "admin@acme.test"),
-                ("password", "staff correct horse"),
-            ],
-        )
+        .sign_in_staff("admin@acme.test", "staff correct horse")
         .await;
     let contacts_page = format!("/staff/clients/{}/contacts", client.id);
     staff

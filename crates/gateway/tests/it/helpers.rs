@@ -206,6 +206,16 @@ impl<'a> Browser<'a> {
         csrf_token_in(&html)
     }
 
+    /// Signs in at `/staff/login` as a person would.
+    pub async fn sign_in_staff(&self, email: &str, password: &str) -> poem::test::TestResponse {
+        self.submit(
+            "/staff/login",
+            "/staff/login",
+            &[("email", email), ("password", password)],
+        )
+        .await
+    }
+
     /// Opens `page`, then posts its form with `fields` and the page's CSRF token.
     pub async fn submit(
         &self,

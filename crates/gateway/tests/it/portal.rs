@@ -34,20 +34,6 @@ async fn firm_with_people(
     (firm, client, contact)
 }
 
-async fn staff_sign_in(
-    browser: &Browser<'_>,
-    email: &str,
-    password: &str,
-) -> poem::test::TestResponse {
-    browser
-        .submit(
-            "/staff/login",
-            "/staff/login",
-            &[("email", email), ("password", password)],
-        )
-        .await
-}
-
 #[tokio::test]
 async fn staff_walk_from_sign_in_to_the_reset_password_buttons() {
     let app = spawn_app().await;
@@ -62,7 +48,9 @@ async fn staff_walk_from_sign_in_to_the_reset_password_buttons() {
         "{html}"
     );
 
-    let response = staff_sign_in(&browser, "Admin@Acme.test ", STAFF_PASSWORD).await;
+    let response = browser
+        .sign_in_staff("Admin@Acme.test ", STAFF_PASSWORD)
+        .await;
     response.assert_status(StatusCode::SEE_OTHER);
     assert_eq!(location(&response), "/staff/workspaces");
     let cookie = browser.cookie("latchkey_staff").expect("a session cookie");
@@ -131,10 +119,14 @@ async fn a_wrong_password_and_an_unknown_email_get_the_same_answer() {
     let app = spawn_app().await;
     firm_with_people(&app, "acme").await;
     let browser = Browser::new(&app, "acme.localhost");
-    let wrong = staff_sign_in(&browser, "admin@acme.test", "not the password").await;
+    let wrong = browser
+        .sign_in_staff("admin@acme.test", "not the password")
+        .await;
     wrong.assert_status_is_ok();
     let wrong = body(wrong).await;
-    let unknown = staff_sign_in(&browser, "nobody@acme.test", "not the password").await;
+    let unknown = browser
+        .sign_in_staff("nobody@acme.test", "not the password")
+        .await;
     unknown.assert_status_is_ok();
     let unknown = body(unknown).await;
     assert!(wrong.contains("Email or password is incorrect"));
@@ -199,11 +191,14 @@ async fn repeated_failures_are_limited_per_email_with_retry_after() {
     firm_with_people(&app, "acme").await;
     let browser = Browser::new(&app, "acme.localhost");
     for _ in 0..5 {
-        staff_sign_in(&browser, "admin@acme.test", "wrong password")
+        browser
+            .sign_in_staff("admin@acme.test", "wrong password")
             .await
             .assert_status_is_ok();
     }
-    let limited = staff_sign_in(&browser, "admin@acme.test", STAFF_PASSWORD).await;
+    let limited = browser
+        .sign_in_staff("admin@acme.test", STAFF_PASSWORD)
+        .await;
     limited.assert_status(StatusCode::TOO_MANY_REQUESTS);
     let retry_after: u64 = limited
         .0
@@ -242,7 +237,8 @@ async fn the_limit_holds_in_the_database_not_in_one_process() {
             .unwrap();
     }
     let browser = Browser::new(&app, "acme.localhost");
-    staff_sign_in(&browser, "admin@acme.test", STAFF_PASSWORD)
+    browser
+        .sign_in_staff("admin@acme.test", STAFF_PASSWORD)
         .await
         .assert_status(StatusCode::TOO_MANY_REQUESTS);
 }
@@ -254,7 +250,7 @@ async fn another_firms_session_is_signed_out_and_its_ids_do_not_exist() {
     firm_with_people(&app, "globex").await;
 
     let acme = Browser::new(&app, "acme.localhost");
-    staff_sign_in(&acme, "admin@acme.test", STAFF_PASSWORD)
+    acme.sign_in_staff("admin@acme.test", STAFF_PASSWORD)
         .await
         .assert_status(StatusCode::SEE_OTHER);
     let stolen = acme.cookie("latchkey_staff").unwrap();
@@ -266,7 +262,8 @@ async fn another_firms_session_is_signed_out_and_its_ids_do_not_exist() {
     assert_eq!(location(&response), "/staff/login");
 
     let globex = Browser::new(&app, "globex.localhost");
-    staff_sign_in(&globex, "admin@globex.test", STAFF_PASSWORD)
+    globex
+        .sign_in_staff("admin@globex.test", STAFF_PASSWORD)
         .await
         .assert_status(StatusCode::SEE_OTHER);
     let missing = uuid::Uuid::now_v7();
@@ -308,7 +305,9 @@ async fn admins_add_clients_and_contacts_with_validation() {
     let app = spawn_app().await;
     firm_with_people(&app, "acme").await;
     let browser = Browser::new(&app, "acme.localhost");
-    staff_sign_in(&browser, "admin@acme.test", STAFF_PASSWORD).await;
+    browser
+        .sign_in_staff("admin@acme.test", STAFF_PASSWORD)
+        .await;
 
     let empty = browser
         .submit(
@@ -387,7 +386,8 @@ async fn plain_staff_cannot_use_admin_forms() {
     app.create_staff(&firm, "clerk@acme.test", STAFF_PASSWORD, StaffRole::Staff)
         .await;
     let browser = Browser::new(&app, "acme.localhost");
-    staff_sign_in(&browser, "clerk@acme.test", STAFF_PASSWORD)
+    browser
+        .sign_in_staff("clerk@acme.test", STAFF_PASSWORD)
         .await
         .assert_status(StatusCode::SEE_OTHER);
     browser.get("/staff/workspaces").await.assert_status_is_ok();
@@ -410,7 +410,9 @@ async fn clients_are_searched_and_paged() {
             .await;
     }
     let browser = Browser::new(&app, "acme.localhost");
-    staff_sign_in(&browser, "admin@acme.test", STAFF_PASSWORD).await;
+    browser
+        .sign_in_staff("admin@acme.test", STAFF_PASSWORD)
+        .await;
     let first = body(browser.get("/staff/clients").await).await;
     assert!(first.contains("Page 1 of 3"), "{first}");
     assert!(first.contains("121 clients"));
