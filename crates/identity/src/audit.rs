@@ -89,12 +89,32 @@ impl Actor {
 /// One entry of the trail.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AuditEvent {
+    /// Time-ordered (UUIDv7), so it doubles as the paging cursor.
+    pub id: Uuid,
     pub action: String,
     pub actor_kind: String,
     pub actor_id: Option<Uuid>,
+    pub subject_kind: String,
+    pub subject_id: Uuid,
     pub client_address: Option<String>,
     pub detail: Option<String>,
     pub created_at: DateTime<Utc>,
+}
+
+impl From<audit_event::Model> for AuditEvent {
+    fn from(row: audit_event::Model) -> Self {
+        Self {
+            id: row.id,
+            action: row.action,
+            actor_kind: row.actor_kind,
+            actor_id: row.actor_id,
+            subject_kind: row.subject_kind,
+            subject_id: row.subject_id,
+            client_address: row.client_address,
+            detail: row.detail,
+            created_at: row.created_at,
+        }
+    }
 }
 
 /// An event to record; build it and pass it to [`record_audit`].
@@ -150,13 +170,29 @@ pub async fn account_history(
         .all(db)
         .await?
         .into_iter()
-        .map(|row| AuditEvent {
-            action: row.action,
-            actor_kind: row.actor_kind,
-            actor_id: row.actor_id,
-            client_address: row.client_address,
-            detail: row.detail,
-            created_at: row.created_at,
-        })
+        .map(AuditEvent::from)
+        .collect())
+}
+
+/// One page of a firm's trail, newest first: the events older than `before` (an
+/// event id), at most `limit` (1 to 1,000).
+pub async fn firm_audit_events(
+    db: &impl ConnectionTrait,
+    tenant: TenantId,
+    before: Option<Uuid>,
+    limit: u64,
+) -> Result<Vec<AuditEvent>, IdentityError> {
+    let mut query = audit_event::Entity::find()
+        .filter(audit_event::Column::TenantId.eq(tenant.as_uuid()))
+        .order_by_desc(audit_event::Column::Id)
+        .limit(limit.clamp(1, 1_000));
+    if let Some(before) = before {
+        query = query.filter(audit_event::Column::Id.lt(before));
+    }
+    Ok(query
+        .all(db)
+        .await?
+        .into_iter()
+        .map(AuditEvent::from)
         .collect())
 }

@@ -23,7 +23,9 @@ pub use access_requests::{
     AccessRequest, AccessRequestStatus, NewAccessRequest, create_access_request,
     decide_access_request, find_access_request, pending_access_requests,
 };
-pub use audit::{Actor, AuditAction, AuditEvent, NewAuditEvent, account_history, record_audit};
+pub use audit::{
+    Actor, AuditAction, AuditEvent, NewAuditEvent, account_history, firm_audit_events, record_audit,
+};
 pub use clients::{
     Client, ClientPage, ClientStatus, create_client, find_client, list_clients, rename_client,
     set_client_status,

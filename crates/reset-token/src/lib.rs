@@ -10,6 +10,7 @@
 //! it changed exactly one row, so of many concurrent redemptions exactly one wins; a
 //! new token supersedes the account's older ones; time is always a parameter.
 
+mod activity;
 mod entity;
 mod keys;
 mod lifetime;
@@ -17,6 +18,7 @@ mod requests;
 mod store;
 mod token;
 
+pub use activity::{ResetActivity, reset_activity};
 pub use keys::TokenKeys;
 pub use lifetime::{MAX_RESET_MINUTES, MIN_RESET_MINUTES, token_lifetime};
 pub use requests::{

@@ -401,3 +401,64 @@ async fn of_fifty_concurrent_redemptions_exactly_one_wins() {
     assert_eq!(wins, 1);
     drop(database);
 }
+
+#[tokio::test]
+async fn reset_activity_counts_requested_completed_and_expired_in_the_window() {
+    let database = fresh_database().await;
+    let db = &database.connection;
+    let acme = firm(db, "acme").await;
+    let other = firm(db, "other").await;
+    let now = Utc::now();
+    let mint = |tenant: tenancy::TenantId, purpose: TokenPurpose, at: chrono::DateTime<Utc>| {
+        let keys = keys();
+        async move {
+            mint_token(
+                db,
+                &keys,
+                tenant,
+                purpose,
+                "contact",
+                Uuid::now_v7(),
+                FIFTEEN,
+                at,
+            )
+            .await
+            .unwrap()
+        }
+    };
+    // Two hours ago: one link used, one left to expire.
+    let used = mint(acme.id, TokenPurpose::Reset, now - Duration::hours(2)).await;
+    redeem_token(
+        db,
+        &keys(),
+        acme.id,
+        TokenPurpose::Reset,
+        &used.token,
+        now - Duration::hours(2),
+    )
+    .await
+    .unwrap();
+    mint(
+        acme.id,
+        TokenPurpose::TemporaryPassword,
+        now - Duration::hours(2),
+    )
+    .await;
+    // Still alive, an invitation (not a reset), one from two days ago, another firm's.
+    mint(acme.id, TokenPurpose::Reset, now - Duration::minutes(1)).await;
+    mint(acme.id, TokenPurpose::Invite, now - Duration::hours(3)).await;
+    mint(acme.id, TokenPurpose::Reset, now - Duration::days(2)).await;
+    mint(other.id, TokenPurpose::Reset, now - Duration::hours(1)).await;
+
+    let activity = reset_token::reset_activity(db, acme.id, now - Duration::hours(24), now)
+        .await
+        .unwrap();
+    assert_eq!(
+        activity,
+        reset_token::ResetActivity {
+            requested: 3,
+            completed: 1,
+            expired: 1,
+        }
+    );
+}
