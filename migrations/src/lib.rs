@@ -15,6 +15,9 @@ mod m20261123_000004_create_reset_tokens;
 mod m20261123_000005_create_reset_requests;
 mod m20261123_000006_create_audit_events;
 mod m20261123_000007_create_access_requests;
+mod m20261123_000008_tenant_lifecycle;
+mod m20261123_000009_platform_outbox;
+mod m20261123_000010_create_firm_lookups;
 
 pub use connection::connect;
 
@@ -37,6 +40,9 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000005_create_reset_requests::Migration),
             Box::new(m20261123_000006_create_audit_events::Migration),
             Box::new(m20261123_000007_create_access_requests::Migration),
+            Box::new(m20261123_000008_tenant_lifecycle::Migration),
+            Box::new(m20261123_000009_platform_outbox::Migration),
+            Box::new(m20261123_000010_create_firm_lookups::Migration),
         ]
     }
 }

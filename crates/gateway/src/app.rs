@@ -12,7 +12,7 @@ use poem::{Endpoint, EndpointExt, IntoResponse, Route, get, post};
 use reset_token::TokenKeys;
 use sea_orm::DatabaseConnection;
 use secrecy::ExposeSecret;
-use tenancy::TenantResolver;
+use tenancy::{DnsTxtLookup, TenantResolver, TxtLookup};
 
 use crate::error::ErrorPages;
 use crate::host_dispatch::HostDispatch;
@@ -21,7 +21,8 @@ use crate::request_context::{RequestContext, RequestContextSettings, limit_body}
 use crate::settings::{Environment, PublicScheme, Settings};
 use crate::templates::Templates;
 use crate::{
-    access_pages, admin, contact_pages, dev_mailbox, forgot_pages, pages, reset_pages, staff_pages,
+    access_pages, admin, contact_pages, dev_mailbox, find_firm_pages, forgot_pages, operator_api,
+    pages, reset_pages, settings_pages, staff_pages,
 };
 
 /// Everything handlers share. Cheap to clone.
@@ -40,8 +41,12 @@ pub struct AppState {
     /// Wakes this process's delivery worker after a commit that queued mail.
     pub waker: DeliveryWaker,
     pub delivery_metrics: DeliveryMetrics,
-    /// Wakes this process's processor of "Forgot your password?" requests.
+    /// Wakes this process's processor of "Forgot your password?" and "Find your firm"
+    /// requests.
     pub reset_requests: Arc<tokio::sync::Notify>,
+    /// Reads the TXT records that prove a firm controls a custom domain: DNS, or a
+    /// fixed table in tests.
+    pub txt_lookup: Arc<dyn TxtLookup>,
 }
 
 impl AppState {
@@ -92,11 +97,23 @@ impl AppState {
             waker: DeliveryWaker::new(Some(delivery_metrics.clone())),
             delivery_metrics,
             reset_requests: Arc::new(tokio::sync::Notify::new()),
+            txt_lookup: Arc::new(DnsTxtLookup::new()),
             hasher,
             policy,
             session_lifetime,
             token_keys,
         })
+    }
+
+    /// The password rules of a firm: the platform's, with the firm's own minimum
+    /// length where it chose one.
+    pub fn policy_for(&self, tenant: &tenancy::Tenant) -> PasswordPolicy {
+        let min_length = tenant
+            .settings
+            .min_password_length
+            .and_then(|length| usize::try_from(length).ok())
+            .unwrap_or(self.policy.min_length);
+        PasswordPolicy { min_length }
     }
 
     /// Whether people reach us over https, which makes cookies `Secure`.
@@ -196,6 +213,10 @@ fn firm_routes() -> Route {
             "/staff/team",
             get(staff_pages::team).post(staff_pages::invite),
         )
+        .at(
+            "/staff/settings",
+            get(settings_pages::settings_form).post(settings_pages::save_settings),
+        )
         .at("/branding.css", get(pages::branding_stylesheet))
         .at("/static/latchkey.css", get(pages::stylesheet))
         .at("/static/latchkey.js", get(pages::script))
@@ -214,6 +235,10 @@ fn platform_routes(development: bool) -> Route {
     };
     route
         .at("/", get(pages::platform_home))
+        .at(
+            "/find-your-firm",
+            get(find_firm_pages::find_page).post(find_firm_pages::request_list),
+        )
         .at("/static/latchkey.css", get(pages::stylesheet))
         .at("/static/latchkey.js", get(pages::script))
 }
@@ -223,19 +248,23 @@ pub fn public_endpoint(state: &AppState) -> BoxEndpoint<'static> {
     let body_limit = state.settings.server.body_limit_bytes;
     // The CSRF cookie is host-only like the session cookies; SameSite=Strict because
     // no form is ever posted from another site.
-    let csrf = Csrf::new()
-        .key(state.csrf_key())
-        .cookie_name("latchkey_csrf")
-        .secure(state.is_https())
-        .same_site(SameSite::Strict);
+    let csrf = || {
+        Csrf::new()
+            .key(state.csrf_key())
+            .cookie_name("latchkey_csrf")
+            .secure(state.is_https())
+            .same_site(SameSite::Strict)
+    };
     let dispatch = HostDispatch::new(
         state.resolver.clone(),
         firm_routes()
-            .with(csrf)
+            .with(csrf())
             .with(CookieJarManager::new())
             .data(state.clone())
             .map_to_response(),
         platform_routes(state.settings.environment == Environment::Development)
+            .with(csrf())
+            .with(CookieJarManager::new())
             .data(state.clone())
             .map_to_response(),
     );
@@ -253,9 +282,9 @@ pub fn public_endpoint(state: &AppState) -> BoxEndpoint<'static> {
         .boxed()
 }
 
-/// The admin listener: health, readiness and metrics (the operator API joins later).
+/// The admin listener: health, readiness, metrics and the operator API.
 pub fn admin_endpoint(state: &AppState) -> BoxEndpoint<'static> {
-    Route::new()
+    operator_api::routes(state)
         .at("/healthz", get(admin::healthz))
         .at("/readyz", get(admin::readyz))
         .at("/metrics", get(admin::metrics))

@@ -3,12 +3,14 @@
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::PathBuf;
 
-use anyhow::{Context, bail};
+use anyhow::bail;
 use clap::{Args, Parser, Subcommand};
+use gateway::app::AppState;
+use gateway::firms::{self, NewFirm};
 use gateway::settings::{Environment, Settings};
 use gateway::{database, server, telemetry};
 use notification::{MessageFilter, OutboxMessageId};
-use tenancy::{NewTenant, TenantSlug, TenantStatus};
+use tenancy::{TenantSlug, TenantStatus};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -50,13 +52,16 @@ enum TenantCommand {
     Suspend { slug: String },
     /// Bring a suspended firm's portal back.
     Resume { slug: String },
-    /// Delete a firm and all its data.
+    /// Take a firm offline for good; its data is purged after `tenancy.purge_after_days`.
     Delete {
         slug: String,
         /// Do not ask for confirmation.
         #[arg(long)]
         yes: bool,
     },
+    /// Remove the data of the firms deleted longer ago than the grace period now
+    /// (`serve` and `worker` also do this every hour).
+    Purge,
 }
 
 #[derive(Debug, Subcommand)]
@@ -97,34 +102,43 @@ pub async fn run() -> anyhow::Result<()> {
             println!("applied {applied} migration(s); the database is up to date");
         }
         Command::Worker => server::work(settings, server::shutdown_signal()).await?,
-        Command::Tenant(command) => run_tenant(command, &settings).await?,
+        Command::Tenant(command) => run_tenant(command, settings).await?,
         Command::Outbox(command) => run_outbox(command, &settings).await?,
     }
     Ok(())
 }
 
-async fn run_tenant(command: TenantCommand, settings: &Settings) -> anyhow::Result<()> {
-    let db = database::open(settings).await?;
-    database::prepare_schema(&db, settings).await?;
-    let now = chrono::Utc::now();
-    let base_domain = &settings.server.base_domain;
+async fn run_tenant(command: TenantCommand, settings: Settings) -> anyhow::Result<()> {
+    let db = database::open(&settings).await?;
+    database::prepare_schema(&db, &settings).await?;
+    // The same service functions as the operator API, so both follow the same rules.
+    let state = AppState::new(settings, db)?;
+    let base_domain = &state.settings.server.base_domain;
     match command {
         TenantCommand::Create(create) => {
-            let slug = TenantSlug::parse(&create.slug)
-                .with_context(|| format!("`{}` cannot be a slug", create.slug))?;
-            let new = NewTenant::new(slug, &create.name, &create.admin_email)?;
-            let tenant = tenancy::create_tenant(&db, new, now).await?;
+            let new = NewFirm {
+                slug: &create.slug,
+                name: &create.name,
+                admin_email: &create.admin_email,
+                admin_name: None,
+            };
+            let tenant = firms::provision_firm(&state, new).await?;
             println!(
                 "created firm {} ({}) at {}/",
                 tenant.slug,
                 tenant.display_name,
-                settings
+                state
+                    .settings
                     .server
                     .public_origin(&tenant.canonical_host(base_domain))
             );
+            println!(
+                "an invitation for {} is in the outbox; a running `serve` or `worker` sends it",
+                tenant.admin_email
+            );
         }
         TenantCommand::List => {
-            let tenants = tenancy::list_tenants(&db).await?;
+            let tenants = tenancy::list_tenants(&state.db).await?;
             println!("{:<24} {:<10} {:<32} HOST", "SLUG", "STATUS", "NAME");
             for tenant in tenants {
                 println!(
@@ -137,27 +151,38 @@ async fn run_tenant(command: TenantCommand, settings: &Settings) -> anyhow::Resu
             }
         }
         TenantCommand::Suspend { slug } => {
-            let tenant =
-                tenancy::set_tenant_status(&db, &parse_slug(&slug)?, TenantStatus::Suspended, now)
-                    .await?;
+            let tenant = firms::set_firm_status(&state, &slug, TenantStatus::Suspended).await?;
             println!("suspended firm {}", tenant.slug);
         }
         TenantCommand::Resume { slug } => {
-            let tenant =
-                tenancy::set_tenant_status(&db, &parse_slug(&slug)?, TenantStatus::Active, now)
-                    .await?;
+            let tenant = firms::set_firm_status(&state, &slug, TenantStatus::Active).await?;
             println!("resumed firm {}", tenant.slug);
         }
         TenantCommand::Delete { slug, yes } => {
-            let slug = parse_slug(&slug)?;
+            let tenant = firms::find_firm(&state, &slug).await?;
             if !yes {
-                confirm_deletion(&slug)?;
+                confirm_deletion(&tenant.slug)?;
             }
-            tenancy::delete_tenant(&db, &slug).await?;
-            println!("deleted firm {slug} and all its data");
+            let deleted = firms::delete_firm(&state, &slug).await?;
+            let purge = firms::purge_due(&state, &deleted)
+                .map(|at| at.format("%Y-%m-%d %H:%M UTC").to_string())
+                .unwrap_or_default();
+            println!(
+                "deleted firm {}; its data is purged after {purge}",
+                deleted.slug
+            );
+        }
+        TenantCommand::Purge => {
+            let purged = firms::purge_deleted_firms(&state, chrono::Utc::now()).await?;
+            if purged.is_empty() {
+                println!("no deleted firm is past its grace period");
+            }
+            for slug in purged {
+                println!("purged firm {slug} and all its data");
+            }
         }
     }
-    db.close().await.ok();
+    state.db.close().await.ok();
     Ok(())
 }
 
@@ -200,17 +225,15 @@ async fn run_outbox(command: OutboxCommand, settings: &Settings) -> anyhow::Resu
     Ok(())
 }
 
-/// A slug to look up: an invalid one names no firm.
-fn parse_slug(raw: &str) -> anyhow::Result<TenantSlug> {
-    TenantSlug::parse(raw).map_err(|_| anyhow::anyhow!("no firm has the slug `{raw}`"))
-}
-
-/// Deleting is permanent, so the operator types the slug again.
+/// Deleting takes the portal offline and, after the grace period, removes its data
+/// for good, so the operator types the slug again.
 fn confirm_deletion(slug: &TenantSlug) -> anyhow::Result<()> {
     if !std::io::stdin().is_terminal() {
         bail!("refusing to delete firm `{slug}` without confirmation; pass --yes to confirm");
     }
-    print!("This deletes firm `{slug}` and all its data. Type the slug to confirm: ");
+    print!(
+        "This takes firm `{slug}` offline and later removes all its data. Type the slug to confirm: "
+    );
     std::io::stdout().flush()?;
     let mut answer = String::new();
     std::io::stdin().lock().read_line(&mut answer)?;

@@ -177,7 +177,7 @@ pub async fn password_page(
         firm => firm_value(&tenant),
         csrf_token => csrf.0.clone(),
         must_change => contact.account.must_change_password,
-        min_length => state.policy.min_length,
+        min_length => state.policy_for(&tenant).min_length,
     };
     render(&state, "account_password.html", context)
 }
@@ -219,7 +219,7 @@ pub async fn change_password(
     }
     errors.extend(
         state
-            .policy
+            .policy_for(&tenant)
             .check(
                 &form.new_password,
                 &form.confirm_password,
@@ -233,7 +233,7 @@ pub async fn change_password(
             firm => firm_value(&tenant),
             csrf_token => csrf.0.clone(),
             must_change => contact.account.must_change_password,
-            min_length => state.policy.min_length,
+            min_length => state.policy_for(&tenant).min_length,
             errors,
         };
         return Ok(render(&state, "account_password.html", context)?

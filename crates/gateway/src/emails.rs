@@ -7,11 +7,12 @@ use identity::{
     AccountKind, Actor, AuditAction, Contact, EmailAddress, NewAuditEvent, record_audit,
 };
 use notification::{
-    DeliverySettings, Email, Invitation, NotificationError, PasswordChanged, PasswordReset,
-    QueuedMessage, Transport, enqueue,
+    DeliveryEvent, DeliveryObserver, DeliveryOutcome, DeliverySettings, Email, Invitation,
+    NotificationError, ObserverFuture, PasswordChanged, PasswordReset, QueuedMessage, Transport,
+    enqueue, enqueue_about,
 };
 use reset_token::{TokenPurpose, mint_token, token_lifetime};
-use sea_orm::{ConnectionTrait, TransactionTrait};
+use sea_orm::{ConnectionTrait, DatabaseTransaction, TransactionTrait};
 use secrecy::ExposeSecret;
 use tenancy::{ResetMode, Tenant};
 use uuid::Uuid;
@@ -62,6 +63,71 @@ pub async fn queue_email(
     enqueue(db, tenant.id, recipient.as_str(), &rendered, Utc::now())
         .await
         .map_err(GatewayError::internal)
+}
+
+/// [`queue_email`] for an email about a contact's reset, whose delivery or failure
+/// then enters the contact's audit trail ([`AuditTrailObserver`]).
+async fn queue_reset_email(
+    db: &impl ConnectionTrait,
+    state: &AppState,
+    tenant: &Tenant,
+    contact: &Contact,
+    email: &Email,
+) -> Result<QueuedMessage, GatewayError> {
+    let rendered = state
+        .renderer
+        .render(email, tenant, Some(&contact.locale))
+        .map_err(GatewayError::internal)?;
+    enqueue_about(
+        db,
+        tenant.id,
+        contact.id,
+        contact.email.as_str(),
+        &rendered,
+        Utc::now(),
+    )
+    .await
+    .map_err(GatewayError::internal)
+}
+
+/// Writes "reset email sent" and "reset email failed" to the contact's audit trail,
+/// in the worker's transaction that records the outcome.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct AuditTrailObserver;
+
+impl DeliveryObserver for AuditTrailObserver {
+    fn delivered<'a>(
+        &'a self,
+        txn: &'a DatabaseTransaction,
+        event: &'a DeliveryEvent,
+    ) -> ObserverFuture<'a> {
+        Box::pin(async move {
+            let action = match &event.outcome {
+                DeliveryOutcome::Sent => AuditAction::ResetEmailSent,
+                DeliveryOutcome::Dead { .. } => AuditAction::ResetEmailFailed,
+            };
+            let detail = match &event.outcome {
+                DeliveryOutcome::Sent => format!("message {}", event.message_id),
+                DeliveryOutcome::Dead { error } => {
+                    format!("message {}: {error}", event.message_id)
+                }
+            };
+            let audit = NewAuditEvent {
+                action,
+                actor: Actor::System,
+                subject_kind: AccountKind::Contact,
+                subject_id: event.subject_id,
+                client_address: None,
+                detail: Some(detail),
+            };
+            record_audit(txn, event.tenant_id, audit, event.at)
+                .await
+                .map_err(|error| match error {
+                    identity::IdentityError::Database(error) => error,
+                    other => sea_orm::DbErr::Custom(other.to_string()),
+                })
+        })
+    }
 }
 
 /// The reset lifetime of a firm, in minutes, clamped like the token's.
@@ -126,15 +192,7 @@ pub async fn issue_contact_reset_in(
         expires_in_minutes: minutes,
     }
     .into();
-    let queued = queue_email(
-        txn,
-        state,
-        tenant,
-        &contact.email,
-        Some(&contact.locale),
-        &email,
-    )
-    .await?;
+    let queued = queue_reset_email(txn, state, tenant, contact, &email).await?;
     for action in [AuditAction::ResetRequested, AuditAction::ResetEmailQueued] {
         let event = NewAuditEvent {
             action,

@@ -127,6 +127,16 @@ impl From<TenancyError> for GatewayError {
     }
 }
 
+impl From<crate::firms::FirmError> for GatewayError {
+    fn from(error: crate::firms::FirmError) -> Self {
+        match error {
+            crate::firms::FirmError::Tenancy(TenancyError::UnknownTenant(_)) => Self::NotFound,
+            crate::firms::FirmError::Identity(error) => error.into(),
+            other => Self::internal(other),
+        }
+    }
+}
+
 impl From<Arc<TenancyError>> for GatewayError {
     fn from(error: Arc<TenancyError>) -> Self {
         Self::Internal(Box::new(SharedError(error)))

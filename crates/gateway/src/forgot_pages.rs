@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use chrono::Utc;
-use identity::{EmailAddress, RateLimit, count_events, record_event};
+use identity::EmailAddress;
 use minijinja::context;
 use poem::http::StatusCode;
 use poem::web::{CsrfToken, CsrfVerifier, Data, Form, Html};
@@ -15,7 +15,7 @@ use tenancy::Tenant;
 
 use crate::app::AppState;
 use crate::error::GatewayError;
-use crate::forms::check_csrf;
+use crate::forms::{check_csrf, single, throttle_address};
 use crate::request_context::ClientAddress;
 use crate::templates::firm_value;
 
@@ -42,19 +42,6 @@ pub async fn forgot_page(
     form_page(&state, &tenant, csrf, "", None)
 }
 
-/// The one value of `name` in a form, refusing a field sent twice: two `email`
-/// values were how GitLab's CVE-2023-7028 mailed a reset link to an attacker.
-fn single<'a>(fields: &'a [(String, String)], name: &str) -> Result<&'a str, GatewayError> {
-    let mut values = fields
-        .iter()
-        .filter(|(key, _)| key == name)
-        .map(|(_, value)| value.as_str());
-    match (values.next(), values.next()) {
-        (Some(value), None) => Ok(value),
-        _ => Err(GatewayError::BadForm),
-    }
-}
-
 #[handler]
 pub async fn request_reset(
     state: Data<&AppState>,
@@ -67,21 +54,8 @@ pub async fn request_reset(
     check_csrf(verifier, single(&fields, "csrf_token").unwrap_or_default())?;
     let raw_email = single(&fields, "email")?;
     let now = Utc::now();
-    let limits = &state.settings.limits;
     let address = client.0.0.map(|address| address.to_string());
-    if let Some(address) = &address {
-        let bucket = format!("forgot:address:{address}");
-        let limit = RateLimit {
-            max: limits.forgot_per_address,
-            window: chrono::Duration::minutes(limits.window_minutes),
-        };
-        if let Err(limited) = count_events(&state.db, &bucket, limit, now).await? {
-            return Err(GatewayError::TooManyAttempts {
-                retry_after_seconds: limited.retry_after_seconds,
-            });
-        }
-        record_event(&state.db, &bucket, now).await?;
-    }
+    throttle_address(&state, "forgot", address.as_deref(), now).await?;
     let Ok(email) = EmailAddress::parse(raw_email) else {
         let page = form_page(
             &state,

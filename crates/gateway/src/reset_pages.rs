@@ -168,7 +168,7 @@ fn form_page(
         firm => firm_value(tenant),
         csrf_token => csrf.0.clone(),
         invitation,
-        min_length => state.policy.min_length,
+        min_length => state.policy_for(tenant).min_length,
         errors => errors.to_vec(),
     };
     let status = if errors.is_empty() {
@@ -309,7 +309,7 @@ pub async fn set_password(
         return refuse(&state, &tenant, limit_bucket.as_deref(), Dead::Invalid).await;
     };
     let errors: Vec<String> = state
-        .policy
+        .policy_for(&tenant)
         .check(&form.new_password, &form.confirm_password, &holder.email)
         .iter()
         .map(ToString::to_string)

@@ -16,6 +16,7 @@ use sea_orm::TransactionTrait;
 use crate::app::AppState;
 use crate::emails::issue_contact_reset_in;
 use crate::error::GatewayError;
+use crate::find_firm_pages;
 
 /// How often requests are looked for when nobody wakes the processor (requests made
 /// through another instance).
@@ -85,12 +86,16 @@ async fn process_one(
     Ok(queued)
 }
 
-/// Runs the processor until `shutdown`.
+/// Runs the processor, of these requests and of "Find your firm" ones, until
+/// `shutdown`.
 pub async fn run(state: AppState, shutdown: impl Future<Output = ()>) {
     tokio::pin!(shutdown);
     loop {
         if let Err(error) = process_reset_requests(&state).await {
             tracing::error!(error = %error, "cannot process password reset requests");
+        }
+        if let Err(error) = find_firm_pages::process_firm_lookups(&state).await {
+            tracing::error!(error = %error, "cannot process firm list requests");
         }
         tokio::select! {
             () = &mut shutdown => break,

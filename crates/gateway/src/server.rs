@@ -11,7 +11,7 @@ use tokio::sync::watch;
 use crate::app::{AppState, admin_endpoint, public_endpoint};
 use crate::database::{self, DatabaseError};
 use crate::settings::{Environment, Settings};
-use crate::{demo, emails, reset_requests};
+use crate::{demo, emails, firms, reset_requests};
 use notification::DeliveryWorker;
 
 #[derive(Debug, thiserror::Error)]
@@ -87,7 +87,8 @@ pub async fn serve(
     Ok(())
 }
 
-/// The delivery worker and the reset-request processor, as tasks of this process.
+/// The delivery worker, the reset-request processor and the purge of deleted firms,
+/// as tasks of this process.
 fn start_background(
     state: &AppState,
     stop: watch::Receiver<bool>,
@@ -97,10 +98,12 @@ fn start_background(
     };
     let transport = emails::transport(&state.settings).map_err(ServeError::Mail)?;
     let settings = emails::delivery_settings(&state.settings).map_err(ServeError::Mail)?;
-    let worker = DeliveryWorker::new(state.db.clone(), transport, settings, state.waker.clone());
+    let worker = DeliveryWorker::new(state.db.clone(), transport, settings, state.waker.clone())
+        .with_observer(std::sync::Arc::new(emails::AuditTrailObserver));
     Ok(vec![
         tokio::spawn(worker.run(stopped(stop.clone()))),
-        tokio::spawn(reset_requests::run(state.clone(), stopped(stop))),
+        tokio::spawn(reset_requests::run(state.clone(), stopped(stop.clone()))),
+        tokio::spawn(firms::run_purge(state.clone(), stopped(stop))),
     ])
 }
 

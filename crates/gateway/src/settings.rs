@@ -233,6 +233,8 @@ pub fn redact_url(url: &str) -> String {
 pub struct TenancySettings {
     pub cache_ttl_seconds: u64,
     pub cache_capacity: u64,
+    /// Days a deleted firm's data is kept, offline, before the purge removes it.
+    pub purge_after_days: u32,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]

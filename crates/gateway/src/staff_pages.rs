@@ -94,7 +94,7 @@ impl ContactView {
     }
 }
 
-fn render(
+pub(crate) fn render(
     state: &AppState,
     name: &str,
     context: minijinja::Value,
@@ -269,7 +269,7 @@ pub async fn clients(
     )
 }
 
-fn staff_context(
+pub(crate) fn staff_context(
     tenant: &Tenant,
     staff: &SignedIn<StaffUser>,
     csrf: &CsrfToken,
@@ -475,7 +475,7 @@ pub struct ContactForm {
 }
 
 /// Messages by form field name.
-type FieldErrors = Vec<(&'static str, String)>;
+pub(crate) type FieldErrors = Vec<(&'static str, String)>;
 
 /// Checks a contact form, giving one message per field.
 fn check_contact_form(form: &ContactForm) -> Result<(String, EmailAddress, String), FieldErrors> {
@@ -502,7 +502,7 @@ fn check_contact_form(form: &ContactForm) -> Result<(String, EmailAddress, Strin
     }
 }
 
-fn form_errors(errors: &[(&'static str, String)]) -> minijinja::Value {
+pub(crate) fn form_errors(errors: &[(&'static str, String)]) -> minijinja::Value {
     let by_field: std::collections::BTreeMap<&str, &str> = errors
         .iter()
         .map(|(field, message)| (*field, message.as_str()))

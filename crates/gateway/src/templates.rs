@@ -50,8 +50,8 @@ impl FirmView {
         Self {
             slug: tenant.slug.to_string(),
             display_name: tenant.display_name.clone(),
-            logo_url: branding.logo_url.clone().filter(|url| is_https_url(url)),
-            accent_colour: branding.accent_colour.clone().filter(|c| is_hex_colour(c)),
+            logo_url: branding.safe_logo_url().map(str::to_owned),
+            accent_colour: branding.safe_accent_colour().map(str::to_owned),
         }
     }
 }
@@ -66,25 +66,10 @@ pub fn serialized<T: Serialize>(value: T) -> minijinja::Value {
     minijinja::Value::from(minijinja::value::Serde(value))
 }
 
-fn is_https_url(url: &str) -> bool {
-    url.strip_prefix("https://").is_some_and(|rest| {
-        !rest.is_empty()
-            && !rest
-                .chars()
-                .any(|c| c.is_whitespace() || c.is_control() || c == '"')
-    })
-}
-
-/// `#rrggbb`, the only form the branding stylesheet accepts.
-pub fn is_hex_colour(colour: &str) -> bool {
-    colour.len() == 7
-        && colour.starts_with('#')
-        && colour[1..].bytes().all(|b| b.is_ascii_hexdigit())
-}
-
 #[cfg(test)]
 mod tests {
-    use super::{Templates, is_hex_colour, is_https_url};
+    use super::Templates;
+    use tenancy::{is_hex_colour, is_https_url};
 
     #[test]
     fn every_embedded_template_compiles() {

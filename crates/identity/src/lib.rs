@@ -13,6 +13,7 @@ mod contacts;
 mod email;
 mod entity;
 mod error;
+mod firm_lookups;
 mod password;
 mod policy;
 mod rate_limit;
@@ -37,6 +38,10 @@ pub use contacts::{
 };
 pub use email::{EmailAddress, EmailError};
 pub use error::IdentityError;
+pub use firm_lookups::{
+    AccountAt, FirmLookup, LookupOutcome, accounts_by_email, count_sent_firm_lookups,
+    finish_firm_lookup, pending_firm_lookups, record_firm_lookup,
+};
 pub use password::{HashingBusy, PasswordHasher, PasswordParams, Verification};
 pub use policy::{PasswordPolicy, PolicyViolation};
 pub use rate_limit::{RateLimit, RateLimited, clear_events, count_events, record_event};

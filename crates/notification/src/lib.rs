@@ -26,12 +26,16 @@ pub use email::{
 pub use metrics::DeliveryMetrics;
 pub use outbox::{
     MessageFilter, OutboxMessage, OutboxMessageId, OutboxStatus, QueuedMessage, count_messages,
-    enqueue, find_message, last_status, list_messages, retry_message,
+    enqueue, enqueue_about, enqueue_platform, find_message, last_status, list_messages,
+    retry_message,
 };
 pub use phrases::LOCALES;
 pub use render::Renderer;
 pub use transport::{FileMailbox, MailboxEntry, MailboxMessage, Transport};
-pub use worker::{DeliveryReport, DeliverySettings, DeliveryWaker, DeliveryWorker};
+pub use worker::{
+    DeliveryEvent, DeliveryObserver, DeliveryOutcome, DeliveryReport, DeliverySettings,
+    DeliveryWaker, DeliveryWorker, ObserverFuture,
+};
 
 /// Everything that can go wrong in this crate.
 #[derive(Debug, thiserror::Error)]

@@ -107,7 +107,10 @@ pub struct QueuedMessage {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OutboxMessage {
     pub id: OutboxMessageId,
-    pub tenant_id: TenantId,
+    /// `None` for platform mail.
+    pub tenant_id: Option<TenantId>,
+    /// The account the message is about, where one was named.
+    pub subject_id: Option<Uuid>,
     /// The kind's name; an unknown one would come from a newer version.
     pub kind: String,
     pub recipient: String,
@@ -131,7 +134,8 @@ impl TryFrom<outbox_message::Model> for OutboxMessage {
         })?;
         Ok(Self {
             id: OutboxMessageId(row.id),
-            tenant_id: TenantId::from_uuid(row.tenant_id),
+            tenant_id: row.tenant_id.map(TenantId::from_uuid),
+            subject_id: row.subject_id,
             kind: row.kind,
             recipient: row.recipient,
             subject: row.subject,
@@ -191,10 +195,45 @@ pub(crate) fn parse_recipient(raw: &str) -> Result<lettre::Address, Notification
 ///
 /// The recipient must be a plain address and no header may hold CR or LF, so that
 /// nothing a user typed can add a header or a recipient.
-#[tracing::instrument(skip_all, fields(tenant = %tenant, kind = %email.kind))]
 pub async fn enqueue(
     db: &impl ConnectionTrait,
     tenant: TenantId,
+    recipient: &str,
+    email: &RenderedEmail,
+    now: DateTime<Utc>,
+) -> Result<QueuedMessage, NotificationError> {
+    insert_message(db, Some(tenant), None, recipient, email, now).await
+}
+
+/// [`enqueue`] for a message about one account (a reset email), whose delivery or
+/// failure is then reported to the worker's [`crate::DeliveryObserver`] with that
+/// account's id.
+pub async fn enqueue_about(
+    db: &impl ConnectionTrait,
+    tenant: TenantId,
+    subject_id: Uuid,
+    recipient: &str,
+    email: &RenderedEmail,
+    now: DateTime<Utc>,
+) -> Result<QueuedMessage, NotificationError> {
+    insert_message(db, Some(tenant), Some(subject_id), recipient, email, now).await
+}
+
+/// [`enqueue`] for platform mail, which belongs to no firm ("Find your firm").
+pub async fn enqueue_platform(
+    db: &impl ConnectionTrait,
+    recipient: &str,
+    email: &RenderedEmail,
+    now: DateTime<Utc>,
+) -> Result<QueuedMessage, NotificationError> {
+    insert_message(db, None, None, recipient, email, now).await
+}
+
+#[tracing::instrument(skip_all, fields(tenant = tenant.map_or_else(|| "platform".to_owned(), |t| t.to_string()), kind = %email.kind))]
+async fn insert_message(
+    db: &impl ConnectionTrait,
+    tenant: Option<TenantId>,
+    subject_id: Option<Uuid>,
     recipient: &str,
     email: &RenderedEmail,
     now: DateTime<Utc>,
@@ -209,7 +248,8 @@ pub async fn enqueue(
     let id = Uuid::now_v7();
     outbox_message::ActiveModel {
         id: Set(id),
-        tenant_id: Set(tenant.as_uuid()),
+        tenant_id: Set(tenant.map(|tenant| tenant.as_uuid())),
+        subject_id: Set(subject_id),
         kind: Set(email.kind.as_str().to_owned()),
         recipient: Set(address.to_string()),
         subject: Set(email.subject.clone()),
@@ -359,7 +399,7 @@ pub async fn retry_message(
         .await?
         .ok_or(NotificationError::UnknownMessage)?;
     if result.rows_affected == 1 {
-        tracing::info!(tenant = %message.tenant_id, "dead message queued again");
+        tracing::info!(tenant = ?message.tenant_id, "dead message queued again");
         Ok(message)
     } else {
         Err(NotificationError::NotDead(message.status))
@@ -370,7 +410,8 @@ pub async fn retry_message(
 #[derive(Clone)]
 pub(crate) struct ClaimedMessage {
     pub(crate) id: OutboxMessageId,
-    pub(crate) tenant_id: TenantId,
+    pub(crate) tenant_id: Option<TenantId>,
+    pub(crate) subject_id: Option<Uuid>,
     pub(crate) kind: String,
     pub(crate) recipient: String,
     pub(crate) subject: String,
@@ -478,7 +519,8 @@ async fn claim_on(
         if result.rows_affected == 1 {
             claimed.push(ClaimedMessage {
                 id: OutboxMessageId(row.id),
-                tenant_id: TenantId::from_uuid(row.tenant_id),
+                tenant_id: row.tenant_id.map(TenantId::from_uuid),
+                subject_id: row.subject_id,
                 kind: row.kind,
                 recipient: row.recipient,
                 subject: row.subject,

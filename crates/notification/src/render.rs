@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use minijinja::{Environment, UndefinedBehavior, Value};
-use tenancy::Tenant;
+use tenancy::{Branding, Tenant};
 
 use crate::NotificationError;
 use crate::email::{Email, RenderedEmail};
@@ -12,6 +12,13 @@ use crate::phrases::{LOCALES, phrases};
 
 /// The accent of firms that chose none, or chose something that is not `#rrggbb`.
 const DEFAULT_ACCENT: &str = "#1d4ed8";
+
+/// Who an email comes from, as its looks need it.
+struct SenderLook<'a> {
+    name: &'a str,
+    branding: &'a Branding,
+    default_locale: &'a str,
+}
 
 /// The embedded email templates. Build one at start-up and share it: parsing the
 /// templates happens once, here.
@@ -43,11 +50,42 @@ impl Renderer {
         firm: &Tenant,
         locale: Option<&str>,
     ) -> Result<RenderedEmail, NotificationError> {
-        let locale = choose_locale(locale, &firm.settings.default_locale);
+        let sender = SenderLook {
+            name: &firm.display_name,
+            branding: &firm.settings.branding,
+            default_locale: &firm.settings.default_locale,
+        };
+        self.render_as(email, &sender, locale)
+    }
+
+    /// Renders platform mail, which speaks for no firm: `platform_name` stands where
+    /// a firm's name would, in the default branding.
+    pub fn render_platform(
+        &self,
+        email: &Email,
+        platform_name: &str,
+        locale: Option<&str>,
+    ) -> Result<RenderedEmail, NotificationError> {
+        let branding = Branding::default();
+        let sender = SenderLook {
+            name: platform_name,
+            branding: &branding,
+            default_locale: "en",
+        };
+        self.render_as(email, &sender, locale)
+    }
+
+    fn render_as(
+        &self,
+        email: &Email,
+        sender: &SenderLook<'_>,
+        locale: Option<&str>,
+    ) -> Result<RenderedEmail, NotificationError> {
+        let locale = choose_locale(locale, sender.default_locale);
         let kind = email.kind();
         let (subject, raw_phrases) = phrases(kind, locale);
 
-        let mut placeholders: Vec<(&str, String)> = vec![("firm", one_line(&firm.display_name))];
+        let mut placeholders: Vec<(&str, String)> = vec![("firm", one_line(sender.name))];
         let mut context: BTreeMap<&str, Value> = BTreeMap::new();
         match email {
             Email::PasswordReset(message) => {
@@ -99,20 +137,12 @@ impl Renderer {
             .map(|(key, text)| (*key, fill(text, &placeholders)))
             .collect();
 
-        let branding = &firm.settings.branding;
-        let logo_url = branding
-            .logo_url
-            .as_deref()
-            .filter(|url| is_https_url(url))
-            .map(str::to_owned);
-        let accent = branding
-            .accent_colour
-            .as_deref()
-            .filter(|colour| is_hex_colour(colour))
-            .unwrap_or(DEFAULT_ACCENT);
+        let branding = sender.branding;
+        let logo_url = branding.safe_logo_url().map(str::to_owned);
+        let accent = branding.safe_accent_colour().unwrap_or(DEFAULT_ACCENT);
         context.insert("locale", Value::from(locale));
         context.insert("subject", Value::from(subject));
-        context.insert("firm_name", Value::from(one_line(&firm.display_name)));
+        context.insert("firm_name", Value::from(one_line(sender.name)));
         context.insert("logo_url", Value::from(logo_url));
         context.insert("accent", Value::from(accent));
         context.insert("t", Value::from(filled));
@@ -203,23 +233,10 @@ fn checked_url(url: &str) -> Result<Value, NotificationError> {
     }
 }
 
-fn is_https_url(url: &str) -> bool {
-    url.len() > "https://".len()
-        && url.starts_with("https://")
-        && !url
-            .chars()
-            .any(|c| c.is_whitespace() || c.is_control() || matches!(c, '"' | '\'' | '<' | '>'))
-}
-
-fn is_hex_colour(colour: &str) -> bool {
-    colour.len() == 7
-        && colour.starts_with('#')
-        && colour[1..].bytes().all(|b| b.is_ascii_hexdigit())
-}
-
 #[cfg(test)]
 mod tests {
-    use super::{choose_locale, fill, is_hex_colour, is_https_url};
+    use super::{choose_locale, fill};
+    use tenancy::{is_hex_colour, is_https_url};
 
     #[test]
     fn placeholders_fill_in_one_pass() {

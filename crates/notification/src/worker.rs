@@ -7,18 +7,21 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use chrono::TimeDelta;
+use std::pin::Pin;
+
+use chrono::{DateTime, TimeDelta, Utc};
 use lettre::message::{Mailbox, MultiPart};
-use sea_orm::DatabaseConnection;
+use sea_orm::{DatabaseConnection, DatabaseTransaction, DbErr, TransactionTrait};
 use tenancy::{TenantId, find_tenant_by_id};
 use tokio::sync::Notify;
 use tokio::task::JoinSet;
 use tracing::Instrument;
+use uuid::Uuid;
 
 use crate::backoff::{random_jitter, retry_delay};
 use crate::outbox::{
-    ClaimedMessage, QueuedMessage, claim_due, count_unsent, mark_dead, mark_sent, parse_recipient,
-    schedule_retry,
+    ClaimedMessage, OutboxMessageId, QueuedMessage, claim_due, count_unsent, mark_dead, mark_sent,
+    parse_recipient, schedule_retry,
 };
 use crate::transport::{Outgoing, SendFailure, recipient_domain};
 use crate::{Clock, DeliveryMetrics, NotificationError, SystemClock, Transport};
@@ -42,6 +45,8 @@ pub struct DeliverySettings {
     pub poll_interval: Duration,
     /// Messages claimed, and sent concurrently, at a time.
     pub batch: u64,
+    /// The sender's name on platform mail, which belongs to no firm.
+    pub platform_name: String,
 }
 
 impl DeliverySettings {
@@ -59,6 +64,7 @@ impl DeliverySettings {
             lease: Duration::from_secs(300),
             poll_interval: Duration::from_secs(3),
             batch: 16,
+            platform_name: "Latchkey".to_owned(),
         })
     }
 }
@@ -118,6 +124,45 @@ struct Inner {
     settings: DeliverySettings,
     clock: Arc<dyn Clock>,
     waker: DeliveryWaker,
+    observer: Option<Arc<dyn DeliveryObserver>>,
+}
+
+/// The final outcome of a message that names the account it is about.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DeliveryOutcome {
+    Sent,
+    /// Given up on, with the last error.
+    Dead {
+        error: String,
+    },
+}
+
+/// What a [`DeliveryObserver`] hears.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeliveryEvent {
+    pub message_id: OutboxMessageId,
+    pub tenant_id: TenantId,
+    pub subject_id: Uuid,
+    /// The email kind's name, such as `password_reset`.
+    pub kind: String,
+    pub outcome: DeliveryOutcome,
+    pub at: DateTime<Utc>,
+}
+
+/// The boxed future a [`DeliveryObserver`] returns.
+pub type ObserverFuture<'a> = Pin<Box<dyn Future<Output = Result<(), DbErr>> + Send + 'a>>;
+
+/// Told of every message queued with [`crate::enqueue_about`] once it is sent or dead,
+/// inside the transaction that records that outcome: the gateway writes the audit
+/// trail here, which then never misses nor invents a delivery. If the observer
+/// fails, the outcome is rolled back with it and the message stays `sending` until
+/// its lease runs out, when it is claimed and sent again: at least once, never lost.
+pub trait DeliveryObserver: Send + Sync + std::fmt::Debug {
+    fn delivered<'a>(
+        &'a self,
+        txn: &'a DatabaseTransaction,
+        event: &'a DeliveryEvent,
+    ) -> ObserverFuture<'a>;
 }
 
 /// A firm as its emails need it.
@@ -159,6 +204,25 @@ impl DeliveryWorker {
                 settings,
                 clock,
                 waker,
+                observer: None,
+            }),
+        }
+    }
+
+    /// The same worker, reporting final outcomes to `observer`. Call before cloning.
+    pub fn with_observer(self, observer: Arc<dyn DeliveryObserver>) -> Self {
+        let inner = Arc::try_unwrap(self.inner).unwrap_or_else(|shared| Inner {
+            db: shared.db.clone(),
+            transport: shared.transport.clone(),
+            settings: shared.settings.clone(),
+            clock: Arc::clone(&shared.clock),
+            waker: shared.waker.clone(),
+            observer: shared.observer.clone(),
+        });
+        Self {
+            inner: Arc::new(Inner {
+                observer: Some(observer),
+                ..inner
             }),
         }
     }
@@ -221,19 +285,24 @@ impl DeliveryWorker {
         let mut senders: HashMap<TenantId, Option<Sender>> = HashMap::new();
         let mut tasks = JoinSet::new();
         for message in claimed {
-            let sender = match senders.get(&message.tenant_id) {
-                Some(sender) => sender.clone(),
-                None => {
-                    let sender =
-                        find_tenant_by_id(&inner.db, message.tenant_id)
+            let sender = match message.tenant_id {
+                None => Some(Sender {
+                    slug: "platform".to_owned(),
+                    display_name: inner.settings.platform_name.clone(),
+                }),
+                Some(tenant_id) => match senders.get(&tenant_id) {
+                    Some(sender) => sender.clone(),
+                    None => {
+                        let sender = find_tenant_by_id(&inner.db, tenant_id)
                             .await?
                             .map(|tenant| Sender {
                                 slug: tenant.slug.to_string(),
                                 display_name: tenant.display_name,
                             });
-                    senders.insert(message.tenant_id, sender.clone());
-                    sender
-                }
+                        senders.insert(tenant_id, sender.clone());
+                        sender
+                    }
+                },
             };
             let span = tracing::info_span!(
                 "deliver_email",
@@ -319,7 +388,8 @@ impl Inner {
         let finished = self.clock.now();
         match result {
             Ok(()) => {
-                mark_sent(&self.db, &message, finished).await?;
+                self.record_final(&message, DeliveryOutcome::Sent, finished)
+                    .await?;
                 let waited = (finished - message.created_at).as_seconds_f64();
                 if let Some(metrics) = &self.waker.metrics {
                     metrics.sent(&message.kind, waited);
@@ -357,12 +427,46 @@ impl Inner {
         message: &ClaimedMessage,
         error: &str,
     ) -> Result<Outcome, NotificationError> {
-        mark_dead(&self.db, message, error).await?;
+        let outcome = DeliveryOutcome::Dead {
+            error: error.to_owned(),
+        };
+        self.record_final(message, outcome, self.clock.now())
+            .await?;
         if let Some(metrics) = &self.waker.metrics {
             metrics.dead(&message.kind);
         }
         tracing::error!(error = %error, "email is dead; an operator may retry it");
         Ok(Outcome::Dead)
+    }
+
+    /// Marks a message sent or dead and, when it names its account and an observer
+    /// listens, tells the observer in the same transaction.
+    async fn record_final(
+        &self,
+        message: &ClaimedMessage,
+        outcome: DeliveryOutcome,
+        at: DateTime<Utc>,
+    ) -> Result<(), NotificationError> {
+        let txn = self.db.begin().await?;
+        match &outcome {
+            DeliveryOutcome::Sent => mark_sent(&txn, message, at).await?,
+            DeliveryOutcome::Dead { error } => mark_dead(&txn, message, error).await?,
+        }
+        if let (Some(observer), Some(tenant_id), Some(subject_id)) =
+            (&self.observer, message.tenant_id, message.subject_id)
+        {
+            let event = DeliveryEvent {
+                message_id: message.id,
+                tenant_id,
+                subject_id,
+                kind: message.kind.clone(),
+                outcome,
+                at,
+            };
+            observer.delivered(&txn, &event).await?;
+        }
+        txn.commit().await?;
+        Ok(())
     }
 
     /// The MIME message; failing to build it is permanent, as a retry would fail

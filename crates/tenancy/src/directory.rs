@@ -6,10 +6,9 @@
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set,
-    SqlErr,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect, Set, SqlErr,
 };
-use uuid::Uuid;
 
 use crate::entity::{tenant, tenant_domain};
 use crate::{HostName, TenancyError, Tenant, TenantId, TenantSettings, TenantSlug, TenantStatus};
@@ -28,23 +27,31 @@ impl NewTenant {
         display_name: &str,
         admin_email: &str,
     ) -> Result<Self, TenancyError> {
-        let display_name = display_name.trim();
-        if display_name.is_empty()
-            || display_name.chars().count() > 200
-            || display_name.chars().any(char::is_control)
-        {
-            return Err(TenancyError::InvalidDisplayName);
-        }
-        let admin_email = admin_email.trim();
-        if !looks_like_email(admin_email) {
-            return Err(TenancyError::InvalidEmail(admin_email.to_owned()));
-        }
         Ok(Self {
             slug,
-            display_name: display_name.to_owned(),
-            admin_email: admin_email.to_lowercase(),
+            display_name: checked_display_name(display_name)?,
+            admin_email: checked_admin_email(admin_email)?,
         })
     }
+}
+
+fn checked_display_name(raw: &str) -> Result<String, TenancyError> {
+    let display_name = raw.trim();
+    if display_name.is_empty()
+        || display_name.chars().count() > 200
+        || display_name.chars().any(char::is_control)
+    {
+        return Err(TenancyError::InvalidDisplayName);
+    }
+    Ok(display_name.to_owned())
+}
+
+fn checked_admin_email(raw: &str) -> Result<String, TenancyError> {
+    let admin_email = raw.trim();
+    if !looks_like_email(admin_email) {
+        return Err(TenancyError::InvalidEmail(admin_email.to_owned()));
+    }
+    Ok(admin_email.to_lowercase())
 }
 
 /// A plausibility check only: the address is proven when the invitation arrives.
@@ -80,6 +87,7 @@ pub async fn create_tenant(
         settings: Set(settings),
         created_at: Set(now),
         updated_at: Set(now),
+        deleted_at: Set(None),
     };
     match row.insert(db).await {
         Ok(model) => to_tenant(model),
@@ -140,7 +148,70 @@ pub async fn list_tenants(db: &impl ConnectionTrait) -> Result<Vec<Tenant>, Tena
         .collect()
 }
 
+/// Which firms [`list_tenants_page`] returns.
+#[derive(Debug, Clone)]
+pub struct TenantQuery {
+    pub status: Option<TenantStatus>,
+    /// The slug the previous page ended with.
+    pub after: Option<TenantSlug>,
+    /// 1 to 500.
+    pub limit: u64,
+}
+
+/// One page of firms by slug.
+#[derive(Debug, Clone)]
+pub struct TenantPage {
+    pub tenants: Vec<Tenant>,
+    /// Where the next page starts; `None` on the last page.
+    pub next_after: Option<TenantSlug>,
+}
+
+/// Firms by slug, a page at a time (keyset paging: stable while firms are added).
+pub async fn list_tenants_page(
+    db: &impl ConnectionTrait,
+    query: &TenantQuery,
+) -> Result<TenantPage, TenancyError> {
+    let limit = query.limit.clamp(1, 500);
+    let mut select = tenant::Entity::find().order_by_asc(tenant::Column::Slug);
+    if let Some(status) = query.status {
+        select = select.filter(tenant::Column::Status.eq(status.as_str()));
+    }
+    if let Some(after) = &query.after {
+        select = select.filter(tenant::Column::Slug.gt(after.as_str()));
+    }
+    let mut tenants = select
+        .limit(limit + 1)
+        .all(db)
+        .await?
+        .into_iter()
+        .map(to_tenant)
+        .collect::<Result<Vec<_>, _>>()?;
+    let more = tenants.len() as u64 > limit;
+    tenants.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+    let next_after = if more {
+        tenants.last().map(|tenant| tenant.slug.clone())
+    } else {
+        None
+    };
+    Ok(TenantPage {
+        tenants,
+        next_after,
+    })
+}
+
+/// A firm that exists and is not deleted.
+async fn live_tenant(db: &impl ConnectionTrait, slug: &TenantSlug) -> Result<Tenant, TenancyError> {
+    let tenant = find_tenant_by_slug(db, slug)
+        .await?
+        .ok_or_else(|| TenancyError::UnknownTenant(slug.to_string()))?;
+    if tenant.status == TenantStatus::Deleted {
+        return Err(TenancyError::TenantDeleted(slug.to_string()));
+    }
+    Ok(tenant)
+}
+
 /// Suspends or resumes a firm; setting the status it already has is not an error.
+/// A deleted firm stays deleted: use [`soft_delete_tenant`] to delete.
 #[tracing::instrument(skip(db, now), fields(tenant = %slug))]
 pub async fn set_tenant_status(
     db: &impl ConnectionTrait,
@@ -148,27 +219,123 @@ pub async fn set_tenant_status(
     status: TenantStatus,
     now: DateTime<Utc>,
 ) -> Result<Tenant, TenancyError> {
+    if status == TenantStatus::Deleted {
+        return Err(TenancyError::InvalidSetting {
+            field: "status",
+            reason: "cannot be set to deleted; delete the firm instead".to_owned(),
+        });
+    }
     let result = tenant::Entity::update_many()
         .col_expr(tenant::Column::Status, Expr::value(status.as_str()))
         .col_expr(tenant::Column::UpdatedAt, Expr::value(now))
         .filter(tenant::Column::Slug.eq(slug.as_str()))
+        .filter(tenant::Column::Status.ne(TenantStatus::Deleted.as_str()))
         .exec(db)
         .await?;
     if result.rows_affected == 0 {
-        return Err(TenancyError::UnknownTenant(slug.to_string()));
+        // Tell "deleted" from "never existed".
+        live_tenant(db, slug).await?;
     }
     find_tenant_by_slug(db, slug)
         .await?
         .ok_or_else(|| TenancyError::UnknownTenant(slug.to_string()))
 }
 
-/// Replaces a firm's settings.
+/// A change of a firm's name or administrator address; `None` keeps the value.
+#[derive(Debug, Clone, Default)]
+pub struct TenantProfileChange {
+    pub display_name: Option<String>,
+    pub admin_email: Option<String>,
+}
+
+/// Renames a firm or changes its administrator address, with the rules of
+/// [`NewTenant::new`].
+pub async fn update_tenant_profile(
+    db: &impl ConnectionTrait,
+    slug: &TenantSlug,
+    change: &TenantProfileChange,
+    now: DateTime<Utc>,
+) -> Result<Tenant, TenancyError> {
+    let tenant = live_tenant(db, slug).await?;
+    let mut update = tenant::Entity::update_many()
+        .col_expr(tenant::Column::UpdatedAt, Expr::value(now))
+        .filter(tenant::Column::Id.eq(tenant.id.as_uuid()));
+    if let Some(name) = &change.display_name {
+        update = update.col_expr(
+            tenant::Column::DisplayName,
+            Expr::value(checked_display_name(name)?),
+        );
+    }
+    if let Some(email) = &change.admin_email {
+        update = update.col_expr(
+            tenant::Column::AdminEmail,
+            Expr::value(checked_admin_email(email)?),
+        );
+    }
+    update.exec(db).await?;
+    find_tenant_by_slug(db, slug)
+        .await?
+        .ok_or_else(|| TenancyError::UnknownTenant(slug.to_string()))
+}
+
+/// Deletes a firm softly: its hosts stop resolving at once, its data stays until
+/// [`purge_deleted_tenants`]. Deleting a deleted firm changes nothing.
+#[tracing::instrument(skip(db, now), fields(tenant = %slug))]
+pub async fn soft_delete_tenant(
+    db: &impl ConnectionTrait,
+    slug: &TenantSlug,
+    now: DateTime<Utc>,
+) -> Result<Tenant, TenancyError> {
+    tenant::Entity::update_many()
+        .col_expr(
+            tenant::Column::Status,
+            Expr::value(TenantStatus::Deleted.as_str()),
+        )
+        .col_expr(tenant::Column::DeletedAt, Expr::value(now))
+        .col_expr(tenant::Column::UpdatedAt, Expr::value(now))
+        .filter(tenant::Column::Slug.eq(slug.as_str()))
+        .filter(tenant::Column::Status.ne(TenantStatus::Deleted.as_str()))
+        .exec(db)
+        .await?;
+    find_tenant_by_slug(db, slug)
+        .await?
+        .ok_or_else(|| TenancyError::UnknownTenant(slug.to_string()))
+}
+
+/// Removes, with everything that belongs to them (the foreign keys cascade), the
+/// firms deleted at or before `deleted_before`. Returns their slugs.
+pub async fn purge_deleted_tenants(
+    db: &impl ConnectionTrait,
+    deleted_before: DateTime<Utc>,
+) -> Result<Vec<TenantSlug>, TenancyError> {
+    let due = tenant::Entity::find()
+        .filter(tenant::Column::Status.eq(TenantStatus::Deleted.as_str()))
+        .filter(tenant::Column::DeletedAt.lte(deleted_before))
+        .all(db)
+        .await?;
+    let mut purged = Vec::with_capacity(due.len());
+    for row in due {
+        // Checked again in the DELETE itself, in case the firm changed meanwhile.
+        let result = tenant::Entity::delete_many()
+            .filter(tenant::Column::Id.eq(row.id))
+            .filter(tenant::Column::Status.eq(TenantStatus::Deleted.as_str()))
+            .exec(db)
+            .await?;
+        if result.rows_affected == 1 {
+            purged.push(TenantSlug::from_stored(row.slug));
+        }
+    }
+    Ok(purged)
+}
+
+/// Replaces a firm's settings, after checking them.
 pub async fn update_tenant_settings(
     db: &impl ConnectionTrait,
     id: TenantId,
     settings: &TenantSettings,
     now: DateTime<Utc>,
 ) -> Result<(), TenancyError> {
+    settings.validate()?;
     let json = serde_json::to_string(settings).expect("settings serialise");
     let result = tenant::Entity::update_many()
         .col_expr(tenant::Column::Settings, Expr::value(json))
@@ -197,76 +364,11 @@ pub async fn delete_tenant(
     Ok(tenant.id)
 }
 
-/// A custom domain of a firm and the TXT value that proves the firm controls it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TenantDomain {
-    pub tenant_id: TenantId,
-    pub domain: HostName,
-    pub verification_token: String,
-    pub verified_at: Option<DateTime<Utc>>,
-}
-
-/// Records `domain` as a custom domain of the firm, unverified: it resolves only once
-/// verified.
-pub async fn add_tenant_domain(
-    db: &impl ConnectionTrait,
-    tenant_id: TenantId,
-    domain: HostName,
-    base_domain: &HostName,
-    now: DateTime<Utc>,
-) -> Result<TenantDomain, TenancyError> {
-    let under_platform =
-        domain == *base_domain || domain.as_str().ends_with(&format!(".{base_domain}"));
-    if under_platform {
-        return Err(TenancyError::PlatformDomain(domain.to_string()));
-    }
-    let verification_token = format!("latchkey-verification={}", Uuid::new_v4().simple());
-    let row = tenant_domain::ActiveModel {
-        id: Set(Uuid::now_v7()),
-        tenant_id: Set(tenant_id.as_uuid()),
-        domain: Set(domain.to_string()),
-        verification_token: Set(verification_token.clone()),
-        verified_at: Set(None),
-        created_at: Set(now),
-    };
-    match row.insert(db).await {
-        Ok(_) => Ok(TenantDomain {
-            tenant_id,
-            domain,
-            verification_token,
-            verified_at: None,
-        }),
-        Err(error) if is_unique_violation(&error) => {
-            Err(TenancyError::DomainTaken(domain.to_string()))
-        }
-        Err(error) => Err(error.into()),
-    }
-}
-
-/// Marks a firm's domain as verified, after its TXT record was checked.
-pub async fn mark_tenant_domain_verified(
-    db: &impl ConnectionTrait,
-    tenant_id: TenantId,
-    domain: &HostName,
-    now: DateTime<Utc>,
-) -> Result<(), TenancyError> {
-    let result = tenant_domain::Entity::update_many()
-        .col_expr(tenant_domain::Column::VerifiedAt, Expr::value(now))
-        .filter(tenant_domain::Column::TenantId.eq(tenant_id.as_uuid()))
-        .filter(tenant_domain::Column::Domain.eq(domain.as_str()))
-        .exec(db)
-        .await?;
-    if result.rows_affected == 0 {
-        return Err(TenancyError::UnknownDomain(domain.to_string()));
-    }
-    Ok(())
-}
-
-fn is_unique_violation(error: &sea_orm::DbErr) -> bool {
+pub(crate) fn is_unique_violation(error: &sea_orm::DbErr) -> bool {
     matches!(error.sql_err(), Some(SqlErr::UniqueConstraintViolation(_)))
 }
 
-fn to_tenant(row: tenant::Model) -> Result<Tenant, TenancyError> {
+pub(crate) fn to_tenant(row: tenant::Model) -> Result<Tenant, TenancyError> {
     let corrupt = |reason: String| TenancyError::CorruptRecord {
         slug: row.slug.clone(),
         reason,
@@ -290,6 +392,7 @@ fn to_tenant(row: tenant::Model) -> Result<Tenant, TenancyError> {
         settings,
         created_at: row.created_at,
         updated_at: row.updated_at,
+        deleted_at: row.deleted_at,
     })
 }
 

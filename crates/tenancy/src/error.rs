@@ -24,6 +24,20 @@ pub enum TenancyError {
     PlatformDomain(String),
     #[error("the firm has no domain `{0}`")]
     UnknownDomain(String),
+    #[error("`{field}` {reason}")]
+    InvalidSetting { field: &'static str, reason: String },
+    #[error("the firm `{0}` is deleted")]
+    TenantDeleted(String),
+    #[error(
+        "the domain `{domain}` is not verified: publish a TXT record `{record_name}` with the value `{expected}`"
+    )]
+    DomainNotVerified {
+        domain: String,
+        record_name: String,
+        expected: String,
+    },
+    #[error("the TXT records of `{name}` could not be read: {reason}")]
+    TxtLookupFailed { name: String, reason: String },
     #[error("the stored firm `{slug}` is unreadable: {reason}")]
     CorruptRecord { slug: String, reason: String },
     #[error("database error")]

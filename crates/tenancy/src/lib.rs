@@ -5,6 +5,7 @@
 //! default; every other crate keys its data by the [`TenantId`] resolved here.
 
 mod directory;
+mod domains;
 mod entity;
 mod error;
 mod host;
@@ -13,12 +14,21 @@ mod slug;
 mod tenant;
 
 pub use directory::{
-    NewTenant, TenantDomain, add_tenant_domain, create_tenant, delete_tenant, find_tenant_by_id,
-    find_tenant_by_slug, find_tenant_by_verified_domain, list_tenants, mark_tenant_domain_verified,
-    set_tenant_status, update_tenant_settings,
+    NewTenant, TenantPage, TenantProfileChange, TenantQuery, create_tenant, delete_tenant,
+    find_tenant_by_id, find_tenant_by_slug, find_tenant_by_verified_domain, list_tenants,
+    list_tenants_page, purge_deleted_tenants, set_tenant_status, soft_delete_tenant,
+    update_tenant_profile, update_tenant_settings,
+};
+pub use domains::{
+    DnsTxtLookup, StaticTxtLookup, TenantDomain, TxtFuture, TxtLookup, TxtLookupError,
+    add_tenant_domain, list_tenant_domains, mark_tenant_domain_verified, remove_tenant_domain,
+    set_canonical_domain, verify_tenant_domain,
 };
 pub use error::TenancyError;
 pub use host::{HostError, HostName};
 pub use resolver::{Resolution, TenantResolver};
 pub use slug::{SlugError, TenantSlug};
-pub use tenant::{Branding, ResetMode, Tenant, TenantId, TenantSettings, TenantStatus};
+pub use tenant::{
+    Branding, MIN_PASSWORD_LENGTH, RESET_LINK_MINUTES, ResetMode, SUPPORTED_LOCALES, Tenant,
+    TenantId, TenantSettings, TenantStatus, is_hex_colour, is_https_url,
+};

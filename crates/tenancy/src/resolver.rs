@@ -13,7 +13,7 @@ use moka::future::Cache;
 use sea_orm::DatabaseConnection;
 
 use crate::{
-    HostName, TenancyError, Tenant, TenantId, TenantSlug, find_tenant_by_slug,
+    HostName, TenancyError, Tenant, TenantId, TenantSlug, TenantStatus, find_tenant_by_slug,
     find_tenant_by_verified_domain,
 };
 
@@ -22,7 +22,8 @@ use crate::{
 pub enum Resolution {
     /// The platform's own domain (`base_domain`).
     Platform,
-    /// A firm's subdomain or verified custom domain. The firm may be suspended.
+    /// A firm's subdomain or verified custom domain. The firm may be suspended, never
+    /// deleted.
     Firm(Arc<Tenant>),
     /// No firm lives here.
     Unknown,
@@ -110,9 +111,13 @@ impl TenantResolver {
             },
             None => find_tenant_by_verified_domain(&self.db, host).await?,
         };
-        Ok(found.map_or(Resolution::Unknown, |tenant| {
-            Resolution::Firm(Arc::new(tenant))
-        }))
+        // A deleted firm's hosts answer like hosts of no firm: its data waits for the
+        // purge, but nothing of it is served.
+        Ok(found
+            .filter(|tenant| tenant.status != TenantStatus::Deleted)
+            .map_or(Resolution::Unknown, |tenant| {
+                Resolution::Firm(Arc::new(tenant))
+            }))
     }
 
     /// Forgets every cached answer about one firm, after it changed.

@@ -96,11 +96,25 @@ async fn the_tenant_lifecycle_from_the_command_line() {
         cli.succeeds(&["tenant", "list"]).contains("acme"),
         "nothing deleted without confirmation"
     );
+    let deleted = cli.succeeds(&["tenant", "delete", "acme", "--yes"]);
     assert!(
-        cli.succeeds(&["tenant", "delete", "acme", "--yes"])
-            .contains("deleted")
+        deleted.contains("deleted") && deleted.contains("purged after"),
+        "{deleted}"
     );
-    assert!(!cli.succeeds(&["tenant", "list"]).contains("ACME"));
+    let listed = cli.succeeds(&["tenant", "list"]);
+    assert!(
+        listed.contains("acme") && listed.contains("deleted"),
+        "{listed}"
+    );
+    assert!(
+        cli.fails(&["tenant", "resume", "acme"]).contains("deleted"),
+        "a deleted firm stays deleted"
+    );
+    assert!(
+        cli.succeeds(&["tenant", "purge"])
+            .contains("no deleted firm"),
+        "the grace period holds"
+    );
 }
 
 #[tokio::test]

@@ -3,45 +3,12 @@
 
 use std::sync::Arc;
 
-use notification::{DeliverySettings, DeliveryWorker, FileMailbox, Transport};
 use poem::http::StatusCode;
 
-use crate::helpers::{Browser, TestApp, body, location, spawn_app};
+use crate::helpers::{Browser, TestApp, body, deliver, link_in_newest_email, location, spawn_app};
 
 const OLD_PASSWORD: &str = "contact battery staple";
 const NEW_PASSWORD: &str = "a brand new passphrase";
-
-/// Delivers whatever is due into a folder and returns the mailbox to read it.
-async fn deliver(app: &TestApp, folder: &std::path::Path) -> FileMailbox {
-    let settings = DeliverySettings::new("Latchkey <no-reply@latchkey.test>").unwrap();
-    let worker = DeliveryWorker::new(
-        app.state.db.clone(),
-        Transport::file(folder),
-        settings,
-        app.state.waker.clone(),
-    );
-    worker.deliver_due().await.unwrap();
-    FileMailbox::new(folder)
-}
-
-/// The reset link in the newest email to `to`.
-async fn link_in_newest_email(mailbox: &FileMailbox, to: &str) -> (String, String) {
-    let entries = mailbox.list(50).await.unwrap();
-    let entry = entries
-        .iter()
-        .find(|entry| entry.to.contains(to))
-        .expect("an email to the contact");
-    let message = mailbox.read(&entry.id).await.unwrap().unwrap();
-    let start = message
-        .text
-        .find("http://")
-        .expect("a link in the text part");
-    let link: String = message.text[start..]
-        .chars()
-        .take_while(|c| !c.is_whitespace())
-        .collect();
-    (link, message.text)
-}
 
 async fn setup(app: &TestApp) -> (tenancy::Tenant, identity::Client, identity::Contact) {
     let firm = app.create_firm("acme", "ACME Corporation").await;
@@ -396,4 +363,73 @@ async fn an_expired_link_leads_to_a_new_one_that_works() {
         )
         .await;
     assert_eq!(location(&done), "/login?notice=password-changed");
+}
+
+#[tokio::test]
+async fn a_reset_emails_delivery_or_failure_enters_the_contacts_audit_trail() {
+    let app = spawn_app().await;
+    let (firm, client, contact) = setup(&app).await;
+    let staff = Browser::new(&app, "acme.localhost");
+    staff
+        .sign_in_staff("admin@acme.test", "staff correct horse")
+        .await;
+    let contacts = format!("/staff/clients/{}/contacts", client.id);
+    let reset = format!(
+        "/staff/clients/{}/contacts/{}/reset-password",
+        client.id, contact.id
+    );
+    staff.submit(&contacts, &reset, &[]).await;
+    let folder = tempfile::tempdir().unwrap();
+    deliver(&app, folder.path()).await;
+
+    // The next one fails for good: an SMTP port where nobody listens, one attempt.
+    staff.submit(&contacts, &reset, &[]).await;
+    let mut settings =
+        notification::DeliverySettings::new("Latchkey <no-reply@latchkey.test>").unwrap();
+    settings.max_attempts = 1;
+    notification::DeliveryWorker::new(
+        app.state.db.clone(),
+        notification::Transport::smtp("smtp://127.0.0.1:9?tls=none").unwrap(),
+        settings,
+        app.state.waker.clone(),
+    )
+    .with_observer(Arc::new(gateway::emails::AuditTrailObserver))
+    .deliver_due()
+    .await
+    .unwrap();
+
+    let history = identity::account_history(&app.state.db, firm.id, contact.id, 50)
+        .await
+        .unwrap();
+    let actions: Vec<&str> = history.iter().map(|event| event.action.as_str()).collect();
+    assert_eq!(
+        actions
+            .iter()
+            .filter(|action| **action == "reset-email-sent")
+            .count(),
+        1,
+        "{actions:?}"
+    );
+    let failed = history
+        .iter()
+        .find(|event| event.action == "reset-email-failed")
+        .expect("the failure is in the trail");
+    assert_eq!(failed.actor_kind, "system");
+    assert!(
+        failed
+            .detail
+            .as_deref()
+            .unwrap_or_default()
+            .contains("message")
+    );
+    let page = body(
+        staff
+            .get(&format!(
+                "/staff/clients/{}/contacts/{}",
+                client.id, contact.id
+            ))
+            .await,
+    )
+    .await;
+    assert!(page.contains("Reset email sent") && page.contains("Reset email failed"));
 }

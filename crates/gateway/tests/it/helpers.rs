@@ -1,16 +1,22 @@
 //! `spawn_app`: the public and admin endpoints on a fresh database, in process.
 
+use std::sync::Arc;
+
 use gateway::app::{AppState, admin_endpoint, public_endpoint};
 use gateway::settings::{Environment, Settings};
 use migrations::testing::{TestDatabase, fresh_database};
+use notification::{DeliverySettings, DeliveryWorker, FileMailbox, Transport};
 use poem::endpoint::BoxEndpoint;
 use poem::test::TestClient;
-use tenancy::{NewTenant, Tenant, TenantSlug};
+use tenancy::{NewTenant, StaticTxtLookup, Tenant, TenantSlug};
 
 pub struct TestApp {
     pub public: TestClient<BoxEndpoint<'static>>,
     pub admin: TestClient<BoxEndpoint<'static>>,
     pub state: AppState,
+    /// The TXT records custom-domain verification sees: tests never ask DNS.
+    pub dns: Arc<StaticTxtLookup>,
+    variables: Vec<(String, String)>,
     /// Keeps the database (and its temporary folder) alive as long as the app.
     _database: TestDatabase,
 }
@@ -34,18 +40,50 @@ pub async fn spawn_app_with(overrides: &[(&str, &str)]) -> TestApp {
             .iter()
             .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
     );
-    let settings = Settings::load_with_variables(Environment::Test, None, variables)
-        .expect("the test configuration loads");
-    let state = AppState::new(settings, database.connection.clone()).expect("the app state builds");
+    let dns = Arc::new(StaticTxtLookup::new());
+    let state = app_state(&variables, &database.connection, &dns);
     TestApp {
         public: TestClient::new(public_endpoint(&state)),
         admin: TestClient::new(admin_endpoint(&state)),
         state,
+        dns,
+        variables,
         _database: database,
     }
 }
 
+fn app_state(
+    variables: &[(String, String)],
+    db: &sea_orm::DatabaseConnection,
+    dns: &Arc<StaticTxtLookup>,
+) -> AppState {
+    let settings = Settings::load_with_variables(Environment::Test, None, variables.to_vec())
+        .expect("the test configuration loads");
+    let mut state = AppState::new(settings, db.clone()).expect("the app state builds");
+    state.txt_lookup = dns.clone();
+    state
+}
+
+/// Another instance of the app on the same database, with its own caches: what a
+/// second gateway process would be.
+pub struct OtherInstance {
+    pub public: TestClient<BoxEndpoint<'static>>,
+}
+
+impl OtherInstance {
+    pub async fn get(&self, host: &str, path: &str) -> poem::test::TestResponse {
+        self.public.get(path).header("host", host).send().await
+    }
+}
+
 impl TestApp {
+    pub async fn second_instance(&self) -> OtherInstance {
+        let state = app_state(&self.variables, &self.state.db, &self.dns);
+        OtherInstance {
+            public: TestClient::new(public_endpoint(&state)),
+        }
+    }
+
     pub async fn create_firm(&self, slug: &str, name: &str) -> Tenant {
         let new =
             NewTenant::new(TenantSlug::parse(slug).unwrap(), name, "admin@firm.test").unwrap();
@@ -104,6 +142,39 @@ impl TestApp {
     pub async fn get(&self, host: &str, path: &str) -> poem::test::TestResponse {
         self.public.get(path).header("host", host).send().await
     }
+}
+
+/// Delivers whatever is due into a folder and returns the mailbox to read it.
+pub async fn deliver(app: &TestApp, folder: &std::path::Path) -> FileMailbox {
+    let settings = DeliverySettings::new("Latchkey <no-reply@latchkey.test>").unwrap();
+    let worker = DeliveryWorker::new(
+        app.state.db.clone(),
+        Transport::file(folder),
+        settings,
+        app.state.waker.clone(),
+    )
+    .with_observer(Arc::new(gateway::emails::AuditTrailObserver));
+    worker.deliver_due().await.unwrap();
+    FileMailbox::new(folder)
+}
+
+/// The first link in the newest email to `to`, and the email's text.
+pub async fn link_in_newest_email(mailbox: &FileMailbox, to: &str) -> (String, String) {
+    let entries = mailbox.list(50).await.unwrap();
+    let entry = entries
+        .iter()
+        .find(|entry| entry.to.contains(to))
+        .expect("an email to the contact");
+    let message = mailbox.read(&entry.id).await.unwrap().unwrap();
+    let start = message
+        .text
+        .find("http://")
+        .expect("a link in the text part");
+    let link: String = message.text[start..]
+        .chars()
+        .take_while(|c| !c.is_whitespace())
+        .collect();
+    (link, message.text)
 }
 
 pub async fn body(response: poem::test::TestResponse) -> String {

@@ -3,9 +3,12 @@
 mod access;
 mod admin;
 mod cli;
+mod find_firm;
+mod firm_settings;
 mod flow;
 mod forgot;
 mod helpers;
 mod hosts;
+mod operator;
 mod portal;
 mod reset;

@@ -7,7 +7,10 @@ use sea_orm::entity::prelude::*;
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
     pub id: Uuid,
-    pub tenant_id: Uuid,
+    /// `None` for platform mail, which speaks for no one firm.
+    pub tenant_id: Option<Uuid>,
+    /// The account the message is about, for the audit of its delivery.
+    pub subject_id: Option<Uuid>,
     pub kind: String,
     pub recipient: String,
     pub subject: String,

@@ -47,7 +47,7 @@ async fn a_message_exists_exactly_when_its_transaction_commits() {
     transaction.commit().await.unwrap();
     let message = find_message(db, queued.id).await.unwrap().unwrap();
     assert_eq!(message.status, OutboxStatus::Queued);
-    assert_eq!(message.tenant_id, acme.id);
+    assert_eq!(message.tenant_id, Some(acme.id));
     assert_eq!(message.kind, "password_reset");
     assert_eq!(message.recipient, "ann@acme.test");
     assert_eq!(message.subject, "Password Reset");

@@ -23,6 +23,7 @@ fn firm(name: &str, branding: Branding, default_locale: &str) -> Tenant {
         },
         created_at: Utc::now(),
         updated_at: Utc::now(),
+        deleted_at: None,
     }
 }
 

@@ -1,0 +1,276 @@
+//! The firm lifecycle as operators drive it: provisioning, changes, suspension,
+//! deletion and purge, custom domains. The CLI, the operator API and the staff
+//! settings page all call these functions, so a rule lives in one place and every
+//! change reaches this instance's host cache at once (other instances within
+//! `tenancy.cache_ttl_seconds`).
+
+use chrono::{DateTime, Duration, Utc};
+use identity::{AccountKind, EmailAddress, IdentityError, NewStaffUser, StaffRole};
+use notification::NotificationError;
+use sea_orm::{DbErr, TransactionTrait};
+use tenancy::{
+    HostName, NewTenant, TenancyError, Tenant, TenantDomain, TenantProfileChange, TenantSettings,
+    TenantSlug, TenantStatus,
+};
+
+use crate::app::AppState;
+use crate::emails::{Invitee, queue_invitation};
+use crate::error::GatewayError;
+
+/// Why a lifecycle change did not happen.
+#[derive(Debug, thiserror::Error)]
+pub enum FirmError {
+    #[error(transparent)]
+    Tenancy(#[from] TenancyError),
+    #[error(transparent)]
+    Identity(#[from] IdentityError),
+    #[error(transparent)]
+    Notification(#[from] NotificationError),
+    #[error("database error")]
+    Database(#[from] DbErr),
+    #[error("internal error")]
+    Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+impl From<GatewayError> for FirmError {
+    fn from(error: GatewayError) -> Self {
+        Self::Internal(Box::new(error))
+    }
+}
+
+/// What a new firm needs.
+#[derive(Debug, Clone)]
+pub struct NewFirm<'a> {
+    pub slug: &'a str,
+    pub name: &'a str,
+    pub admin_email: &'a str,
+    /// The first administrator's name; "Administrator" when not given.
+    pub admin_name: Option<&'a str>,
+}
+
+/// Creates a firm and its first staff administrator, and invites that administrator
+/// to set a password: one transaction, so a firm never exists without its invitation.
+pub async fn provision_firm(state: &AppState, new: NewFirm<'_>) -> Result<Tenant, FirmError> {
+    let slug = TenantSlug::parse(new.slug).map_err(TenancyError::from)?;
+    let firm = NewTenant::new(slug, new.name, new.admin_email)?;
+    let admin_email = EmailAddress::parse(new.admin_email).map_err(IdentityError::from)?;
+    let now = Utc::now();
+    let txn = state.db.begin().await?;
+    let tenant = tenancy::create_tenant(&txn, firm, now).await?;
+    let admin = identity::create_staff_user(
+        &txn,
+        tenant.id,
+        NewStaffUser {
+            email: admin_email,
+            name: new.admin_name.unwrap_or("Administrator").to_owned(),
+            role: StaffRole::Admin,
+            password_hash: None,
+        },
+        now,
+    )
+    .await?;
+    let invitee = Invitee {
+        kind: AccountKind::Staff,
+        id: admin.id,
+        name: &admin.name,
+        email: &admin.email,
+        locale: Some(&tenant.settings.default_locale),
+    };
+    let queued = queue_invitation(&txn, state, &tenant, invitee).await?;
+    txn.commit().await?;
+    state.waker.notify(&queued);
+    // A "no firm here" answer for the new subdomain may be cached.
+    state.resolver.invalidate_tenant(tenant.id);
+    tracing::info!(tenant = %tenant.slug, "firm provisioned; its administrator is invited");
+    Ok(tenant)
+}
+
+/// The firm with `slug`, in any status; a malformed slug names no firm.
+pub async fn find_firm(state: &AppState, slug: &str) -> Result<Tenant, FirmError> {
+    let unknown = || TenancyError::UnknownTenant(slug.to_owned());
+    let parsed = TenantSlug::parse(slug).map_err(|_| unknown())?;
+    Ok(tenancy::find_tenant_by_slug(&state.db, &parsed)
+        .await?
+        .ok_or_else(unknown)?)
+}
+
+/// A change to a firm; `None` leaves a part as it is.
+#[derive(Debug, Clone, Default)]
+pub struct FirmChange {
+    pub display_name: Option<String>,
+    pub admin_email: Option<String>,
+    pub settings: Option<TenantSettings>,
+    /// `Some(None)` goes back to the platform subdomain.
+    pub canonical_domain: Option<Option<String>>,
+}
+
+/// Applies a change in one transaction: either all of it holds or none.
+pub async fn update_firm(
+    state: &AppState,
+    slug: &str,
+    change: FirmChange,
+) -> Result<Tenant, FirmError> {
+    let tenant = find_firm(state, slug).await?;
+    if tenant.status == TenantStatus::Deleted {
+        return Err(TenancyError::TenantDeleted(tenant.slug.to_string()).into());
+    }
+    let now = Utc::now();
+    let txn = state.db.begin().await?;
+    if change.display_name.is_some() || change.admin_email.is_some() {
+        let profile = TenantProfileChange {
+            display_name: change.display_name,
+            admin_email: change.admin_email,
+        };
+        tenancy::update_tenant_profile(&txn, &tenant.slug, &profile, now).await?;
+    }
+    if let Some(settings) = &change.settings {
+        tenancy::update_tenant_settings(&txn, tenant.id, settings, now).await?;
+    }
+    if let Some(canonical) = &change.canonical_domain {
+        let domain = canonical
+            .as_deref()
+            .map(HostName::parse)
+            .transpose()
+            .map_err(TenancyError::from)?;
+        tenancy::set_canonical_domain(&txn, tenant.id, domain.as_ref(), now).await?;
+    }
+    let updated = tenancy::find_tenant_by_id(&txn, tenant.id)
+        .await?
+        .ok_or_else(|| TenancyError::UnknownTenant(slug.to_owned()))?;
+    txn.commit().await?;
+    state.resolver.invalidate_tenant(tenant.id);
+    Ok(updated)
+}
+
+/// Suspends (`Suspended`) or resumes (`Active`) a firm's portal.
+pub async fn set_firm_status(
+    state: &AppState,
+    slug: &str,
+    status: TenantStatus,
+) -> Result<Tenant, FirmError> {
+    let tenant = find_firm(state, slug).await?;
+    let updated = tenancy::set_tenant_status(&state.db, &tenant.slug, status, Utc::now()).await?;
+    state.resolver.invalidate_tenant(tenant.id);
+    tracing::info!(tenant = %tenant.slug, status = %updated.status, "firm status changed");
+    Ok(updated)
+}
+
+/// Takes a firm offline at once; its data is purged after the grace period.
+pub async fn delete_firm(state: &AppState, slug: &str) -> Result<Tenant, FirmError> {
+    let tenant = find_firm(state, slug).await?;
+    let deleted = tenancy::soft_delete_tenant(&state.db, &tenant.slug, Utc::now()).await?;
+    state.resolver.invalidate_tenant(tenant.id);
+    tracing::info!(tenant = %tenant.slug, "firm deleted; its data waits for the purge");
+    Ok(deleted)
+}
+
+/// When a deleted firm's data goes.
+pub fn purge_due(state: &AppState, tenant: &Tenant) -> Option<DateTime<Utc>> {
+    tenant
+        .deleted_at
+        .map(|deleted| deleted + purge_grace(state))
+}
+
+fn purge_grace(state: &AppState) -> Duration {
+    Duration::days(i64::from(state.settings.tenancy.purge_after_days))
+}
+
+/// Removes every trace of the firms deleted longer ago than the grace period.
+pub async fn purge_deleted_firms(
+    state: &AppState,
+    now: DateTime<Utc>,
+) -> Result<Vec<TenantSlug>, FirmError> {
+    let purged = tenancy::purge_deleted_tenants(&state.db, now - purge_grace(state)).await?;
+    if !purged.is_empty() {
+        state.resolver.invalidate_all();
+        for slug in &purged {
+            tracing::info!(tenant = %slug, "deleted firm purged");
+        }
+    }
+    Ok(purged)
+}
+
+/// Claims a custom domain for a firm; it resolves once its TXT record is verified.
+pub async fn add_domain(
+    state: &AppState,
+    slug: &str,
+    domain: &str,
+) -> Result<TenantDomain, FirmError> {
+    let tenant = live_firm(state, slug).await?;
+    let domain = HostName::parse(domain).map_err(TenancyError::from)?;
+    Ok(tenancy::add_tenant_domain(
+        &state.db,
+        tenant.id,
+        domain,
+        &state.settings.server.base_domain,
+        Utc::now(),
+    )
+    .await?)
+}
+
+/// Checks the domain's TXT record and, when it holds the firm's value, lets the
+/// domain resolve to the firm.
+pub async fn verify_domain(
+    state: &AppState,
+    slug: &str,
+    domain: &str,
+) -> Result<TenantDomain, FirmError> {
+    let tenant = live_firm(state, slug).await?;
+    let domain = HostName::parse(domain).map_err(TenancyError::from)?;
+    let verified = tenancy::verify_tenant_domain(
+        &state.db,
+        state.txt_lookup.as_ref(),
+        tenant.id,
+        &domain,
+        Utc::now(),
+    )
+    .await?;
+    state.resolver.invalidate_tenant(tenant.id);
+    Ok(verified)
+}
+
+pub async fn remove_domain(state: &AppState, slug: &str, domain: &str) -> Result<(), FirmError> {
+    let tenant = find_firm(state, slug).await?;
+    let domain =
+        HostName::parse(domain).map_err(|_| TenancyError::UnknownDomain(domain.to_owned()))?;
+    tenancy::remove_tenant_domain(&state.db, tenant.id, &domain, Utc::now()).await?;
+    // The domain's cached answer still names the firm.
+    state.resolver.invalidate_tenant(tenant.id);
+    Ok(())
+}
+
+pub async fn list_domains(state: &AppState, slug: &str) -> Result<Vec<TenantDomain>, FirmError> {
+    let tenant = find_firm(state, slug).await?;
+    Ok(tenancy::list_tenant_domains(&state.db, tenant.id).await?)
+}
+
+/// A firm that is not deleted: a deleted one takes no new domains.
+async fn live_firm(state: &AppState, slug: &str) -> Result<Tenant, FirmError> {
+    let tenant = find_firm(state, slug).await?;
+    if tenant.status == TenantStatus::Deleted {
+        return Err(TenancyError::TenantDeleted(tenant.slug.to_string()).into());
+    }
+    Ok(tenant)
+}
+
+/// How often `serve` and `worker` look for deleted firms past their grace period.
+/// The grace period is days long, so an hour's delay does not matter; several
+/// instances purging at once is harmless, as deleting what is gone changes nothing.
+const PURGE_INTERVAL: std::time::Duration = std::time::Duration::from_secs(3600);
+
+/// Purges deleted firms every [`PURGE_INTERVAL`] until `shutdown` completes.
+pub async fn run_purge(state: AppState, shutdown: impl std::future::Future<Output = ()>) {
+    let mut ticks = tokio::time::interval(PURGE_INTERVAL);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            () = &mut shutdown => break,
+            _ = ticks.tick() => {
+                if let Err(error) = purge_deleted_firms(&state, Utc::now()).await {
+                    tracing::warn!(%error, "purging deleted firms failed; trying again later");
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,193 @@
+//! `/outbox`: watching email delivery and retrying dead messages.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use notification::{
+    MessageFilter, NotificationError, OutboxMessage, OutboxMessageId, OutboxStatus,
+};
+use poem::web::Data;
+use poem_openapi::param::{Path, Query};
+use poem_openapi::payload::Json;
+use poem_openapi::{Enum, Object, OpenApi, Tags};
+use tenancy::TenantId;
+use uuid::Uuid;
+
+use super::{ApiError, OperatorToken};
+use crate::app::AppState;
+use crate::firms;
+
+#[derive(Tags)]
+enum ApiTags {
+    /// Email delivery through the outbox.
+    Delivery,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+#[oai(rename_all = "snake_case")]
+pub enum MessageStatus {
+    Queued,
+    Sending,
+    Sent,
+    /// Given up on after `mail.max_attempts`; may be retried.
+    Dead,
+}
+
+impl From<OutboxStatus> for MessageStatus {
+    fn from(status: OutboxStatus) -> Self {
+        match status {
+            OutboxStatus::Queued => Self::Queued,
+            OutboxStatus::Sending => Self::Sending,
+            OutboxStatus::Sent => Self::Sent,
+            OutboxStatus::Dead => Self::Dead,
+        }
+    }
+}
+
+impl From<MessageStatus> for OutboxStatus {
+    fn from(status: MessageStatus) -> Self {
+        match status {
+            MessageStatus::Queued => Self::Queued,
+            MessageStatus::Sending => Self::Sending,
+            MessageStatus::Sent => Self::Sent,
+            MessageStatus::Dead => Self::Dead,
+        }
+    }
+}
+
+/// A message without its body: bodies hold reset links and temporary passwords.
+#[derive(Debug, Clone, Object)]
+#[oai(rename_all = "snake_case")]
+pub struct MessageView {
+    pub id: Uuid,
+    /// The firm's slug; null for platform mail (such as "Find your firm").
+    pub firm: Option<String>,
+    /// Such as `password_reset`, `invitation`.
+    pub kind: String,
+    pub recipient: String,
+    pub subject: String,
+    pub status: MessageStatus,
+    pub attempts: u32,
+    pub last_error: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub next_attempt_at: DateTime<Utc>,
+    pub sent_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, Object)]
+#[oai(rename_all = "snake_case")]
+pub struct MessageList {
+    /// Newest first.
+    pub messages: Vec<MessageView>,
+}
+
+/// Slugs of the firms messages belong to, looked up once each.
+struct FirmNames<'a> {
+    state: &'a AppState,
+    known: HashMap<TenantId, Option<String>>,
+}
+
+impl FirmNames<'_> {
+    async fn view(&mut self, message: OutboxMessage) -> Result<MessageView, ApiError> {
+        let firm = match message.tenant_id {
+            None => None,
+            Some(id) => match self.known.get(&id) {
+                Some(slug) => slug.clone(),
+                None => {
+                    let slug = tenancy::find_tenant_by_id(&self.state.db, id)
+                        .await?
+                        .map(|tenant| tenant.slug.to_string());
+                    self.known.insert(id, slug.clone());
+                    slug
+                }
+            },
+        };
+        Ok(MessageView {
+            id: message.id.as_uuid(),
+            firm,
+            kind: message.kind,
+            recipient: message.recipient,
+            subject: message.subject,
+            status: message.status.into(),
+            attempts: message.attempts,
+            last_error: message.last_error,
+            created_at: message.created_at,
+            next_attempt_at: message.next_attempt_at,
+            sent_at: message.sent_at,
+        })
+    }
+}
+
+fn notification_error(error: NotificationError) -> ApiError {
+    match error {
+        NotificationError::UnknownMessage => {
+            ApiError::not_found("unknown_message", "There is no message with this id.")
+        }
+        NotificationError::NotDead(status) => ApiError::conflict(
+            "message_not_dead",
+            format!("Only dead messages can be retried; this one is {status}."),
+        ),
+        other => ApiError::internal(&other),
+    }
+}
+
+pub struct DeliveryApi;
+
+#[OpenApi(prefix_path = "/outbox")]
+impl DeliveryApi {
+    /// Outbox messages, newest first.
+    #[oai(path = "/", method = "get", tag = "ApiTags::Delivery")]
+    async fn list(
+        &self,
+        _token: OperatorToken,
+        state: Data<&AppState>,
+        /// Only messages in this status, such as `dead`.
+        status: Query<Option<MessageStatus>>,
+        /// Only this firm's messages.
+        firm: Query<Option<String>>,
+        /// 1 to 500; 50 when left out.
+        limit: Query<Option<u64>>,
+    ) -> Result<Json<MessageList>, ApiError> {
+        let tenant = match firm.0 {
+            Some(slug) => Some(firms::find_firm(&state, &slug).await?.id),
+            None => None,
+        };
+        let filter = MessageFilter {
+            status: status.0.map(Into::into),
+            tenant,
+        };
+        let limit = super::tenants::page_size(limit.0)?;
+        let messages = notification::list_messages(&state.db, filter, limit)
+            .await
+            .map_err(notification_error)?;
+        let mut names = FirmNames {
+            state: &state,
+            known: HashMap::new(),
+        };
+        let mut views = Vec::with_capacity(messages.len());
+        for message in messages {
+            views.push(names.view(message).await?);
+        }
+        Ok(Json(MessageList { messages: views }))
+    }
+
+    /// Queue a dead message again; the worker sends it within seconds.
+    #[oai(path = "/:id/retry", method = "post", tag = "ApiTags::Delivery")]
+    async fn retry(
+        &self,
+        _token: OperatorToken,
+        state: Data<&AppState>,
+        id: Path<Uuid>,
+    ) -> Result<Json<MessageView>, ApiError> {
+        let message =
+            notification::retry_message(&state.db, OutboxMessageId::from_uuid(id.0), Utc::now())
+                .await
+                .map_err(notification_error)?;
+        state.waker.wake();
+        let mut names = FirmNames {
+            state: &state,
+            known: HashMap::new(),
+        };
+        names.view(message).await.map(Json)
+    }
+}

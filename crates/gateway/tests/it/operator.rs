@@ -1,0 +1,938 @@
+//! The operator API on the admin listener: every endpoint, its token, its problems,
+//! and the firm lifecycle it drives.
+
+use std::time::Duration;
+
+use chrono::Utc;
+use poem::http::{Method, StatusCode};
+use serde_json::{Value, json};
+
+use crate::helpers::{
+    Browser, TestApp, body, deliver, link_in_newest_email, location, spawn_app, spawn_app_with,
+};
+
+/// `security.operator_token` in `config/test.toml`.
+const TOKEN: &str = "test-operator-token-0123456789abcdef";
+
+struct Answer {
+    status: StatusCode,
+    content_type: String,
+    www_authenticate: Option<String>,
+    json: Value,
+}
+
+async fn call_with(
+    app: &TestApp,
+    method: Method,
+    path: &str,
+    token: Option<&str>,
+    payload: Option<Value>,
+) -> Answer {
+    let mut request = match method {
+        Method::GET => app.admin.get(path),
+        Method::POST => app.admin.post(path),
+        Method::PATCH => app.admin.patch(path),
+        Method::DELETE => app.admin.delete(path),
+        other => panic!("no test client method for {other}"),
+    };
+    if let Some(token) = token {
+        request = request.header("authorization", format!("Bearer {token}"));
+    }
+    if let Some(payload) = payload {
+        request = request
+            .header("content-type", "application/json")
+            .body(payload.to_string());
+    }
+    let response = request.send().await;
+    let status = response.0.status();
+    let header = |name: &str| {
+        response
+            .0
+            .headers()
+            .get(name)
+            .map(|value| value.to_str().unwrap().to_owned())
+    };
+    let content_type = header("content-type").unwrap_or_default();
+    let www_authenticate = header("www-authenticate");
+    let text = body(response).await;
+    let json = if text.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_str(&text).unwrap_or_else(|_| panic!("JSON from {path}: {text}"))
+    };
+    Answer {
+        status,
+        content_type,
+        www_authenticate,
+        json,
+    }
+}
+
+async fn call(app: &TestApp, method: Method, path: &str, payload: Option<Value>) -> Answer {
+    call_with(app, method, path, Some(TOKEN), payload).await
+}
+
+/// Asserts an RFC 9457 problem with `status` and `code`.
+fn assert_problem(answer: &Answer, status: StatusCode, code: &str) {
+    assert_eq!(answer.status, status, "{}", answer.json);
+    assert_eq!(
+        answer.content_type, "application/problem+json",
+        "{}",
+        answer.json
+    );
+    assert_eq!(answer.json["status"], status.as_u16(), "{}", answer.json);
+    assert_eq!(answer.json["code"], code, "{}", answer.json);
+    assert_eq!(answer.json["type"], "about:blank");
+    assert!(
+        answer.json["title"].as_str().is_some_and(|t| !t.is_empty())
+            && answer.json["detail"]
+                .as_str()
+                .is_some_and(|d| !d.is_empty()),
+        "{}",
+        answer.json
+    );
+}
+
+async fn create(app: &TestApp, slug: &str) -> Answer {
+    call(
+        app,
+        Method::POST,
+        "/api/v1/tenants",
+        Some(json!({ "slug": slug, "name": format!("Firm {slug}"), "admin_email": format!("boss@{slug}.test") })),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn a_missing_or_wrong_token_is_401_with_a_challenge() {
+    let app = spawn_app().await;
+    let routes = [
+        (Method::GET, "/api/v1/tenants"),
+        (Method::POST, "/api/v1/tenants"),
+        (Method::GET, "/api/v1/tenants/acme"),
+        (Method::PATCH, "/api/v1/tenants/acme"),
+        (Method::DELETE, "/api/v1/tenants/acme"),
+        (Method::POST, "/api/v1/tenants/acme/suspend"),
+        (Method::POST, "/api/v1/tenants/acme/resume"),
+        (Method::POST, "/api/v1/tenants/acme/domains"),
+        (Method::GET, "/api/v1/outbox"),
+        (
+            Method::POST,
+            "/api/v1/outbox/0190a000-0000-7000-8000-000000000000/retry",
+        ),
+        (Method::GET, "/api/v1/no-such-route"),
+    ];
+    for (method, path) in routes {
+        let missing = call_with(&app, method.clone(), path, None, Some(json!({}))).await;
+        assert_problem(&missing, StatusCode::UNAUTHORIZED, "unauthorized");
+        assert_eq!(
+            missing.www_authenticate.as_deref(),
+            Some(r#"Bearer realm="latchkey-operator""#),
+            "{method} {path}"
+        );
+        let wrong = call_with(&app, method.clone(), path, Some("not-the-token"), None).await;
+        assert_problem(&wrong, StatusCode::UNAUTHORIZED, "unauthorized");
+        assert!(
+            wrong
+                .www_authenticate
+                .as_deref()
+                .is_some_and(|challenge| challenge.contains(r#"error="invalid_token""#)),
+            "{method} {path}"
+        );
+    }
+    // Another scheme, or the token with a character missing, is no better.
+    let basic = app
+        .admin
+        .get("/api/v1/tenants")
+        .header("authorization", format!("Basic {TOKEN}"))
+        .send()
+        .await;
+    basic.assert_status(StatusCode::UNAUTHORIZED);
+    let short = call_with(
+        &app,
+        Method::GET,
+        "/api/v1/tenants",
+        Some(&TOKEN[..TOKEN.len() - 1]),
+        None,
+    )
+    .await;
+    assert_eq!(short.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        call(&app, Method::GET, "/api/v1/tenants", None)
+            .await
+            .status,
+        StatusCode::OK
+    );
+}
+
+#[tokio::test]
+async fn the_spec_and_the_docs_are_served() {
+    let app = spawn_app().await;
+    let spec = app.admin.get("/api/v1/openapi.json").send().await;
+    spec.assert_status_is_ok();
+    let spec: Value = serde_json::from_str(&body(spec).await).unwrap();
+    assert!(spec["openapi"].as_str().unwrap().starts_with("3."));
+    let paths = spec["paths"].as_object().unwrap();
+    for path in [
+        "/tenants",
+        "/tenants/{slug}",
+        "/tenants/{slug}/suspend",
+        "/tenants/{slug}/resume",
+        "/tenants/{slug}/domains",
+        "/tenants/{slug}/domains/{domain}/verify",
+        "/tenants/{slug}/audit",
+        "/tenants/{slug}/activity",
+        "/outbox",
+        "/outbox/{id}/retry",
+    ] {
+        assert!(paths.contains_key(path), "{path} is documented");
+    }
+    assert_eq!(spec["servers"][0]["url"], "/api/v1");
+    assert!(
+        spec["components"]["securitySchemes"]["operator_token"]["scheme"]
+            .as_str()
+            .is_some_and(|scheme| scheme.eq_ignore_ascii_case("bearer"))
+    );
+    let docs = app.admin.get("/api/docs").send().await;
+    docs.assert_status_is_ok();
+    let html = body(docs).await;
+    assert!(html.contains("swagger"), "the docs page is Swagger UI");
+}
+
+#[tokio::test]
+async fn provisioning_invites_the_admin_who_signs_in_at_the_subdomain() {
+    let app = spawn_app().await;
+    let created = call(
+        &app,
+        Method::POST,
+        "/api/v1/tenants",
+        Some(json!({
+            "slug": "northwind",
+            "name": "Northwind Accounting",
+            "admin_email": "Grace@Northwind.test",
+            "admin_name": "Grace Hopper"
+        })),
+    )
+    .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.json);
+    assert_eq!(created.json["slug"], "northwind");
+    assert_eq!(created.json["status"], "active");
+    assert_eq!(
+        created.json["portal_url"],
+        "http://northwind.localhost/login"
+    );
+    assert_eq!(created.json["settings"]["effective_reset_link_minutes"], 15);
+
+    let folder = tempfile::tempdir().unwrap();
+    let mailbox = deliver(&app, folder.path()).await;
+    let (link, text) = link_in_newest_email(&mailbox, "grace@northwind.test").await;
+    assert!(text.contains("Grace Hopper"), "{text}");
+    assert!(link.starts_with("http://northwind.localhost/reset/"));
+
+    let admin = Browser::new(&app, "northwind.localhost");
+    let path = link.trim_start_matches("http://northwind.localhost");
+    let opened = admin.get(path).await;
+    assert_eq!(opened.0.status(), StatusCode::SEE_OTHER);
+    let set = admin
+        .submit(
+            "/reset",
+            "/reset",
+            &[
+                ("new_password", "northwind ledger 2026"),
+                ("confirm_password", "northwind ledger 2026"),
+            ],
+        )
+        .await;
+    assert_eq!(set.0.status(), StatusCode::SEE_OTHER);
+    let signed_in = admin
+        .sign_in_staff("grace@northwind.test", "northwind ledger 2026")
+        .await;
+    assert_eq!(signed_in.0.status(), StatusCode::SEE_OTHER);
+    let settings = admin.get("/staff/settings").await;
+    settings.assert_status_is_ok();
+    assert!(body(settings).await.contains("Northwind Accounting"));
+}
+
+#[tokio::test]
+async fn create_refuses_bad_input_with_422_and_a_taken_slug_with_409() {
+    let app = spawn_app().await;
+    assert_eq!(create(&app, "acme").await.status, StatusCode::CREATED);
+    assert_problem(
+        &create(&app, "acme").await,
+        StatusCode::CONFLICT,
+        "slug_taken",
+    );
+    for (payload, code) in [
+        (
+            json!({ "slug": "Not A Slug", "name": "X", "admin_email": "a@x.test" }),
+            "invalid_slug",
+        ),
+        (
+            json!({ "slug": "okay", "name": "  ", "admin_email": "a@x.test" }),
+            "invalid_name",
+        ),
+        (
+            json!({ "slug": "okay", "name": "X", "admin_email": "not an address" }),
+            "invalid_email",
+        ),
+        (json!({ "slug": "okay", "name": "X" }), "invalid_request"),
+        (
+            json!({ "slug": "okay", "name": "X", "admin_email": "a@x.test", "colour": "red" }),
+            "invalid_request",
+        ),
+        (json!([1, 2, 3]), "invalid_request"),
+    ] {
+        let answer = call(&app, Method::POST, "/api/v1/tenants", Some(payload.clone())).await;
+        assert_problem(&answer, StatusCode::UNPROCESSABLE_ENTITY, code);
+    }
+    let list = call(&app, Method::GET, "/api/v1/tenants", None).await;
+    assert_eq!(
+        list.json["firms"].as_array().unwrap().len(),
+        1,
+        "nothing half-made"
+    );
+}
+
+#[tokio::test]
+async fn list_pages_by_slug_and_filters_by_status() {
+    let app = spawn_app().await;
+    for slug in ["delta", "alpha", "echo", "charlie", "bravo"] {
+        create(&app, slug).await;
+    }
+    call(&app, Method::POST, "/api/v1/tenants/charlie/suspend", None).await;
+
+    let mut seen = Vec::new();
+    let mut path = "/api/v1/tenants?limit=2".to_owned();
+    loop {
+        let page = call(&app, Method::GET, &path, None).await;
+        assert_eq!(page.status, StatusCode::OK);
+        let firms = page.json["firms"].as_array().unwrap();
+        assert!(firms.len() <= 2);
+        seen.extend(firms.iter().map(|f| f["slug"].as_str().unwrap().to_owned()));
+        match page.json["next_after"].as_str() {
+            Some(after) => path = format!("/api/v1/tenants?limit=2&after={after}"),
+            None => break,
+        }
+    }
+    assert_eq!(seen, ["alpha", "bravo", "charlie", "delta", "echo"]);
+
+    let suspended = call(&app, Method::GET, "/api/v1/tenants?status=suspended", None).await;
+    let slugs: Vec<&str> = suspended.json["firms"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["slug"].as_str().unwrap())
+        .collect();
+    assert_eq!(slugs, ["charlie"]);
+
+    for bad in [
+        "/api/v1/tenants?status=sleeping",
+        "/api/v1/tenants?limit=0",
+        "/api/v1/tenants?limit=501",
+        "/api/v1/tenants?limit=many",
+    ] {
+        let answer = call(&app, Method::GET, bad, None).await;
+        assert_eq!(answer.status, StatusCode::UNPROCESSABLE_ENTITY, "{bad}");
+        assert_eq!(answer.content_type, "application/problem+json", "{bad}");
+    }
+}
+
+#[tokio::test]
+async fn unknown_firms_are_404_everywhere() {
+    let app = spawn_app().await;
+    for (method, path, payload) in [
+        (Method::GET, "/api/v1/tenants/nobody", None),
+        (
+            Method::PATCH,
+            "/api/v1/tenants/nobody",
+            Some(json!({ "name": "X" })),
+        ),
+        (Method::DELETE, "/api/v1/tenants/nobody", None),
+        (Method::POST, "/api/v1/tenants/nobody/suspend", None),
+        (Method::POST, "/api/v1/tenants/nobody/resume", None),
+        (
+            Method::POST,
+            "/api/v1/tenants/nobody/domains",
+            Some(json!({ "domain": "portal.nobody.test" })),
+        ),
+        (Method::GET, "/api/v1/tenants/nobody/domains", None),
+        (Method::GET, "/api/v1/tenants/nobody/audit", None),
+        (Method::GET, "/api/v1/tenants/nobody/activity", None),
+        (Method::GET, "/api/v1/tenants/NOT%20A%20SLUG", None),
+        (Method::GET, "/api/v1/outbox?firm=nobody", None),
+    ] {
+        let answer = call(&app, method.clone(), path, payload).await;
+        assert_problem(&answer, StatusCode::NOT_FOUND, "unknown_firm");
+    }
+    let route = call(&app, Method::GET, "/api/v1/nothing-here", None).await;
+    assert_problem(&route, StatusCode::NOT_FOUND, "no_such_route");
+}
+
+#[tokio::test]
+async fn settings_are_checked_and_apply_to_the_firm() {
+    let app = spawn_app().await;
+    create(&app, "acme").await;
+    for (settings, field) in [
+        (json!({ "reset_link_minutes": 4 }), "reset_link_minutes"),
+        (json!({ "reset_link_minutes": 1441 }), "reset_link_minutes"),
+        (json!({ "min_password_length": 7 }), "min_password_length"),
+        (json!({ "min_password_length": 65 }), "min_password_length"),
+        (json!({ "default_locale": "fr" }), "default_locale"),
+        (
+            json!({ "branding": { "logo_url": "http://insecure.test/logo.png" } }),
+            "logo_url",
+        ),
+        (
+            json!({ "branding": { "accent_colour": "red" } }),
+            "accent_colour",
+        ),
+    ] {
+        let answer = call(
+            &app,
+            Method::PATCH,
+            "/api/v1/tenants/acme",
+            Some(json!({ "settings": settings })),
+        )
+        .await;
+        assert_problem(&answer, StatusCode::UNPROCESSABLE_ENTITY, "invalid_setting");
+        assert!(
+            answer.json["detail"].as_str().unwrap().contains(field),
+            "{}",
+            answer.json
+        );
+    }
+    let mode = call(
+        &app,
+        Method::PATCH,
+        "/api/v1/tenants/acme",
+        Some(json!({ "settings": { "reset_mode": "sideways" } })),
+    )
+    .await;
+    assert_problem(&mode, StatusCode::UNPROCESSABLE_ENTITY, "invalid_request");
+
+    let changed = call(
+        &app,
+        Method::PATCH,
+        "/api/v1/tenants/acme",
+        Some(json!({
+            "name": "ACME Legal",
+            "settings": {
+                "reset_link_minutes": 30,
+                "reset_mode": "temporary_password",
+                "default_locale": "it",
+                "min_password_length": 12,
+                "branding": { "logo_url": "https://cdn.acme.test/logo.png", "accent_colour": "#0a7c55" }
+            }
+        })),
+    )
+    .await;
+    assert_eq!(changed.status, StatusCode::OK, "{}", changed.json);
+    assert_eq!(changed.json["name"], "ACME Legal");
+    let settings = &changed.json["settings"];
+    assert_eq!(settings["reset_link_minutes"], 30);
+    assert_eq!(settings["effective_reset_link_minutes"], 30);
+    assert_eq!(settings["reset_mode"], "temporary_password");
+    assert_eq!(settings["default_locale"], "it");
+    assert_eq!(settings["min_password_length"], 12);
+    assert_eq!(settings["branding"]["accent_colour"], "#0a7c55");
+
+    // The firm's pages follow at once: its name, and its own minimum length.
+    let page = app.get("acme.localhost", "/login").await;
+    assert!(body(page).await.contains("ACME Legal"));
+
+    // null goes back to the platform's default; fields left out stay.
+    let reverted = call(
+        &app,
+        Method::PATCH,
+        "/api/v1/tenants/acme",
+        Some(
+            json!({ "settings": { "reset_link_minutes": null, "branding": { "logo_url": null } } }),
+        ),
+    )
+    .await;
+    let settings = &reverted.json["settings"];
+    assert_eq!(settings["reset_link_minutes"], Value::Null);
+    assert_eq!(settings["effective_reset_link_minutes"], 15);
+    assert_eq!(settings["branding"]["logo_url"], Value::Null);
+    assert_eq!(settings["branding"]["accent_colour"], "#0a7c55");
+    assert_eq!(settings["min_password_length"], 12);
+    assert_eq!(reverted.json["name"], "ACME Legal");
+}
+
+#[tokio::test]
+async fn suspend_and_resume_reach_the_firm_pages_at_once() {
+    let app = spawn_app().await;
+    create(&app, "acme").await;
+    app.get("acme.localhost", "/login")
+        .await
+        .assert_status_is_ok();
+    let suspended = call(&app, Method::POST, "/api/v1/tenants/acme/suspend", None).await;
+    assert_eq!(suspended.json["status"], "suspended");
+    app.get("acme.localhost", "/login")
+        .await
+        .assert_status(StatusCode::FORBIDDEN);
+    // Suspending twice is not an error.
+    assert_eq!(
+        call(&app, Method::POST, "/api/v1/tenants/acme/suspend", None)
+            .await
+            .status,
+        StatusCode::OK
+    );
+    let resumed = call(&app, Method::POST, "/api/v1/tenants/acme/resume", None).await;
+    assert_eq!(resumed.json["status"], "active");
+    app.get("acme.localhost", "/login")
+        .await
+        .assert_status_is_ok();
+}
+
+#[tokio::test]
+async fn another_instance_sees_a_suspension_within_the_cache_ttl() {
+    // Two instances on one database: the API call reaches the other one's cache only
+    // through its TTL, which this test sets to one second.
+    let first = spawn_app_with(&[("LATCHKEY__TENANCY__CACHE_TTL_SECONDS", "1")]).await;
+    let second = first.second_instance().await;
+    create(&first, "acme").await;
+    second
+        .get("acme.localhost", "/login")
+        .await
+        .assert_status_is_ok();
+    call(&first, Method::POST, "/api/v1/tenants/acme/suspend", None).await;
+    let started = std::time::Instant::now();
+    loop {
+        let status = second.get("acme.localhost", "/login").await.0.status();
+        if status == StatusCode::FORBIDDEN {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_millis(2500),
+            "still {status} after the TTL"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test]
+async fn delete_takes_the_firm_offline_and_purge_removes_all_its_data() {
+    let app = spawn_app().await;
+    create(&app, "acme").await;
+    create(&app, "keeper").await;
+    let acme =
+        tenancy::find_tenant_by_slug(&app.state.db, &tenancy::TenantSlug::parse("acme").unwrap())
+            .await
+            .unwrap()
+            .unwrap();
+    let client = app.create_client(&acme, "John A. Teague").await;
+    app.create_contact(
+        &acme,
+        &client,
+        "Body Boom",
+        "body.boom@acme.test",
+        "correct horse battery",
+    )
+    .await;
+    call(
+        &app,
+        Method::POST,
+        "/api/v1/tenants/acme/domains",
+        Some(json!({ "domain": "portal.acme.test" })),
+    )
+    .await;
+
+    let deleted = call(&app, Method::DELETE, "/api/v1/tenants/acme", None).await;
+    assert_eq!(deleted.status, StatusCode::OK, "{}", deleted.json);
+    assert_eq!(deleted.json["status"], "deleted");
+    assert!(deleted.json["purge_after"].is_string());
+    app.get("acme.localhost", "/login")
+        .await
+        .assert_status(StatusCode::NOT_FOUND);
+    for (method, path) in [
+        (Method::POST, "/api/v1/tenants/acme/suspend"),
+        (Method::POST, "/api/v1/tenants/acme/resume"),
+    ] {
+        assert_problem(
+            &call(&app, method, path, None).await,
+            StatusCode::CONFLICT,
+            "firm_deleted",
+        );
+    }
+    assert_problem(
+        &call(
+            &app,
+            Method::PATCH,
+            "/api/v1/tenants/acme",
+            Some(json!({ "name": "Back" })),
+        )
+        .await,
+        StatusCode::CONFLICT,
+        "firm_deleted",
+    );
+    // Still listed, for operators, until the purge.
+    let listed = call(&app, Method::GET, "/api/v1/tenants?status=deleted", None).await;
+    assert_eq!(listed.json["firms"][0]["slug"], "acme");
+
+    // Not yet: the grace period holds.
+    let early = gateway::firms::purge_deleted_firms(&app.state, Utc::now())
+        .await
+        .unwrap();
+    assert!(early.is_empty());
+    assert!(count_rows_of(&app, acme.id).await > 0);
+
+    let later = Utc::now() + chrono::Duration::days(31);
+    let purged = gateway::firms::purge_deleted_firms(&app.state, later)
+        .await
+        .unwrap();
+    assert_eq!(
+        purged.iter().map(ToString::to_string).collect::<Vec<_>>(),
+        ["acme"]
+    );
+    assert_eq!(
+        count_rows_of(&app, acme.id).await,
+        0,
+        "nothing of the firm is left"
+    );
+    assert_problem(
+        &call(&app, Method::GET, "/api/v1/tenants/acme", None).await,
+        StatusCode::NOT_FOUND,
+        "unknown_firm",
+    );
+    assert_eq!(
+        call(&app, Method::GET, "/api/v1/tenants/keeper", None)
+            .await
+            .status,
+        StatusCode::OK,
+        "other firms stay"
+    );
+    // The slug is free again.
+    assert_eq!(create(&app, "acme").await.status, StatusCode::CREATED);
+}
+
+/// Rows that belong to a firm, across every table that has a `tenant_id`.
+async fn count_rows_of(app: &TestApp, tenant: tenancy::TenantId) -> i64 {
+    use sea_orm::{ConnectionTrait, Statement};
+    let db = &app.state.db;
+    let backend = db.get_database_backend();
+    let mut total = 0;
+    for table in [
+        "tenant_domains",
+        "staff_users",
+        "clients",
+        "contacts",
+        "sessions",
+        "outbox_messages",
+        "reset_tokens",
+        "reset_requests",
+        "audit_events",
+        "access_requests",
+    ] {
+        let sql = match backend {
+            sea_orm::DbBackend::Postgres => {
+                format!("SELECT COUNT(*) AS n FROM {table} WHERE tenant_id = $1")
+            }
+            _ => format!("SELECT COUNT(*) AS n FROM {table} WHERE tenant_id = ?"),
+        };
+        let row = db
+            .query_one_raw(Statement::from_sql_and_values(
+                backend,
+                sql,
+                [tenant.as_uuid().into()],
+            ))
+            .await
+            .unwrap()
+            .unwrap();
+        total += row.try_get::<i64>("", "n").unwrap();
+    }
+    let tenants = db
+        .query_one_raw(Statement::from_sql_and_values(
+            backend,
+            match backend {
+                sea_orm::DbBackend::Postgres => "SELECT COUNT(*) AS n FROM tenants WHERE id = $1",
+                _ => "SELECT COUNT(*) AS n FROM tenants WHERE id = ?",
+            },
+            [tenant.as_uuid().into()],
+        ))
+        .await
+        .unwrap()
+        .unwrap();
+    total + tenants.try_get::<i64>("", "n").unwrap()
+}
+
+#[tokio::test]
+async fn a_custom_domain_serves_the_firm_once_verified_and_can_be_canonical() {
+    let app = spawn_app().await;
+    create(&app, "acme").await;
+    let added = call(
+        &app,
+        Method::POST,
+        "/api/v1/tenants/acme/domains",
+        Some(json!({ "domain": "Portal.ACME.test." })),
+    )
+    .await;
+    assert_eq!(added.status, StatusCode::CREATED, "{}", added.json);
+    assert_eq!(added.json["domain"], "portal.acme.test");
+    assert_eq!(added.json["verified"], false);
+    assert_eq!(
+        added.json["txt_record_name"],
+        "_latchkey-challenge.portal.acme.test"
+    );
+    let value = added.json["txt_record_value"].as_str().unwrap().to_owned();
+    assert!(value.starts_with("latchkey-verification="));
+
+    // Unverified: it serves nothing, and cannot be canonical.
+    app.get("portal.acme.test", "/login")
+        .await
+        .assert_status(StatusCode::NOT_FOUND);
+    assert_problem(
+        &call(
+            &app,
+            Method::PATCH,
+            "/api/v1/tenants/acme",
+            Some(json!({ "canonical_domain": "portal.acme.test" })),
+        )
+        .await,
+        StatusCode::CONFLICT,
+        "domain_not_verified",
+    );
+    let verify = "/api/v1/tenants/acme/domains/portal.acme.test/verify";
+    assert_problem(
+        &call(&app, Method::POST, verify, None).await,
+        StatusCode::CONFLICT,
+        "domain_not_verified",
+    );
+    app.dns
+        .publish("_latchkey-challenge.portal.acme.test", "some other value");
+    assert_problem(
+        &call(&app, Method::POST, verify, None).await,
+        StatusCode::CONFLICT,
+        "domain_not_verified",
+    );
+
+    app.dns
+        .publish("_latchkey-challenge.portal.acme.test", &value);
+    let verified = call(&app, Method::POST, verify, None).await;
+    assert_eq!(verified.status, StatusCode::OK, "{}", verified.json);
+    assert_eq!(verified.json["verified"], true);
+    app.get("portal.acme.test", "/login")
+        .await
+        .assert_status_is_ok();
+
+    let canonical = call(
+        &app,
+        Method::PATCH,
+        "/api/v1/tenants/acme",
+        Some(json!({ "canonical_domain": "portal.acme.test" })),
+    )
+    .await;
+    assert_eq!(canonical.json["canonical_domain"], "portal.acme.test");
+    assert_eq!(
+        canonical.json["portal_url"],
+        "http://portal.acme.test/login"
+    );
+
+    // Conflicts and bad domains.
+    create(&app, "other").await;
+    assert_problem(
+        &call(
+            &app,
+            Method::POST,
+            "/api/v1/tenants/other/domains",
+            Some(json!({ "domain": "portal.acme.test" })),
+        )
+        .await,
+        StatusCode::CONFLICT,
+        "domain_taken",
+    );
+    for bad in ["localhost", "acme.localhost", "not a domain", "[::1]"] {
+        assert_problem(
+            &call(
+                &app,
+                Method::POST,
+                "/api/v1/tenants/other/domains",
+                Some(json!({ "domain": bad })),
+            )
+            .await,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_domain",
+        );
+    }
+    let listed = call(&app, Method::GET, "/api/v1/tenants/acme/domains", None).await;
+    assert_eq!(listed.json["domains"].as_array().unwrap().len(), 1);
+
+    // Removing the canonical domain sends links back to the subdomain.
+    let removed = call(
+        &app,
+        Method::DELETE,
+        "/api/v1/tenants/acme/domains/portal.acme.test",
+        None,
+    )
+    .await;
+    assert_eq!(removed.status, StatusCode::NO_CONTENT);
+    app.get("portal.acme.test", "/login")
+        .await
+        .assert_status(StatusCode::NOT_FOUND);
+    let firm = call(&app, Method::GET, "/api/v1/tenants/acme", None).await;
+    assert_eq!(firm.json["canonical_domain"], Value::Null);
+    assert_eq!(firm.json["portal_url"], "http://acme.localhost/login");
+    assert_problem(
+        &call(
+            &app,
+            Method::DELETE,
+            "/api/v1/tenants/acme/domains/portal.acme.test",
+            None,
+        )
+        .await,
+        StatusCode::NOT_FOUND,
+        "unknown_domain",
+    );
+}
+
+#[tokio::test]
+async fn dead_messages_are_listed_and_retried() {
+    let app = spawn_app().await;
+    create(&app, "acme").await;
+    // The invitation fails for good: a transport that refuses everything.
+    let mut settings =
+        notification::DeliverySettings::new("Latchkey <no-reply@latchkey.test>").unwrap();
+    settings.max_attempts = 1;
+    let worker = notification::DeliveryWorker::new(
+        app.state.db.clone(),
+        notification::Transport::smtp("smtp://127.0.0.1:9?tls=none").unwrap(),
+        settings,
+        app.state.waker.clone(),
+    );
+    worker.deliver_due().await.unwrap();
+
+    let dead = call(&app, Method::GET, "/api/v1/outbox?status=dead", None).await;
+    assert_eq!(dead.status, StatusCode::OK, "{}", dead.json);
+    let messages = dead.json["messages"].as_array().unwrap();
+    assert_eq!(messages.len(), 1);
+    let message = &messages[0];
+    assert_eq!(message["firm"], "acme");
+    assert_eq!(message["kind"], "invitation");
+    assert_eq!(message["status"], "dead");
+    assert!(message["last_error"].is_string());
+    assert!(message.get("html_body").is_none() && message.get("text_body").is_none());
+    let id = message["id"].as_str().unwrap().to_owned();
+
+    let sent = call(&app, Method::GET, "/api/v1/outbox?status=sent", None).await;
+    assert!(sent.json["messages"].as_array().unwrap().is_empty());
+    let by_firm = call(&app, Method::GET, "/api/v1/outbox?firm=acme", None).await;
+    assert_eq!(by_firm.json["messages"].as_array().unwrap().len(), 1);
+
+    let retried = call(
+        &app,
+        Method::POST,
+        &format!("/api/v1/outbox/{id}/retry"),
+        None,
+    )
+    .await;
+    assert_eq!(retried.status, StatusCode::OK, "{}", retried.json);
+    assert_eq!(retried.json["status"], "queued");
+    assert_eq!(retried.json["attempts"], 0);
+    assert_problem(
+        &call(
+            &app,
+            Method::POST,
+            &format!("/api/v1/outbox/{id}/retry"),
+            None,
+        )
+        .await,
+        StatusCode::CONFLICT,
+        "message_not_dead",
+    );
+    assert_problem(
+        &call(
+            &app,
+            Method::POST,
+            "/api/v1/outbox/0190a000-0000-7000-8000-000000000000/retry",
+            None,
+        )
+        .await,
+        StatusCode::NOT_FOUND,
+        "unknown_message",
+    );
+    assert_problem(
+        &call(&app, Method::POST, "/api/v1/outbox/not-an-id/retry", None).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid_request",
+    );
+}
+
+#[tokio::test]
+async fn audit_events_page_and_activity_counts_resets() {
+    let app = spawn_app().await;
+    create(&app, "acme").await;
+    let acme =
+        tenancy::find_tenant_by_slug(&app.state.db, &tenancy::TenantSlug::parse("acme").unwrap())
+            .await
+            .unwrap()
+            .unwrap();
+    app.create_staff(
+        &acme,
+        "staff@acme.test",
+        "staff correct horse",
+        identity::StaffRole::Staff,
+    )
+    .await;
+    let client = app.create_client(&acme, "John A. Teague").await;
+    let contact = app
+        .create_contact(
+            &acme,
+            &client,
+            "Body Boom",
+            "body.boom@acme.test",
+            "correct horse battery",
+        )
+        .await;
+    let staff = Browser::new(&app, "acme.localhost");
+    staff
+        .sign_in_staff("staff@acme.test", "staff correct horse")
+        .await;
+    let contacts = format!("/staff/clients/{}/contacts", client.id);
+    for _ in 0..3 {
+        let pressed = staff
+            .submit(
+                &contacts,
+                &format!(
+                    "/staff/clients/{}/contacts/{}/reset-password",
+                    client.id, contact.id
+                ),
+                &[],
+            )
+            .await;
+        assert!(
+            pressed.0.status().is_redirection(),
+            "{}",
+            location(&pressed)
+        );
+    }
+
+    let activity = call(&app, Method::GET, "/api/v1/tenants/acme/activity", None).await;
+    assert_eq!(activity.status, StatusCode::OK, "{}", activity.json);
+    assert_eq!(activity.json["resets_requested"], 3);
+    assert_eq!(activity.json["resets_completed"], 0);
+    assert_eq!(activity.json["resets_expired"], 0);
+
+    // Three resets, each "requested" and "queued": six events, three pages of two.
+    let mut seen = Vec::new();
+    let mut path = "/api/v1/tenants/acme/audit?limit=2".to_owned();
+    loop {
+        let page = call(&app, Method::GET, &path, None).await;
+        assert_eq!(page.status, StatusCode::OK, "{}", page.json);
+        for event in page.json["events"].as_array().unwrap() {
+            assert_eq!(event["subject_id"], contact.id.to_string());
+            assert_eq!(event["actor_kind"], "staff");
+            seen.push(event["id"].as_str().unwrap().to_owned());
+        }
+        match page.json["next_before"].as_str() {
+            Some(before) => path = format!("/api/v1/tenants/acme/audit?limit=2&before={before}"),
+            None => break,
+        }
+    }
+    assert_eq!(seen.len(), 6);
+    let mut sorted = seen.clone();
+    sorted.sort();
+    sorted.reverse();
+    assert_eq!(seen, sorted, "newest first, no repeats");
+    sorted.dedup();
+    assert_eq!(sorted.len(), 6);
+}
