@@ -7,9 +7,9 @@ use std::sync::Arc;
 use chrono::Utc;
 use identity::{
     AccessRequestStatus, AccountKind, Actor, AuditAction, EmailAddress, IdentityError,
-    NewAccessRequest, NewAuditEvent, NewContact, RateLimit, count_events, create_access_request,
-    create_contact, decide_access_request, find_access_request, find_client, list_clients,
-    pending_access_requests, record_audit, record_event,
+    NewAccessRequest, NewAuditEvent, NewContact, create_access_request, create_contact,
+    decide_access_request, find_access_request, find_client, list_clients, pending_access_requests,
+    record_audit,
 };
 use minijinja::context;
 use notification::{AccessRequestReceived, Email};
@@ -25,7 +25,7 @@ use crate::app::AppState;
 use crate::auth::{require_admin, require_staff};
 use crate::emails::{Invitee, queue_invitation};
 use crate::error::GatewayError;
-use crate::forms::{check_csrf, parse_id};
+use crate::forms::{check_csrf, parse_id, throttle_address};
 use crate::request_context::ClientAddress;
 use crate::templates::{firm_value, serialized};
 
@@ -82,20 +82,8 @@ pub async fn submit_request(
 ) -> Result<Response, GatewayError> {
     check_csrf(verifier, &form.csrf_token)?;
     let now = Utc::now();
-    if let Some(address) = client.0.0 {
-        let bucket = format!("access-request:address:{address}");
-        let limits = &state.settings.limits;
-        let limit = RateLimit {
-            max: limits.forgot_per_address,
-            window: chrono::Duration::minutes(limits.window_minutes),
-        };
-        if let Err(limited) = count_events(&state.db, &bucket, limit, now).await? {
-            return Err(GatewayError::TooManyAttempts {
-                retry_after_seconds: limited.retry_after_seconds,
-            });
-        }
-        record_event(&state.db, &bucket, now).await?;
-    }
+    let address = client.0.0.map(|address| address.to_string());
+    throttle_address(&state, "access-request", address.as_deref(), now).await?;
     let invalid = |field: &str, message: &str| -> Result<Response, GatewayError> {
         Ok(
             form_page(&state, &tenant, csrf, &form, Some((field, message)))?
