@@ -3,11 +3,14 @@
 //! is about, so its delivery can be written to that account's audit trail.
 //!
 //! PostgreSQL drops the NOT NULL in place. SQLite cannot, so there the table is
-//! rebuilt with the same columns, keys and indexes, and its rows copied over.
+//! rebuilt the way SQLite's manual prescribes (create the new table, copy the rows,
+//! drop the old one, rename the new one, recreate the indexes), with the same
+//! columns in the same order as PostgreSQL ends up with, the same key and the same
+//! indexes as 000003.
 
 use sea_orm_migration::prelude::{
     ColumnDef, DbErr, DeriveIden, DeriveMigrationName, ForeignKey, ForeignKeyAction, Index,
-    MigrationTrait, SchemaManager, Table, async_trait, sea_orm,
+    MigrationTrait, Query, SchemaManager, Table, async_trait, sea_orm,
 };
 use sea_orm_migration::sea_orm::{ConnectionTrait, DbBackend};
 
@@ -25,7 +28,6 @@ enum OutboxMessages {
     Table,
     Id,
     TenantId,
-    SubjectId,
     Kind,
     Recipient,
     Subject,
@@ -39,18 +41,47 @@ enum OutboxMessages {
     MessageId,
     CreatedAt,
     SentAt,
+    SubjectId,
 }
 
-/// The columns copied by the SQLite rebuild, in one order for both tables.
-const COPIED: &str = "id, tenant_id, kind, recipient, subject, html_body, text_body, status, \
-                      attempts, next_attempt_at, last_error, lease_expires_at, message_id, \
-                      created_at, sent_at";
+/// The new table while it is being filled, before it takes the old one's name.
+#[derive(DeriveIden)]
+enum OutboxMessagesRebuilt {
+    Table,
+}
+
+/// The columns of 000003, copied as they are by the SQLite rebuild.
+const COPIED: [OutboxMessages; 15] = [
+    OutboxMessages::Id,
+    OutboxMessages::TenantId,
+    OutboxMessages::Kind,
+    OutboxMessages::Recipient,
+    OutboxMessages::Subject,
+    OutboxMessages::HtmlBody,
+    OutboxMessages::TextBody,
+    OutboxMessages::Status,
+    OutboxMessages::Attempts,
+    OutboxMessages::NextAttemptAt,
+    OutboxMessages::LastError,
+    OutboxMessages::LeaseExpiresAt,
+    OutboxMessages::MessageId,
+    OutboxMessages::CreatedAt,
+    OutboxMessages::SentAt,
+];
 
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
+    /// In one transaction on SQLite too (sea-orm wraps only PostgreSQL by default):
+    /// a rebuild that stopped half-way would leave the outbox missing or empty.
+    fn use_transaction(&self) -> Option<bool> {
+        Some(true)
+    }
+
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        let db = manager.get_connection();
         if manager.get_database_backend() == DbBackend::Postgres {
-            let db = manager.get_connection();
+            // Raw SQL: sea-query's modify_column would also retype the column, which
+            // the foreign key and the index on it do not need.
             db.execute_unprepared(
                 "ALTER TABLE outbox_messages ALTER COLUMN tenant_id DROP NOT NULL",
             )
@@ -59,24 +90,10 @@ impl MigrationTrait for Migration {
                 .await?;
             return Ok(());
         }
-        let db = manager.get_connection();
-        db.execute_unprepared(
-            "ALTER TABLE outbox_messages RENAME TO outbox_messages_before_000009",
-        )
-        .await?;
-        // Index names are global in SQLite: the old ones go before the new ones come.
-        for index in [
-            "idx_outbox_messages_due",
-            "idx_outbox_messages_created",
-            "idx_outbox_messages_recipient",
-        ] {
-            db.execute_unprepared(&format!("DROP INDEX IF EXISTS {index}"))
-                .await?;
-        }
         manager
             .create_table(
                 Table::create()
-                    .table(OutboxMessages::Table)
+                    .table(OutboxMessagesRebuilt::Table)
                     .col(
                         ColumnDef::new(OutboxMessages::Id)
                             .uuid()
@@ -84,7 +101,6 @@ impl MigrationTrait for Migration {
                             .primary_key(),
                     )
                     .col(ColumnDef::new(OutboxMessages::TenantId).uuid().null())
-                    .col(ColumnDef::new(OutboxMessages::SubjectId).uuid().null())
                     .col(
                         ColumnDef::new(OutboxMessages::Kind)
                             .string_len(48)
@@ -142,21 +158,43 @@ impl MigrationTrait for Migration {
                             .timestamp_with_time_zone()
                             .null(),
                     )
+                    .col(ColumnDef::new(OutboxMessages::SubjectId).uuid().null())
                     .foreign_key(
                         ForeignKey::create()
                             .name("fk_outbox_messages_tenant")
-                            .from(OutboxMessages::Table, OutboxMessages::TenantId)
+                            .from(OutboxMessagesRebuilt::Table, OutboxMessages::TenantId)
                             .to(Tenants::Table, Tenants::Id)
                             .on_delete(ForeignKeyAction::Cascade),
                     )
                     .to_owned(),
             )
             .await?;
-        db.execute_unprepared(&format!(
-            "INSERT INTO outbox_messages ({COPIED}) SELECT {COPIED} FROM outbox_messages_before_000009"
-        ))
-        .await?;
-        db.execute_unprepared("DROP TABLE outbox_messages_before_000009")
+        manager
+            .execute(
+                Query::insert()
+                    .into_table(OutboxMessagesRebuilt::Table)
+                    .columns(COPIED)
+                    .select_from(
+                        Query::select()
+                            .columns(COPIED)
+                            .from(OutboxMessages::Table)
+                            .to_owned(),
+                    )
+                    .map_err(|error| DbErr::Migration(error.to_string()))?
+                    .to_owned(),
+            )
+            .await?;
+        // Nothing references the outbox, so dropping it checks no foreign key, and
+        // its indexes go with it, freeing their names (global in SQLite).
+        manager
+            .drop_table(Table::drop().table(OutboxMessages::Table).to_owned())
+            .await?;
+        manager
+            .rename_table(
+                Table::rename()
+                    .table(OutboxMessagesRebuilt::Table, OutboxMessages::Table)
+                    .to_owned(),
+            )
             .await?;
         manager
             .create_index(

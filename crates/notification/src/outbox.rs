@@ -537,12 +537,15 @@ async fn claim_on(
 
 /// Records a delivery. The bodies are emptied: a sent message's link or temporary
 /// password has no further use in the database, where a leak could expose it.
+///
+/// False when the message was no longer `sending`: a worker that took it over after
+/// this one's lease ran out has recorded an outcome (or a retry) first.
 pub(crate) async fn mark_sent(
     db: &impl ConnectionTrait,
     message: &ClaimedMessage,
     now: DateTime<Utc>,
-) -> Result<(), DbErr> {
-    Entity::update_many()
+) -> Result<bool, DbErr> {
+    let result = Entity::update_many()
         .col_expr(Column::Status, Expr::value(OutboxStatus::Sent.as_str()))
         .col_expr(Column::SentAt, Expr::value(now))
         .col_expr(
@@ -556,7 +559,7 @@ pub(crate) async fn mark_sent(
         .filter(Column::Status.eq(OutboxStatus::Sending.as_str()))
         .exec(db)
         .await?;
-    Ok(())
+    Ok(result.rows_affected == 1)
 }
 
 /// Puts a message back in the queue after a transient failure.
@@ -581,13 +584,14 @@ pub(crate) async fn schedule_retry(
     Ok(())
 }
 
-/// Gives up on a message.
+/// Gives up on a message; false, like [`mark_sent`], when another worker recorded
+/// an outcome first.
 pub(crate) async fn mark_dead(
     db: &impl ConnectionTrait,
     message: &ClaimedMessage,
     error: &str,
-) -> Result<(), DbErr> {
-    Entity::update_many()
+) -> Result<bool, DbErr> {
+    let result = Entity::update_many()
         .col_expr(Column::Status, Expr::value(OutboxStatus::Dead.as_str()))
         .col_expr(
             Column::LeaseExpiresAt,
@@ -598,7 +602,7 @@ pub(crate) async fn mark_dead(
         .filter(Column::Status.eq(OutboxStatus::Sending.as_str()))
         .exec(db)
         .await?;
-    Ok(())
+    Ok(result.rows_affected == 1)
 }
 
 fn truncate(error: &str) -> String {

@@ -152,11 +152,19 @@ pub struct DeliveryEvent {
 /// The boxed future a [`DeliveryObserver`] returns.
 pub type ObserverFuture<'a> = Pin<Box<dyn Future<Output = Result<(), DbErr>> + Send + 'a>>;
 
-/// Told of every message queued with [`crate::enqueue_about`] once it is sent or dead,
-/// inside the transaction that records that outcome: the gateway writes the audit
-/// trail here, which then never misses nor invents a delivery. If the observer
-/// fails, the outcome is rolled back with it and the message stays `sending` until
-/// its lease runs out, when it is claimed and sent again: at least once, never lost.
+/// Told of the final outcome, sent or dead, of every message queued with
+/// [`crate::enqueue_about`], inside the transaction that records that outcome: the
+/// gateway writes the audit trail here, which then never misses nor invents one.
+/// Messages without a subject (platform mail, notices nobody audits) are not
+/// reported, and neither are retries, which are not outcomes.
+///
+/// If the observer fails, the outcome is rolled back with its own writes and the
+/// message stays `sending` with its lease. When the lease runs out the message is
+/// due again (the claim takes `sending` rows whose lease has expired), so a worker
+/// claims it, counts another attempt and sends it again: the recipient may get it
+/// more than once, but it is never lost nor marked sent without the trail. Once the
+/// attempts run out that way the message is declared dead, and the observer is
+/// asked to record that instead.
 pub trait DeliveryObserver: Send + Sync + std::fmt::Debug {
     fn delivered<'a>(
         &'a self,
@@ -448,9 +456,16 @@ impl Inner {
         at: DateTime<Utc>,
     ) -> Result<(), NotificationError> {
         let txn = self.db.begin().await?;
-        match &outcome {
+        let recorded = match &outcome {
             DeliveryOutcome::Sent => mark_sent(&txn, message, at).await?,
             DeliveryOutcome::Dead { error } => mark_dead(&txn, message, error).await?,
+        };
+        // A worker that took the message over has already recorded its outcome (and
+        // told the observer) or a retry; telling the observer now would put an
+        // outcome on the trail that the outbox does not have.
+        if !recorded {
+            txn.commit().await?;
+            return Ok(());
         }
         if let (Some(observer), Some(tenant_id), Some(subject_id)) =
             (&self.observer, message.tenant_id, message.subject_id)
