@@ -3,6 +3,9 @@
 
 mod delivery;
 mod mailbox;
+mod migration;
+mod observer;
 mod outbox;
+mod platform;
 mod render;
 mod support;

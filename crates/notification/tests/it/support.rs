@@ -6,7 +6,8 @@ use std::time::Duration;
 
 use chrono::{DateTime, TimeZone, Utc};
 use notification::{
-    DeliverySettings, Email, PasswordReset, QueuedMessage, RenderedEmail, Renderer, enqueue,
+    DeliverySettings, Email, FindYourFirm, FirmLink, PasswordReset, QueuedMessage, RenderedEmail,
+    Renderer, enqueue,
 };
 use sea_orm::DatabaseConnection;
 use tenancy::{NewTenant, Tenant, TenantSlug, create_tenant};
@@ -38,6 +39,19 @@ pub fn reset_email(firm: &Tenant, name: &str) -> RenderedEmail {
         expires_in_minutes: 15,
     });
     Renderer::new().render(&email, firm, None).unwrap()
+}
+
+/// The "Find your firm" list, which the platform sends in its own name.
+pub fn platform_email() -> RenderedEmail {
+    let email = Email::from(FindYourFirm {
+        firms: vec![FirmLink {
+            name: "ACME Accountants".into(),
+            url: "https://acme.latchkey.test/login".into(),
+        }],
+    });
+    Renderer::new()
+        .render_platform(&email, "Latchkey", None)
+        .unwrap()
 }
 
 pub async fn enqueue_reset(
