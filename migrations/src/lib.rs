@@ -7,7 +7,6 @@
 pub use sea_orm_migration::MigratorTrait;
 use sea_orm_migration::prelude::{MigrationTrait, async_trait};
 
-mod connection;
 mod m20261123_000001_create_tenants;
 mod m20261123_000002_create_identity;
 mod m20261123_000003_create_outbox;
@@ -18,8 +17,6 @@ mod m20261123_000007_create_access_requests;
 mod m20261123_000008_tenant_lifecycle;
 mod m20261123_000009_platform_outbox;
 mod m20261123_000010_create_firm_lookups;
-
-pub use connection::connect;
 
 #[cfg(feature = "testing")]
 pub mod testing;

@@ -5,11 +5,10 @@
 //! that database, so tests run in parallel without seeing each other's rows.
 
 use sea_orm_migration::MigratorTrait;
-use sea_orm_migration::sea_orm::{
-    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend,
-};
+use sea_orm_migration::sea_orm::{ConnectionTrait, DbBackend};
+use storage::Database;
 
-use crate::{Migrator, connect};
+use crate::Migrator;
 
 /// The variable that points the tests at PostgreSQL.
 pub const TEST_DATABASE_URL_VAR: &str = "LATCHKEY_TEST_DATABASE_URL";
@@ -17,8 +16,8 @@ pub const TEST_DATABASE_URL_VAR: &str = "LATCHKEY_TEST_DATABASE_URL";
 /// A migrated database that lives as long as this value.
 #[derive(Debug)]
 pub struct TestDatabase {
-    /// The pool to use.
-    pub connection: DatabaseConnection,
+    /// The database to use: on SQLite its writer and readers, as the binary opens it.
+    pub connection: Database,
     /// A URL that opens the same database, for code that connects by itself (the
     /// gateway binary, the CLI).
     pub url: String,
@@ -28,7 +27,7 @@ pub struct TestDatabase {
 impl TestDatabase {
     /// Which kind of database the tests run on.
     pub fn backend(&self) -> DbBackend {
-        self.connection.get_database_backend()
+        self.connection.backend()
     }
 }
 
@@ -38,7 +37,7 @@ impl TestDatabase {
 /// When the database cannot be created; a test cannot go on without one.
 pub async fn fresh_database() -> TestDatabase {
     let database = empty_database().await;
-    Migrator::up(&database.connection, None)
+    Migrator::up(database.connection.writer(), None)
         .await
         .expect("migrations apply to an empty database");
     database
@@ -58,7 +57,9 @@ pub async fn empty_database() -> TestDatabase {
 async fn sqlite_file() -> TestDatabase {
     let folder = tempfile::tempdir().expect("a temporary folder");
     let url = format!("sqlite://{}/test.db?mode=rwc", folder.path().display());
-    let connection = connect(&url, 5).await.expect("SQLite opens a new file");
+    let connection = storage::connect(&url, 5)
+        .await
+        .expect("SQLite opens a new file");
     TestDatabase {
         connection,
         url,
@@ -68,7 +69,7 @@ async fn sqlite_file() -> TestDatabase {
 
 async fn postgres_schema(base_url: &str) -> TestDatabase {
     let schema = format!("t_{}", uuid::Uuid::new_v4().simple());
-    let admin = Database::connect(base_url)
+    let admin = storage::connect(base_url, 1)
         .await
         .unwrap_or_else(|error| panic!("{TEST_DATABASE_URL_VAR} is set but unreachable: {error}"));
     admin
@@ -77,16 +78,11 @@ async fn postgres_schema(base_url: &str) -> TestDatabase {
         .expect("a test schema can be created");
     admin.close().await.ok();
 
-    let mut options = ConnectOptions::new(base_url.to_owned());
-    options
-        .max_connections(5)
-        .sqlx_logging(false)
-        .set_schema_search_path(schema.clone());
-    let connection = Database::connect(options)
-        .await
-        .expect("the test schema opens");
     let separator = if base_url.contains('?') { '&' } else { '?' };
     let url = format!("{base_url}{separator}options=-c%20search_path%3D{schema}");
+    let connection = storage::connect(&url, 5)
+        .await
+        .expect("the test schema opens");
     TestDatabase {
         connection,
         url,

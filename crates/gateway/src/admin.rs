@@ -5,7 +5,6 @@ use poem::web::Data;
 use poem::{IntoResponse, Response, handler};
 
 use crate::app::AppState;
-use crate::database;
 
 /// The process is up and serving.
 #[handler]
@@ -16,7 +15,7 @@ pub fn healthz() -> &'static str {
 /// The process can do its work: the database answers.
 #[handler]
 pub async fn readyz(state: Data<&AppState>) -> Response {
-    if database::is_reachable(&state.db).await {
+    if state.db.is_reachable().await {
         "ready\n".into_response()
     } else {
         "database unreachable\n"

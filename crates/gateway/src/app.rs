@@ -10,8 +10,8 @@ use poem::middleware::{CookieJarManager, Csrf};
 use poem::web::cookie::SameSite;
 use poem::{Endpoint, EndpointExt, IntoResponse, Route, get, post};
 use reset_token::TokenKeys;
-use sea_orm::DatabaseConnection;
 use secrecy::ExposeSecret;
+use storage::Database;
 use tenancy::{DnsTxtLookup, TenantResolver, TxtLookup};
 
 use crate::error::ErrorPages;
@@ -29,7 +29,7 @@ use crate::{
 #[derive(Debug, Clone)]
 pub struct AppState {
     pub settings: Arc<Settings>,
-    pub db: DatabaseConnection,
+    pub db: Database,
     pub resolver: TenantResolver,
     pub templates: Arc<Templates>,
     pub metrics: Metrics,
@@ -50,7 +50,7 @@ pub struct AppState {
 }
 
 impl AppState {
-    pub fn new(settings: Settings, db: DatabaseConnection) -> Result<Self, IdentityError> {
+    pub fn new(settings: Settings, db: Database) -> Result<Self, IdentityError> {
         let resolver = TenantResolver::new(
             db.clone(),
             settings.server.base_domain.clone(),

@@ -1,8 +1,9 @@
 //! Opening the configured database and bringing its schema up to date.
 
 use migrations::{Migrator, MigratorTrait};
-use sea_orm::{ConnectionTrait, DatabaseConnection, DbErr};
+use sea_orm::DbErr;
 use secrecy::ExposeSecret;
+use storage::Database;
 
 use crate::settings::{Environment, Settings, redact_url};
 
@@ -16,9 +17,9 @@ pub enum DatabaseError {
     Behind(usize),
 }
 
-pub async fn open(settings: &Settings) -> Result<DatabaseConnection, DatabaseError> {
+pub async fn open(settings: &Settings) -> Result<Database, DatabaseError> {
     let url = settings.database.url.expose_secret();
-    migrations::connect(url, settings.database.max_connections)
+    storage::connect(url, settings.database.max_connections)
         .await
         .map_err(|source| DatabaseError::Open {
             url: redact_url(url),
@@ -27,12 +28,12 @@ pub async fn open(settings: &Settings) -> Result<DatabaseConnection, DatabaseErr
 }
 
 /// Applies every pending migration.
-pub async fn migrate(db: &DatabaseConnection) -> Result<usize, DatabaseError> {
-    let pending = Migrator::get_pending_migrations(db)
+pub async fn migrate(db: &Database) -> Result<usize, DatabaseError> {
+    let pending = Migrator::get_pending_migrations(db.writer())
         .await
         .map_err(DatabaseError::Migrate)?
         .len();
-    Migrator::up(db, None)
+    Migrator::up(db.writer(), None)
         .await
         .map_err(DatabaseError::Migrate)?;
     Ok(pending)
@@ -40,10 +41,7 @@ pub async fn migrate(db: &DatabaseConnection) -> Result<usize, DatabaseError> {
 
 /// In development the schema follows the code by itself; elsewhere migrating is a
 /// deliberate step (`latchkey migrate`), and a behind schema stops the command.
-pub async fn prepare_schema(
-    db: &DatabaseConnection,
-    settings: &Settings,
-) -> Result<(), DatabaseError> {
+pub async fn prepare_schema(db: &Database, settings: &Settings) -> Result<(), DatabaseError> {
     if settings.environment == Environment::Development {
         let applied = migrate(db).await?;
         if applied > 0 {
@@ -51,7 +49,7 @@ pub async fn prepare_schema(
         }
         return Ok(());
     }
-    let pending = Migrator::get_pending_migrations(db)
+    let pending = Migrator::get_pending_migrations(db.writer())
         .await
         .map_err(DatabaseError::Migrate)?;
     if pending.is_empty() {
@@ -59,9 +57,4 @@ pub async fn prepare_schema(
     } else {
         Err(DatabaseError::Behind(pending.len()))
     }
-}
-
-/// Whether the database answers a trivial query, for `/readyz`.
-pub async fn is_reachable(db: &DatabaseConnection) -> bool {
-    db.execute_unprepared("SELECT 1").await.is_ok()
 }

@@ -7,7 +7,7 @@ use identity::{
     EmailAddress, IdentityError, NewContact, NewStaffUser, PasswordHasher, StaffRole,
     create_client, create_contact, create_staff_user, find_staff_by_email,
 };
-use sea_orm::DatabaseConnection;
+use storage::Database;
 use tenancy::{NewTenant, TenancyError, Tenant, TenantSlug, create_tenant, find_tenant_by_slug};
 
 pub const DEMO_SLUG: &str = "acme";
@@ -34,10 +34,7 @@ pub enum DemoError {
 }
 
 /// Creates the demo firm unless it exists; an operator's later changes to it stay.
-pub async fn ensure_demo_firm(
-    db: &DatabaseConnection,
-    hasher: &PasswordHasher,
-) -> Result<Tenant, DemoError> {
+pub async fn ensure_demo_firm(db: &Database, hasher: &PasswordHasher) -> Result<Tenant, DemoError> {
     let slug = TenantSlug::parse(DEMO_SLUG).map_err(TenancyError::from)?;
     let tenant = match find_tenant_by_slug(db, &slug).await? {
         Some(existing) => existing,
@@ -67,7 +64,7 @@ pub async fn ensure_demo_firm(
 }
 
 async fn seed_people(
-    db: &DatabaseConnection,
+    db: &Database,
     hasher: &PasswordHasher,
     tenant: &Tenant,
     admin_email: EmailAddress,

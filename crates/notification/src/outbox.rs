@@ -10,9 +10,10 @@ use std::time::Duration;
 use chrono::{DateTime, TimeDelta, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait, LockBehavior, LockType};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DbBackend,
-    DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set, TransactionTrait,
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DbBackend, DbErr, EntityTrait,
+    QueryFilter, QueryOrder, QuerySelect, Set, TransactionTrait,
 };
+use storage::Database;
 use tenancy::TenantId;
 use uuid::Uuid;
 
@@ -459,7 +460,7 @@ fn due(now: DateTime<Utc>) -> Condition {
 /// repeats the due condition, so of two claimers only one changes the row; the
 /// same condition guards PostgreSQL too.
 pub(crate) async fn claim_due(
-    db: &DatabaseConnection,
+    db: &Database,
     now: DateTime<Utc>,
     lease: Duration,
     limit: u64,

@@ -11,7 +11,8 @@ use std::pin::Pin;
 
 use chrono::{DateTime, TimeDelta, Utc};
 use lettre::message::{Mailbox, MultiPart};
-use sea_orm::{DatabaseConnection, DatabaseTransaction, DbErr, TransactionTrait};
+use sea_orm::{DatabaseTransaction, DbErr, TransactionTrait};
+use storage::Database;
 use tenancy::{TenantId, find_tenant_by_id};
 use tokio::sync::Notify;
 use tokio::task::JoinSet;
@@ -119,7 +120,7 @@ pub struct DeliveryWorker {
 
 #[derive(Debug)]
 struct Inner {
-    db: DatabaseConnection,
+    db: Database,
     transport: Transport,
     settings: DeliverySettings,
     clock: Arc<dyn Clock>,
@@ -189,7 +190,7 @@ enum Outcome {
 impl DeliveryWorker {
     /// A worker on `db` that `waker` wakes and whose metrics it reports.
     pub fn new(
-        db: DatabaseConnection,
+        db: Database,
         transport: Transport,
         settings: DeliverySettings,
         waker: DeliveryWaker,
@@ -199,7 +200,7 @@ impl DeliveryWorker {
 
     /// Like [`DeliveryWorker::new`] with another clock, so tests move time.
     pub fn with_clock(
-        db: DatabaseConnection,
+        db: Database,
         transport: Transport,
         settings: DeliverySettings,
         waker: DeliveryWaker,

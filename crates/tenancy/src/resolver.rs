@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use moka::Expiry;
 use moka::future::Cache;
-use sea_orm::DatabaseConnection;
+use storage::Database;
 
 use crate::{
     HostName, TenancyError, Tenant, TenantId, TenantSlug, TenantStatus, find_tenant_by_slug,
@@ -54,7 +54,7 @@ impl Expiry<HostName, Resolution> for ResolutionExpiry {
 /// Resolves hosts to firms for one platform domain.
 #[derive(Clone)]
 pub struct TenantResolver {
-    db: DatabaseConnection,
+    db: Database,
     base_domain: HostName,
     cache: Cache<HostName, Resolution>,
 }
@@ -71,12 +71,7 @@ impl std::fmt::Debug for TenantResolver {
 impl TenantResolver {
     /// `capacity` bounds the number of cached hosts, so a flood of made-up hosts
     /// cannot grow memory without limit.
-    pub fn new(
-        db: DatabaseConnection,
-        base_domain: HostName,
-        ttl: Duration,
-        capacity: u64,
-    ) -> Self {
+    pub fn new(db: Database, base_domain: HostName, ttl: Duration, capacity: u64) -> Self {
         let cache = Cache::builder()
             .max_capacity(capacity)
             .expire_after(ResolutionExpiry { ttl })

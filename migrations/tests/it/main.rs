@@ -7,16 +7,19 @@ use migrations::{Migrator, MigratorTrait};
 async fn migrations_apply_to_an_empty_database_and_are_idempotent() {
     let database = empty_database().await;
     let db = &database.connection;
-    let pending = Migrator::get_pending_migrations(db).await.unwrap().len();
+    let pending = Migrator::get_pending_migrations(db.writer())
+        .await
+        .unwrap()
+        .len();
     assert_eq!(pending, Migrator::migrations().len());
-    Migrator::up(db, None).await.unwrap();
+    Migrator::up(db.writer(), None).await.unwrap();
     assert!(
-        Migrator::get_pending_migrations(db)
+        Migrator::get_pending_migrations(db.writer())
             .await
             .unwrap()
             .is_empty()
     );
-    Migrator::up(db, None).await.unwrap();
+    Migrator::up(db.writer(), None).await.unwrap();
     assert_eq!(
         Migrator::get_applied_migrations(db).await.unwrap().len(),
         pending
@@ -36,7 +39,7 @@ async fn the_platform_outbox_migration_keeps_queued_mail_and_the_cascade() {
         .iter()
         .position(|migration| migration.name().contains("000009"))
         .unwrap();
-    Migrator::up(db, Some(u32::try_from(before_000009).unwrap()))
+    Migrator::up(db.writer(), Some(u32::try_from(before_000009).unwrap()))
         .await
         .unwrap();
     let run = |sql: &str| {
@@ -64,7 +67,7 @@ async fn the_platform_outbox_migration_keeps_queued_mail_and_the_cascade() {
     ))
     .await;
 
-    Migrator::up(db, None).await.unwrap();
+    Migrator::up(db.writer(), None).await.unwrap();
     let count = |sql: &'static str| async move {
         db.query_one_raw(Statement::from_string(backend, sql))
             .await

@@ -54,7 +54,7 @@ pub async fn spawn_app_with(overrides: &[(&str, &str)]) -> TestApp {
 
 fn app_state(
     variables: &[(String, String)],
-    db: &sea_orm::DatabaseConnection,
+    db: &storage::Database,
     dns: &Arc<StaticTxtLookup>,
 ) -> AppState {
     let settings = Settings::load_with_variables(Environment::Test, None, variables.to_vec())

@@ -9,6 +9,7 @@ mod flow;
 mod forgot;
 mod helpers;
 mod hosts;
+mod load;
 mod operator;
 mod portal;
 mod reset;

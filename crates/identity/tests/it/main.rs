@@ -7,7 +7,7 @@ mod sessions;
 use chrono::Utc;
 use tenancy::{NewTenant, Tenant, TenantSlug};
 
-pub async fn firm(db: &sea_orm::DatabaseConnection, slug: &str) -> Tenant {
+pub async fn firm(db: &storage::Database, slug: &str) -> Tenant {
     let new = NewTenant::new(TenantSlug::parse(slug).unwrap(), slug, "admin@firm.test").unwrap();
     tenancy::create_tenant(db, new, Utc::now()).await.unwrap()
 }

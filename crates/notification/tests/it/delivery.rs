@@ -14,11 +14,12 @@ use notification::{
 };
 use prometheus::Registry;
 use prometheus::proto::MetricType;
-use sea_orm::{ConnectionTrait, DatabaseConnection, Statement};
+use sea_orm::{ConnectionTrait, Statement};
+use storage::Database;
 
 use crate::support::{Script, SmtpStub, enqueue_reset, firm, reset_email, settings, t0};
 
-fn worker(db: &DatabaseConnection, transport: Transport, clock: &ManualClock) -> DeliveryWorker {
+fn worker(db: &Database, transport: Transport, clock: &ManualClock) -> DeliveryWorker {
     DeliveryWorker::with_clock(
         db.clone(),
         transport,
@@ -344,7 +345,7 @@ async fn two_workers_on_one_outbox_send_every_message_exactly_once() {
         expected.insert(queued.id.to_string());
     }
     // Each worker has its own pool, as two processes would.
-    let other_pool = migrations::connect(&database.url, 5).await.unwrap();
+    let other_pool = storage::connect(&database.url, 5).await.unwrap();
     let folder = tempfile::tempdir().unwrap();
     let clock = ManualClock::starting_at(t0());
     let mut small_batches = settings();
@@ -359,7 +360,7 @@ async fn two_workers_on_one_outbox_send_every_message_exactly_once() {
             Arc::new(clock.clone()),
         )
     });
-    let run = |worker: DeliveryWorker, pool: DatabaseConnection| async move {
+    let run = |worker: DeliveryWorker, pool: Database| async move {
         let mut sent = 0;
         for _ in 0..1000 {
             let report = worker.deliver_due().await.unwrap();

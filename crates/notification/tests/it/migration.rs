@@ -12,13 +12,14 @@ use notification::{
     OutboxStatus, Transport, enqueue_platform, find_message, list_messages,
 };
 use sea_orm::sea_query::{Alias, Expr, ExprTrait, Query};
-use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, Statement, Value};
+use sea_orm::{ConnectionTrait, DbBackend, Statement, Value};
+use storage::Database;
 use uuid::Uuid;
 
 use crate::support::{platform_email, settings, t0};
 
 /// The names of the columns of a table, in order, with whether each may be NULL.
-async fn columns(db: &DatabaseConnection) -> Vec<(String, bool)> {
+async fn columns(db: &Database) -> Vec<(String, bool)> {
     let sql = match db.get_database_backend() {
         DbBackend::Postgres => {
             "SELECT column_name::text AS name, (is_nullable = 'YES') AS nullable \
@@ -43,7 +44,7 @@ async fn columns(db: &DatabaseConnection) -> Vec<(String, bool)> {
 }
 
 /// Every index and foreign key of the outbox, as the database describes them.
-async fn keys_and_indexes(db: &DatabaseConnection) -> Vec<String> {
+async fn keys_and_indexes(db: &Database) -> Vec<String> {
     let queries: [&str; 2] = match db.get_database_backend() {
         DbBackend::Postgres => [
             "SELECT indexname::text || ': ' || indexdef AS line FROM pg_indexes \
@@ -68,7 +69,7 @@ async fn keys_and_indexes(db: &DatabaseConnection) -> Vec<String> {
     lines
 }
 
-async fn rows(db: &DatabaseConnection, sql: &str) -> Vec<sea_orm::QueryResult> {
+async fn rows(db: &Database, sql: &str) -> Vec<sea_orm::QueryResult> {
     db.query_all_raw(Statement::from_string(db.get_database_backend(), sql))
         .await
         .unwrap()
@@ -76,7 +77,7 @@ async fn rows(db: &DatabaseConnection, sql: &str) -> Vec<sea_orm::QueryResult> {
 
 /// Writes a row with the columns of 000003, through sea-query so that ids and times
 /// are encoded as the entities encode them.
-async fn insert(db: &DatabaseConnection, table: &str, values: Vec<(&str, Value)>) {
+async fn insert(db: &Database, table: &str, values: Vec<(&str, Value)>) {
     let (names, values): (Vec<_>, Vec<_>) = values.into_iter().unzip();
     let mut statement = Query::insert();
     statement
@@ -122,8 +123,8 @@ fn message_row(
 async fn the_platform_outbox_migration_keeps_mail_indexes_and_the_cascade() {
     let database = empty_database().await;
     let db = &database.connection;
-    Migrator::up(db, Some(8)).await.unwrap();
-    let next = Migrator::get_pending_migrations(db).await.unwrap();
+    Migrator::up(db.writer(), Some(8)).await.unwrap();
+    let next = Migrator::get_pending_migrations(db.writer()).await.unwrap();
     assert!(next[0].name().contains("000009"), "{}", next[0].name());
 
     let tenant = Uuid::now_v7();
@@ -160,7 +161,7 @@ async fn the_platform_outbox_migration_keeps_mail_indexes_and_the_cascade() {
     let before = keys_and_indexes(db).await;
     assert_eq!(before.len(), 5, "{before:?}");
 
-    Migrator::up(db, None).await.unwrap();
+    Migrator::up(db.writer(), None).await.unwrap();
 
     assert_eq!(keys_and_indexes(db).await, before);
     let after = columns(db).await;
@@ -247,9 +248,9 @@ async fn a_failed_sqlite_rebuild_changes_nothing() {
     if db.get_database_backend() != DbBackend::Sqlite {
         return;
     }
-    Migrator::up(db, Some(8)).await.unwrap();
+    Migrator::up(db.writer(), Some(8)).await.unwrap();
     // One connection, so the pragma holds for the insert.
-    let unchecked = migrations::connect(&database.url, 1).await.unwrap();
+    let unchecked = storage::connect(&database.url, 1).await.unwrap();
     unchecked
         .execute_unprepared("PRAGMA foreign_keys = OFF")
         .await
@@ -263,7 +264,7 @@ async fn a_failed_sqlite_rebuild_changes_nothing() {
     .await;
     unchecked.close().await.unwrap();
 
-    assert!(Migrator::up(db, None).await.is_err());
+    assert!(Migrator::up(db.writer(), None).await.is_err());
     let tables: Vec<String> = rows(
         db,
         "SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE 'outbox%'",
@@ -280,6 +281,6 @@ async fn a_failed_sqlite_rebuild_changes_nothing() {
             .all(|(name, _)| name != "subject_id")
     );
     assert_eq!(rows(db, "SELECT id FROM outbox_messages").await.len(), 1);
-    let next = Migrator::get_pending_migrations(db).await.unwrap();
+    let next = Migrator::get_pending_migrations(db.writer()).await.unwrap();
     assert!(next[0].name().contains("000009"), "{}", next[0].name());
 }

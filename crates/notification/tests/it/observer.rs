@@ -12,7 +12,8 @@ use notification::{
     DeliveryWorker, FileMailbox, ManualClock, ObserverFuture, OutboxStatus, Transport,
     enqueue_about, enqueue_platform, find_message,
 };
-use sea_orm::{ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbErr, Statement};
+use sea_orm::{ConnectionTrait, DatabaseTransaction, DbErr, Statement};
+use storage::Database;
 use uuid::Uuid;
 
 use crate::support::{
@@ -58,7 +59,7 @@ impl DeliveryObserver for Recorder {
     }
 }
 
-async fn observed_table(db: &DatabaseConnection) {
+async fn observed_table(db: &Database) {
     db.execute_unprepared(
         "CREATE TABLE observed_outcomes (message_id VARCHAR(64) NOT NULL, \
          outcome VARCHAR(16) NOT NULL)",
@@ -67,7 +68,7 @@ async fn observed_table(db: &DatabaseConnection) {
     .unwrap();
 }
 
-async fn observed_rows(db: &DatabaseConnection) -> i64 {
+async fn observed_rows(db: &Database) -> i64 {
     db.query_one_raw(Statement::from_string(
         db.get_database_backend(),
         "SELECT COUNT(*) AS n FROM observed_outcomes",
@@ -80,7 +81,7 @@ async fn observed_rows(db: &DatabaseConnection) -> i64 {
 }
 
 fn observed_worker(
-    db: &DatabaseConnection,
+    db: &Database,
     transport: Transport,
     clock: &ManualClock,
     recorder: &Arc<Recorder>,

@@ -8,16 +8,12 @@ use notification::{
     DeliveryWaker, DeliveryWorker, Email, FileMailbox, FindYourFirm, ManualClock, MessageFilter,
     OutboxStatus, Renderer, Transport, enqueue_platform, find_message, list_messages,
 };
-use sea_orm::DatabaseConnection;
+use storage::Database;
 use tenancy::delete_tenant;
 
 use crate::support::{enqueue_reset, firm, platform_email, settings, t0};
 
-fn file_worker(
-    db: &DatabaseConnection,
-    folder: &std::path::Path,
-    platform_name: &str,
-) -> DeliveryWorker {
+fn file_worker(db: &Database, folder: &std::path::Path, platform_name: &str) -> DeliveryWorker {
     let mut settings = settings();
     settings.platform_name = platform_name.to_owned();
     DeliveryWorker::with_clock(

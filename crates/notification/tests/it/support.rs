@@ -9,7 +9,7 @@ use notification::{
     DeliverySettings, Email, FindYourFirm, FirmLink, PasswordReset, QueuedMessage, RenderedEmail,
     Renderer, enqueue,
 };
-use sea_orm::DatabaseConnection;
+use storage::Database;
 use tenancy::{NewTenant, Tenant, TenantSlug, create_tenant};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpListener;
@@ -19,7 +19,7 @@ pub fn t0() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, 23, 9, 0, 0).unwrap()
 }
 
-pub async fn firm(db: &DatabaseConnection, slug: &str, name: &str) -> Tenant {
+pub async fn firm(db: &Database, slug: &str, name: &str) -> Tenant {
     let new = NewTenant::new(TenantSlug::parse(slug).unwrap(), name, "admin@firm.test").unwrap();
     create_tenant(db, new, t0()).await.unwrap()
 }
@@ -54,11 +54,7 @@ pub fn platform_email() -> RenderedEmail {
         .unwrap()
 }
 
-pub async fn enqueue_reset(
-    db: &DatabaseConnection,
-    firm: &Tenant,
-    recipient: &str,
-) -> QueuedMessage {
+pub async fn enqueue_reset(db: &Database, firm: &Tenant, recipient: &str) -> QueuedMessage {
     enqueue(db, firm.id, recipient, &reset_email(firm, "Ann"), t0())
         .await
         .unwrap()

@@ -12,7 +12,7 @@ use reset_token::{
 use tenancy::{NewTenant, Tenant, TenantSlug};
 use uuid::Uuid;
 
-async fn firm(db: &sea_orm::DatabaseConnection, slug: &str) -> Tenant {
+async fn firm(db: &storage::Database, slug: &str) -> Tenant {
     let new = NewTenant::new(TenantSlug::parse(slug).unwrap(), slug, "admin@firm.test").unwrap();
     tenancy::create_tenant(db, new, Utc::now()).await.unwrap()
 }

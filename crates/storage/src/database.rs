@@ -1,0 +1,318 @@
+//! [`Database`]: one handle over the connections of SQLite or PostgreSQL, with
+//! SQLite's single writer built in.
+//!
+//! SQLite allows one writer at a time. A pool of several connections that all write
+//! makes them race for the lock, and a deferred transaction that read before another
+//! connection wrote fails at once with "database is locked", whatever the busy
+//! timeout. So on SQLite every write goes through one connection, whose transactions
+//! begin `IMMEDIATE`, while plain reads go to a pool of read-only connections that WAL
+//! lets run beside it. Writes queue for the writer instead of failing. PostgreSQL
+//! needs none of this: both sides are the same pool.
+
+use std::future::Future;
+use std::path::Path;
+use std::pin::Pin;
+use std::time::Duration;
+
+use sea_orm::sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
+use sea_orm::{
+    AccessMode, ConnectOptions, ConnectionTrait, DatabaseConnection, DatabaseTransaction,
+    DbBackend, DbErr, ExecResult, IsolationLevel, QueryResult, SqliteTransactionMode, Statement,
+    TransactionError, TransactionOptions, TransactionTrait,
+};
+
+/// How long a connection waits for SQLite's lock when another process (a CLI command,
+/// a separate worker) holds it. Within one process the writer never waits for it.
+const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How long a request waits for a connection of the pool.
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The database, cheap to clone. Implements sea-orm's [`ConnectionTrait`] and
+/// [`TransactionTrait`], so it goes wherever a connection does.
+#[derive(Debug, Clone)]
+pub struct Database {
+    /// Every write, and every transaction.
+    writer: DatabaseConnection,
+    /// Statements that only read; on PostgreSQL the same pool as `writer`.
+    reader: DatabaseConnection,
+}
+
+/// Opens `url` (`sqlite://PATH?mode=rwc`, `sqlite::memory:` or `postgres://…`) with at
+/// most `max_connections` connections for reading (SQLite adds its one writer).
+///
+/// For a SQLite file the parent folder is created first, because SQLite creates the
+/// file but not the folders above it.
+pub async fn connect(url: &str, max_connections: u32) -> Result<Database, DbErr> {
+    let max_connections = max_connections.max(1);
+    if url.starts_with("postgres") {
+        let pool = open(url, max_connections, None).await?;
+        return Ok(Database::single(pool));
+    }
+    let Some(file) = sqlite_file_path(url) else {
+        // Each connection to `:memory:` is its own database: one connection it is.
+        let only = open(url, 1, Some(SqliteRole::Writer)).await?;
+        return Ok(Database::single(only));
+    };
+    if let Some(folder) = Path::new(file)
+        .parent()
+        .filter(|folder| !folder.as_os_str().is_empty())
+    {
+        std::fs::create_dir_all(folder).map_err(|error| {
+            DbErr::Custom(format!(
+                "cannot create the folder {} for the SQLite database: {error}",
+                folder.display()
+            ))
+        })?;
+    }
+    // The writer first: it creates the file and switches it to WAL, which readers need.
+    let writer = open(url, 1, Some(SqliteRole::Writer)).await?;
+    let reader = open(url, max_connections, Some(SqliteRole::Reader)).await?;
+    Ok(Database { writer, reader })
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum SqliteRole {
+    Writer,
+    Reader,
+}
+
+async fn open(
+    url: &str,
+    max_connections: u32,
+    sqlite: Option<SqliteRole>,
+) -> Result<DatabaseConnection, DbErr> {
+    let mut options = ConnectOptions::new(url.to_owned());
+    options
+        .max_connections(max_connections)
+        .connect_timeout(Duration::from_secs(10))
+        .acquire_timeout(ACQUIRE_TIMEOUT)
+        .sqlx_logging(false);
+    if let Some(role) = sqlite {
+        options.map_sqlx_sqlite_opts(move |sqlite| sqlite_options(sqlite, role));
+    }
+    sea_orm::Database::connect(options).await
+}
+
+/// Settings every SQLite connection gets as it opens: pragmas such as `foreign_keys`
+/// and `busy_timeout` belong to a connection, not to the file.
+fn sqlite_options(options: SqliteConnectOptions, role: SqliteRole) -> SqliteConnectOptions {
+    let options = options
+        .journal_mode(SqliteJournalMode::Wal)
+        // Under WAL, NORMAL syncs at checkpoints instead of at every commit: a power
+        // cut may lose the last commits but never corrupts the file.
+        .synchronous(SqliteSynchronous::Normal)
+        .foreign_keys(true)
+        .busy_timeout(SQLITE_BUSY_TIMEOUT);
+    match role {
+        SqliteRole::Writer => options,
+        // A write sent here by mistake fails loudly instead of taking the lock.
+        SqliteRole::Reader => options.pragma("query_only", "ON"),
+    }
+}
+
+/// The file behind a `sqlite:` URL, or `None` for in-memory databases.
+fn sqlite_file_path(url: &str) -> Option<&str> {
+    let rest = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))?;
+    let path = rest.split('?').next().unwrap_or_default();
+    (!path.is_empty() && path != ":memory:" && !rest.contains("mode=memory")).then_some(path)
+}
+
+/// Whether a statement only reads, so that a reader may run it. Anything else, from a
+/// `WITH … INSERT` to a `PRAGMA`, goes to the writer.
+fn only_reads(sql: &str) -> bool {
+    sql.trim_start()
+        .get(..6)
+        .is_some_and(|word| word.eq_ignore_ascii_case("select"))
+}
+
+impl Database {
+    /// One pool for everything (PostgreSQL, in-memory SQLite).
+    pub fn single(pool: DatabaseConnection) -> Self {
+        Self {
+            reader: pool.clone(),
+            writer: pool,
+        }
+    }
+
+    /// The connection that writes, for tools that need a plain sea-orm connection
+    /// (the migrator).
+    pub fn writer(&self) -> &DatabaseConnection {
+        &self.writer
+    }
+
+    pub fn backend(&self) -> DbBackend {
+        self.writer.get_database_backend()
+    }
+
+    /// Whether the database answers a trivial query, for readiness checks.
+    pub async fn is_reachable(&self) -> bool {
+        self.reader.execute_unprepared("SELECT 1").await.is_ok()
+    }
+
+    /// Closes every connection.
+    pub async fn close(self) -> Result<(), DbErr> {
+        let same_pool = self.backend() == DbBackend::Postgres;
+        self.writer.close().await?;
+        if !same_pool {
+            self.reader.close().await?;
+        }
+        Ok(())
+    }
+
+    fn for_statement(&self, sql: &str) -> &DatabaseConnection {
+        if only_reads(sql) {
+            &self.reader
+        } else {
+            &self.writer
+        }
+    }
+
+    /// SQLite's writer takes the lock when the transaction begins, not at its first
+    /// write, so a transaction never fails half-way because another process wrote.
+    fn with_write_lock(&self, mut options: TransactionOptions) -> TransactionOptions {
+        if self.backend() == DbBackend::Sqlite && options.sqlite_transaction_mode.is_none() {
+            options.sqlite_transaction_mode = Some(SqliteTransactionMode::Immediate);
+        }
+        options
+    }
+}
+
+#[async_trait::async_trait]
+impl ConnectionTrait for Database {
+    fn get_database_backend(&self) -> DbBackend {
+        self.backend()
+    }
+
+    async fn execute_raw(&self, stmt: Statement) -> Result<ExecResult, DbErr> {
+        self.writer.execute_raw(stmt).await
+    }
+
+    async fn execute_unprepared(&self, sql: &str) -> Result<ExecResult, DbErr> {
+        self.writer.execute_unprepared(sql).await
+    }
+
+    async fn query_one_raw(&self, stmt: Statement) -> Result<Option<QueryResult>, DbErr> {
+        self.for_statement(&stmt.sql).query_one_raw(stmt).await
+    }
+
+    async fn query_all_raw(&self, stmt: Statement) -> Result<Vec<QueryResult>, DbErr> {
+        self.for_statement(&stmt.sql).query_all_raw(stmt).await
+    }
+
+    fn support_returning(&self) -> bool {
+        self.writer.support_returning()
+    }
+}
+
+#[async_trait::async_trait]
+impl TransactionTrait for Database {
+    type Transaction = DatabaseTransaction;
+
+    async fn begin(&self) -> Result<DatabaseTransaction, DbErr> {
+        self.begin_with_options(TransactionOptions::default()).await
+    }
+
+    async fn begin_with_config(
+        &self,
+        isolation_level: Option<IsolationLevel>,
+        access_mode: Option<AccessMode>,
+    ) -> Result<DatabaseTransaction, DbErr> {
+        self.begin_with_options(TransactionOptions {
+            isolation_level,
+            access_mode,
+            sqlite_transaction_mode: None,
+        })
+        .await
+    }
+
+    async fn begin_with_options(
+        &self,
+        options: TransactionOptions,
+    ) -> Result<DatabaseTransaction, DbErr> {
+        self.writer
+            .begin_with_options(self.with_write_lock(options))
+            .await
+    }
+
+    async fn transaction<F, T, E>(&self, callback: F) -> Result<T, TransactionError<E>>
+    where
+        F: for<'c> FnOnce(
+                &'c DatabaseTransaction,
+            ) -> Pin<Box<dyn Future<Output = Result<T, E>> + Send + 'c>>
+            + Send,
+        T: Send,
+        E: std::fmt::Display + std::fmt::Debug + Send,
+    {
+        self.transaction_with_config(callback, None, None).await
+    }
+
+    async fn transaction_with_config<F, T, E>(
+        &self,
+        callback: F,
+        isolation_level: Option<IsolationLevel>,
+        access_mode: Option<AccessMode>,
+    ) -> Result<T, TransactionError<E>>
+    where
+        F: for<'c> FnOnce(
+                &'c DatabaseTransaction,
+            ) -> Pin<Box<dyn Future<Output = Result<T, E>> + Send + 'c>>
+            + Send,
+        T: Send,
+        E: std::fmt::Display + std::fmt::Debug + Send,
+    {
+        let txn = self
+            .begin_with_config(isolation_level, access_mode)
+            .await
+            .map_err(TransactionError::Connection)?;
+        match callback(&txn).await {
+            Ok(value) => {
+                txn.commit().await.map_err(TransactionError::Connection)?;
+                Ok(value)
+            }
+            Err(error) => {
+                txn.rollback().await.map_err(TransactionError::Connection)?;
+                Err(TransactionError::Transaction(error))
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{only_reads, sqlite_file_path};
+
+    #[test]
+    fn finds_the_file_behind_sqlite_urls() {
+        assert_eq!(
+            sqlite_file_path("sqlite://data/latchkey.db?mode=rwc"),
+            Some("data/latchkey.db")
+        );
+        assert_eq!(
+            sqlite_file_path("sqlite:///var/lib/l.db"),
+            Some("/var/lib/l.db")
+        );
+        assert_eq!(sqlite_file_path("sqlite::memory:"), None);
+        assert_eq!(sqlite_file_path("sqlite://x?mode=memory"), None);
+        assert_eq!(sqlite_file_path("postgres://postgres@127.0.0.1/test"), None);
+    }
+
+    #[test]
+    fn only_plain_selects_go_to_readers() {
+        assert!(only_reads("SELECT \"id\" FROM \"contacts\""));
+        assert!(only_reads("  select 1"));
+        for sql in [
+            "INSERT INTO t VALUES (1) RETURNING id",
+            "UPDATE t SET a = 1 RETURNING a",
+            "DELETE FROM t RETURNING id",
+            "WITH x AS (DELETE FROM t RETURNING id) SELECT * FROM x",
+            "PRAGMA journal_mode = WAL",
+            "SELEC",
+            "",
+        ] {
+            assert!(!only_reads(sql), "{sql}");
+        }
+    }
+}

@@ -1,0 +1,12 @@
+//! The database underneath every crate: opening it, SQLite's single writer beside
+//! its readers, and group commit for writes that many requests share.
+//!
+//! Architecture invariant: nothing above this crate opens a connection or begins a
+//! transaction on anything but a [`Database`], so on SQLite no two writes ever race
+//! for the lock.
+
+mod database;
+mod group_commit;
+
+pub use database::{Database, connect};
+pub use group_commit::{Batch, GroupCommit, GroupCommitError, GroupCommitLimits};
