@@ -135,8 +135,13 @@ impl AppState {
 }
 
 /// Routes of a firm's host (`{slug}.{base_domain}` or a verified custom domain).
-fn firm_routes() -> Route {
-    Route::new()
+fn firm_routes(settings: &Settings) -> Route {
+    let route = if settings.bench.ceiling_route {
+        Route::new().at("/_bench/ceiling", get(pages::bench_ceiling))
+    } else {
+        Route::new()
+    };
+    route
         .at("/", get(contact_pages::home))
         .at(
             "/login",
@@ -257,7 +262,7 @@ pub fn public_endpoint(state: &AppState) -> BoxEndpoint<'static> {
     };
     let dispatch = HostDispatch::new(
         state.resolver.clone(),
-        firm_routes()
+        firm_routes(&state.settings)
             .with(csrf())
             .with(CookieJarManager::new())
             .data(state.clone())

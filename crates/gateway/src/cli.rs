@@ -40,6 +40,18 @@ enum Command {
     /// Provision and manage firms.
     #[command(subcommand)]
     Tenant(TenantCommand),
+    /// Fill the database with firms and contacts for benchmarks (not in production).
+    Seed(Seed),
+}
+
+#[derive(Debug, Args)]
+struct Seed {
+    /// Firms `firm-00001` … to create (existing ones are kept).
+    #[arg(long, default_value_t = 1)]
+    firms: usize,
+    /// Active contacts of each firm.
+    #[arg(long, default_value_t = 100)]
+    contacts_per_firm: usize,
 }
 
 #[derive(Debug, Subcommand)]
@@ -104,7 +116,38 @@ pub async fn run() -> anyhow::Result<()> {
         Command::Worker => server::work(settings, server::shutdown_signal()).await?,
         Command::Tenant(command) => run_tenant(command, settings).await?,
         Command::Outbox(command) => run_outbox(command, &settings).await?,
+        Command::Seed(seed) => run_seed(seed, settings).await?,
     }
+    Ok(())
+}
+
+async fn run_seed(seed: Seed, settings: Settings) -> anyhow::Result<()> {
+    if settings.environment == Environment::Production {
+        bail!(
+            "`latchkey seed` creates accounts with a published password; it never runs in production"
+        );
+    }
+    let db = database::open(&settings).await?;
+    database::prepare_schema(&db, &settings).await?;
+    let state = AppState::new(settings, db)?;
+    let started = std::time::Instant::now();
+    let created = gateway::seed::seed_firms(&state, seed.firms, seed.contacts_per_firm, |number| {
+        if number % 500 == 0 || number == seed.firms {
+            println!(
+                "{number} of {} firms ready ({:.0?})",
+                seed.firms,
+                started.elapsed()
+            );
+        }
+    })
+    .await?;
+    println!(
+        "created {created} firm(s) of {} contacts in {:.1?}; every seeded account's password is {}",
+        seed.contacts_per_firm,
+        started.elapsed(),
+        gateway::seed::SEED_PASSWORD
+    );
+    state.db.close().await.ok();
     Ok(())
 }
 

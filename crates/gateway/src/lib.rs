@@ -26,6 +26,7 @@ pub mod pages;
 pub mod request_context;
 pub mod reset_pages;
 pub mod reset_requests;
+pub mod seed;
 pub mod server;
 pub mod settings;
 pub mod settings_pages;

@@ -52,3 +52,11 @@ pub fn branding_stylesheet(tenant: Data<&Arc<Tenant>>) -> Response {
         .header(header::CACHE_CONTROL, "no-cache")
         .body(css)
 }
+
+/// `GET /_bench/ceiling` (only with `bench.ceiling_route`): a constant through the
+/// same middleware, host resolution and CSRF layer as every firm page, so that the
+/// benchmark's ratios measure what the pages themselves cost.
+#[handler]
+pub fn bench_ceiling() -> &'static str {
+    "ok\n"
+}

@@ -108,6 +108,7 @@ pub struct Settings {
     pub session: SessionSettings,
     pub limits: LimitSettings,
     pub log: LogSettings,
+    pub bench: BenchSettings,
     #[serde(skip, default = "development")]
     pub environment: Environment,
 }
@@ -292,6 +293,15 @@ pub struct LimitSettings {
     pub window_minutes: i64,
 }
 
+/// What `cargo xtask bench` needs from the binary it measures.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BenchSettings {
+    /// Serve `GET /_bench/ceiling` on firm hosts: the whole middleware stack and a
+    /// constant answer, the ceiling every page is measured against.
+    pub ceiling_route: bool,
+}
+
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ResetSettings {
@@ -410,6 +420,11 @@ impl Settings {
         ];
         if counts.contains(&0) || limits.window_minutes < 1 {
             return Err(SettingsError::Invalid("limits must be at least 1".into()));
+        }
+        if self.bench.ceiling_route && self.environment == Environment::Production {
+            return Err(SettingsError::Invalid(
+                "bench.ceiling_route is for benchmarks; it is refused in production".into(),
+            ));
         }
         if self.mail.max_attempts == 0 {
             return Err(SettingsError::Invalid(
@@ -607,6 +622,27 @@ mod tests {
                 ..
             }
         ));
+    }
+
+    #[test]
+    fn the_bench_route_is_refused_in_production() {
+        let error = Settings::load_with_variables(
+            Environment::Production,
+            None,
+            vars(&[
+                (
+                    "LATCHKEY__SECURITY__TOKEN_KEY",
+                    "k8mVq2x9Lr4TnW7yZc1Hf6Bd3Sg5Jp0Q",
+                ),
+                (
+                    "LATCHKEY__SECURITY__OPERATOR_TOKEN",
+                    "Zr7Kp2Wq9Xm4Tn8Yb3Vc6Hd1Jf5Lg0Sa",
+                ),
+                ("LATCHKEY__BENCH__CEILING_ROUTE", "true"),
+            ]),
+        )
+        .unwrap_err();
+        assert!(error.to_string().contains("bench.ceiling_route"), "{error}");
     }
 
     #[test]

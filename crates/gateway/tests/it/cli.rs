@@ -200,3 +200,54 @@ async fn the_outbox_from_the_command_line() {
             .contains("no such outbox message")
     );
 }
+
+#[tokio::test]
+async fn seed_fills_firms_with_contacts_and_continues_where_it_stopped() {
+    let cli = Cli::new().await;
+    cli.succeeds(&["migrate"]);
+    let first = cli.succeeds(&["seed", "--firms", "2", "--contacts-per-firm", "30"]);
+    assert!(
+        first.contains("created 2 firm(s) of 30 contacts"),
+        "{first}"
+    );
+    let again = cli.succeeds(&["seed", "--firms", "3", "--contacts-per-firm", "30"]);
+    assert!(again.contains("created 1 firm(s)"), "{again}");
+    let list = cli.succeeds(&["tenant", "list"]);
+    for slug in ["firm-00001", "firm-00002", "firm-00003"] {
+        assert!(list.contains(slug), "{list}");
+    }
+    let db = &cli.database.connection;
+    let slug = tenancy::TenantSlug::parse("firm-00003").unwrap();
+    let firm = tenancy::find_tenant_by_slug(db, &slug)
+        .await
+        .unwrap()
+        .unwrap();
+    let last = identity::EmailAddress::parse("contact-30@firm-00003.test").unwrap();
+    let contact = identity::find_contact_by_email(db, firm.id, &last)
+        .await
+        .unwrap()
+        .expect("the last seeded contact");
+    assert_eq!(contact.status, identity::ContactStatus::Active);
+
+    let production = Command::new(env!("CARGO_BIN_EXE_latchkey"))
+        .args(["seed"])
+        .env("LATCHKEY_ENV", "production")
+        .env("LATCHKEY__DATABASE__URL", &cli.database.url)
+        .env(
+            "LATCHKEY__SECURITY__TOKEN_KEY",
+            "a-production-token-key-of-enough-length",
+        )
+        .env(
+            "LATCHKEY__SECURITY__OPERATOR_TOKEN",
+            "a-production-operator-token-long-enough",
+        )
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(!production.status.success());
+    assert!(
+        String::from_utf8_lossy(&production.stderr).contains("never runs in production"),
+        "{}",
+        String::from_utf8_lossy(&production.stderr)
+    );
+}

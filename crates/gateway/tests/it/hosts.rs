@@ -250,3 +250,23 @@ async fn the_development_mailbox_does_not_exist_outside_development() {
         .await
         .assert_status(StatusCode::NOT_FOUND);
 }
+
+#[tokio::test]
+async fn the_bench_ceiling_answers_only_when_configured() {
+    let app = spawn_app().await;
+    app.create_firm("acme", "ACME Corporation").await;
+    app.get("acme.localhost", "/_bench/ceiling")
+        .await
+        .assert_status(StatusCode::NOT_FOUND);
+
+    let bench = crate::helpers::spawn_app_with(&[("LATCHKEY__BENCH__CEILING_ROUTE", "true")]).await;
+    bench.create_firm("acme", "ACME Corporation").await;
+    let response = bench.get("acme.localhost", "/_bench/ceiling").await;
+    response.assert_status_is_ok();
+    assert!(response.0.headers().contains_key("x-request-id"));
+    // Through host resolution like every firm page: no firm, no ceiling.
+    bench
+        .get("nobody.localhost", "/_bench/ceiling")
+        .await
+        .assert_status(StatusCode::NOT_FOUND);
+}

@@ -3,7 +3,8 @@
 use chrono::Utc;
 use identity::{
     EmailAddress, IdentityError, NewContact, RateLimit, clear_events, count_events, create_client,
-    create_contact, find_client, find_contact, find_contact_by_email, list_clients, record_event,
+    create_contact, find_client, find_contact, find_contact_by_email, import_contacts,
+    list_clients, record_event,
 };
 use migrations::testing::fresh_database;
 
@@ -145,4 +146,56 @@ async fn rate_limit_windows_slide_with_the_clock() {
             .unwrap(),
         Ok(0)
     );
+}
+
+#[tokio::test]
+async fn an_import_creates_every_contact_or_none() {
+    let database = fresh_database().await;
+    let db = &database.connection;
+    let acme = firm(db, "acme").await;
+    let globex = firm(db, "globex").await;
+    let now = Utc::now();
+    let client = create_client(db, acme.id, "Importer", now).await.unwrap();
+    let person = |n: usize| NewContact {
+        client_id: client.id,
+        name: format!("Person {n}"),
+        email: EmailAddress::parse(&format!("person.{n}@import.test")).unwrap(),
+        locale: "it".into(),
+        password_hash: None,
+    };
+    // More than one statement's worth of rows.
+    let people: Vec<_> = (0..2500).map(person).collect();
+    assert_eq!(
+        import_contacts(db, acme.id, client.id, people, now)
+            .await
+            .unwrap(),
+        2500
+    );
+    let found = find_contact_by_email(db, acme.id, &person(2499).email)
+        .await
+        .unwrap()
+        .expect("the last imported contact");
+    assert_eq!(
+        (found.name.as_str(), found.locale.as_str()),
+        ("Person 2499", "it")
+    );
+
+    // A taken address fails the whole import.
+    let repeat = vec![person(5000), person(1)];
+    assert!(matches!(
+        import_contacts(db, acme.id, client.id, repeat, now).await,
+        Err(IdentityError::EmailTaken)
+    ));
+    assert!(
+        find_contact_by_email(db, acme.id, &person(5000).email)
+            .await
+            .unwrap()
+            .is_none(),
+        "nothing of a failed import stays"
+    );
+    // Another firm's client takes no imports.
+    assert!(matches!(
+        import_contacts(db, globex.id, client.id, vec![person(6000)], now).await,
+        Err(IdentityError::NotFound)
+    ));
 }
