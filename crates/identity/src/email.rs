@@ -2,8 +2,13 @@
 //!
 //! Django's CVE-2019-19844 came from comparing a typed address with a stored one under
 //! different Unicode rules; here both sides go through the same NFKC + lower-case.
+//!
+//! An address must also be one that lettre, which sends our email, accepts: an
+//! account whose address cannot be sent to would fail every email it is owed (and
+//! once wedged the reset queue). So lettre's own parser has the last word at entry.
 
 use std::fmt;
+use std::str::FromStr;
 
 use unicode_normalization::UnicodeNormalization;
 
@@ -30,7 +35,8 @@ impl EmailAddress {
                     || c.is_control()
                     || matches!(c, '<' | '>' | '(' | ')' | ',' | ';' | '"' | '\\')
             })
-            && is_domain(domain);
+            && is_domain(domain)
+            && lettre::Address::from_str(&normalised).is_ok();
         if !valid {
             return Err(EmailError::Invalid);
         }
@@ -80,6 +86,8 @@ impl fmt::Debug for EmailAddress {
 
 #[cfg(test)]
 mod tests {
+    use std::str::FromStr;
+
     use super::EmailAddress;
 
     #[test]
@@ -92,7 +100,7 @@ mod tests {
         ];
         for (raw, expected) in cases {
             assert_eq!(
-                EmailAddress::parse(raw).unwrap().as_str(),
+                EmailAddress::parse(raw).expect(raw).as_str(),
                 expected,
                 "{raw}"
             );
@@ -119,8 +127,38 @@ mod tests {
             "a@example.com\r\nBcc: x@y.z",
             "a,b@example.com",
             "a@b@example.com",
+            // Refused by lettre, which sends our email.
+            ".a@example.com",
+            "a.@example.com",
+            "a..b@example.com",
         ] {
             assert!(EmailAddress::parse(raw).is_err(), "{raw:?}");
+        }
+    }
+
+    proptest::proptest! {
+        /// Whatever is accepted can be sent to: lettre parses every address we store.
+        #[test]
+        fn every_accepted_address_is_one_lettre_sends_to(
+            raw in "[a-zA-Z0-9.!#$%&'*+/=?^_`{|}~ \\-\"()<>,;:@\\[\\]\u{80}-\u{2FF}\u{FF01}-\u{FF5E}]{1,24}@[a-zA-Z0-9.\\-_\u{E0}-\u{FF}]{1,24}"
+        ) {
+            if let Ok(address) = EmailAddress::parse(&raw) {
+                proptest::prop_assert!(
+                    lettre::Address::from_str(address.as_str()).is_ok(),
+                    "{raw:?} became {:?}, which lettre refuses",
+                    address.as_str()
+                );
+            }
+        }
+
+        /// Plain addresses of the usual shape are accepted.
+        #[test]
+        fn ordinary_addresses_are_accepted(
+            local in "[a-z0-9]{1,10}([._+-][a-z0-9]{1,10}){0,2}",
+            domain in "[a-z0-9]{1,10}(-[a-z0-9]{1,5})?\\.[a-z]{2,6}",
+        ) {
+            let raw = format!("{local}@{domain}");
+            proptest::prop_assert!(EmailAddress::parse(&raw).is_ok(), "{raw:?}");
         }
     }
 

@@ -275,6 +275,10 @@ async fn create_refuses_bad_input_with_422_and_a_taken_slug_with_409() {
             json!({ "slug": "okay", "name": "X", "admin_email": "not an address" }),
             "invalid_email",
         ),
+        (
+            json!({ "slug": "okay", "name": "X", "admin_email": ".a@example.com" }),
+            "invalid_email",
+        ),
         (json!({ "slug": "okay", "name": "X" }), "invalid_request"),
         (
             json!({ "slug": "okay", "name": "X", "admin_email": "a@x.test", "colour": "red" }),
