@@ -17,6 +17,7 @@ mod m20261123_000007_create_access_requests;
 mod m20261123_000008_tenant_lifecycle;
 mod m20261123_000009_platform_outbox;
 mod m20261123_000010_create_firm_lookups;
+mod m20261202_000011_write_path;
 
 #[cfg(feature = "testing")]
 pub mod testing;
@@ -40,6 +41,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000008_tenant_lifecycle::Migration),
             Box::new(m20261123_000009_platform_outbox::Migration),
             Box::new(m20261123_000010_create_firm_lookups::Migration),
+            Box::new(m20261202_000011_write_path::Migration),
         ]
     }
 }

@@ -7,12 +7,10 @@ use std::sync::Arc;
 use chrono::Utc;
 use identity::{
     AccessRequestStatus, AccountKind, Actor, AuditAction, EmailAddress, IdentityError,
-    NewAccessRequest, NewAuditEvent, NewContact, create_access_request, create_contact,
-    decide_access_request, find_access_request, find_client, list_clients, pending_access_requests,
-    record_audit,
+    NewAccessRequest, NewAuditEvent, NewContact, create_contact, decide_access_request,
+    find_access_request, find_client, list_clients, pending_access_requests, record_audit,
 };
 use minijinja::context;
-use notification::{AccessRequestReceived, Email};
 use poem::http::StatusCode;
 use poem::web::cookie::CookieJar;
 use poem::web::{CsrfToken, CsrfVerifier, Data, Form, Html, Path, Redirect};
@@ -25,7 +23,8 @@ use crate::app::AppState;
 use crate::auth::{require_admin, require_staff};
 use crate::emails::{Invitee, queue_invitation};
 use crate::error::GatewayError;
-use crate::forms::{check_csrf, parse_id, throttle_address};
+use crate::forms::{check_csrf, parse_id, record_limited};
+use crate::intake::Record;
 use crate::request_context::ClientAddress;
 use crate::templates::{firm_value, serialized};
 
@@ -81,51 +80,33 @@ pub async fn submit_request(
     Form(form): Form<AccessForm>,
 ) -> Result<Response, GatewayError> {
     check_csrf(verifier, &form.csrf_token)?;
-    let now = Utc::now();
     let address = client.0.0.map(|address| address.to_string());
-    throttle_address(&state, "access-request", address.as_deref(), now).await?;
-    let invalid = |field: &str, message: &str| -> Result<Response, GatewayError> {
-        Ok(
+    let checked = EmailAddress::parse(&form.email)
+        .map_err(|_| ("email", "Enter an email address, like name@example.com."))
+        .and_then(|email| {
+            NewAccessRequest::new(&form.name, email, &form.company, &form.message).map_err(
+                |field| match field {
+                    "name" => ("name", "Enter your name (up to 200 characters)."),
+                    "company" => ("company", "The company name can have up to 200 characters."),
+                    _ => ("message", "The message can have up to 2000 characters."),
+                },
+            )
+        });
+    // Refused forms count against the limit too. The firm's staff are told by the
+    // processor, so that this page only records.
+    let record = checked
+        .as_ref()
+        .ok()
+        .map(|new| Record::AccessRequest(tenant.id, new.clone()));
+    record_limited(&state, "access-request", address.as_deref(), record).await?;
+    if let Err((field, message)) = checked {
+        return Ok(
             form_page(&state, &tenant, csrf, &form, Some((field, message)))?
                 .with_status(StatusCode::UNPROCESSABLE_ENTITY)
                 .into_response(),
-        )
-    };
-    let Ok(email) = EmailAddress::parse(&form.email) else {
-        return invalid("email", "Enter an email address, like name@example.com.");
-    };
-    let new = match NewAccessRequest::new(&form.name, email, &form.company, &form.message) {
-        Ok(new) => new,
-        Err("name") => return invalid("name", "Enter your name (up to 200 characters)."),
-        Err("company") => {
-            return invalid("company", "The company name can have up to 200 characters.");
-        }
-        Err(_) => return invalid("message", "The message can have up to 2000 characters."),
-    };
-    // The request and the emails telling the firm's staff about it: together.
-    let txn = state.db.begin().await.map_err(GatewayError::internal)?;
-    let request = create_access_request(&txn, tenant.id, new, now).await?;
-    let email: Email = AccessRequestReceived {
-        requester_name: request.name.clone(),
-        requester_email: request.email.to_string(),
-        company: request.company.clone(),
-        message: request.message.clone(),
-        review_url: crate::emails::firm_url(&state, &tenant, "/staff/access-requests"),
+        );
     }
-    .into();
-    let mut queued = Vec::new();
-    for member in identity::list_staff_users(&txn, tenant.id).await? {
-        if member.status == identity::StaffStatus::Active {
-            queued.push(
-                crate::emails::queue_email(&txn, &state, &tenant, &member.email, None, &email)
-                    .await?,
-            );
-        }
-    }
-    txn.commit().await.map_err(GatewayError::internal)?;
-    for message in &queued {
-        state.waker.notify(message);
-    }
+    state.reset_requests.notify_one();
     tracing::info!("access requested");
     let page = state.templates.render(
         "request_access_sent.html",

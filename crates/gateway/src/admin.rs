@@ -4,7 +4,12 @@ use poem::http::StatusCode;
 use poem::web::Data;
 use poem::{IntoResponse, Response, handler};
 
+use notification::OutboxStatus;
+use storage::QueueDepth;
+
 use crate::app::AppState;
+use crate::error::GatewayError;
+use crate::processors::Queue;
 
 /// The process is up and serving.
 #[handler]
@@ -24,9 +29,44 @@ pub async fn readyz(state: Data<&AppState>) -> Response {
     }
 }
 
+/// Prometheus metrics. Queue depths are counted afresh at each scrape, so they are
+/// right whichever instance did the work.
 #[handler]
-pub fn metrics(state: Data<&AppState>) -> Response {
+pub async fn metrics(state: Data<&AppState>) -> Response {
+    if let Err(error) = refresh_queue_depths(&state).await {
+        tracing::warn!(error = %error.detail(), "cannot count the queues for /metrics");
+    }
     Response::builder()
         .content_type("text/plain; version=0.0.4; charset=utf-8")
         .body(state.metrics.render())
+}
+
+async fn refresh_queue_depths(state: &AppState) -> Result<(), GatewayError> {
+    let outbox = notification::count_unsent_messages(&state.db)
+        .await
+        .map_err(GatewayError::internal)?;
+    let count = |status| outbox.get(&status).copied().unwrap_or(0);
+    let gauges = &state.metrics;
+    gauges.set_queue_depth(
+        "outbox",
+        QueueDepth {
+            pending: count(OutboxStatus::Queued) + count(OutboxStatus::Sending),
+            failed: count(OutboxStatus::Dead),
+        },
+    );
+    gauges.set_queue_depth(
+        Queue::ResetRequests.as_str(),
+        reset_token::reset_request_depth(&state.db)
+            .await
+            .map_err(GatewayError::internal)?,
+    );
+    gauges.set_queue_depth(
+        Queue::FirmLookups.as_str(),
+        identity::firm_lookup_depth(&state.db).await?,
+    );
+    gauges.set_queue_depth(
+        Queue::AccessRequests.as_str(),
+        identity::access_notice_depth(&state.db).await?,
+    );
+    Ok(())
 }

@@ -16,6 +16,7 @@ use tenancy::{DnsTxtLookup, TenantResolver, TxtLookup};
 
 use crate::error::ErrorPages;
 use crate::host_dispatch::HostDispatch;
+use crate::intake::{self, IntakeWriter};
 use crate::metrics::Metrics;
 use crate::request_context::{RequestContext, RequestContextSettings, limit_body};
 use crate::settings::{Environment, PublicScheme, Settings};
@@ -47,6 +48,8 @@ pub struct AppState {
     /// Reads the TXT records that prove a firm controls a custom domain: DNS, or a
     /// fixed table in tests.
     pub txt_lookup: Arc<dyn TxtLookup>,
+    /// Group commit of what public forms only record, and of rate-limit counters.
+    pub intake: IntakeWriter,
 }
 
 impl AppState {
@@ -87,8 +90,13 @@ impl AppState {
                 tracing::warn!(%error, "email metrics are not registered");
                 DeliveryMetrics::unregistered()
             });
+        let intake = intake::start(
+            db.clone(),
+            chrono::Duration::minutes(settings.limits.window_minutes),
+        );
         Ok(Self {
             settings: Arc::new(settings),
+            intake,
             db,
             resolver,
             templates: Arc::new(Templates::new()),

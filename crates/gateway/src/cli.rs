@@ -37,6 +37,10 @@ enum Command {
     /// Inspect and retry the email outbox.
     #[command(subcommand)]
     Outbox(OutboxCommand),
+    /// Requests that failed every attempt ("Forgot your password?", "Find your firm",
+    /// access requests), and putting them back.
+    #[command(subcommand)]
+    Requests(RequestsCommand),
     /// Provision and manage firms.
     #[command(subcommand)]
     Tenant(TenantCommand),
@@ -88,6 +92,14 @@ enum OutboxCommand {
     Retry { id: String },
 }
 
+#[derive(Debug, Subcommand)]
+enum RequestsCommand {
+    /// List the requests set aside, newest first.
+    List,
+    /// Put a set-aside request back in its queue.
+    Retry { id: String },
+}
+
 #[derive(Debug, Args)]
 struct CreateTenant {
     /// The subdomain: 1-63 of a-z, 0-9 and '-'.
@@ -117,7 +129,47 @@ pub async fn run() -> anyhow::Result<()> {
         Command::Tenant(command) => run_tenant(command, settings).await?,
         Command::Outbox(command) => run_outbox(command, &settings).await?,
         Command::Seed(seed) => run_seed(seed, settings).await?,
+        Command::Requests(command) => run_requests(command, settings).await?,
     }
+    Ok(())
+}
+
+async fn run_requests(command: RequestsCommand, settings: Settings) -> anyhow::Result<()> {
+    let db = database::open(&settings).await?;
+    database::prepare_schema(&db, &settings).await?;
+    let state = AppState::new(settings, db)?;
+    match command {
+        RequestsCommand::List => {
+            let set_aside = gateway::processors::set_aside_requests(&state, 200).await?;
+            println!(
+                "{:<36} {:<16} {:<24} {:<20} {:>8} LAST ERROR",
+                "ID", "QUEUE", "EMAIL DOMAIN", "REQUESTED", "ATTEMPTS"
+            );
+            for request in set_aside {
+                println!(
+                    "{:<36} {:<16} {:<24} {:<20} {:>8} {}",
+                    request.id,
+                    request.queue.as_str(),
+                    request.email_domain,
+                    request.requested_at.format("%Y-%m-%d %H:%M:%S"),
+                    request.attempts,
+                    request.last_error
+                );
+            }
+        }
+        RequestsCommand::Retry { id } => {
+            let parsed = uuid::Uuid::parse_str(&id)
+                .map_err(|_| anyhow::anyhow!("`{id}` is not a request id"))?;
+            match gateway::processors::retry_request(&state, parsed).await? {
+                Some(queue) => println!(
+                    "request {parsed} is back in {}; a running `serve` or `worker` handles it within seconds",
+                    queue.as_str()
+                ),
+                None => bail!("there is no set-aside request {parsed}"),
+            }
+        }
+    }
+    state.db.close().await.ok();
     Ok(())
 }
 

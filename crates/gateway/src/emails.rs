@@ -60,9 +60,7 @@ pub async fn queue_email(
         .renderer
         .render(email, tenant, locale)
         .map_err(GatewayError::internal)?;
-    enqueue(db, tenant.id, recipient.as_str(), &rendered, Utc::now())
-        .await
-        .map_err(GatewayError::internal)
+    Ok(enqueue(db, tenant.id, recipient.as_str(), &rendered, Utc::now()).await?)
 }
 
 /// [`queue_email`] for an email about a contact's reset, whose delivery or failure
@@ -78,7 +76,7 @@ async fn queue_reset_email(
         .renderer
         .render(email, tenant, Some(&contact.locale))
         .map_err(GatewayError::internal)?;
-    enqueue_about(
+    Ok(enqueue_about(
         db,
         tenant.id,
         contact.id,
@@ -86,8 +84,7 @@ async fn queue_reset_email(
         &rendered,
         Utc::now(),
     )
-    .await
-    .map_err(GatewayError::internal)
+    .await?)
 }
 
 /// Writes "reset email sent" and "reset email failed" to the contact's audit trail,

@@ -33,6 +33,9 @@ pub enum GatewayError {
     SignInRequired(AccountKind),
     #[error("the contact is disabled")]
     ContactDisabled,
+    /// An address stored before entry refused what lettre cannot send to.
+    #[error("the account's email address cannot receive email")]
+    UndeliverableAddress,
     #[error("only the firm's administrators may do this")]
     AdminOnly,
     /// A form field missing, sent twice or as an array.
@@ -53,6 +56,19 @@ impl GatewayError {
         Self::Internal(Box::new(error))
     }
 
+    /// The error and its sources on one line, for the log and for operators; never
+    /// for a page.
+    pub fn detail(&self) -> String {
+        let mut text = self.to_string();
+        let mut source = std::error::Error::source(self);
+        while let Some(cause) = source {
+            text.push_str(": ");
+            text.push_str(&cause.to_string());
+            source = cause.source();
+        }
+        text
+    }
+
     pub fn status(&self) -> StatusCode {
         match self {
             Self::BadHost | Self::BadForm => StatusCode::BAD_REQUEST,
@@ -62,6 +78,7 @@ impl GatewayError {
             Self::SignInRequired(_) => StatusCode::SEE_OTHER,
             Self::AdminOnly | Self::CsrfRejected => StatusCode::FORBIDDEN,
             Self::ContactDisabled => StatusCode::CONFLICT,
+            Self::UndeliverableAddress => StatusCode::UNPROCESSABLE_ENTITY,
             Self::TooManyAttempts { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Busy { .. } => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -91,6 +108,10 @@ impl GatewayError {
                 "This contact is disabled",
                 "Enable the contact before sending them a password reset.",
             ),
+            Self::UndeliverableAddress => (
+                "This email address cannot receive email",
+                "The address on this account is not one email can be sent to. Correct it, then try again.",
+            ),
             Self::CsrfRejected => (
                 "This form has expired",
                 "For your security the form could not be accepted. Go back, reload the page and try again.",
@@ -116,6 +137,15 @@ impl From<IdentityError> for GatewayError {
             IdentityError::Busy(busy) => Self::Busy {
                 retry_after_seconds: busy.retry_after_seconds,
             },
+            other => Self::internal(other),
+        }
+    }
+}
+
+impl From<notification::NotificationError> for GatewayError {
+    fn from(error: notification::NotificationError) -> Self {
+        match error {
+            notification::NotificationError::InvalidRecipient => Self::UndeliverableAddress,
             other => Self::internal(other),
         }
     }
@@ -309,14 +339,8 @@ impl<E> ErrorPagesEndpoint<E> {
 
 /// An error and its sources on one line, for the log.
 fn error_chain(error: &poem::Error) -> String {
-    let mut text = error.to_string();
-    if let Some(gateway) = error.downcast_ref::<GatewayError>() {
-        let mut source = std::error::Error::source(gateway);
-        while let Some(cause) = source {
-            text.push_str(": ");
-            text.push_str(&cause.to_string());
-            source = cause.source();
-        }
+    match error.downcast_ref::<GatewayError>() {
+        Some(gateway) => gateway.detail(),
+        None => error.to_string(),
     }
-    text
 }

@@ -270,6 +270,13 @@ pub async fn run_purge(state: AppState, shutdown: impl std::future::Future<Outpu
                 if let Err(error) = purge_deleted_firms(&state, Utc::now()).await {
                     tracing::warn!(%error, "purging deleted firms failed; trying again later");
                 }
+                // Counters of windows long past no longer count for any limit.
+                let window = chrono::Duration::minutes(state.settings.limits.window_minutes);
+                if let Err(error) =
+                    identity::purge_rate_limit_counters(&state.db, Utc::now() - window * 2).await
+                {
+                    tracing::warn!(%error, "purging old rate-limit counters failed; trying again later");
+                }
             }
         }
     }

@@ -4,18 +4,18 @@
 
 use std::sync::Arc;
 
-use chrono::Utc;
 use identity::EmailAddress;
 use minijinja::context;
 use poem::http::StatusCode;
 use poem::web::{CsrfToken, CsrfVerifier, Data, Form, Html};
 use poem::{IntoResponse, Response, handler};
-use reset_token::record_reset_request;
+use reset_token::NewResetRequest;
 use tenancy::Tenant;
 
 use crate::app::AppState;
 use crate::error::GatewayError;
-use crate::forms::{check_csrf, single, throttle_address};
+use crate::forms::{check_csrf, record_limited, single};
+use crate::intake::Record;
 use crate::request_context::ClientAddress;
 use crate::templates::firm_value;
 
@@ -53,10 +53,18 @@ pub async fn request_reset(
 ) -> Result<Response, GatewayError> {
     check_csrf(verifier, single(&fields, "csrf_token").unwrap_or_default())?;
     let raw_email = single(&fields, "email")?;
-    let now = Utc::now();
     let address = client.0.0.map(|address| address.to_string());
-    throttle_address(&state, "forgot", address.as_deref(), now).await?;
-    let Ok(email) = EmailAddress::parse(raw_email) else {
+    let email = EmailAddress::parse(raw_email).ok();
+    // A malformed address counts against the limit too, and is recorded nowhere.
+    let record = email.as_ref().map(|email| {
+        Record::ResetRequest(NewResetRequest {
+            tenant_id: tenant.id,
+            email: email.as_str().to_owned(),
+            client_address: address.clone(),
+        })
+    });
+    record_limited(&state, "forgot", address.as_deref(), record).await?;
+    let Some(email) = email else {
         let page = form_page(
             &state,
             &tenant,
@@ -68,9 +76,6 @@ pub async fn request_reset(
             .with_status(StatusCode::UNPROCESSABLE_ENTITY)
             .into_response());
     };
-    record_reset_request(&state.db, tenant.id, email.as_str(), address, now)
-        .await
-        .map_err(GatewayError::internal)?;
     state.reset_requests.notify_one();
     tracing::info!(email_domain = email.domain(), "password reset requested");
     let context = context! { firm => firm_value(&tenant), ttl_minutes => state.settings.reset.default_ttl_minutes };

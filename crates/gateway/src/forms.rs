@@ -1,13 +1,12 @@
 //! What every form page shares: the CSRF check, single-valued fields, the limit per
 //! client address and the ids in paths.
 
-use chrono::{DateTime, Utc};
-use identity::{RateLimit, count_events, record_event};
 use poem::web::CsrfVerifier;
 use uuid::Uuid;
 
 use crate::app::AppState;
 use crate::error::GatewayError;
+use crate::intake::{self, Intake, Record};
 
 /// Refuses a POST whose `csrf_token` field does not match the CSRF cookie.
 pub fn check_csrf(verifier: &CsrfVerifier, token: &str) -> Result<(), GatewayError> {
@@ -36,29 +35,28 @@ pub fn single<'a>(fields: &'a [(String, String)], name: &str) -> Result<&'a str,
     }
 }
 
-/// Counts a POST from `address` towards `limits.forgot_per_address` per window in
-/// the `kind` bucket, refusing it with 429 past the limit. The state is in the
-/// database, so the limit holds across instances.
-pub async fn throttle_address(
+/// Records `record` (if any) for a POST from `address`, counted towards
+/// `limits.forgot_per_address` per window in the `kind` bucket and refused with 429
+/// past the limit. The counters are in the database, so the limit holds across
+/// instances; the write joins the intake's group commit.
+pub async fn record_limited(
     state: &AppState,
     kind: &str,
     address: Option<&str>,
-    now: DateTime<Utc>,
+    record: Option<Record>,
 ) -> Result<(), GatewayError> {
-    let Some(address) = address else {
-        return Ok(());
+    let item = match address {
+        Some(address) => Intake::Limited {
+            bucket: format!("{kind}:address:{address}"),
+            max: state.settings.limits.forgot_per_address,
+            record,
+        },
+        // No address to count against (never the case behind a listener).
+        None => Intake::Limited {
+            bucket: format!("{kind}:address:unknown"),
+            max: u64::MAX,
+            record,
+        },
     };
-    let limits = &state.settings.limits;
-    let bucket = format!("{kind}:address:{address}");
-    let limit = RateLimit {
-        max: limits.forgot_per_address,
-        window: chrono::Duration::minutes(limits.window_minutes),
-    };
-    if let Err(limited) = count_events(&state.db, &bucket, limit, now).await? {
-        return Err(GatewayError::TooManyAttempts {
-            retry_after_seconds: limited.retry_after_seconds,
-        });
-    }
-    record_event(&state.db, &bucket, now).await?;
-    Ok(())
+    intake::submit(&state.intake, item).await
 }

@@ -2,14 +2,17 @@
 //! latency histograms by route.
 
 use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry, TextEncoder,
+    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry, TextEncoder,
 };
+use storage::QueueDepth;
 
 #[derive(Debug, Clone)]
 pub struct Metrics {
     registry: Registry,
     requests: IntCounterVec,
     latency: HistogramVec,
+    queue_pending: IntGaugeVec,
+    queue_failed: IntGaugeVec,
 }
 
 impl Metrics {
@@ -35,6 +38,27 @@ impl Metrics {
             &["route", "method"],
         )
         .expect("the latency histogram is well-formed");
+        let queue_pending = IntGaugeVec::new(
+            Opts::new(
+                "queue_pending",
+                "Work waiting in each queue (the outbox's unsent email, requests not yet handled).",
+            ),
+            &["queue"],
+        )
+        .expect("the queue gauge is well-formed");
+        let queue_failed = IntGaugeVec::new(
+            Opts::new(
+                "queue_failed",
+                "Work set aside in each queue for an operator (dead email, failed requests).",
+            ),
+            &["queue"],
+        )
+        .expect("the queue gauge is well-formed");
+        for gauge in [&queue_pending, &queue_failed] {
+            registry
+                .register(Box::new(gauge.clone()))
+                .expect("registered once");
+        }
         registry
             .register(Box::new(requests.clone()))
             .expect("registered once");
@@ -45,6 +69,8 @@ impl Metrics {
             registry,
             requests,
             latency,
+            queue_pending,
+            queue_failed,
         }
     }
 
@@ -57,6 +83,17 @@ impl Metrics {
         self.latency
             .with_label_values(&[route, method])
             .observe(seconds);
+    }
+
+    /// Records how full `queue` is.
+    pub fn set_queue_depth(&self, queue: &str, depth: QueueDepth) {
+        let gauge = |count: u64| i64::try_from(count).unwrap_or(i64::MAX);
+        self.queue_pending
+            .with_label_values(&[queue])
+            .set(gauge(depth.pending));
+        self.queue_failed
+            .with_label_values(&[queue])
+            .set(gauge(depth.failed));
     }
 
     /// The registry for other metrics (the outbox adds its own).

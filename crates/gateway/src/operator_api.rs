@@ -10,6 +10,7 @@
 #![allow(clippy::result_large_err)]
 
 mod delivery;
+mod requests;
 mod tenants;
 
 use poem::http::StatusCode;
@@ -166,13 +167,17 @@ impl From<FirmError> for ApiError {
 /// The API, its spec and its UI, for the admin listener's router.
 pub fn routes(state: &AppState) -> Route {
     let service = OpenApiService::new(
-        (tenants::TenantsApi, delivery::DeliveryApi),
+        (
+            tenants::TenantsApi,
+            delivery::DeliveryApi,
+            requests::RequestsApi,
+        ),
         "Latchkey operator API",
         env!("CARGO_PKG_VERSION"),
     )
     .description(
         "Provision and run firms: their lifecycle, settings, custom domains, email \
-         delivery and audit trail. Every request needs `Authorization: Bearer` with the \
+         delivery, requests set aside by the processors, and audit trail. Every request needs `Authorization: Bearer` with the \
          platform's `security.operator_token`. Errors are RFC 9457 problem documents.",
     )
     .server(API_PREFIX);

@@ -8,8 +8,8 @@ use std::sync::Arc;
 use chrono::Utc;
 use identity::{
     AccountKind, Actor, AuditAction, ContactStatus, EmailAddress, NewAuditEvent, RateLimit,
-    StaffStatus, count_events, find_contact, find_staff_user, record_audit, record_event,
-    revoke_all_sessions, set_contact_password, set_staff_password,
+    StaffStatus, check_limit, find_contact, find_staff_user, record_audit, revoke_all_sessions,
+    set_contact_password, set_staff_password,
 };
 use minijinja::context;
 use poem::http::{StatusCode, header};
@@ -17,8 +17,8 @@ use poem::web::cookie::{Cookie, CookieJar, SameSite};
 use poem::web::{CsrfToken, CsrfVerifier, Data, Form, Html, Path, Redirect};
 use poem::{IntoResponse, Response, handler};
 use reset_token::{
-    RedeemError, TokenCheck, TokenPurpose, TokenRecord, UrlToken, check_any_token, redeem_token,
-    revoke_tokens,
+    Opening, RedeemError, TokenCheck, TokenPurpose, TokenRecord, UrlToken, check_any_token,
+    note_opening, redeem_token, revoke_tokens,
 };
 use sea_orm::TransactionTrait;
 use serde::Deserialize;
@@ -29,6 +29,7 @@ use crate::app::AppState;
 use crate::emails::queue_password_changed;
 use crate::error::GatewayError;
 use crate::forms::check_csrf;
+use crate::intake::{self, Intake};
 use crate::request_context::ClientAddress;
 use crate::templates::firm_value;
 
@@ -181,14 +182,23 @@ fn form_page(
     ))
 }
 
-/// Notes in the account's trail that its link was opened, and in which state.
+/// Notes in the account's trail that its link was opened, and in which state: once
+/// per token and state, so reloading the page (or a scanner's visits) writes nothing.
 async fn audit_link(
     state: &AppState,
     tenant: &Tenant,
     record: &TokenRecord,
-    action: AuditAction,
+    opening: Opening,
     client: ClientAddress,
 ) -> Result<(), GatewayError> {
+    if record.last_opening == Some(opening) {
+        return Ok(());
+    }
+    let action = match opening {
+        Opening::Valid => AuditAction::LinkOpened,
+        Opening::Expired => AuditAction::LinkExpired,
+        Opening::Used => AuditAction::LinkReused,
+    };
     let subject_kind = if record.account_kind == "staff" {
         AccountKind::Staff
     } else {
@@ -202,7 +212,15 @@ async fn audit_link(
         client_address: client.0.map(|address| address.to_string()),
         detail: Some(format!("token {}", record.id)),
     };
-    record_audit(&state.db, tenant.id, event, Utc::now()).await?;
+    let txn = state.db.begin().await.map_err(GatewayError::internal)?;
+    // Of two pages opened at once, one writes the entry.
+    if note_opening(&txn, record, opening)
+        .await
+        .map_err(GatewayError::internal)?
+    {
+        record_audit(&txn, tenant.id, event, Utc::now()).await?;
+    }
+    txn.commit().await.map_err(GatewayError::internal)?;
     Ok(())
 }
 
@@ -220,14 +238,14 @@ pub async fn reset_page(
             if holder(&state, &tenant, &record).await?.is_none() {
                 return dead_link(&state, &tenant, Dead::Invalid);
             }
-            audit_link(&state, &tenant, &record, AuditAction::LinkOpened, **client).await?;
+            audit_link(&state, &tenant, &record, Opening::Valid, **client).await?;
             form_page(&state, &tenant, csrf, &record, &[])
         }
         TokenCheck::Valid(record) => {
             if holder(&state, &tenant, &record).await?.is_none() {
                 return dead_link(&state, &tenant, Dead::Invalid);
             }
-            audit_link(&state, &tenant, &record, AuditAction::LinkOpened, **client).await?;
+            audit_link(&state, &tenant, &record, Opening::Valid, **client).await?;
             // A button, not an action on GET: mail scanners open links.
             let context = context! { firm => firm_value(&tenant), csrf_token => csrf.0.clone() };
             Ok(token_page(Html(
@@ -236,11 +254,11 @@ pub async fn reset_page(
         }
         TokenCheck::Invalid => dead_link(&state, &tenant, Dead::Invalid),
         TokenCheck::Expired(record) => {
-            audit_link(&state, &tenant, &record, AuditAction::LinkExpired, **client).await?;
+            audit_link(&state, &tenant, &record, Opening::Expired, **client).await?;
             dead_link(&state, &tenant, Dead::Expired)
         }
         TokenCheck::Used(record) => {
-            audit_link(&state, &tenant, &record, AuditAction::LinkReused, **client).await?;
+            audit_link(&state, &tenant, &record, Opening::Used, **client).await?;
             dead_link(&state, &tenant, Dead::Used)
         }
     }
@@ -262,7 +280,8 @@ async fn refuse(
     why: Dead,
 ) -> Result<Response, GatewayError> {
     if let Some(bucket) = bucket {
-        record_event(&state.db, bucket, Utc::now()).await?;
+        let buckets = vec![bucket.to_owned()];
+        intake::submit(&state.intake, Intake::Count { buckets }).await?;
     }
     dead_link(state, tenant, why)
 }
@@ -287,7 +306,7 @@ pub async fn set_password(
             max: state.settings.limits.sign_in_per_address,
             window,
         };
-        if let Err(limited) = count_events(&state.db, bucket, limit, Utc::now()).await? {
+        if let Err(limited) = check_limit(&state.db, bucket, limit, Utc::now()).await? {
             return Err(GatewayError::TooManyAttempts {
                 retry_after_seconds: limited.retry_after_seconds,
             });

@@ -11,7 +11,7 @@ use tokio::sync::watch;
 use crate::app::{AppState, admin_endpoint, public_endpoint};
 use crate::database::{self, DatabaseError};
 use crate::settings::{Environment, Settings};
-use crate::{demo, emails, firms, reset_requests};
+use crate::{demo, emails, firms, processors};
 use notification::DeliveryWorker;
 
 #[derive(Debug, thiserror::Error)]
@@ -102,7 +102,7 @@ fn start_background(
         .with_observer(std::sync::Arc::new(emails::AuditTrailObserver));
     Ok(vec![
         tokio::spawn(worker.run(stopped(stop.clone()))),
-        tokio::spawn(reset_requests::run(state.clone(), stopped(stop.clone()))),
+        tokio::spawn(processors::run(state.clone(), stopped(stop.clone()))),
         tokio::spawn(firms::run_purge(state.clone(), stopped(stop))),
     ])
 }

@@ -3,8 +3,8 @@
 
 use chrono::Utc;
 use identity::{
-    AccountKind, ContactStatus, EmailAddress, RateLimit, StaffStatus, Verification, clear_events,
-    count_events, find_contact_by_email, find_staff_by_email, record_contact_sign_in, record_event,
+    AccountKind, ContactStatus, EmailAddress, RateLimit, StaffStatus, Verification, check_limit,
+    clear_bucket, find_contact_by_email, find_staff_by_email, record_contact_sign_in,
     record_staff_sign_in,
 };
 use tenancy::Tenant;
@@ -12,6 +12,7 @@ use uuid::Uuid;
 
 use crate::app::AppState;
 use crate::error::GatewayError;
+use crate::intake::{self, Intake};
 use crate::request_context::ClientAddress;
 
 /// What a sign-in attempt came to.
@@ -60,7 +61,7 @@ pub async fn attempt_sign_in(
         max: limits.sign_in_per_email,
         window,
     };
-    if let Err(limited) = count_events(&state.db, &email_key, by_email, now).await? {
+    if let Err(limited) = check_limit(&state.db, &email_key, by_email, now).await? {
         return Err(GatewayError::TooManyAttempts {
             retry_after_seconds: limited.retry_after_seconds,
         });
@@ -70,7 +71,7 @@ pub async fn attempt_sign_in(
             max: limits.sign_in_per_address,
             window,
         };
-        if let Err(limited) = count_events(&state.db, address_key, by_address, now).await? {
+        if let Err(limited) = check_limit(&state.db, address_key, by_address, now).await? {
             return Err(GatewayError::TooManyAttempts {
                 retry_after_seconds: limited.retry_after_seconds,
             });
@@ -100,17 +101,15 @@ pub async fn attempt_sign_in(
                         .await?;
                 }
             }
-            clear_events(&state.db, &email_key, now).await?;
+            clear_bucket(&state.db, &email_key).await?;
             Ok(SignInOutcome::SignedIn {
                 account_id: candidate.id,
                 must_change_password: candidate.must_change_password,
             })
         }
         _ => {
-            record_event(&state.db, &email_key, now).await?;
-            if let Some(address_key) = &address_key {
-                record_event(&state.db, address_key, now).await?;
-            }
+            let buckets = std::iter::once(email_key).chain(address_key).collect();
+            intake::submit(&state.intake, Intake::Count { buckets }).await?;
             tracing::info!(
                 kind = kind.as_str(),
                 email_domain = email.as_ref().map(EmailAddress::domain),

@@ -4,9 +4,9 @@
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect, Set,
+    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
 };
+use storage::{Failure, QueueDepth, RetryPolicy, WorkQueue};
 use tenancy::TenantId;
 use uuid::Uuid;
 
@@ -92,27 +92,151 @@ impl NewAccessRequest {
     }
 }
 
-pub async fn create_access_request(
+/// Records requests, all in one statement. Telling each firm's staff is queue work
+/// ([`pending_access_notices`]), so a page that records a request does nothing else.
+pub async fn create_access_requests(
     db: &impl ConnectionTrait,
-    tenant: TenantId,
-    new: NewAccessRequest,
+    requests: &[(TenantId, NewAccessRequest)],
     now: DateTime<Utc>,
-) -> Result<AccessRequest, IdentityError> {
-    let row = access_request::ActiveModel {
-        id: Set(Uuid::now_v7()),
-        tenant_id: Set(tenant.as_uuid()),
-        name: Set(new.name),
-        email: Set(new.email.to_string()),
-        company: Set(new.company),
-        message: Set(new.message),
-        status: Set(AccessRequestStatus::Pending.as_str().to_owned()),
-        decided_by: Set(None),
-        decided_at: Set(None),
-        created_at: Set(now),
+) -> Result<(), IdentityError> {
+    if requests.is_empty() {
+        return Ok(());
     }
-    .insert(db)
-    .await?;
-    to_request(row)
+    let rows = requests
+        .iter()
+        .map(|(tenant, new)| access_request::ActiveModel {
+            id: Set(Uuid::now_v7()),
+            tenant_id: Set(tenant.as_uuid()),
+            name: Set(new.name.clone()),
+            email: Set(new.email.to_string()),
+            company: Set(new.company.clone()),
+            message: Set(new.message.clone()),
+            status: Set(AccessRequestStatus::Pending.as_str().to_owned()),
+            decided_by: Set(None),
+            decided_at: Set(None),
+            created_at: Set(now),
+            notified_at: Set(None),
+            notify_outcome: Set(None),
+            attempts: Set(0),
+            next_attempt_at: Set(None),
+            last_error: Set(None),
+        });
+    access_request::Entity::insert_many(rows)
+        .exec_without_returning(db)
+        .await?;
+    Ok(())
+}
+
+/// The queue of staff notices: a request whose firm's staff are still to be told.
+const NOTICES: WorkQueue<access_request::Column> = WorkQueue {
+    id: access_request::Column::Id,
+    done_at: access_request::Column::NotifiedAt,
+    outcome: access_request::Column::NotifyOutcome,
+    attempts: access_request::Column::Attempts,
+    next_attempt_at: access_request::Column::NextAttemptAt,
+    last_error: access_request::Column::LastError,
+};
+
+/// A request whose firm's staff are to be told of it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccessNotice {
+    pub request: AccessRequest,
+    /// Failed attempts so far.
+    pub attempts: i32,
+    pub last_error: Option<String>,
+}
+
+fn to_notice(row: access_request::Model) -> Result<AccessNotice, IdentityError> {
+    let attempts = row.attempts;
+    let last_error = row.last_error.clone();
+    Ok(AccessNotice {
+        request: to_request(row)?,
+        attempts,
+        last_error,
+    })
+}
+
+/// The oldest notices due, across firms (the processor's read), at most `limit`.
+pub async fn pending_access_notices(
+    db: &impl ConnectionTrait,
+    now: DateTime<Utc>,
+    limit: u64,
+) -> Result<Vec<AccessNotice>, IdentityError> {
+    access_request::Entity::find()
+        .filter(NOTICES.due(now))
+        .order_by_asc(access_request::Column::CreatedAt)
+        .limit(limit)
+        .all(db)
+        .await?
+        .into_iter()
+        .map(to_notice)
+        .collect()
+}
+
+/// Marks the staff told. False when another processor got there first; the caller
+/// then rolls back, so that staff are not told twice.
+pub async fn finish_access_notice(
+    db: &impl ConnectionTrait,
+    id: Uuid,
+    now: DateTime<Utc>,
+) -> Result<bool, IdentityError> {
+    let result = access_request::Entity::update_many()
+        .col_expr(access_request::Column::NotifiedAt, Expr::value(now))
+        .col_expr(access_request::Column::NotifyOutcome, Expr::value("sent"))
+        .filter(access_request::Column::Id.eq(id))
+        .filter(access_request::Column::NotifiedAt.is_null())
+        .exec(db)
+        .await?;
+    Ok(result.rows_affected == 1)
+}
+
+/// Records that telling the staff of `notice` failed: retried later, or set aside.
+pub async fn fail_access_notice(
+    db: &impl ConnectionTrait,
+    notice: &AccessNotice,
+    error: &str,
+    now: DateTime<Utc>,
+    policy: RetryPolicy,
+) -> Result<Failure, IdentityError> {
+    Ok(NOTICES
+        .record_failure::<access_request::Entity>(
+            db,
+            notice.request.id,
+            notice.attempts,
+            error,
+            now,
+            policy,
+        )
+        .await?)
+}
+
+/// Notices set aside after their last attempt failed, newest first.
+pub async fn failed_access_notices(
+    db: &impl ConnectionTrait,
+    limit: u64,
+) -> Result<Vec<AccessNotice>, IdentityError> {
+    access_request::Entity::find()
+        .filter(NOTICES.set_aside())
+        .order_by_desc(access_request::Column::CreatedAt)
+        .limit(limit)
+        .all(db)
+        .await?
+        .into_iter()
+        .map(to_notice)
+        .collect()
+}
+
+/// Puts a set-aside notice back in the queue; false when `id` is not one.
+pub async fn requeue_access_notice(
+    db: &impl ConnectionTrait,
+    id: Uuid,
+) -> Result<bool, IdentityError> {
+    Ok(NOTICES.put_back::<access_request::Entity>(db, id).await?)
+}
+
+/// How many notices wait, and how many were set aside.
+pub async fn access_notice_depth(db: &impl ConnectionTrait) -> Result<QueueDepth, IdentityError> {
+    Ok(NOTICES.depth::<access_request::Entity>(db).await?)
 }
 
 /// The firm's pending requests, oldest first.

@@ -3,19 +3,37 @@
 //!
 //! The platform page only appends a request, the same work whatever the address, so
 //! neither its answer nor its timing tells which addresses exist; the worker looks
-//! the address up and emails the list to that address alone.
+//! the address up and emails the list to that address alone. Failures are retried,
+//! then set aside ([`storage::WorkQueue`]).
 
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter,
-    QueryOrder, QuerySelect, Set,
+    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
 };
+use storage::{Failure, QueueDepth, RetryPolicy, WorkQueue};
 use tenancy::TenantId;
 use uuid::Uuid;
 
-use crate::entity::{contact, firm_lookup, staff_user};
+use crate::entity::firm_lookup::{self, Column, Entity};
+use crate::entity::{contact, staff_user};
 use crate::{AccountKind, EmailAddress, IdentityError};
+
+const QUEUE: WorkQueue<Column> = WorkQueue {
+    id: Column::Id,
+    done_at: Column::ProcessedAt,
+    outcome: Column::Outcome,
+    attempts: Column::Attempts,
+    next_attempt_at: Column::NextAttemptAt,
+    last_error: Column::LastError,
+};
+
+/// A request as the page records it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewFirmLookup {
+    pub email: EmailAddress,
+    pub client_address: Option<String>,
+}
 
 /// One queued request.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -25,6 +43,22 @@ pub struct FirmLookup {
     pub email: String,
     pub client_address: Option<String>,
     pub requested_at: DateTime<Utc>,
+    /// Failed attempts so far.
+    pub attempts: i32,
+    pub last_error: Option<String>,
+}
+
+impl From<firm_lookup::Model> for FirmLookup {
+    fn from(row: firm_lookup::Model) -> Self {
+        Self {
+            id: row.id,
+            email: row.email,
+            client_address: row.client_address,
+            requested_at: row.requested_at,
+            attempts: row.attempts,
+            last_error: row.last_error,
+        }
+    }
 }
 
 /// What the worker did with a request.
@@ -48,44 +82,87 @@ impl LookupOutcome {
     }
 }
 
-pub async fn record_firm_lookup(
+/// Queues requests, all in one statement.
+pub async fn record_firm_lookups(
     db: &impl ConnectionTrait,
-    email: &EmailAddress,
-    client_address: Option<String>,
+    lookups: &[NewFirmLookup],
     now: DateTime<Utc>,
 ) -> Result<(), IdentityError> {
-    firm_lookup::ActiveModel {
+    if lookups.is_empty() {
+        return Ok(());
+    }
+    let rows = lookups.iter().map(|lookup| firm_lookup::ActiveModel {
         id: Set(Uuid::now_v7()),
-        email: Set(email.as_str().to_owned()),
-        client_address: Set(client_address),
+        email: Set(lookup.email.as_str().to_owned()),
+        client_address: Set(lookup.client_address.clone()),
         requested_at: Set(now),
         processed_at: Set(None),
         outcome: Set(None),
-    }
-    .insert(db)
-    .await?;
+        attempts: Set(0),
+        next_attempt_at: Set(None),
+        last_error: Set(None),
+    });
+    Entity::insert_many(rows).exec_without_returning(db).await?;
     Ok(())
 }
 
-/// The oldest unprocessed requests, at most `limit`.
+/// The oldest requests due for handling, at most `limit`.
 pub async fn pending_firm_lookups(
     db: &impl ConnectionTrait,
+    now: DateTime<Utc>,
     limit: u64,
 ) -> Result<Vec<FirmLookup>, IdentityError> {
-    Ok(firm_lookup::Entity::find()
-        .filter(firm_lookup::Column::ProcessedAt.is_null())
-        .order_by_asc(firm_lookup::Column::RequestedAt)
+    Ok(Entity::find()
+        .filter(QUEUE.due(now))
+        .order_by_asc(Column::RequestedAt)
         .limit(limit)
         .all(db)
         .await?
         .into_iter()
-        .map(|row| FirmLookup {
-            id: row.id,
-            email: row.email,
-            client_address: row.client_address,
-            requested_at: row.requested_at,
-        })
+        .map(FirmLookup::from)
         .collect())
+}
+
+/// Records that handling `lookup` failed with `error`: retried later, or set aside.
+pub async fn fail_firm_lookup(
+    db: &impl ConnectionTrait,
+    lookup: &FirmLookup,
+    error: &str,
+    now: DateTime<Utc>,
+    policy: RetryPolicy,
+) -> Result<Failure, IdentityError> {
+    Ok(QUEUE
+        .record_failure::<Entity>(db, lookup.id, lookup.attempts, error, now, policy)
+        .await?)
+}
+
+/// Requests set aside after their last attempt failed, newest first.
+pub async fn failed_firm_lookups(
+    db: &impl ConnectionTrait,
+    limit: u64,
+) -> Result<Vec<FirmLookup>, IdentityError> {
+    Ok(Entity::find()
+        .filter(QUEUE.set_aside())
+        .order_by_desc(Column::RequestedAt)
+        .limit(limit)
+        .all(db)
+        .await?
+        .into_iter()
+        .map(FirmLookup::from)
+        .collect())
+}
+
+/// Puts a set-aside request back in the queue; false when `id` is not one.
+pub async fn requeue_firm_lookup(
+    db: &impl ConnectionTrait,
+    id: Uuid,
+) -> Result<bool, IdentityError> {
+    Ok(QUEUE.put_back::<Entity>(db, id).await?)
+}
+
+/// How many requests wait, and how many were set aside.
+pub async fn firm_lookup_depth(db: &impl ConnectionTrait) -> Result<QueueDepth, IdentityError> {
+    Ok(QUEUE.depth::<Entity>(db).await?)
 }
 
 /// Marks a request done. Returns false when another worker got there first; the
@@ -96,28 +173,14 @@ pub async fn finish_firm_lookup(
     outcome: LookupOutcome,
     now: DateTime<Utc>,
 ) -> Result<bool, IdentityError> {
-    let result = firm_lookup::Entity::update_many()
-        .col_expr(firm_lookup::Column::ProcessedAt, Expr::value(now))
-        .col_expr(firm_lookup::Column::Outcome, Expr::value(outcome.as_str()))
-        .filter(firm_lookup::Column::Id.eq(id))
-        .filter(firm_lookup::Column::ProcessedAt.is_null())
+    let result = Entity::update_many()
+        .col_expr(Column::ProcessedAt, Expr::value(now))
+        .col_expr(Column::Outcome, Expr::value(outcome.as_str()))
+        .filter(Column::Id.eq(id))
+        .filter(Column::ProcessedAt.is_null())
         .exec(db)
         .await?;
     Ok(result.rows_affected == 1)
-}
-
-/// How many lists went to `email` since `since`, for the per-address limit.
-pub async fn count_sent_firm_lookups(
-    db: &impl ConnectionTrait,
-    email: &str,
-    since: DateTime<Utc>,
-) -> Result<u64, IdentityError> {
-    Ok(firm_lookup::Entity::find()
-        .filter(firm_lookup::Column::Email.eq(email))
-        .filter(firm_lookup::Column::Outcome.eq(LookupOutcome::Sent.as_str()))
-        .filter(firm_lookup::Column::ProcessedAt.gt(since))
-        .count(db)
-        .await?)
 }
 
 /// An account somewhere: which firm, and whether it is staff or a contact.

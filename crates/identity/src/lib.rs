@@ -21,8 +21,10 @@ mod sessions;
 mod staff;
 
 pub use access_requests::{
-    AccessRequest, AccessRequestStatus, NewAccessRequest, create_access_request,
-    decide_access_request, find_access_request, pending_access_requests,
+    AccessNotice, AccessRequest, AccessRequestStatus, NewAccessRequest, access_notice_depth,
+    create_access_requests, decide_access_request, fail_access_notice, failed_access_notices,
+    find_access_request, finish_access_notice, pending_access_notices, pending_access_requests,
+    requeue_access_notice,
 };
 pub use audit::{
     Actor, AuditAction, AuditEvent, NewAuditEvent, account_history, firm_audit_events, record_audit,
@@ -39,12 +41,16 @@ pub use contacts::{
 pub use email::{EmailAddress, EmailError};
 pub use error::IdentityError;
 pub use firm_lookups::{
-    AccountAt, FirmLookup, LookupOutcome, accounts_by_email, count_sent_firm_lookups,
-    finish_firm_lookup, pending_firm_lookups, record_firm_lookup,
+    AccountAt, FirmLookup, LookupOutcome, NewFirmLookup, accounts_by_email, fail_firm_lookup,
+    failed_firm_lookups, finish_firm_lookup, firm_lookup_depth, pending_firm_lookups,
+    record_firm_lookups, requeue_firm_lookup,
 };
 pub use password::{HashingBusy, PasswordHasher, PasswordParams, Verification};
 pub use policy::{PasswordPolicy, PolicyViolation};
-pub use rate_limit::{RateLimit, RateLimited, clear_events, count_events, record_event};
+pub use rate_limit::{
+    RateLimit, RateLimited, WindowHits, check_limit, clear_bucket, hit_buckets,
+    purge_rate_limit_counters,
+};
 pub use sessions::{
     AccountKind, Session, SessionLifetime, SessionToken, authenticate_session, create_session,
     revoke_all_sessions, revoke_session,

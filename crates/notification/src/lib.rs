@@ -26,8 +26,8 @@ pub use email::{
 pub use metrics::DeliveryMetrics;
 pub use outbox::{
     MessageFilter, OutboxMessage, OutboxMessageId, OutboxStatus, QueuedMessage, count_messages,
-    enqueue, enqueue_about, enqueue_platform, find_message, last_status, list_messages,
-    retry_message,
+    count_unsent_messages, enqueue, enqueue_about, enqueue_platform, find_message, last_status,
+    list_messages, retry_message,
 };
 pub use phrases::LOCALES;
 pub use render::Renderer;

@@ -338,7 +338,7 @@ pub async fn count_messages(
 
 /// Like [`count_messages`] without the sent ones, whose number only grows: this stays
 /// cheap (it reads the status index) however old the outbox gets.
-pub(crate) async fn count_unsent(
+pub async fn count_unsent_messages(
     db: &impl ConnectionTrait,
 ) -> Result<BTreeMap<OutboxStatus, u64>, NotificationError> {
     let mut counts = count_where(

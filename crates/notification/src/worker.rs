@@ -21,8 +21,8 @@ use uuid::Uuid;
 
 use crate::backoff::{random_jitter, retry_delay};
 use crate::outbox::{
-    ClaimedMessage, OutboxMessageId, QueuedMessage, claim_due, count_unsent, mark_dead, mark_sent,
-    parse_recipient, schedule_retry,
+    ClaimedMessage, OutboxMessageId, QueuedMessage, claim_due, count_unsent_messages, mark_dead,
+    mark_sent, parse_recipient, schedule_retry,
 };
 use crate::transport::{Outgoing, SendFailure, recipient_domain};
 use crate::{Clock, DeliveryMetrics, NotificationError, SystemClock, Transport};
@@ -337,7 +337,7 @@ impl DeliveryWorker {
             }
         }
         if let Some(metrics) = &inner.waker.metrics {
-            metrics.set_depth(&count_unsent(&inner.db).await?);
+            metrics.set_depth(&count_unsent_messages(&inner.db).await?);
         }
         Ok(report)
     }

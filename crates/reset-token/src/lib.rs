@@ -22,12 +22,13 @@ pub use activity::{ResetActivity, reset_activity};
 pub use keys::TokenKeys;
 pub use lifetime::{MAX_RESET_MINUTES, MIN_RESET_MINUTES, token_lifetime};
 pub use requests::{
-    RequestOutcome, ResetRequest, count_sent_requests, finish_reset_request,
-    pending_reset_requests, record_reset_request,
+    NewResetRequest, RequestOutcome, ResetRequest, fail_reset_request, failed_reset_requests,
+    finish_reset_request, pending_reset_requests, record_reset_requests, requeue_reset_request,
+    reset_request_depth,
 };
 pub use store::{
-    MintedToken, RedeemError, TokenCheck, TokenRecord, TokenState, check_any_token, check_token,
-    mint_token, redeem_token, revoke_tokens,
+    MintedToken, Opening, RedeemError, TokenCheck, TokenRecord, TokenState, check_any_token,
+    check_token, mint_token, note_opening, redeem_token, revoke_tokens,
 };
 pub use token::{TokenPurpose, UrlToken};
 

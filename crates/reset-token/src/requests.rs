@@ -3,19 +3,40 @@
 //! The web handler only appends a row — the same work whether or not the address has
 //! an account, so neither the page nor its timing says which addresses exist. The
 //! worker takes rows in order, looks the account up, applies the per-address limit,
-//! and mints and emails a token where one is due.
+//! and mints and emails a token where one is due. A request whose handling fails is
+//! retried with backoff and, after a few attempts, set aside for an operator
+//! ([`storage::WorkQueue`]), so it never holds up the requests behind it.
 
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect, Set,
+    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
 };
+use storage::{Failure, QueueDepth, RetryPolicy, WorkQueue};
 use tenancy::TenantId;
 use uuid::Uuid;
 
 use crate::TokenError;
-use crate::entity::reset_request;
+use crate::entity::reset_request::{self, Column, Entity};
+
+/// The queue's columns.
+const QUEUE: WorkQueue<Column> = WorkQueue {
+    id: Column::Id,
+    done_at: Column::ProcessedAt,
+    outcome: Column::Outcome,
+    attempts: Column::Attempts,
+    next_attempt_at: Column::NextAttemptAt,
+    last_error: Column::LastError,
+};
+
+/// A request as the page records it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewResetRequest {
+    pub tenant_id: TenantId,
+    /// The address as typed (normalised); only for the look-up.
+    pub email: String,
+    pub client_address: Option<String>,
+}
 
 /// One queued request.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -26,6 +47,23 @@ pub struct ResetRequest {
     pub email: String,
     pub client_address: Option<String>,
     pub requested_at: DateTime<Utc>,
+    /// Failed attempts so far.
+    pub attempts: i32,
+    pub last_error: Option<String>,
+}
+
+impl From<reset_request::Model> for ResetRequest {
+    fn from(row: reset_request::Model) -> Self {
+        Self {
+            id: row.id,
+            tenant_id: TenantId::from_uuid(row.tenant_id),
+            email: row.email,
+            client_address: row.client_address,
+            requested_at: row.requested_at,
+            attempts: row.attempts,
+            last_error: row.last_error,
+        }
+    }
 }
 
 /// What the worker did with a request, kept for the audit trail.
@@ -49,47 +87,45 @@ impl RequestOutcome {
     }
 }
 
-/// Queues a request.
-pub async fn record_reset_request(
+/// Queues requests, all in one statement.
+pub async fn record_reset_requests(
     db: &impl ConnectionTrait,
-    tenant: TenantId,
-    email: &str,
-    client_address: Option<String>,
+    requests: &[NewResetRequest],
     now: DateTime<Utc>,
 ) -> Result<(), TokenError> {
-    reset_request::ActiveModel {
+    if requests.is_empty() {
+        return Ok(());
+    }
+    let rows = requests.iter().map(|request| reset_request::ActiveModel {
         id: Set(Uuid::now_v7()),
-        tenant_id: Set(tenant.as_uuid()),
-        email: Set(email.to_owned()),
-        client_address: Set(client_address),
+        tenant_id: Set(request.tenant_id.as_uuid()),
+        email: Set(request.email.clone()),
+        client_address: Set(request.client_address.clone()),
         requested_at: Set(now),
         processed_at: Set(None),
         outcome: Set(None),
-    }
-    .insert(db)
-    .await?;
+        attempts: Set(0),
+        next_attempt_at: Set(None),
+        last_error: Set(None),
+    });
+    Entity::insert_many(rows).exec_without_returning(db).await?;
     Ok(())
 }
 
-/// The oldest unprocessed requests, at most `limit`.
+/// The oldest requests due for handling, at most `limit`.
 pub async fn pending_reset_requests(
     db: &impl ConnectionTrait,
+    now: DateTime<Utc>,
     limit: u64,
 ) -> Result<Vec<ResetRequest>, TokenError> {
-    Ok(reset_request::Entity::find()
-        .filter(reset_request::Column::ProcessedAt.is_null())
-        .order_by_asc(reset_request::Column::RequestedAt)
+    Ok(Entity::find()
+        .filter(QUEUE.due(now))
+        .order_by_asc(Column::RequestedAt)
         .limit(limit)
         .all(db)
         .await?
         .into_iter()
-        .map(|row| ResetRequest {
-            id: row.id,
-            tenant_id: TenantId::from_uuid(row.tenant_id),
-            email: row.email,
-            client_address: row.client_address,
-            requested_at: row.requested_at,
-        })
+        .map(ResetRequest::from)
         .collect())
 }
 
@@ -101,32 +137,54 @@ pub async fn finish_reset_request(
     outcome: RequestOutcome,
     now: DateTime<Utc>,
 ) -> Result<bool, TokenError> {
-    let result = reset_request::Entity::update_many()
-        .col_expr(reset_request::Column::ProcessedAt, Expr::value(now))
-        .col_expr(
-            reset_request::Column::Outcome,
-            Expr::value(outcome.as_str()),
-        )
-        .filter(reset_request::Column::Id.eq(id))
-        .filter(reset_request::Column::ProcessedAt.is_null())
+    let result = Entity::update_many()
+        .col_expr(Column::ProcessedAt, Expr::value(now))
+        .col_expr(Column::Outcome, Expr::value(outcome.as_str()))
+        .filter(Column::Id.eq(id))
+        .filter(Column::ProcessedAt.is_null())
         .exec(db)
         .await?;
     Ok(result.rows_affected == 1)
 }
 
-/// How many reset emails an address was sent since `since` (for the per-address limit).
-pub async fn count_sent_requests(
+/// Records that handling `request` failed with `error`: retried later, or set aside.
+pub async fn fail_reset_request(
     db: &impl ConnectionTrait,
-    tenant: TenantId,
-    email: &str,
-    since: DateTime<Utc>,
-) -> Result<u64, TokenError> {
-    use sea_orm::PaginatorTrait;
-    Ok(reset_request::Entity::find()
-        .filter(reset_request::Column::TenantId.eq(tenant.as_uuid()))
-        .filter(reset_request::Column::Email.eq(email))
-        .filter(reset_request::Column::Outcome.eq(RequestOutcome::Sent.as_str()))
-        .filter(reset_request::Column::ProcessedAt.gt(since))
-        .count(db)
+    request: &ResetRequest,
+    error: &str,
+    now: DateTime<Utc>,
+    policy: RetryPolicy,
+) -> Result<Failure, TokenError> {
+    Ok(QUEUE
+        .record_failure::<Entity>(db, request.id, request.attempts, error, now, policy)
         .await?)
+}
+
+/// Requests set aside after their last attempt failed, newest first.
+pub async fn failed_reset_requests(
+    db: &impl ConnectionTrait,
+    limit: u64,
+) -> Result<Vec<ResetRequest>, TokenError> {
+    Ok(Entity::find()
+        .filter(QUEUE.set_aside())
+        .order_by_desc(Column::RequestedAt)
+        .limit(limit)
+        .all(db)
+        .await?
+        .into_iter()
+        .map(ResetRequest::from)
+        .collect())
+}
+
+/// Puts a set-aside request back in the queue; false when `id` is not one.
+pub async fn requeue_reset_request(
+    db: &impl ConnectionTrait,
+    id: Uuid,
+) -> Result<bool, TokenError> {
+    Ok(QUEUE.put_back::<Entity>(db, id).await?)
+}
+
+/// How many requests wait, and how many were set aside.
+pub async fn reset_request_depth(db: &impl ConnectionTrait) -> Result<QueueDepth, TokenError> {
+    Ok(QUEUE.depth::<Entity>(db).await?)
 }

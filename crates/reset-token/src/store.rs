@@ -2,7 +2,9 @@
 
 use chrono::{DateTime, Duration, Utc};
 use sea_orm::sea_query::Expr;
-use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, Set,
+};
 use tenancy::TenantId;
 use uuid::Uuid;
 
@@ -44,6 +46,34 @@ impl TokenState {
     }
 }
 
+/// What a person saw on opening a link: each is written to the audit trail once per
+/// token, however often the page is loaded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Opening {
+    Valid,
+    Expired,
+    Used,
+}
+
+impl Opening {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Valid => "valid",
+            Self::Expired => "expired",
+            Self::Used => "used",
+        }
+    }
+
+    fn parse(raw: &str) -> Option<Self> {
+        match raw {
+            "valid" => Some(Self::Valid),
+            "expired" => Some(Self::Expired),
+            "used" => Some(Self::Used),
+            _ => None,
+        }
+    }
+}
+
 /// A stored token, without its secret.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TokenRecord {
@@ -56,6 +86,8 @@ pub struct TokenRecord {
     pub created_at: DateTime<Utc>,
     pub expires_at: DateTime<Utc>,
     pub consumed_at: Option<DateTime<Utc>>,
+    /// The last opening written to the audit trail.
+    pub last_opening: Option<Opening>,
 }
 
 /// A new token: the URL form goes into one email and is then forgotten.
@@ -126,6 +158,7 @@ pub async fn mint_token(
         created_at: Set(now),
         expires_at: Set(now + lifetime),
         consumed_at: Set(None),
+        seen_state: Set(None),
     }
     .insert(db)
     .await?;
@@ -143,14 +176,44 @@ pub async fn check_token(
     token: &UrlToken,
     now: DateTime<Utc>,
 ) -> Result<TokenCheck, TokenError> {
-    let Some(row) = reset_token::Entity::find_by_id(token.id)
+    let row = reset_token::Entity::find_by_id(token.id)
         .filter(reset_token::Column::TenantId.eq(tenant.as_uuid()))
         .filter(reset_token::Column::Purpose.eq(purpose.as_str()))
         .one(db)
-        .await?
-    else {
+        .await?;
+    judge(row, keys, tenant, token, now)
+}
+
+/// Like [`check_token`] for a link that may carry any purpose: the purpose is read
+/// from the stored row and is bound into the HMAC, so it cannot be swapped.
+pub async fn check_any_token(
+    db: &impl ConnectionTrait,
+    keys: &TokenKeys,
+    tenant: TenantId,
+    token: &UrlToken,
+    now: DateTime<Utc>,
+) -> Result<TokenCheck, TokenError> {
+    let row = reset_token::Entity::find_by_id(token.id)
+        .filter(reset_token::Column::TenantId.eq(tenant.as_uuid()))
+        .one(db)
+        .await?;
+    judge(row, keys, tenant, token, now)
+}
+
+/// What a stored row makes of a presented token: the secret must match the row's
+/// HMAC under the row's own purpose.
+fn judge(
+    row: Option<reset_token::Model>,
+    keys: &TokenKeys,
+    tenant: TenantId,
+    token: &UrlToken,
+    now: DateTime<Utc>,
+) -> Result<TokenCheck, TokenError> {
+    let Some(row) = row else {
         return Ok(TokenCheck::Invalid);
     };
+    let purpose = TokenPurpose::parse(&row.purpose)
+        .ok_or_else(|| TokenError::Corrupt(format!("purpose {}", row.purpose)))?;
     if !keys.matches(&row.token_hash, tenant, purpose, token) {
         return Ok(TokenCheck::Invalid);
     }
@@ -163,26 +226,33 @@ pub async fn check_token(
     })
 }
 
-/// Like [`check_token`] for a link that may carry any purpose: the purpose is read
-/// from the stored row and is bound into the HMAC, so it cannot be swapped.
-pub async fn check_any_token(
+/// Notes that `record`'s link was opened as `opening`. True only the first time the
+/// link is seen so, when the caller then writes the audit trail; every later opening
+/// in the same state writes nothing (one conditional UPDATE, which a reader skips
+/// altogether when the record already says so).
+pub async fn note_opening(
     db: &impl ConnectionTrait,
-    keys: &TokenKeys,
-    tenant: TenantId,
-    token: &UrlToken,
-    now: DateTime<Utc>,
-) -> Result<TokenCheck, TokenError> {
-    let Some(row) = reset_token::Entity::find_by_id(token.id)
-        .filter(reset_token::Column::TenantId.eq(tenant.as_uuid()))
-        .one(db)
-        .await?
-    else {
-        return Ok(TokenCheck::Invalid);
-    };
-    match TokenPurpose::parse(&row.purpose) {
-        Some(purpose) => check_token(db, keys, tenant, purpose, token, now).await,
-        None => Err(TokenError::Corrupt(format!("purpose {}", row.purpose))),
+    record: &TokenRecord,
+    opening: Opening,
+) -> Result<bool, TokenError> {
+    if record.last_opening == Some(opening) {
+        return Ok(false);
     }
+    let result = reset_token::Entity::update_many()
+        .col_expr(
+            reset_token::Column::SeenState,
+            Expr::value(opening.as_str()),
+        )
+        .filter(reset_token::Column::Id.eq(record.id))
+        .filter(reset_token::Column::TenantId.eq(record.tenant_id.as_uuid()))
+        .filter(
+            Condition::any()
+                .add(reset_token::Column::SeenState.is_null())
+                .add(reset_token::Column::SeenState.ne(opening.as_str())),
+        )
+        .exec(db)
+        .await?;
+    Ok(result.rows_affected == 1)
 }
 
 /// Uses `token` up. One conditional UPDATE decides: of many concurrent redemptions
@@ -268,5 +338,6 @@ fn to_record(row: reset_token::Model, now: DateTime<Utc>) -> Result<TokenRecord,
         created_at: row.created_at,
         expires_at: row.expires_at,
         consumed_at: row.consumed_at,
+        last_opening: row.seen_state.as_deref().and_then(Opening::parse),
     })
 }

@@ -121,6 +121,20 @@ pub async fn find_tenant_by_id(
         .transpose()
 }
 
+/// Only the slug of firm `id`: for listings that name firms, and that must name
+/// them even when the rest of a firm's row cannot be read.
+pub async fn find_tenant_slug(
+    db: &impl ConnectionTrait,
+    id: TenantId,
+) -> Result<Option<String>, TenancyError> {
+    Ok(tenant::Entity::find_by_id(id.as_uuid())
+        .select_only()
+        .column(tenant::Column::Slug)
+        .into_tuple::<String>()
+        .one(db)
+        .await?)
+}
+
 /// The firm that has verified `domain` as a custom domain.
 pub async fn find_tenant_by_verified_domain(
     db: &impl ConnectionTrait,

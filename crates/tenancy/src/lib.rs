@@ -15,8 +15,8 @@ mod tenant;
 
 pub use directory::{
     NewTenant, TenantPage, TenantProfileChange, TenantQuery, create_tenant, delete_tenant,
-    find_tenant_by_id, find_tenant_by_slug, find_tenant_by_verified_domain, list_tenants,
-    list_tenants_page, purge_deleted_tenants, set_tenant_status, soft_delete_tenant,
+    find_tenant_by_id, find_tenant_by_slug, find_tenant_by_verified_domain, find_tenant_slug,
+    list_tenants, list_tenants_page, purge_deleted_tenants, set_tenant_status, soft_delete_tenant,
     update_tenant_profile, update_tenant_settings,
 };
 pub use domains::{

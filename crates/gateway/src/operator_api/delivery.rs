@@ -81,27 +81,35 @@ pub struct MessageList {
     pub messages: Vec<MessageView>,
 }
 
-/// Slugs of the firms messages belong to, looked up once each.
-struct FirmNames<'a> {
+/// Slugs of the firms that listed items belong to, looked up once each.
+pub(super) struct FirmNames<'a> {
     state: &'a AppState,
     known: HashMap<TenantId, Option<String>>,
 }
 
-impl FirmNames<'_> {
-    async fn view(&mut self, message: OutboxMessage) -> Result<MessageView, ApiError> {
-        let firm = match message.tenant_id {
-            None => None,
-            Some(id) => match self.known.get(&id) {
-                Some(slug) => slug.clone(),
-                None => {
-                    let slug = tenancy::find_tenant_by_id(&self.state.db, id)
-                        .await?
-                        .map(|tenant| tenant.slug.to_string());
-                    self.known.insert(id, slug.clone());
-                    slug
-                }
-            },
+impl<'a> FirmNames<'a> {
+    pub(super) fn new(state: &'a AppState) -> Self {
+        Self {
+            state,
+            known: HashMap::new(),
+        }
+    }
+
+    /// The slug of firm `id`; `None` for platform items and purged firms.
+    pub(super) async fn slug(&mut self, id: Option<TenantId>) -> Result<Option<String>, ApiError> {
+        let Some(id) = id else {
+            return Ok(None);
         };
+        if let Some(slug) = self.known.get(&id) {
+            return Ok(slug.clone());
+        }
+        let slug = tenancy::find_tenant_slug(&self.state.db, id).await?;
+        self.known.insert(id, slug.clone());
+        Ok(slug)
+    }
+
+    async fn view(&mut self, message: OutboxMessage) -> Result<MessageView, ApiError> {
+        let firm = self.slug(message.tenant_id).await?;
         Ok(MessageView {
             id: message.id.as_uuid(),
             firm,
@@ -160,10 +168,7 @@ impl DeliveryApi {
         let messages = notification::list_messages(&state.db, filter, limit)
             .await
             .map_err(notification_error)?;
-        let mut names = FirmNames {
-            state: &state,
-            known: HashMap::new(),
-        };
+        let mut names = FirmNames::new(&state);
         let mut views = Vec::with_capacity(messages.len());
         for message in messages {
             views.push(names.view(message).await?);
@@ -184,10 +189,6 @@ impl DeliveryApi {
                 .await
                 .map_err(notification_error)?;
         state.waker.wake();
-        let mut names = FirmNames {
-            state: &state,
-            known: HashMap::new(),
-        };
-        names.view(message).await.map(Json)
+        FirmNames::new(&state).view(message).await.map(Json)
     }
 }

@@ -251,3 +251,17 @@ async fn seed_fills_firms_with_contacts_and_continues_where_it_stopped() {
         String::from_utf8_lossy(&production.stderr)
     );
 }
+
+#[tokio::test]
+async fn requests_set_aside_are_listed_and_unknown_ones_refused() {
+    let cli = Cli::new().await;
+    cli.succeeds(&["migrate"]);
+    let listed = cli.succeeds(&["requests", "list"]);
+    assert!(listed.starts_with("ID "), "{listed}");
+    assert_eq!(listed.lines().count(), 1, "nothing set aside: {listed}");
+    let unknown = uuid::Uuid::now_v7().to_string();
+    let error = cli.fails(&["requests", "retry", &unknown]);
+    assert!(error.contains("no set-aside request"), "{error}");
+    let error = cli.fails(&["requests", "retry", "not-an-id"]);
+    assert!(error.contains("not a request id"), "{error}");
+}

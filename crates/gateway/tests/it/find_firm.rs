@@ -66,7 +66,7 @@ async fn known_and_unknown_addresses_get_the_same_page_and_only_known_ones_an_em
     );
     assert!(pages[0].contains("Check your email"));
 
-    gateway::find_firm_pages::process_firm_lookups(&app.state)
+    gateway::processors::process_firm_lookups(&app.state)
         .await
         .unwrap();
     let folder = tempfile::tempdir().unwrap();
@@ -130,7 +130,7 @@ async fn the_form_needs_its_csrf_token_one_email_field_and_respects_the_limits()
             .await
             .assert_status_is_ok();
     }
-    gateway::find_firm_pages::process_firm_lookups(&app.state)
+    gateway::processors::process_firm_lookups(&app.state)
         .await
         .unwrap();
     let folder = tempfile::tempdir().unwrap();
@@ -139,23 +139,22 @@ async fn the_form_needs_its_csrf_token_one_email_field_and_respects_the_limits()
 
     // Per client address: refused past `limits.forgot_per_address` (10) in the window.
     // The in-process client has no peer address, so the check is called directly.
-    let now = chrono::Utc::now();
     for _ in 0..10 {
-        gateway::forms::throttle_address(&app.state, "find-firm", Some("203.0.113.9"), now)
+        gateway::forms::record_limited(&app.state, "find-firm", Some("203.0.113.9"), None)
             .await
             .unwrap();
     }
     let refused =
-        gateway::forms::throttle_address(&app.state, "find-firm", Some("203.0.113.9"), now).await;
+        gateway::forms::record_limited(&app.state, "find-firm", Some("203.0.113.9"), None).await;
     assert!(matches!(
         refused,
         Err(gateway::error::GatewayError::TooManyAttempts { .. })
     ));
     // Another address, and the other form's bucket, are not affected.
-    gateway::forms::throttle_address(&app.state, "find-firm", Some("203.0.113.10"), now)
+    gateway::forms::record_limited(&app.state, "find-firm", Some("203.0.113.10"), None)
         .await
         .unwrap();
-    gateway::forms::throttle_address(&app.state, "forgot", Some("203.0.113.9"), now)
+    gateway::forms::record_limited(&app.state, "forgot", Some("203.0.113.9"), None)
         .await
         .unwrap();
 }

@@ -198,7 +198,7 @@ async fn forgot_password_emails_the_stored_address_and_respects_the_limit() {
             .await
             .assert_status_is_ok();
     }
-    gateway::reset_requests::process_reset_requests(&app.state)
+    gateway::processors::process_reset_requests(&app.state)
         .await
         .unwrap();
     let mailbox = deliver(&app, folder.path()).await;
@@ -215,7 +215,7 @@ async fn forgot_password_emails_the_stored_address_and_respects_the_limit() {
             )
             .await;
     }
-    gateway::reset_requests::process_reset_requests(&app.state)
+    gateway::processors::process_reset_requests(&app.state)
         .await
         .unwrap();
     let mailbox = deliver(&app, folder.path()).await;
@@ -343,7 +343,7 @@ async fn an_expired_link_leads_to_a_new_one_that_works() {
         .await;
     assert!(body(sent).await.contains("Got it"));
 
-    gateway::reset_requests::process_reset_requests(&app.state)
+    gateway::processors::process_reset_requests(&app.state)
         .await
         .unwrap();
     let mailbox = deliver(&app, folder.path()).await;

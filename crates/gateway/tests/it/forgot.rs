@@ -40,7 +40,9 @@ async fn the_form_follows_figure_eight_and_the_answer_figure_nine() {
         html.contains("Success") && html.contains("Got it") && html.contains("href=\"/login\""),
         "{html}"
     );
-    let queued = pending_reset_requests(&app.state.db, 10).await.unwrap();
+    let queued = pending_reset_requests(&app.state.db, chrono::Utc::now(), 10)
+        .await
+        .unwrap();
     assert_eq!(queued.len(), 1);
     assert_eq!(queued[0].email, "body.boom@acme.test");
 }
@@ -116,7 +118,7 @@ async fn a_field_sent_twice_or_as_an_array_is_refused() {
         .await
         .assert_status(StatusCode::BAD_REQUEST);
     assert!(
-        pending_reset_requests(&app.state.db, 10)
+        pending_reset_requests(&app.state.db, chrono::Utc::now(), 10)
             .await
             .unwrap()
             .is_empty(),

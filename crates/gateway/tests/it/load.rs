@@ -6,7 +6,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use gateway::reset_requests;
+use gateway::processors;
 use notification::{DeliverySettings, DeliveryWorker, MessageFilter, OutboxStatus, Transport};
 use poem::http::StatusCode;
 use tokio::sync::watch;
@@ -156,7 +156,7 @@ async fn eight_staff_sessions_add_contacts_while_the_queues_run() {
     .with_observer(Arc::new(gateway::emails::AuditTrailObserver));
     let background = [
         tokio::spawn(worker.run(until_stopped(stopped.clone()))),
-        tokio::spawn(reset_requests::run(
+        tokio::spawn(processors::run(
             app.state.clone(),
             until_stopped(stopped.clone()),
         )),
@@ -184,7 +184,7 @@ async fn eight_staff_sessions_add_contacts_while_the_queues_run() {
     // Every invitation goes out, and every request is handled.
     every_message_leaves_the_queue(&app, STAFF_SESSIONS * CONTACTS_EACH).await;
     let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-    while !reset_token::pending_reset_requests(&app.state.db, 1)
+    while !reset_token::pending_reset_requests(&app.state.db, chrono::Utc::now(), 1)
         .await
         .unwrap()
         .is_empty()

@@ -12,4 +12,5 @@ mod hosts;
 mod load;
 mod operator;
 mod portal;
+mod queues;
 mod reset;

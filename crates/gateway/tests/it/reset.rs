@@ -307,7 +307,10 @@ async fn staff_see_the_links_history_on_the_contacts_page() {
     browser
         .get(&format!("/reset/{}", minted.token.expose()))
         .await;
-    browser.get("/reset").await.assert_status_is_ok();
+    // Reloads (and mail scanners) write nothing more: one entry per state.
+    for _ in 0..3 {
+        browser.get("/reset").await.assert_status_is_ok();
+    }
     browser
         .submit(
             "/reset",
@@ -322,7 +325,9 @@ async fn staff_see_the_links_history_on_the_contacts_page() {
     browser
         .get(&format!("/reset/{}", minted.token.expose()))
         .await;
-    browser.get("/reset").await.assert_status(StatusCode::GONE);
+    for _ in 0..2 {
+        browser.get("/reset").await.assert_status(StatusCode::GONE);
+    }
 
     let staff = Browser::new(&app, "acme.localhost");
     staff
@@ -349,7 +354,7 @@ async fn staff_see_the_links_history_on_the_contacts_page() {
         "Password changed",
         "Used link opened again",
     ] {
-        assert!(html.contains(entry), "{entry} in {html}");
+        assert_eq!(html.matches(entry).count(), 1, "{entry} once in {html}");
     }
     let newest = html.find("Used link opened again").unwrap();
     assert!(

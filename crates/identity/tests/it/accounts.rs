@@ -2,9 +2,9 @@
 
 use chrono::Utc;
 use identity::{
-    EmailAddress, IdentityError, NewContact, RateLimit, clear_events, count_events, create_client,
-    create_contact, find_client, find_contact, find_contact_by_email, import_contacts,
-    list_clients, record_event,
+    EmailAddress, IdentityError, NewContact, RateLimit, WindowHits, check_limit, clear_bucket,
+    create_client, create_contact, find_client, find_contact, find_contact_by_email, hit_buckets,
+    import_contacts, list_clients, purge_rate_limit_counters,
 };
 use migrations::testing::fresh_database;
 
@@ -111,40 +111,79 @@ async fn emails_are_unique_per_firm_after_normalisation() {
 }
 
 #[tokio::test]
-async fn rate_limit_windows_slide_with_the_clock() {
+async fn rate_limit_counters_add_up_across_buckets_and_windows() {
     let database = fresh_database().await;
     let db = &database.connection;
-    let limit = RateLimit {
-        max: 3,
-        window: chrono::Duration::minutes(15),
-    };
-    let start = Utc::now();
-    for minute in [0, 1, 2] {
-        record_event(db, "bucket", start + chrono::Duration::minutes(minute))
-            .await
-            .unwrap();
-    }
-    let limited = count_events(db, "bucket", limit, start + chrono::Duration::minutes(5))
+    let window = chrono::Duration::minutes(15);
+    let limit = RateLimit { max: 3, window };
+    // The start of a window, so the arithmetic below is plain.
+    let start = chrono::DateTime::from_timestamp(900 * 2_000_000, 0).unwrap();
+
+    // One call counts several buckets; a name given twice counts twice.
+    let hits = hit_buckets(db, &[("a", 1), ("b", 2), ("a", 1)], window, start)
         .await
         .unwrap();
-    assert_eq!(limited.unwrap_err().retry_after_seconds, 10 * 60);
-    assert_eq!(
-        count_events(db, "other", limit, start).await.unwrap(),
-        Ok(0)
-    );
-    let later = count_events(
+    let current = |hits: &[WindowHits]| hits.iter().map(|h| h.current).collect::<Vec<_>>();
+    assert_eq!(current(&hits), [2, 2, 2]);
+    let hits = hit_buckets(
         db,
-        "bucket",
-        limit,
-        start + chrono::Duration::minutes(15) + chrono::Duration::seconds(30),
-    );
-    assert_eq!(later.await.unwrap(), Ok(2));
-    clear_events(db, "bucket", start).await.unwrap();
+        &[("a", 1)],
+        window,
+        start + chrono::Duration::minutes(5),
+    )
+    .await
+    .unwrap();
     assert_eq!(
-        count_events(db, "bucket", limit, start + chrono::Duration::minutes(5))
-            .await
-            .unwrap(),
-        Ok(0)
+        hits[0],
+        WindowHits {
+            previous: 0,
+            current: 3
+        }
+    );
+    let refused = check_limit(db, "a", limit, start + chrono::Duration::minutes(5))
+        .await
+        .unwrap()
+        .unwrap_err();
+    // Ten minutes to the window's end, then half the next for the four hits (three
+    // made, one asked for) to weigh two, leaving room for one.
+    assert_eq!(refused.retry_after_seconds, 10 * 60 + 15 * 60 / 2);
+    assert_eq!(check_limit(db, "b", limit, start).await.unwrap(), Ok(()));
+    assert_eq!(
+        check_limit(db, "other", limit, start).await.unwrap(),
+        Ok(())
+    );
+
+    // In the next window, the previous one counts while it slides out.
+    let next = start + window + chrono::Duration::minutes(1);
+    let hits = hit_buckets(db, &[("a", 1)], window, next).await.unwrap();
+    assert_eq!(
+        hits[0],
+        WindowHits {
+            previous: 3,
+            current: 1
+        }
+    );
+    assert!(check_limit(db, "a", limit, next).await.unwrap().is_err());
+    assert_eq!(
+        check_limit(
+            db,
+            "a",
+            limit,
+            start + window * 2 - chrono::Duration::minutes(1)
+        )
+        .await
+        .unwrap(),
+        Ok(())
+    );
+
+    clear_bucket(db, "a").await.unwrap();
+    assert_eq!(check_limit(db, "a", limit, next).await.unwrap(), Ok(()));
+    // Old windows are purged; the current one stays.
+    assert_eq!(purge_rate_limit_counters(db, next).await.unwrap(), 1);
+    assert_eq!(
+        hit_buckets(db, &[("b", 1)], window, start).await.unwrap()[0].current,
+        1,
+        "b's old window is gone"
     );
 }
 

@@ -14,6 +14,9 @@ pub struct Model {
     pub requested_at: DateTimeUtc,
     pub processed_at: Option<DateTimeUtc>,
     pub outcome: Option<String>,
+    pub attempts: i32,
+    pub next_attempt_at: Option<DateTimeUtc>,
+    pub last_error: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -1,0 +1,437 @@
+//! The processors of what public forms recorded: "Forgot your password?" requests
+//! (a reset email to the address stored on the account, never the one typed), "Find
+//! your firm" requests (the list of firms, to that address alone), and access
+//! requests (an email to the firm's staff).
+//!
+//! Each request is handled in its own transaction. One that fails is retried with
+//! backoff and, after [`RETRY`]'s attempts, set aside for an operator (`latchkey
+//! requests list`), while the requests behind it go on: one unsendable request can
+//! never hold up a firm's resets, nor any other firm's.
+
+use std::future::Future;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use identity::{
+    AccessNotice, AccountKind, Actor, ContactStatus, EmailAddress, FirmLookup, LookupOutcome,
+    RateLimit, StaffStatus, accounts_by_email, check_limit, fail_access_notice, fail_firm_lookup,
+    find_contact_by_email, finish_access_notice, finish_firm_lookup, hit_buckets, list_staff_users,
+    pending_access_notices, pending_firm_lookups,
+};
+use notification::{AccessRequestReceived, Email, FindYourFirm, FirmLink, QueuedMessage};
+use reset_token::{
+    RequestOutcome, ResetRequest, fail_reset_request, finish_reset_request, pending_reset_requests,
+};
+use sea_orm::{DatabaseTransaction, TransactionTrait};
+use storage::{Failure, RetryPolicy};
+use uuid::Uuid;
+
+use crate::app::AppState;
+use crate::emails::{firm_url, issue_contact_reset_in, queue_email};
+use crate::error::GatewayError;
+
+/// How often requests are looked for when nobody wakes the processor (requests made
+/// through another instance, retries coming due).
+const POLL_INTERVAL: Duration = Duration::from_secs(2);
+
+/// Requests handled per pass of each queue.
+const BATCH: u64 = 100;
+
+/// Five attempts over about a minute (5, 10, 20, 40 s apart): long enough to ride out
+/// a database restart, short enough that a reset link still arrives in time.
+pub const RETRY: RetryPolicy = RetryPolicy {
+    max_attempts: 5,
+    first_delay: Duration::from_secs(5),
+};
+
+/// The sender's name on platform mail, which speaks for no one firm.
+pub const PLATFORM_NAME: &str = "Latchkey";
+
+/// Handles every due "Forgot your password?" request once; returns how many.
+pub async fn process_reset_requests(state: &AppState) -> Result<usize, GatewayError> {
+    let now = Utc::now();
+    let pending = pending_reset_requests(&state.db, now, BATCH)
+        .await
+        .map_err(GatewayError::internal)?;
+    for request in &pending {
+        let span = tracing::info_span!("reset_request", tenant = %request.tenant_id, request = %request.id);
+        let outcome = handle(
+            state,
+            span,
+            "reset request",
+            reset_one(state, request),
+            async |error| {
+                fail_reset_request(&state.db, request, error, Utc::now(), RETRY)
+                    .await
+                    .map_err(GatewayError::internal)
+            },
+        )
+        .await;
+        outcome?;
+    }
+    Ok(pending.len())
+}
+
+/// Handles every due "Find your firm" request once; returns how many.
+pub async fn process_firm_lookups(state: &AppState) -> Result<usize, GatewayError> {
+    let now = Utc::now();
+    let pending = pending_firm_lookups(&state.db, now, BATCH).await?;
+    for lookup in &pending {
+        let span = tracing::info_span!("firm_lookup", tenant = "platform", request = %lookup.id);
+        handle(
+            state,
+            span,
+            "firm list request",
+            lookup_one(state, lookup),
+            async |error| Ok(fail_firm_lookup(&state.db, lookup, error, Utc::now(), RETRY).await?),
+        )
+        .await?;
+    }
+    Ok(pending.len())
+}
+
+/// Tells the firms' staff of every due access request once; returns how many.
+pub async fn process_access_notices(state: &AppState) -> Result<usize, GatewayError> {
+    let now = Utc::now();
+    let pending = pending_access_notices(&state.db, now, BATCH).await?;
+    for notice in &pending {
+        let span = tracing::info_span!("access_request", tenant = %notice.request.tenant_id, request = %notice.request.id);
+        handle(
+            state,
+            span,
+            "access request",
+            notify_one(state, notice),
+            async |error| {
+                Ok(fail_access_notice(&state.db, notice, error, Utc::now(), RETRY).await?)
+            },
+        )
+        .await?;
+    }
+    Ok(pending.len())
+}
+
+/// Runs `work`, wakes the delivery worker for what it queued, and on failure records
+/// it with `fail` (a retry later, or the request set aside). Only an error recording
+/// the failure (the database is gone) stops the pass.
+async fn handle(
+    state: &AppState,
+    span: tracing::Span,
+    what: &'static str,
+    work: impl Future<Output = Result<Vec<QueuedMessage>, GatewayError>>,
+    fail: impl AsyncFnOnce(&str) -> Result<Failure, GatewayError>,
+) -> Result<(), GatewayError> {
+    let _entered = span.enter();
+    match work.await {
+        Ok(queued) => {
+            for message in &queued {
+                state.waker.notify(message);
+            }
+            Ok(())
+        }
+        Err(error) => {
+            let detail = error.detail();
+            match fail(&detail).await? {
+                Failure::RetryAt(at) => {
+                    tracing::warn!(error = %detail, retry_at = %at, "cannot handle a {what}; it will be retried");
+                }
+                Failure::SetAside => {
+                    tracing::error!(error = %detail, "cannot handle a {what}; it is set aside for an operator");
+                }
+                Failure::Overtaken => {}
+            }
+            Ok(())
+        }
+    }
+}
+
+async fn reset_one(
+    state: &AppState,
+    request: &ResetRequest,
+) -> Result<Vec<QueuedMessage>, GatewayError> {
+    let now = Utc::now();
+    let txn = state.db.begin().await.map_err(GatewayError::internal)?;
+    let tenant = tenancy::find_tenant_by_id(&txn, request.tenant_id).await?;
+    let contact = match (&tenant, EmailAddress::parse(&request.email)) {
+        (Some(tenant), Ok(email)) => find_contact_by_email(&txn, tenant.id, &email)
+            .await?
+            .filter(|contact| contact.status != ContactStatus::Disabled),
+        _ => None,
+    };
+    let (outcome, queued) = match (tenant.filter(tenancy::Tenant::is_active), contact) {
+        (Some(tenant), Some(contact)) => {
+            let bucket = format!("reset-email:{}:{}", tenant.id, request.email);
+            if emails_left(state, &txn, &bucket, now).await? {
+                let queued = issue_contact_reset_in(
+                    &txn,
+                    state,
+                    &tenant,
+                    &contact,
+                    Actor::Anonymous,
+                    request.client_address.clone(),
+                )
+                .await?;
+                count_email(state, &txn, &bucket, now).await?;
+                (RequestOutcome::Sent, vec![queued])
+            } else {
+                (RequestOutcome::Limited, Vec::new())
+            }
+        }
+        _ => (RequestOutcome::NoAccount, Vec::new()),
+    };
+    // Another instance may have taken the same request: then nothing of ours counts.
+    if !finish_reset_request(&txn, request.id, outcome, now)
+        .await
+        .map_err(GatewayError::internal)?
+    {
+        txn.rollback().await.map_err(GatewayError::internal)?;
+        return Ok(Vec::new());
+    }
+    txn.commit().await.map_err(GatewayError::internal)?;
+    tracing::info!(outcome = ?outcome, "password reset request handled");
+    Ok(queued)
+}
+
+async fn lookup_one(
+    state: &AppState,
+    lookup: &FirmLookup,
+) -> Result<Vec<QueuedMessage>, GatewayError> {
+    let now = Utc::now();
+    let txn = state.db.begin().await.map_err(GatewayError::internal)?;
+    let mut firms: Vec<FirmLink> = Vec::new();
+    if let Ok(email) = EmailAddress::parse(&lookup.email) {
+        for account in accounts_by_email(&txn, &email).await? {
+            let Some(tenant) = tenancy::find_tenant_by_id(&txn, account.tenant_id).await? else {
+                continue;
+            };
+            // Only portals that answer: a suspended or deleted firm's link would not.
+            if !tenant.is_active() {
+                continue;
+            }
+            let path = match account.kind {
+                AccountKind::Staff => "/staff/login",
+                AccountKind::Contact => "/login",
+            };
+            firms.push(FirmLink {
+                name: tenant.display_name.clone(),
+                url: firm_url(state, &tenant, path),
+            });
+        }
+    }
+    firms.sort_by(|a, b| a.name.cmp(&b.name).then_with(|| a.url.cmp(&b.url)));
+    let bucket = format!("firm-list:{}", lookup.email);
+    let (outcome, queued) = if firms.is_empty() {
+        (LookupOutcome::NoAccount, Vec::new())
+    } else if emails_left(state, &txn, &bucket, now).await? {
+        let email: Email = FindYourFirm { firms }.into();
+        let rendered = state
+            .renderer
+            .render_platform(&email, PLATFORM_NAME, None)
+            .map_err(GatewayError::internal)?;
+        let queued = notification::enqueue_platform(&txn, &lookup.email, &rendered, now)
+            .await
+            .map_err(GatewayError::internal)?;
+        count_email(state, &txn, &bucket, now).await?;
+        (LookupOutcome::Sent, vec![queued])
+    } else {
+        (LookupOutcome::Limited, Vec::new())
+    };
+    if !finish_firm_lookup(&txn, lookup.id, outcome, now).await? {
+        txn.rollback().await.map_err(GatewayError::internal)?;
+        return Ok(Vec::new());
+    }
+    txn.commit().await.map_err(GatewayError::internal)?;
+    tracing::info!(outcome = ?outcome, "firm list request handled");
+    Ok(queued)
+}
+
+async fn notify_one(
+    state: &AppState,
+    notice: &AccessNotice,
+) -> Result<Vec<QueuedMessage>, GatewayError> {
+    let request = &notice.request;
+    let now = Utc::now();
+    let txn = state.db.begin().await.map_err(GatewayError::internal)?;
+    let mut queued = Vec::new();
+    // A suspended or deleted firm's staff cannot act on it: nobody is told.
+    if let Some(tenant) = tenancy::find_tenant_by_id(&txn, request.tenant_id)
+        .await?
+        .filter(tenancy::Tenant::is_active)
+    {
+        let email: Email = AccessRequestReceived {
+            requester_name: request.name.clone(),
+            requester_email: request.email.to_string(),
+            company: request.company.clone(),
+            message: request.message.clone(),
+            review_url: firm_url(state, &tenant, "/staff/access-requests"),
+        }
+        .into();
+        for member in list_staff_users(&txn, tenant.id).await? {
+            if member.status == StaffStatus::Active {
+                queued.push(queue_email(&txn, state, &tenant, &member.email, None, &email).await?);
+            }
+        }
+    }
+    if !finish_access_notice(&txn, request.id, now).await? {
+        txn.rollback().await.map_err(GatewayError::internal)?;
+        return Ok(Vec::new());
+    }
+    txn.commit().await.map_err(GatewayError::internal)?;
+    tracing::info!(
+        staff_told = queued.len(),
+        "access request passed on to the firm"
+    );
+    Ok(queued)
+}
+
+/// Whether `bucket` (an address's reset emails or firm lists) has room for one more
+/// email in the window (`limits.reset_emails_per_email`).
+async fn emails_left(
+    state: &AppState,
+    txn: &DatabaseTransaction,
+    bucket: &str,
+    now: DateTime<Utc>,
+) -> Result<bool, GatewayError> {
+    let limit = RateLimit {
+        max: state.settings.limits.reset_emails_per_email,
+        window: chrono::Duration::minutes(state.settings.limits.window_minutes),
+    };
+    Ok(check_limit(txn, bucket, limit, now).await?.is_ok())
+}
+
+async fn count_email(
+    state: &AppState,
+    txn: &DatabaseTransaction,
+    bucket: &str,
+    now: DateTime<Utc>,
+) -> Result<(), GatewayError> {
+    let window = chrono::Duration::minutes(state.settings.limits.window_minutes);
+    hit_buckets(txn, &[(bucket, 1)], window, now).await?;
+    Ok(())
+}
+
+/// Runs every processor until `shutdown`.
+pub async fn run(state: AppState, shutdown: impl Future<Output = ()>) {
+    tokio::pin!(shutdown);
+    loop {
+        if let Err(error) = process_reset_requests(&state).await {
+            tracing::error!(error = %error.detail(), "cannot process password reset requests");
+        }
+        if let Err(error) = process_firm_lookups(&state).await {
+            tracing::error!(error = %error.detail(), "cannot process firm list requests");
+        }
+        if let Err(error) = process_access_notices(&state).await {
+            tracing::error!(error = %error.detail(), "cannot process access requests");
+        }
+        tokio::select! {
+            () = &mut shutdown => break,
+            () = state.reset_requests.notified() => {}
+            () = tokio::time::sleep(POLL_INTERVAL) => {}
+        }
+    }
+}
+
+/// Which queue a set-aside request belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Queue {
+    ResetRequests,
+    FirmLookups,
+    AccessRequests,
+}
+
+impl Queue {
+    pub const ALL: [Self; 3] = [Self::ResetRequests, Self::FirmLookups, Self::AccessRequests];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::ResetRequests => "reset_requests",
+            Self::FirmLookups => "firm_lookups",
+            Self::AccessRequests => "access_requests",
+        }
+    }
+}
+
+/// A request set aside after its last attempt failed, as operators see it: never
+/// the full address, only its domain.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SetAside {
+    pub id: Uuid,
+    pub queue: Queue,
+    pub firm: Option<tenancy::TenantId>,
+    pub email_domain: String,
+    pub requested_at: DateTime<Utc>,
+    pub attempts: i32,
+    pub last_error: String,
+}
+
+fn domain_of(address: &str) -> String {
+    address
+        .rsplit_once('@')
+        .map_or_else(String::new, |(_, domain)| domain.to_owned())
+}
+
+/// Every queue's set-aside requests, newest first, at most `limit` of each.
+pub async fn set_aside_requests(
+    state: &AppState,
+    limit: u64,
+) -> Result<Vec<SetAside>, GatewayError> {
+    let mut all: Vec<SetAside> = Vec::new();
+    for request in reset_token::failed_reset_requests(&state.db, limit)
+        .await
+        .map_err(GatewayError::internal)?
+    {
+        all.push(SetAside {
+            id: request.id,
+            queue: Queue::ResetRequests,
+            firm: Some(request.tenant_id),
+            email_domain: domain_of(&request.email),
+            requested_at: request.requested_at,
+            attempts: request.attempts,
+            last_error: request.last_error.unwrap_or_default(),
+        });
+    }
+    for lookup in identity::failed_firm_lookups(&state.db, limit).await? {
+        all.push(SetAside {
+            id: lookup.id,
+            queue: Queue::FirmLookups,
+            firm: None,
+            email_domain: domain_of(&lookup.email),
+            requested_at: lookup.requested_at,
+            attempts: lookup.attempts,
+            last_error: lookup.last_error.unwrap_or_default(),
+        });
+    }
+    for notice in identity::failed_access_notices(&state.db, limit).await? {
+        all.push(SetAside {
+            id: notice.request.id,
+            queue: Queue::AccessRequests,
+            firm: Some(notice.request.tenant_id),
+            email_domain: notice.request.email.domain().to_owned(),
+            requested_at: notice.request.created_at,
+            attempts: notice.attempts,
+            last_error: notice.last_error.unwrap_or_default(),
+        });
+    }
+    all.sort_by_key(|request| std::cmp::Reverse(request.requested_at));
+    Ok(all)
+}
+
+/// Puts a set-aside request of any queue back; which queue it was in, or `None` when
+/// `id` is no set-aside request.
+pub async fn retry_request(state: &AppState, id: Uuid) -> Result<Option<Queue>, GatewayError> {
+    let queue = if reset_token::requeue_reset_request(&state.db, id)
+        .await
+        .map_err(GatewayError::internal)?
+    {
+        Some(Queue::ResetRequests)
+    } else if identity::requeue_firm_lookup(&state.db, id).await? {
+        Some(Queue::FirmLookups)
+    } else if identity::requeue_access_notice(&state.db, id).await? {
+        Some(Queue::AccessRequests)
+    } else {
+        None
+    };
+    if queue.is_some() {
+        state.reset_requests.notify_one();
+    }
+    Ok(queue)
+}

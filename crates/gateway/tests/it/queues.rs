@@ -1,0 +1,302 @@
+//! The processors' queues never wedge: a request that fails is retried, then set aside
+//! where operators see it, and the requests behind it, of every firm, go on.
+
+use poem::http::StatusCode;
+use sea_orm::{ConnectionTrait, DbBackend, Statement, Value};
+use serde_json::Value as Json;
+
+use crate::helpers::{Browser, TestApp, body, deliver, spawn_app};
+
+const OPERATOR_TOKEN: &str = "test-operator-token-0123456789abcdef";
+
+/// Runs `sql` written with `$1`-style placeholders on either database.
+async fn execute(app: &TestApp, sql: &str, values: Vec<Value>) -> u64 {
+    let backend = app.state.db.get_database_backend();
+    let sql = match backend {
+        DbBackend::Postgres => sql.to_owned(),
+        _ => (1..=values.len())
+            .rev()
+            .fold(sql.to_owned(), |sql, n| sql.replace(&format!("${n}"), "?")),
+    };
+    app.state
+        .db
+        .execute_raw(Statement::from_sql_and_values(backend, sql, values))
+        .await
+        .unwrap()
+        .rows_affected()
+}
+
+async fn firm_with_contact(app: &TestApp, slug: &str) -> (tenancy::Tenant, identity::Contact) {
+    let firm = app.create_firm(slug, &format!("Firm {slug}")).await;
+    let client = app.create_client(&firm, "Client").await;
+    let contact = app
+        .create_contact(
+            &firm,
+            &client,
+            "Pat",
+            &format!("pat@{slug}.test"),
+            "contact battery staple",
+        )
+        .await;
+    (firm, contact)
+}
+
+async fn forgot(app: &TestApp, host: &str, email: &str) {
+    Browser::new(app, host)
+        .submit("/forgot-password", "/forgot-password", &[("email", email)])
+        .await
+        .assert_status_is_ok();
+}
+
+async fn operator(app: &TestApp, method: &str, path: &str) -> (StatusCode, Json) {
+    let request = match method {
+        "POST" => app.admin.post(path),
+        _ => app.admin.get(path),
+    };
+    let response = request
+        .header("authorization", format!("Bearer {OPERATOR_TOKEN}"))
+        .send()
+        .await;
+    let status = response.0.status();
+    let text = body(response).await;
+    (status, serde_json::from_str(&text).unwrap_or(Json::Null))
+}
+
+async fn metrics(app: &TestApp) -> String {
+    body(app.admin.get("/metrics").send().await).await
+}
+
+async fn outbox_recipients(app: &TestApp) -> Vec<String> {
+    notification::list_messages(&app.state.db, notification::MessageFilter::all(), 100)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|message| message.recipient)
+        .collect()
+}
+
+/// Makes every retry that is waiting due now, instead of waiting for its backoff.
+async fn make_retries_due(app: &TestApp) {
+    execute(
+        app,
+        "UPDATE reset_requests SET next_attempt_at = $1 WHERE next_attempt_at IS NOT NULL",
+        vec![(chrono::Utc::now() - chrono::Duration::seconds(1)).into()],
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn one_firms_broken_request_holds_up_nobody_and_waits_for_an_operator() {
+    let app = spawn_app().await;
+    let (acme, _) = firm_with_contact(&app, "acme").await;
+    firm_with_contact(&app, "globex").await;
+    forgot(&app, "acme.localhost", "pat@acme.test").await;
+    forgot(&app, "globex.localhost", "pat@globex.test").await;
+    // ACME's stored settings become unreadable: every request of ACME now fails.
+    let settings: String = app
+        .state
+        .db
+        .query_one_raw(Statement::from_sql_and_values(
+            app.state.db.get_database_backend(),
+            match app.state.db.get_database_backend() {
+                DbBackend::Postgres => "SELECT settings FROM tenants WHERE id = $1",
+                _ => "SELECT settings FROM tenants WHERE id = ?",
+            },
+            [acme.id.as_uuid().into()],
+        ))
+        .await
+        .unwrap()
+        .unwrap()
+        .try_get("", "settings")
+        .unwrap();
+    execute(
+        &app,
+        "UPDATE tenants SET settings = $1 WHERE id = $2",
+        vec!["{not json".into(), acme.id.as_uuid().into()],
+    )
+    .await;
+
+    gateway::processors::process_reset_requests(&app.state)
+        .await
+        .unwrap();
+    assert_eq!(
+        outbox_recipients(&app).await,
+        ["pat@globex.test"],
+        "Globex's request went through"
+    );
+    // ACME's is retried after a backoff, then set aside after the last attempt.
+    for _ in 1..gateway::processors::RETRY.max_attempts {
+        make_retries_due(&app).await;
+        gateway::processors::process_reset_requests(&app.state)
+            .await
+            .unwrap();
+    }
+    let (status, listed) = operator(&app, "GET", "/api/v1/requests").await;
+    assert_eq!(status, StatusCode::OK, "{listed}");
+    let requests = listed["requests"].as_array().unwrap();
+    assert_eq!(requests.len(), 1, "{listed}");
+    let set_aside = &requests[0];
+    assert_eq!(set_aside["queue"], "reset_requests");
+    assert_eq!(set_aside["firm"], "acme");
+    assert_eq!(set_aside["email_domain"], "acme.test");
+    assert_eq!(set_aside["attempts"], 5);
+    assert!(
+        !set_aside["last_error"].as_str().unwrap().is_empty(),
+        "{set_aside}"
+    );
+    assert!(
+        !listed.to_string().contains("pat@acme.test"),
+        "operators see the domain only"
+    );
+    let scraped = metrics(&app).await;
+    assert!(
+        scraped.contains("latchkey_queue_failed{queue=\"reset_requests\"} 1"),
+        "{scraped}"
+    );
+    assert!(scraped.contains("latchkey_queue_pending{queue=\"reset_requests\"} 0"));
+
+    // Once the firm is mended, the operator puts the request back and it goes out.
+    execute(
+        &app,
+        "UPDATE tenants SET settings = $1 WHERE id = $2",
+        vec![settings.into(), acme.id.as_uuid().into()],
+    )
+    .await;
+    let id = set_aside["id"].as_str().unwrap();
+    let (status, requeued) = operator(&app, "POST", &format!("/api/v1/requests/{id}/retry")).await;
+    assert_eq!(status, StatusCode::OK, "{requeued}");
+    assert_eq!(requeued["queue"], "reset_requests");
+    let (status, again) = operator(&app, "POST", &format!("/api/v1/requests/{id}/retry")).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{again}");
+    gateway::processors::process_reset_requests(&app.state)
+        .await
+        .unwrap();
+    let mut recipients = outbox_recipients(&app).await;
+    recipients.sort();
+    assert_eq!(recipients, ["pat@acme.test", "pat@globex.test"]);
+}
+
+/// `.a@example.com` passed the old parser but not lettre. An account stored with it
+/// before the fix can neither wedge the queue nor fail with a 500.
+#[tokio::test]
+async fn an_unsendable_address_stored_before_the_fix_wedges_nothing() {
+    let app = spawn_app().await;
+    let (acme, legacy) = firm_with_contact(&app, "acme").await;
+    firm_with_contact(&app, "globex").await;
+    execute(
+        &app,
+        "UPDATE contacts SET email = $1 WHERE id = $2",
+        vec![".a@example.com".into(), legacy.id.into()],
+    )
+    .await;
+    // A request for it queued before the fix, and one of another firm after it.
+    execute(
+        &app,
+        "INSERT INTO reset_requests (id, tenant_id, email, client_address, requested_at, attempts) \
+         VALUES ($1, $2, $3, NULL, $4, 0)",
+        vec![
+            uuid::Uuid::now_v7().into(),
+            acme.id.as_uuid().into(),
+            ".a@example.com".into(),
+            (chrono::Utc::now() - chrono::Duration::minutes(1)).into(),
+        ],
+    )
+    .await;
+    forgot(&app, "globex.localhost", "pat@globex.test").await;
+    gateway::processors::process_reset_requests(&app.state)
+        .await
+        .unwrap();
+    assert_eq!(outbox_recipients(&app).await, ["pat@globex.test"]);
+    assert!(
+        reset_token::pending_reset_requests(&app.state.db, chrono::Utc::now(), 10)
+            .await
+            .unwrap()
+            .is_empty(),
+        "nothing is left waiting"
+    );
+    // The form refuses the address at entry.
+    let typed = Browser::new(&app, "acme.localhost")
+        .submit(
+            "/forgot-password",
+            "/forgot-password",
+            &[("email", ".a@example.com")],
+        )
+        .await;
+    typed.assert_status(StatusCode::UNPROCESSABLE_ENTITY);
+
+    // Staff pressing Reset Password are told what to fix, not shown a 500.
+    app.create_staff(
+        &acme,
+        "admin@acme.test",
+        "staff correct horse",
+        identity::StaffRole::Admin,
+    )
+    .await;
+    let staff = Browser::new(&app, "acme.localhost");
+    staff
+        .sign_in_staff("admin@acme.test", "staff correct horse")
+        .await;
+    let contacts = format!("/staff/clients/{}/contacts", legacy.client_id);
+    let pressed = staff
+        .submit(
+            &contacts,
+            &format!("{contacts}/{}/reset-password", legacy.id),
+            &[],
+        )
+        .await;
+    pressed.assert_status(StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(body(pressed).await.contains("cannot receive email"));
+}
+
+#[tokio::test]
+async fn the_firms_staff_are_told_of_an_access_request_by_the_processor() {
+    let app = spawn_app().await;
+    let (acme, _) = firm_with_contact(&app, "acme").await;
+    app.create_staff(
+        &acme,
+        "admin@acme.test",
+        "staff correct horse",
+        identity::StaffRole::Admin,
+    )
+    .await;
+    Browser::new(&app, "acme.localhost")
+        .submit(
+            "/request-access",
+            "/request-access",
+            &[
+                ("name", "Dana Doe"),
+                ("email", "dana@client.test"),
+                ("company", "Doe Ltd"),
+                ("message", "Please let me in."),
+            ],
+        )
+        .await
+        .assert_status_is_ok();
+    // The page only recorded the request.
+    assert!(outbox_recipients(&app).await.is_empty());
+    let scraped = metrics(&app).await;
+    assert!(
+        scraped.contains("latchkey_queue_pending{queue=\"access_requests\"} 1"),
+        "{scraped}"
+    );
+    assert_eq!(
+        gateway::processors::process_access_notices(&app.state)
+            .await
+            .unwrap(),
+        1
+    );
+    let folder = tempfile::tempdir().unwrap();
+    let mailbox = deliver(&app, folder.path()).await;
+    let delivered = mailbox.list(10).await.unwrap();
+    assert_eq!(delivered.len(), 1);
+    assert!(delivered[0].to.contains("admin@acme.test"));
+    let message = mailbox.read(&delivered[0].id).await.unwrap().unwrap();
+    assert!(message.text.contains("Dana Doe"), "{}", message.text);
+    // Told once: a second pass finds nothing to do.
+    assert_eq!(
+        gateway::processors::process_access_notices(&app.state)
+            .await
+            .unwrap(),
+        0
+    );
+}
