@@ -1,21 +1,42 @@
-//! Password hashing with argon2id on a bounded pool of blocking threads.
+//! Password hashing with argon2id on a fixed pool of threads that reuse their memory.
 //!
-//! Hashing is deliberately slow, so it never runs on the async worker threads: a flood
-//! of sign-ins would starve every other request. At most `concurrency` hashes run at
-//! once; a request that cannot get a slot within `max_wait` is told to come back
-//! (503 with `Retry-After`) instead of joining an endless queue. The slot is held
-//! inside the blocking task, so a client that disconnects does not free it while its
-//! hash still runs.
+//! Hashing is deliberately slow and memory-hard (19 MiB a hash by default), so it
+//! never runs on the async worker threads: a flood of sign-ins would starve every
+//! other request. `concurrency` threads do all the hashing, each into one buffer of
+//! its own that it keeps from hash to hash: memory stays at `concurrency` buffers
+//! whatever the flood, where a fresh allocation per hash left glibc holding hundreds
+//! of MiB. A thread that has had nothing to do for [`IDLE_RELEASE`] gives its buffer
+//! back, so an idle process is small.
+//!
+//! A request that cannot get a thread within `max_wait` is told to come back (503
+//! with `Retry-After`) instead of joining an endless queue. The thread's slot is held
+//! by the job itself, so a client that disconnects does not free it while its hash
+//! still runs.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use argon2::password_hash::phc::PasswordHash;
-use argon2::password_hash::{PasswordHasher as _, PasswordVerifier as _};
-use argon2::{Algorithm, Argon2, Params, Version};
-use tokio::sync::Semaphore;
+use argon2::{Algorithm, Argon2, Block, Params, Version};
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD_NO_PAD;
+use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
+use subtle::ConstantTimeEq;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, oneshot};
 
 use crate::IdentityError;
+
+/// How long a hashing thread keeps its buffer without work.
+pub const IDLE_RELEASE: Duration = Duration::from_secs(10);
+
+/// glibc serves requests above 32 MiB (its largest dynamic mmap threshold on 64-bit)
+/// with a fresh mapping and unmaps it on free. Smaller ones, once a large block has
+/// been freed, come from an arena that keeps the memory. Reserving at least this much
+/// (only what is used is ever touched) makes releasing a buffer return it to the OS.
+const ALWAYS_MAPPED_BLOCKS: usize = 32 * 1024 + 1;
+
+/// The length of the hash we store, in bytes.
+const OUTPUT_LEN: usize = 32;
 
 /// argon2id cost parameters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -42,11 +63,15 @@ pub enum Verification {
     Invalid,
 }
 
+/// Work for a hashing thread: it runs with the thread's memory.
+type Job = Box<dyn FnOnce(&mut Workspace) + Send>;
+
 #[derive(Clone)]
 pub struct PasswordHasher {
     params: Params,
     permits: Arc<Semaphore>,
     max_wait: Duration,
+    jobs: Sender<Job>,
     dummy_hash: Arc<str>,
 }
 
@@ -62,7 +87,7 @@ impl std::fmt::Debug for PasswordHasher {
 }
 
 impl PasswordHasher {
-    /// `concurrency` of 0 means one slot per CPU core.
+    /// Starts `concurrency` hashing threads (0 means one per CPU core).
     pub fn new(
         params: PasswordParams,
         concurrency: usize,
@@ -72,7 +97,7 @@ impl PasswordHasher {
             params.memory_kib,
             params.iterations,
             params.parallelism,
-            None,
+            Some(OUTPUT_LEN),
         )
         .map_err(|error| IdentityError::Hashing(error.to_string()))?;
         let concurrency = if concurrency == 0 {
@@ -80,17 +105,20 @@ impl PasswordHasher {
         } else {
             concurrency
         };
-        // Verifying against this hash costs what a real verify costs, so an unknown
-        // account answers no faster than a known one.
-        let dummy_hash = argon2id(&params)
-            .hash_password(b"an account that does not exist")
-            .map_err(|error| IdentityError::Hashing(error.to_string()))?
-            .to_string();
+        let (jobs, queue) = crossbeam_channel::unbounded::<Job>();
+        for number in 0..concurrency {
+            let queue = queue.clone();
+            std::thread::Builder::new()
+                .name(format!("argon2-{number}"))
+                .spawn(move || run_hashing_thread(&queue))
+                .map_err(|error| IdentityError::Hashing(error.to_string()))?;
+        }
         Ok(Self {
+            dummy_hash: dummy_hash(&params)?.into(),
             params,
             permits: Arc::new(Semaphore::new(concurrency)),
             max_wait,
-            dummy_hash: dummy_hash.into(),
+            jobs,
         })
     }
 
@@ -98,11 +126,12 @@ impl PasswordHasher {
     pub async fn hash(&self, password: &str) -> Result<String, IdentityError> {
         let params = self.params.clone();
         let password = password.to_owned();
-        self.run_blocking(move || {
-            argon2id(&params)
-                .hash_password(password.as_bytes())
-                .map(|hash| hash.to_string())
-                .map_err(|error| IdentityError::Hashing(error.to_string()))
+        let mut salt = [0u8; 16];
+        getrandom::fill(&mut salt).map_err(|error| IdentityError::Hashing(error.to_string()))?;
+        self.run(move |workspace| {
+            let mut output = [0u8; OUTPUT_LEN];
+            workspace.hash(&params, password.as_bytes(), &salt, &mut output)?;
+            Ok(phc_string(&params, &salt, &output))
         })
         .await
     }
@@ -116,18 +145,28 @@ impl PasswordHasher {
     ) -> Result<Verification, IdentityError> {
         let known = stored.is_some();
         let hash = stored.map_or_else(|| self.dummy_hash.to_string(), str::to_owned);
-        let params = self.params.clone();
+        let current = self.params.clone();
         let password = password.to_owned();
-        self.run_blocking(move || {
-            let Ok(parsed) = PasswordHash::new(&hash) else {
+        self.run(move |workspace| {
+            let Some(stored) = StoredHash::parse(&hash) else {
                 return Ok(Verification::Invalid);
             };
-            let matches = argon2id(&params)
-                .verify_password(password.as_bytes(), &parsed)
-                .is_ok();
+            let mut output = vec![0u8; stored.hash.len()];
+            if workspace
+                .hash(
+                    &stored.params,
+                    password.as_bytes(),
+                    &stored.salt,
+                    &mut output,
+                )
+                .is_err()
+            {
+                return Ok(Verification::Invalid);
+            }
+            let matches = bool::from(output.ct_eq(&stored.hash));
             Ok(match (known, matches) {
                 (true, true) => Verification::Valid {
-                    needs_rehash: needs_rehash(&parsed, &params),
+                    needs_rehash: stored.params != current,
                 },
                 _ => Verification::Invalid,
             })
@@ -135,9 +174,9 @@ impl PasswordHasher {
         .await
     }
 
-    async fn run_blocking<T: Send + 'static>(
+    async fn run<T: Send + 'static>(
         &self,
-        work: impl FnOnce() -> Result<T, IdentityError> + Send + 'static,
+        work: impl FnOnce(&mut Workspace) -> Result<T, IdentityError> + Send + 'static,
     ) -> Result<T, IdentityError> {
         let permit = tokio::time::timeout(self.max_wait, self.permits.clone().acquire_owned())
             .await
@@ -145,37 +184,121 @@ impl PasswordHasher {
                 retry_after_seconds: self.max_wait.as_secs().max(1),
             })?
             .map_err(|_| IdentityError::Hashing("the hashing pool is closed".into()))?;
+        let (answer, answered) = oneshot::channel();
         let span = tracing::Span::current();
-        tokio::task::spawn_blocking(move || {
-            let _permit = permit;
-            span.in_scope(work)
-        })
-        .await
-        .map_err(|error| IdentityError::Hashing(error.to_string()))?
+        let job: Job = Box::new(move |workspace| {
+            let _permit: OwnedSemaphorePermit = permit;
+            // Nobody may be waiting any more (the client went away): nothing to do.
+            let _ = answer.send(span.in_scope(|| work(workspace)));
+        });
+        self.jobs
+            .send(job)
+            .map_err(|_| IdentityError::Hashing("the hashing threads have stopped".into()))?;
+        answered
+            .await
+            .map_err(|_| IdentityError::Hashing("a hashing thread failed".into()))?
     }
 }
 
-fn argon2id(params: &Params) -> Argon2<'static> {
-    Argon2::new(Algorithm::Argon2id, Version::V0x13, params.clone())
-}
-
-fn needs_rehash(stored: &PasswordHash, current: &Params) -> bool {
-    if stored.algorithm.as_str() != "argon2id" {
-        return true;
-    }
-    match Params::try_from(stored) {
-        Ok(params) => {
-            params.m_cost() != current.m_cost()
-                || params.t_cost() != current.t_cost()
-                || params.p_cost() != current.p_cost()
+/// One hashing thread: jobs until the hasher is dropped, its buffer released when
+/// idle.
+fn run_hashing_thread(queue: &Receiver<Job>) {
+    let mut workspace = Workspace::default();
+    loop {
+        match queue.recv_timeout(IDLE_RELEASE) {
+            Ok(job) => job(&mut workspace),
+            Err(RecvTimeoutError::Timeout) => workspace.release(),
+            Err(RecvTimeoutError::Disconnected) => return,
         }
-        Err(_) => true,
+    }
+}
+
+/// A hashing thread's memory, kept between hashes.
+#[derive(Default)]
+struct Workspace {
+    blocks: Vec<Block>,
+}
+
+impl Workspace {
+    fn hash(
+        &mut self,
+        params: &Params,
+        password: &[u8],
+        salt: &[u8],
+        output: &mut [u8],
+    ) -> Result<(), IdentityError> {
+        let count = params.block_count();
+        if self.blocks.len() < count {
+            // Every block is written before it is read, so old contents never matter
+            // and a fresh buffer needs no zeroing beyond what `resize` does once.
+            let mut blocks = Vec::with_capacity(count.max(ALWAYS_MAPPED_BLOCKS));
+            blocks.resize(count, Block::default());
+            self.blocks = blocks;
+        }
+        Argon2::new(Algorithm::Argon2id, Version::V0x13, params.clone())
+            .hash_password_into_with_memory(password, salt, output, &mut self.blocks[..count])
+            .map_err(|error| IdentityError::Hashing(error.to_string()))
+    }
+
+    fn release(&mut self) {
+        self.blocks = Vec::new();
+    }
+}
+
+/// `$argon2id$v=19$m=…,t=…,p=…$salt$hash`, as the PHC string format writes it.
+fn phc_string(params: &Params, salt: &[u8], output: &[u8]) -> String {
+    format!(
+        "$argon2id$v=19$m={},t={},p={}${}${}",
+        params.m_cost(),
+        params.t_cost(),
+        params.p_cost(),
+        STANDARD_NO_PAD.encode(salt),
+        STANDARD_NO_PAD.encode(output)
+    )
+}
+
+/// A hash that costs what a real one costs to verify, and that no password matches:
+/// a random salt and random output, so no hashing is spent making it.
+fn dummy_hash(params: &Params) -> Result<String, IdentityError> {
+    let mut random = [0u8; 16 + OUTPUT_LEN];
+    getrandom::fill(&mut random).map_err(|error| IdentityError::Hashing(error.to_string()))?;
+    let (salt, output) = random.split_at(16);
+    Ok(phc_string(params, salt, output))
+}
+
+/// A stored argon2id PHC string, taken apart.
+struct StoredHash {
+    params: Params,
+    salt: Vec<u8>,
+    hash: Vec<u8>,
+}
+
+impl StoredHash {
+    /// `None` for anything that is not an argon2id v19 hash we can check.
+    fn parse(phc: &str) -> Option<Self> {
+        let parsed = PasswordHash::new(phc).ok()?;
+        if parsed.algorithm.as_str() != "argon2id" || parsed.version.is_some_and(|v| v != 0x13) {
+            return None;
+        }
+        let hash = parsed.hash?.as_bytes().to_vec();
+        let params = Params::new(
+            parsed.params.get_decimal("m")?,
+            parsed.params.get_decimal("t")?,
+            parsed.params.get_decimal("p")?,
+            Some(hash.len()),
+        )
+        .ok()?;
+        let salt = parsed.salt?.as_ref().to_vec();
+        Some(Self { params, salt, hash })
     }
 }
 
 #[cfg(test)]
 mod tests {
     use std::time::Duration;
+
+    use argon2::password_hash::PasswordHasher as _;
+    use argon2::{Algorithm, Argon2, Params, Version};
 
     use super::{PasswordHasher, PasswordParams, Verification};
 
@@ -211,6 +334,35 @@ mod tests {
             hasher.verify("x", Some("not a phc string")).await.unwrap(),
             Verification::Invalid
         );
+    }
+
+    /// Our PHC strings and the argon2 crate's are interchangeable both ways, so hashes
+    /// stored before the pool existed keep working, and reused memory changes nothing.
+    #[tokio::test]
+    async fn hashes_match_the_argon2_crates_own() {
+        let hasher = PasswordHasher::new(CHEAP, 1, Duration::from_secs(5)).unwrap();
+        let argon2 = Argon2::new(
+            Algorithm::Argon2id,
+            Version::V0x13,
+            Params::new(1024, 1, 1, None).unwrap(),
+        );
+        for password in ["first password", "second, longer password", ""] {
+            let theirs = argon2
+                .hash_password(password.as_bytes())
+                .unwrap()
+                .to_string();
+            assert_eq!(
+                hasher.verify(password, Some(&theirs)).await.unwrap(),
+                Verification::Valid {
+                    needs_rehash: false
+                },
+                "{theirs}"
+            );
+            let ours = hasher.hash(password).await.unwrap();
+            let parsed = argon2::password_hash::phc::PasswordHash::new(&ours).unwrap();
+            use argon2::password_hash::PasswordVerifier as _;
+            assert!(argon2.verify_password(password.as_bytes(), &parsed).is_ok());
+        }
     }
 
     #[tokio::test]
