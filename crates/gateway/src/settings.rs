@@ -297,8 +297,8 @@ pub struct LimitSettings {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct BenchSettings {
-    /// Serve `GET /_bench/ceiling` on firm hosts: the whole middleware stack and a
-    /// constant answer, the ceiling every page is measured against.
+    /// Answer `GET /_bench/ceiling` on the public listener before any middleware:
+    /// the HTTP stack alone, the ceiling every page is measured against.
     pub ceiling_route: bool,
 }
 
