@@ -13,7 +13,7 @@ use identity::{
 use minijinja::context;
 use poem::http::StatusCode;
 use poem::web::cookie::CookieJar;
-use poem::web::{CsrfToken, CsrfVerifier, Data, Form, Html, Path, Redirect};
+use poem::web::{Data, Form, Html, Path, Redirect};
 use poem::{IntoResponse, Response, handler};
 use sea_orm::TransactionTrait;
 use serde::{Deserialize, Serialize};
@@ -21,6 +21,7 @@ use tenancy::Tenant;
 
 use crate::app::AppState;
 use crate::auth::{require_admin, require_staff};
+use crate::csrf::{CsrfToken, CsrfVerifier};
 use crate::emails::{Invitee, queue_invitation};
 use crate::error::GatewayError;
 use crate::forms::{check_csrf, parse_id, record_limited};
@@ -45,7 +46,7 @@ pub struct AccessForm {
 fn form_page(
     state: &AppState,
     tenant: &Tenant,
-    csrf: &CsrfToken,
+    csrf: CsrfToken,
     values: &AccessForm,
     error: Option<(&str, &str)>,
 ) -> Result<Html<String>, GatewayError> {
@@ -65,7 +66,7 @@ fn form_page(
 pub async fn request_page(
     state: Data<&AppState>,
     tenant: Data<&Arc<Tenant>>,
-    csrf: &CsrfToken,
+    csrf: CsrfToken,
 ) -> Result<Html<String>, GatewayError> {
     form_page(&state, &tenant, csrf, &AccessForm::default(), None)
 }
@@ -74,12 +75,12 @@ pub async fn request_page(
 pub async fn submit_request(
     state: Data<&AppState>,
     tenant: Data<&Arc<Tenant>>,
-    csrf: &CsrfToken,
-    verifier: &CsrfVerifier,
+    csrf: CsrfToken,
+    verifier: CsrfVerifier,
     client: Data<&ClientAddress>,
     Form(form): Form<AccessForm>,
 ) -> Result<Response, GatewayError> {
-    check_csrf(verifier, &form.csrf_token)?;
+    check_csrf(&verifier, &form.csrf_token)?;
     let address = client.0.0.map(|address| address.to_string());
     let checked = EmailAddress::parse(&form.email)
         .map_err(|_| ("email", "Enter an email address, like name@example.com."))
@@ -136,7 +137,7 @@ pub async fn list_requests(
     state: Data<&AppState>,
     tenant: Data<&Arc<Tenant>>,
     jar: &CookieJar,
-    csrf: &CsrfToken,
+    csrf: CsrfToken,
 ) -> Result<Html<String>, GatewayError> {
     let staff = require_staff(&state, &tenant, jar).await?;
     let requests: Vec<RequestView> = pending_access_requests(&state.db, tenant.id, 200)
@@ -190,13 +191,13 @@ pub async fn approve(
     state: Data<&AppState>,
     tenant: Data<&Arc<Tenant>>,
     jar: &CookieJar,
-    verifier: &CsrfVerifier,
+    verifier: CsrfVerifier,
     client: Data<&ClientAddress>,
     Path(request_id): Path<String>,
     Form(form): Form<DecisionForm>,
 ) -> Result<Response, GatewayError> {
     let staff = require_admin(&state, &tenant, jar).await?;
-    check_csrf(verifier, &form.csrf_token)?;
+    check_csrf(&verifier, &form.csrf_token)?;
     let request = find_access_request(&state.db, tenant.id, parse_id(&request_id)?)
         .await?
         .filter(|request| request.status == AccessRequestStatus::Pending)
@@ -264,12 +265,12 @@ pub async fn decline(
     state: Data<&AppState>,
     tenant: Data<&Arc<Tenant>>,
     jar: &CookieJar,
-    verifier: &CsrfVerifier,
+    verifier: CsrfVerifier,
     Path(request_id): Path<String>,
     Form(form): Form<DecisionForm>,
 ) -> Result<Redirect, GatewayError> {
     let staff = require_admin(&state, &tenant, jar).await?;
-    check_csrf(verifier, &form.csrf_token)?;
+    check_csrf(&verifier, &form.csrf_token)?;
     let id = parse_id(&request_id)?;
     decide_access_request(
         &state.db,

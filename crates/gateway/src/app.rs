@@ -6,14 +6,14 @@ use std::time::Duration;
 use identity::{IdentityError, PasswordHasher, PasswordParams, PasswordPolicy, SessionLifetime};
 use notification::{DeliveryMetrics, DeliveryWaker, Renderer};
 use poem::endpoint::BoxEndpoint;
-use poem::middleware::{CookieJarManager, Csrf};
-use poem::web::cookie::SameSite;
+use poem::middleware::CookieJarManager;
 use poem::{Endpoint, EndpointExt, IntoResponse, Route, get, post};
 use reset_token::TokenKeys;
 use secrecy::ExposeSecret;
 use storage::Database;
 use tenancy::{DnsTxtLookup, TenantResolver, TxtLookup};
 
+use crate::csrf::CsrfKey;
 use crate::error::ErrorPages;
 use crate::host_dispatch::HostDispatch;
 use crate::intake::{self, IntakeWriter};
@@ -50,6 +50,8 @@ pub struct AppState {
     pub txt_lookup: Arc<dyn TxtLookup>,
     /// Group commit of what public forms only record, and of rate-limit counters.
     pub intake: IntakeWriter,
+    /// The key of the forms' CSRF tokens.
+    pub csrf: CsrfKey,
 }
 
 impl AppState {
@@ -94,9 +96,14 @@ impl AppState {
             db.clone(),
             chrono::Duration::minutes(settings.limits.window_minutes),
         );
+        let csrf = CsrfKey::new(
+            csrf_key(&settings),
+            settings.server.public_scheme == PublicScheme::Https,
+        );
         Ok(Self {
             settings: Arc::new(settings),
             intake,
+            csrf,
             db,
             resolver,
             templates: Arc::new(Templates::new()),
@@ -128,18 +135,17 @@ impl AppState {
     pub fn is_https(&self) -> bool {
         self.settings.server.public_scheme == PublicScheme::Https
     }
+}
 
-    /// The CSRF key, derived from the token key so that operators manage one secret
-    /// and poem's all-zero default key is never used.
-    pub fn csrf_key(&self) -> [u8; 32] {
-        use hmac::{KeyInit, Mac};
-        let mut mac = <hmac::Hmac<sha2::Sha256> as KeyInit>::new_from_slice(
-            self.settings.security.token_key.expose_secret().as_bytes(),
-        )
-        .expect("HMAC takes keys of any length");
-        mac.update(b"latchkey csrf key v1");
-        mac.finalize().into_bytes().into()
-    }
+/// The CSRF key, derived from the token key so that operators manage one secret.
+fn csrf_key(settings: &Settings) -> [u8; 32] {
+    use hmac::{KeyInit, Mac};
+    let mut mac = <hmac::Hmac<sha2::Sha256> as KeyInit>::new_from_slice(
+        settings.security.token_key.expose_secret().as_bytes(),
+    )
+    .expect("HMAC takes keys of any length");
+    mac.update(b"latchkey csrf key v1");
+    mac.finalize().into_bytes().into()
 }
 
 /// Routes of a firm's host (`{slug}.{base_domain}` or a verified custom domain).
@@ -254,24 +260,13 @@ fn platform_routes(development: bool) -> Route {
 /// The public listener: host dispatch inside error pages inside the request context.
 pub fn public_endpoint(state: &AppState) -> BoxEndpoint<'static> {
     let body_limit = state.settings.server.body_limit_bytes;
-    // The CSRF cookie is host-only like the session cookies; SameSite=Strict because
-    // no form is ever posted from another site.
-    let csrf = || {
-        Csrf::new()
-            .key(state.csrf_key())
-            .cookie_name("latchkey_csrf")
-            .secure(state.is_https())
-            .same_site(SameSite::Strict)
-    };
     let dispatch = HostDispatch::new(
         state.resolver.clone(),
         firm_routes()
-            .with(csrf())
             .with(CookieJarManager::new())
             .data(state.clone())
             .map_to_response(),
         platform_routes(state.settings.environment == Environment::Development)
-            .with(csrf())
             .with(CookieJarManager::new())
             .data(state.clone())
             .map_to_response(),

@@ -10,7 +10,7 @@ use identity::{
 };
 use minijinja::context;
 use poem::web::cookie::CookieJar;
-use poem::web::{CsrfToken, CsrfVerifier, Data, Form, Html, Query, Redirect};
+use poem::web::{Data, Form, Html, Query, Redirect};
 use poem::{IntoResponse, Response, handler};
 use sea_orm::TransactionTrait;
 use serde::Deserialize;
@@ -19,6 +19,7 @@ use tenancy::Tenant;
 use crate::app::AppState;
 use crate::auth::{current_contact, require_contact};
 use crate::auth::{end_session, start_session};
+use crate::csrf::{CsrfToken, CsrfVerifier};
 use crate::error::GatewayError;
 use crate::forms::check_csrf;
 use crate::request_context::ClientAddress;
@@ -39,7 +40,7 @@ pub async fn home(
     state: Data<&AppState>,
     tenant: Data<&Arc<Tenant>>,
     jar: &CookieJar,
-    csrf: &CsrfToken,
+    csrf: CsrfToken,
     Query(query): Query<LoginQuery>,
 ) -> Result<Response, GatewayError> {
     let Some(contact) = current_contact(&state, &tenant, jar).await? else {
@@ -79,7 +80,7 @@ pub async fn login_page(
     state: Data<&AppState>,
     tenant: Data<&Arc<Tenant>>,
     jar: &CookieJar,
-    csrf: &CsrfToken,
+    csrf: CsrfToken,
     Query(query): Query<LoginQuery>,
 ) -> Result<Response, GatewayError> {
     if current_contact(&state, &tenant, jar).await?.is_some() {
@@ -108,12 +109,12 @@ pub async fn login(
     state: Data<&AppState>,
     tenant: Data<&Arc<Tenant>>,
     jar: &CookieJar,
-    csrf: &CsrfToken,
-    verifier: &CsrfVerifier,
+    csrf: CsrfToken,
+    verifier: CsrfVerifier,
     client: Data<&ClientAddress>,
     Form(form): Form<SignInForm>,
 ) -> Result<Response, GatewayError> {
-    check_csrf(verifier, &form.csrf_token)?;
+    check_csrf(&verifier, &form.csrf_token)?;
     let outcome = attempt_sign_in(
         &state,
         &tenant,
@@ -157,10 +158,10 @@ pub async fn logout(
     state: Data<&AppState>,
     tenant: Data<&Arc<Tenant>>,
     jar: &CookieJar,
-    verifier: &CsrfVerifier,
+    verifier: CsrfVerifier,
     Form(form): Form<CsrfOnlyForm>,
 ) -> Result<Redirect, GatewayError> {
-    check_csrf(verifier, &form.csrf_token)?;
+    check_csrf(&verifier, &form.csrf_token)?;
     end_session(&state, &tenant, jar, AccountKind::Contact).await?;
     Ok(Redirect::see_other("/login?notice=signed-out"))
 }
@@ -170,7 +171,7 @@ pub async fn password_page(
     state: Data<&AppState>,
     tenant: Data<&Arc<Tenant>>,
     jar: &CookieJar,
-    csrf: &CsrfToken,
+    csrf: CsrfToken,
 ) -> Result<Html<String>, GatewayError> {
     let contact = require_contact(&state, &tenant, jar).await?;
     let context = context! {
@@ -199,13 +200,13 @@ pub async fn change_password(
     state: Data<&AppState>,
     tenant: Data<&Arc<Tenant>>,
     jar: &CookieJar,
-    csrf: &CsrfToken,
-    verifier: &CsrfVerifier,
+    csrf: CsrfToken,
+    verifier: CsrfVerifier,
     client: Data<&ClientAddress>,
     Form(form): Form<ChangePasswordForm>,
 ) -> Result<Response, GatewayError> {
     let contact = require_contact(&state, &tenant, jar).await?;
-    check_csrf(verifier, &form.csrf_token)?;
+    check_csrf(&verifier, &form.csrf_token)?;
     let mut errors: Vec<String> = Vec::new();
     let current_ok = matches!(
         state

@@ -6,10 +6,11 @@
 use identity::{EmailAddress, NewFirmLookup};
 use minijinja::context;
 use poem::http::StatusCode;
-use poem::web::{CsrfToken, CsrfVerifier, Data, Form, Html};
+use poem::web::{Data, Form, Html};
 use poem::{IntoResponse, Response, handler};
 
 use crate::app::AppState;
+use crate::csrf::{CsrfToken, CsrfVerifier};
 use crate::error::GatewayError;
 use crate::forms::{check_csrf, record_limited, single};
 use crate::intake::Record;
@@ -17,7 +18,7 @@ use crate::request_context::ClientAddress;
 
 fn form_page(
     state: &AppState,
-    csrf: &CsrfToken,
+    csrf: CsrfToken,
     email: &str,
     error: Option<&str>,
 ) -> Result<Html<String>, GatewayError> {
@@ -30,7 +31,7 @@ fn form_page(
 #[handler]
 pub async fn find_page(
     state: Data<&AppState>,
-    csrf: &CsrfToken,
+    csrf: CsrfToken,
 ) -> Result<Html<String>, GatewayError> {
     form_page(&state, csrf, "", None)
 }
@@ -38,12 +39,12 @@ pub async fn find_page(
 #[handler]
 pub async fn request_list(
     state: Data<&AppState>,
-    csrf: &CsrfToken,
-    verifier: &CsrfVerifier,
+    csrf: CsrfToken,
+    verifier: CsrfVerifier,
     client: Data<&ClientAddress>,
     Form(fields): Form<Vec<(String, String)>>,
 ) -> Result<Response, GatewayError> {
-    check_csrf(verifier, single(&fields, "csrf_token").unwrap_or_default())?;
+    check_csrf(&verifier, single(&fields, "csrf_token").unwrap_or_default())?;
     let raw_email = single(&fields, "email")?;
     let address = client.0.0.map(|address| address.to_string());
     let email = EmailAddress::parse(raw_email).ok();

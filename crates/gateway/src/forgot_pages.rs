@@ -7,12 +7,13 @@ use std::sync::Arc;
 use identity::EmailAddress;
 use minijinja::context;
 use poem::http::StatusCode;
-use poem::web::{CsrfToken, CsrfVerifier, Data, Form, Html};
+use poem::web::{Data, Form, Html};
 use poem::{IntoResponse, Response, handler};
 use reset_token::NewResetRequest;
 use tenancy::Tenant;
 
 use crate::app::AppState;
+use crate::csrf::{CsrfToken, CsrfVerifier};
 use crate::error::GatewayError;
 use crate::forms::{check_csrf, record_limited, single};
 use crate::intake::Record;
@@ -22,7 +23,7 @@ use crate::templates::firm_value;
 fn form_page(
     state: &AppState,
     tenant: &Tenant,
-    csrf: &CsrfToken,
+    csrf: CsrfToken,
     email: &str,
     error: Option<&str>,
 ) -> Result<Html<String>, GatewayError> {
@@ -37,7 +38,7 @@ fn form_page(
 pub async fn forgot_page(
     state: Data<&AppState>,
     tenant: Data<&Arc<Tenant>>,
-    csrf: &CsrfToken,
+    csrf: CsrfToken,
 ) -> Result<Html<String>, GatewayError> {
     form_page(&state, &tenant, csrf, "", None)
 }
@@ -46,12 +47,12 @@ pub async fn forgot_page(
 pub async fn request_reset(
     state: Data<&AppState>,
     tenant: Data<&Arc<Tenant>>,
-    csrf: &CsrfToken,
-    verifier: &CsrfVerifier,
+    csrf: CsrfToken,
+    verifier: CsrfVerifier,
     client: Data<&ClientAddress>,
     Form(fields): Form<Vec<(String, String)>>,
 ) -> Result<Response, GatewayError> {
-    check_csrf(verifier, single(&fields, "csrf_token").unwrap_or_default())?;
+    check_csrf(&verifier, single(&fields, "csrf_token").unwrap_or_default())?;
     let raw_email = single(&fields, "email")?;
     let address = client.0.0.map(|address| address.to_string());
     let email = EmailAddress::parse(raw_email).ok();

@@ -1,10 +1,10 @@
 //! What every form page shares: the CSRF check, single-valued fields, the limit per
 //! client address and the ids in paths.
 
-use poem::web::CsrfVerifier;
 use uuid::Uuid;
 
 use crate::app::AppState;
+use crate::csrf::CsrfVerifier;
 use crate::error::GatewayError;
 use crate::intake::{self, Intake, Record};
 

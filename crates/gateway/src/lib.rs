@@ -10,6 +10,7 @@ pub mod admin;
 pub mod app;
 pub mod auth;
 pub mod contact_pages;
+pub mod csrf;
 pub mod database;
 pub mod demo;
 pub mod dev_mailbox;

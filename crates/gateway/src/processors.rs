@@ -309,18 +309,36 @@ async fn count_email(
     Ok(())
 }
 
-/// Runs every processor until `shutdown`.
+/// Runs every processor until `shutdown`. A pass that found a full batch in any
+/// queue is followed by another at once, so a backlog drains at full speed; an
+/// idle processor waits to be woken, or polls.
 pub async fn run(state: AppState, shutdown: impl Future<Output = ()>) {
     tokio::pin!(shutdown);
     loop {
-        if let Err(error) = process_reset_requests(&state).await {
-            tracing::error!(error = %error.detail(), "cannot process password reset requests");
+        let mut backlog = false;
+        match process_reset_requests(&state).await {
+            Ok(handled) => backlog |= handled as u64 >= BATCH,
+            Err(error) => {
+                tracing::error!(error = %error.detail(), "cannot process password reset requests");
+            }
         }
-        if let Err(error) = process_firm_lookups(&state).await {
-            tracing::error!(error = %error.detail(), "cannot process firm list requests");
+        match process_firm_lookups(&state).await {
+            Ok(handled) => backlog |= handled as u64 >= BATCH,
+            Err(error) => {
+                tracing::error!(error = %error.detail(), "cannot process firm list requests")
+            }
         }
-        if let Err(error) = process_access_notices(&state).await {
-            tracing::error!(error = %error.detail(), "cannot process access requests");
+        match process_access_notices(&state).await {
+            Ok(handled) => backlog |= handled as u64 >= BATCH,
+            Err(error) => {
+                tracing::error!(error = %error.detail(), "cannot process access requests")
+            }
+        }
+        if backlog {
+            tokio::select! {
+                () = &mut shutdown => break,
+                () = tokio::task::yield_now() => continue,
+            }
         }
         tokio::select! {
             () = &mut shutdown => break,

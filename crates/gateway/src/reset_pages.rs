@@ -14,7 +14,7 @@ use identity::{
 use minijinja::context;
 use poem::http::{StatusCode, header};
 use poem::web::cookie::{Cookie, CookieJar, SameSite};
-use poem::web::{CsrfToken, CsrfVerifier, Data, Form, Html, Path, Redirect};
+use poem::web::{Data, Form, Html, Path, Redirect};
 use poem::{IntoResponse, Response, handler};
 use reset_token::{
     Opening, RedeemError, TokenCheck, TokenPurpose, TokenRecord, UrlToken, check_any_token,
@@ -26,6 +26,7 @@ use tenancy::Tenant;
 use uuid::Uuid;
 
 use crate::app::AppState;
+use crate::csrf::{CsrfToken, CsrfVerifier};
 use crate::emails::queue_password_changed;
 use crate::error::GatewayError;
 use crate::forms::check_csrf;
@@ -160,7 +161,7 @@ async fn holder(
 fn form_page(
     state: &AppState,
     tenant: &Tenant,
-    csrf: &CsrfToken,
+    csrf: CsrfToken,
     record: &TokenRecord,
     errors: &[String],
 ) -> Result<Response, GatewayError> {
@@ -230,7 +231,7 @@ pub async fn reset_page(
     state: Data<&AppState>,
     tenant: Data<&Arc<Tenant>>,
     jar: &CookieJar,
-    csrf: &CsrfToken,
+    csrf: CsrfToken,
     client: Data<&ClientAddress>,
 ) -> Result<Response, GatewayError> {
     match check(&state, &tenant, jar).await? {
@@ -293,12 +294,12 @@ pub async fn set_password(
     state: Data<&AppState>,
     tenant: Data<&Arc<Tenant>>,
     jar: &CookieJar,
-    csrf: &CsrfToken,
-    verifier: &CsrfVerifier,
+    csrf: CsrfToken,
+    verifier: CsrfVerifier,
     client: Data<&ClientAddress>,
     Form(form): Form<NewPasswordForm>,
 ) -> Result<Response, GatewayError> {
-    check_csrf(verifier, &form.csrf_token)?;
+    check_csrf(&verifier, &form.csrf_token)?;
     let limit_bucket = client.0.0.map(|address| format!("reset:address:{address}"));
     if let Some(bucket) = &limit_bucket {
         let window = chrono::Duration::minutes(state.settings.limits.window_minutes);
@@ -443,11 +444,11 @@ pub async fn send_temporary_password(
     state: Data<&AppState>,
     tenant: Data<&Arc<Tenant>>,
     jar: &CookieJar,
-    verifier: &CsrfVerifier,
+    verifier: CsrfVerifier,
     client: Data<&ClientAddress>,
     Form(form): Form<CsrfOnlyForm>,
 ) -> Result<Response, GatewayError> {
-    check_csrf(verifier, &form.csrf_token)?;
+    check_csrf(&verifier, &form.csrf_token)?;
     let bucket = client.0.0.map(|address| format!("reset:address:{address}"));
     let record = match check(&state, &tenant, jar).await? {
         TokenCheck::Valid(record) if record.purpose == TokenPurpose::TemporaryPassword => record,

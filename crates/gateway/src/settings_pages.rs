@@ -5,13 +5,14 @@ use std::sync::Arc;
 
 use minijinja::context;
 use poem::web::cookie::CookieJar;
-use poem::web::{CsrfToken, CsrfVerifier, Data, Form, Html, Query, Redirect};
+use poem::web::{Data, Form, Html, Query, Redirect};
 use poem::{IntoResponse, Response, handler};
 use serde::{Deserialize, Serialize};
 use tenancy::{ResetMode, TenancyError, Tenant, TenantSettings};
 
 use crate::app::AppState;
 use crate::auth::{SignedIn, require_admin};
+use crate::csrf::{CsrfToken, CsrfVerifier};
 use crate::error::GatewayError;
 use crate::firms::{self, FirmChange, FirmError};
 use crate::forms::check_csrf;
@@ -115,7 +116,7 @@ fn settings_page(
     state: &AppState,
     tenant: &Tenant,
     staff: &SignedIn<StaffUser>,
-    csrf: &CsrfToken,
+    csrf: CsrfToken,
     form: &SettingsForm,
     errors: &FieldErrors,
     saved: bool,
@@ -153,7 +154,7 @@ pub async fn settings_form(
     state: Data<&AppState>,
     tenant: Data<&Arc<Tenant>>,
     jar: &CookieJar,
-    csrf: &CsrfToken,
+    csrf: CsrfToken,
     Query(query): Query<SavedQuery>,
 ) -> Result<Html<String>, GatewayError> {
     let staff = require_admin(&state, &tenant, jar).await?;
@@ -174,12 +175,12 @@ pub async fn save_settings(
     state: Data<&AppState>,
     tenant: Data<&Arc<Tenant>>,
     jar: &CookieJar,
-    csrf: &CsrfToken,
-    verifier: &CsrfVerifier,
+    csrf: CsrfToken,
+    verifier: CsrfVerifier,
     Form(form): Form<SettingsForm>,
 ) -> Result<Response, GatewayError> {
     let staff = require_admin(&state, &tenant, jar).await?;
-    check_csrf(verifier, &form.csrf_token)?;
+    check_csrf(&verifier, &form.csrf_token)?;
     let errors = match form.settings(&tenant.settings) {
         Err(errors) => errors,
         Ok(settings) => {

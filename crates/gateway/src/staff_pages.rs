@@ -13,7 +13,7 @@ use identity::{
 use minijinja::context;
 use notification::{EmailKind, OutboxStatus};
 use poem::web::cookie::CookieJar;
-use poem::web::{CsrfToken, CsrfVerifier, Data, Form, Html, Path, Query, Redirect};
+use poem::web::{Data, Form, Html, Path, Query, Redirect};
 use poem::{IntoResponse, Response, handler};
 use sea_orm::TransactionTrait;
 use serde::{Deserialize, Serialize};
@@ -22,6 +22,7 @@ use tenancy::Tenant;
 use crate::app::AppState;
 use crate::auth::{SignedIn, current_staff, require_admin, require_staff};
 use crate::auth::{end_session, start_session};
+use crate::csrf::{CsrfToken, CsrfVerifier};
 use crate::emails::{Invitee, queue_invitation};
 use crate::error::GatewayError;
 use crate::forms::{check_csrf, parse_id};
@@ -116,7 +117,7 @@ pub async fn login_page(
     state: Data<&AppState>,
     tenant: Data<&Arc<Tenant>>,
     jar: &CookieJar,
-    csrf: &CsrfToken,
+    csrf: CsrfToken,
 ) -> Result<Response, GatewayError> {
     if current_staff(&state, &tenant, jar).await?.is_some() {
         return Ok(Redirect::see_other("/staff/workspaces").into_response());
@@ -134,12 +135,12 @@ pub async fn login(
     state: Data<&AppState>,
     tenant: Data<&Arc<Tenant>>,
     jar: &CookieJar,
-    csrf: &CsrfToken,
-    verifier: &CsrfVerifier,
+    csrf: CsrfToken,
+    verifier: CsrfVerifier,
     client: Data<&ClientAddress>,
     Form(form): Form<SignInForm>,
 ) -> Result<Response, GatewayError> {
-    check_csrf(verifier, &form.csrf_token)?;
+    check_csrf(&verifier, &form.csrf_token)?;
     let outcome = attempt_sign_in(
         &state,
         &tenant,
@@ -176,10 +177,10 @@ pub async fn logout(
     state: Data<&AppState>,
     tenant: Data<&Arc<Tenant>>,
     jar: &CookieJar,
-    verifier: &CsrfVerifier,
+    verifier: CsrfVerifier,
     Form(form): Form<CsrfOnlyForm>,
 ) -> Result<Redirect, GatewayError> {
-    check_csrf(verifier, &form.csrf_token)?;
+    check_csrf(&verifier, &form.csrf_token)?;
     end_session(&state, &tenant, jar, AccountKind::Staff).await?;
     Ok(Redirect::see_other("/staff/login"))
 }
@@ -201,7 +202,7 @@ pub async fn workspaces(
     state: Data<&AppState>,
     tenant: Data<&Arc<Tenant>>,
     jar: &CookieJar,
-    csrf: &CsrfToken,
+    csrf: CsrfToken,
     Query(query): Query<ListQuery>,
 ) -> Result<Html<String>, GatewayError> {
     let staff = require_staff(&state, &tenant, jar).await?;
@@ -238,7 +239,7 @@ pub async fn clients(
     state: Data<&AppState>,
     tenant: Data<&Arc<Tenant>>,
     jar: &CookieJar,
-    csrf: &CsrfToken,
+    csrf: CsrfToken,
     Query(query): Query<ListQuery>,
 ) -> Result<Html<String>, GatewayError> {
     let staff = require_staff(&state, &tenant, jar).await?;
@@ -272,7 +273,7 @@ pub async fn clients(
 pub(crate) fn staff_context(
     tenant: &Tenant,
     staff: &SignedIn<StaffUser>,
-    csrf: &CsrfToken,
+    csrf: CsrfToken,
     section: &str,
     page: minijinja::Value,
 ) -> minijinja::Value {
@@ -300,7 +301,7 @@ pub async fn new_client_page(
     state: Data<&AppState>,
     tenant: Data<&Arc<Tenant>>,
     jar: &CookieJar,
-    csrf: &CsrfToken,
+    csrf: CsrfToken,
 ) -> Result<Html<String>, GatewayError> {
     let staff = require_admin(&state, &tenant, jar).await?;
     render(
@@ -315,12 +316,12 @@ pub async fn new_client(
     state: Data<&AppState>,
     tenant: Data<&Arc<Tenant>>,
     jar: &CookieJar,
-    csrf: &CsrfToken,
-    verifier: &CsrfVerifier,
+    csrf: CsrfToken,
+    verifier: CsrfVerifier,
     Form(form): Form<ClientForm>,
 ) -> Result<Response, GatewayError> {
     let staff = require_admin(&state, &tenant, jar).await?;
-    check_csrf(verifier, &form.csrf_token)?;
+    check_csrf(&verifier, &form.csrf_token)?;
     match create_client(&state.db, tenant.id, &form.name, Utc::now()).await {
         Ok(client) => Ok(
             Redirect::see_other(format!("/staff/clients/{}/contacts", client.id)).into_response(),
@@ -354,7 +355,7 @@ pub async fn edit_client_page(
     state: Data<&AppState>,
     tenant: Data<&Arc<Tenant>>,
     jar: &CookieJar,
-    csrf: &CsrfToken,
+    csrf: CsrfToken,
     Path(client_id): Path<String>,
 ) -> Result<Html<String>, GatewayError> {
     let staff = require_admin(&state, &tenant, jar).await?;
@@ -372,13 +373,13 @@ pub async fn edit_client(
     state: Data<&AppState>,
     tenant: Data<&Arc<Tenant>>,
     jar: &CookieJar,
-    csrf: &CsrfToken,
-    verifier: &CsrfVerifier,
+    csrf: CsrfToken,
+    verifier: CsrfVerifier,
     Path(client_id): Path<String>,
     Form(form): Form<ClientForm>,
 ) -> Result<Response, GatewayError> {
     let staff = require_admin(&state, &tenant, jar).await?;
-    check_csrf(verifier, &form.csrf_token)?;
+    check_csrf(&verifier, &form.csrf_token)?;
     let client = firm_client(&state, &tenant, &client_id).await?;
     let now = Utc::now();
     match rename_client(&state.db, tenant.id, client.id, &form.name, now).await {
@@ -414,7 +415,7 @@ pub async fn contacts(
     state: Data<&AppState>,
     tenant: Data<&Arc<Tenant>>,
     jar: &CookieJar,
-    csrf: &CsrfToken,
+    csrf: CsrfToken,
     Path(client_id): Path<String>,
     Query(query): Query<ContactsQuery>,
 ) -> Result<Html<String>, GatewayError> {
@@ -515,7 +516,7 @@ pub async fn new_contact_page(
     state: Data<&AppState>,
     tenant: Data<&Arc<Tenant>>,
     jar: &CookieJar,
-    csrf: &CsrfToken,
+    csrf: CsrfToken,
     Path(client_id): Path<String>,
 ) -> Result<Html<String>, GatewayError> {
     let staff = require_admin(&state, &tenant, jar).await?;
@@ -533,13 +534,13 @@ pub async fn new_contact(
     state: Data<&AppState>,
     tenant: Data<&Arc<Tenant>>,
     jar: &CookieJar,
-    csrf: &CsrfToken,
-    verifier: &CsrfVerifier,
+    csrf: CsrfToken,
+    verifier: CsrfVerifier,
     Path(client_id): Path<String>,
     Form(form): Form<ContactForm>,
 ) -> Result<Response, GatewayError> {
     let staff = require_admin(&state, &tenant, jar).await?;
-    check_csrf(verifier, &form.csrf_token)?;
+    check_csrf(&verifier, &form.csrf_token)?;
     let client = firm_client(&state, &tenant, &client_id).await?;
     let invalid = |errors: FieldErrors| -> Result<Response, GatewayError> {
         let context = context! {
@@ -608,7 +609,7 @@ pub async fn edit_contact_page(
     state: Data<&AppState>,
     tenant: Data<&Arc<Tenant>>,
     jar: &CookieJar,
-    csrf: &CsrfToken,
+    csrf: CsrfToken,
     Path((client_id, contact_id)): Path<(String, String)>,
 ) -> Result<Html<String>, GatewayError> {
     let staff = require_admin(&state, &tenant, jar).await?;
@@ -631,13 +632,13 @@ pub async fn edit_contact(
     state: Data<&AppState>,
     tenant: Data<&Arc<Tenant>>,
     jar: &CookieJar,
-    csrf: &CsrfToken,
-    verifier: &CsrfVerifier,
+    csrf: CsrfToken,
+    verifier: CsrfVerifier,
     Path((client_id, contact_id)): Path<(String, String)>,
     Form(form): Form<ContactForm>,
 ) -> Result<Response, GatewayError> {
     let staff = require_admin(&state, &tenant, jar).await?;
-    check_csrf(verifier, &form.csrf_token)?;
+    check_csrf(&verifier, &form.csrf_token)?;
     let client = firm_client(&state, &tenant, &client_id).await?;
     let contact = client_contact(&state, &tenant, &client, &contact_id).await?;
     let invalid = |errors: FieldErrors| -> Result<Response, GatewayError> {
@@ -711,7 +712,7 @@ async fn team_page(
     state: &AppState,
     tenant: &Tenant,
     staff: &SignedIn<StaffUser>,
-    csrf: &CsrfToken,
+    csrf: CsrfToken,
     extra: minijinja::Value,
 ) -> Result<Html<String>, GatewayError> {
     let members: Vec<TeamMemberView> = list_staff_users(&state.db, tenant.id)
@@ -742,7 +743,7 @@ pub async fn team(
     state: Data<&AppState>,
     tenant: Data<&Arc<Tenant>>,
     jar: &CookieJar,
-    csrf: &CsrfToken,
+    csrf: CsrfToken,
 ) -> Result<Html<String>, GatewayError> {
     let staff = require_admin(&state, &tenant, jar).await?;
     team_page(&state, &tenant, &staff, csrf, context! {}).await
@@ -764,12 +765,12 @@ pub async fn invite(
     state: Data<&AppState>,
     tenant: Data<&Arc<Tenant>>,
     jar: &CookieJar,
-    csrf: &CsrfToken,
-    verifier: &CsrfVerifier,
+    csrf: CsrfToken,
+    verifier: CsrfVerifier,
     Form(form): Form<InviteForm>,
 ) -> Result<Response, GatewayError> {
     let staff = require_admin(&state, &tenant, jar).await?;
-    check_csrf(verifier, &form.csrf_token)?;
+    check_csrf(&verifier, &form.csrf_token)?;
     let mut errors: FieldErrors = Vec::new();
     let email = EmailAddress::parse(&form.email);
     if let Err(error) = &email {
@@ -835,7 +836,7 @@ pub async fn contact_page(
     state: Data<&AppState>,
     tenant: Data<&Arc<Tenant>>,
     jar: &CookieJar,
-    csrf: &CsrfToken,
+    csrf: CsrfToken,
     Path((client_id, contact_id)): Path<(String, String)>,
 ) -> Result<Html<String>, GatewayError> {
     let staff = require_staff(&state, &tenant, jar).await?;
@@ -878,14 +879,14 @@ pub async fn reset_password(
     state: Data<&AppState>,
     tenant: Data<&Arc<Tenant>>,
     jar: &CookieJar,
-    verifier: &CsrfVerifier,
+    verifier: CsrfVerifier,
     client: Data<&ClientAddress>,
     headers: &poem::http::HeaderMap,
     Path((client_id, contact_id)): Path<(String, String)>,
     Form(form): Form<CsrfOnlyForm>,
 ) -> Result<Response, GatewayError> {
     let staff = require_staff(&state, &tenant, jar).await?;
-    check_csrf(verifier, &form.csrf_token)?;
+    check_csrf(&verifier, &form.csrf_token)?;
     let firm_client = firm_client(&state, &tenant, &client_id).await?;
     let contact = client_contact(&state, &tenant, &firm_client, &contact_id).await?;
     if contact.status == ContactStatus::Disabled {

@@ -3,6 +3,7 @@
 mod access;
 mod admin;
 mod cli;
+mod csrf;
 mod find_firm;
 mod firm_settings;
 mod flow;
