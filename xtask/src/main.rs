@@ -3,7 +3,11 @@
 //! - `ci`: formatting, lints, then the tests on SQLite, and again on PostgreSQL when
 //!   `LATCHKEY_TEST_DATABASE_URL` is set.
 //! - `dev`: `latchkey serve` with the development configuration.
-//! - `bench`: benchmarks, printed as a table; never part of `ci`.
+//! - `bench [--duration SECS] [--skip-scale] [--only sqlite|postgres]`: the release
+//!   server under wrk, printed as tables, held to the performance targets and kept as
+//!   JSON and a chart in `<target>/bench/`; never part of `ci`.
+//! - `bench-chart [JSON] [OUT.png]`: draws a kept benchmark report, by default
+//!   `<target>/bench/latest.json` into `docs/performance.png`.
 //! - `e2e`: the real `latchkey` binary with the development data, driven through
 //!   headless Chromium by `xtask/e2e/flows.test.mjs`.
 
@@ -12,6 +16,7 @@ use std::process::{Command, Stdio};
 
 use anyhow::{Context, bail};
 
+mod bench;
 mod e2e;
 
 const TEST_DATABASE_URL_VAR: &str = "LATCHKEY_TEST_DATABASE_URL";
@@ -22,9 +27,10 @@ fn main() -> anyhow::Result<()> {
         Some("ci") => ci(),
         Some("dev") => cargo(&["run", "--package", "gateway", "--", "serve"], &[]),
         Some("bench") => bench(),
+        Some("bench-chart") => bench::chart(&task_arguments()),
         Some("e2e") => e2e::run(),
-        Some(other) => bail!("unknown task `{other}`; tasks: ci, dev, bench, e2e"),
-        None => bail!("usage: cargo xtask <ci | dev | bench | e2e>"),
+        Some(other) => bail!("unknown task `{other}`; tasks: ci, dev, bench, bench-chart, e2e"),
+        None => bail!("usage: cargo xtask <ci | dev | bench | bench-chart | e2e>"),
     }
 }
 
@@ -119,17 +125,12 @@ fn tests(name: &str, environment: &[(&str, Option<&str>)]) -> anyhow::Result<Tes
 }
 
 fn bench() -> anyhow::Result<()> {
-    cargo(
-        &[
-            "run",
-            "--release",
-            "--package",
-            "tenancy",
-            "--example",
-            "resolution_bench",
-        ],
-        &[(TEST_DATABASE_URL_VAR, None)],
-    )
+    bench::run(&task_arguments())
+}
+
+/// What follows the task's name on the command line.
+fn task_arguments() -> Vec<String> {
+    std::env::args().skip(2).collect()
 }
 
 fn step(name: &str, args: &[&str], environment: &[(&str, Option<&str>)]) -> anyhow::Result<()> {
