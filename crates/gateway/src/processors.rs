@@ -3,10 +3,11 @@
 //! your firm" requests (the list of firms, to that address alone), and access
 //! requests (an email to the firm's staff).
 //!
-//! Each request is handled in its own transaction. One that fails is retried with
-//! backoff and, after [`RETRY`]'s attempts, set aside for an operator (`latchkey
-//! requests list`), while the requests behind it go on: one unsendable request can
-//! never hold up a firm's resets, nor any other firm's.
+//! A pass takes a batch of due requests in one transaction, each handled in a
+//! savepoint. One that fails is undone alone, retried with backoff and, after
+//! [`RETRY`]'s attempts, set aside for an operator (`latchkey requests list`), while
+//! the requests around it go on: one unsendable request can never hold up a firm's
+//! resets, nor any other firm's.
 
 use std::future::Future;
 use std::time::Duration;
@@ -24,6 +25,7 @@ use reset_token::{
 };
 use sea_orm::{DatabaseTransaction, TransactionTrait};
 use storage::{Failure, RetryPolicy};
+use tracing::Instrument;
 use uuid::Uuid;
 
 use crate::app::AppState;
@@ -35,7 +37,7 @@ use crate::error::GatewayError;
 const POLL_INTERVAL: Duration = Duration::from_secs(2);
 
 /// Requests handled per pass of each queue.
-const BATCH: u64 = 100;
+const BATCH: u64 = 50;
 
 /// Five attempts over about a minute (5, 10, 20, 40 s apart): long enough to ride out
 /// a database restart, short enough that a reset link still arrives in time.
@@ -49,110 +51,206 @@ pub const PLATFORM_NAME: &str = "Latchkey";
 
 /// Handles every due "Forgot your password?" request once; returns how many.
 pub async fn process_reset_requests(state: &AppState) -> Result<usize, GatewayError> {
-    let now = Utc::now();
-    let pending = pending_reset_requests(&state.db, now, BATCH)
-        .await
-        .map_err(GatewayError::internal)?;
-    for request in &pending {
-        let span = tracing::info_span!("reset_request", tenant = %request.tenant_id, request = %request.id);
-        let outcome = handle(
-            state,
-            span,
-            "reset request",
-            reset_one(state, request),
-            async |error| {
-                fail_reset_request(&state.db, request, error, Utc::now(), RETRY)
-                    .await
-                    .map_err(GatewayError::internal)
-            },
-        )
-        .await;
-        outcome?;
-    }
-    Ok(pending.len())
+    pass::<ResetRequests>(state).await
 }
 
 /// Handles every due "Find your firm" request once; returns how many.
 pub async fn process_firm_lookups(state: &AppState) -> Result<usize, GatewayError> {
-    let now = Utc::now();
-    let pending = pending_firm_lookups(&state.db, now, BATCH).await?;
-    for lookup in &pending {
-        let span = tracing::info_span!("firm_lookup", tenant = "platform", request = %lookup.id);
-        handle(
-            state,
-            span,
-            "firm list request",
-            lookup_one(state, lookup),
-            async |error| Ok(fail_firm_lookup(&state.db, lookup, error, Utc::now(), RETRY).await?),
-        )
-        .await?;
-    }
-    Ok(pending.len())
+    pass::<FirmLookups>(state).await
 }
 
 /// Tells the firms' staff of every due access request once; returns how many.
 pub async fn process_access_notices(state: &AppState) -> Result<usize, GatewayError> {
-    let now = Utc::now();
-    let pending = pending_access_notices(&state.db, now, BATCH).await?;
-    for notice in &pending {
-        let span = tracing::info_span!("access_request", tenant = %notice.request.tenant_id, request = %notice.request.id);
-        handle(
-            state,
-            span,
-            "access request",
-            notify_one(state, notice),
-            async |error| {
-                Ok(fail_access_notice(&state.db, notice, error, Utc::now(), RETRY).await?)
-            },
-        )
-        .await?;
+    pass::<AccessNotices>(state).await
+}
+
+/// What handling one request came to.
+enum Handled {
+    /// Done; these emails are queued.
+    Done(Vec<QueuedMessage>),
+    /// Another processor finished it first: nothing of ours may stay.
+    Overtaken,
+}
+
+/// A queue the processor works through: how its requests are taken, handled and,
+/// when handling fails, recorded as failed.
+trait Work {
+    type Request: Send + Sync;
+    const WHAT: &'static str;
+
+    fn take(
+        txn: &DatabaseTransaction,
+    ) -> impl Future<Output = Result<Vec<Self::Request>, GatewayError>> + Send;
+
+    fn span(request: &Self::Request) -> tracing::Span;
+
+    fn handle(
+        state: &AppState,
+        txn: &DatabaseTransaction,
+        request: &Self::Request,
+    ) -> impl Future<Output = Result<Handled, GatewayError>> + Send;
+
+    fn fail(
+        txn: &DatabaseTransaction,
+        request: &Self::Request,
+        error: &str,
+    ) -> impl Future<Output = Result<Failure, GatewayError>> + Send;
+}
+
+struct ResetRequests;
+
+impl Work for ResetRequests {
+    type Request = ResetRequest;
+    const WHAT: &'static str = "reset request";
+
+    async fn take(txn: &DatabaseTransaction) -> Result<Vec<ResetRequest>, GatewayError> {
+        pending_reset_requests(txn, Utc::now(), BATCH)
+            .await
+            .map_err(GatewayError::internal)
+    }
+
+    fn span(request: &ResetRequest) -> tracing::Span {
+        tracing::info_span!("reset_request", tenant = %request.tenant_id, request = %request.id)
+    }
+
+    async fn handle(
+        state: &AppState,
+        txn: &DatabaseTransaction,
+        request: &ResetRequest,
+    ) -> Result<Handled, GatewayError> {
+        reset_one(state, txn, request).await
+    }
+
+    async fn fail(
+        txn: &DatabaseTransaction,
+        request: &ResetRequest,
+        error: &str,
+    ) -> Result<Failure, GatewayError> {
+        fail_reset_request(txn, request, error, Utc::now(), RETRY)
+            .await
+            .map_err(GatewayError::internal)
+    }
+}
+
+struct FirmLookups;
+
+impl Work for FirmLookups {
+    type Request = FirmLookup;
+    const WHAT: &'static str = "firm list request";
+
+    async fn take(txn: &DatabaseTransaction) -> Result<Vec<FirmLookup>, GatewayError> {
+        Ok(pending_firm_lookups(txn, Utc::now(), BATCH).await?)
+    }
+
+    fn span(lookup: &FirmLookup) -> tracing::Span {
+        tracing::info_span!("firm_lookup", tenant = "platform", request = %lookup.id)
+    }
+
+    async fn handle(
+        state: &AppState,
+        txn: &DatabaseTransaction,
+        lookup: &FirmLookup,
+    ) -> Result<Handled, GatewayError> {
+        lookup_one(state, txn, lookup).await
+    }
+
+    async fn fail(
+        txn: &DatabaseTransaction,
+        lookup: &FirmLookup,
+        error: &str,
+    ) -> Result<Failure, GatewayError> {
+        Ok(fail_firm_lookup(txn, lookup, error, Utc::now(), RETRY).await?)
+    }
+}
+
+struct AccessNotices;
+
+impl Work for AccessNotices {
+    type Request = AccessNotice;
+    const WHAT: &'static str = "access request";
+
+    async fn take(txn: &DatabaseTransaction) -> Result<Vec<AccessNotice>, GatewayError> {
+        Ok(pending_access_notices(txn, Utc::now(), BATCH).await?)
+    }
+
+    fn span(notice: &AccessNotice) -> tracing::Span {
+        tracing::info_span!("access_request", tenant = %notice.request.tenant_id, request = %notice.request.id)
+    }
+
+    async fn handle(
+        state: &AppState,
+        txn: &DatabaseTransaction,
+        notice: &AccessNotice,
+    ) -> Result<Handled, GatewayError> {
+        notify_one(state, txn, notice).await
+    }
+
+    async fn fail(
+        txn: &DatabaseTransaction,
+        notice: &AccessNotice,
+        error: &str,
+    ) -> Result<Failure, GatewayError> {
+        Ok(fail_access_notice(txn, notice, error, Utc::now(), RETRY).await?)
+    }
+}
+
+/// One pass over a queue, in one transaction: a request at a time, each in a
+/// savepoint of its own, so that one that fails is undone alone and recorded as a
+/// failure (retried later, or set aside) while the others commit together. One
+/// commit for the batch keeps the processor's turns at SQLite's one writer short
+/// and few, beside the pages' group commits. On PostgreSQL the due requests are
+/// locked as they are taken (`SKIP LOCKED`), so processors of several instances
+/// take different ones.
+async fn pass<W: Work>(state: &AppState) -> Result<usize, GatewayError> {
+    let txn = state.db.begin().await.map_err(GatewayError::internal)?;
+    let pending = W::take(&txn).await?;
+    let mut queued = Vec::new();
+    for request in &pending {
+        let step = async {
+            let savepoint = txn.begin().await.map_err(GatewayError::internal)?;
+            match W::handle(state, &savepoint, request).await {
+                Ok(Handled::Done(messages)) => {
+                    savepoint.commit().await.map_err(GatewayError::internal)?;
+                    queued.extend(messages);
+                }
+                Ok(Handled::Overtaken) => {
+                    savepoint.rollback().await.map_err(GatewayError::internal)?;
+                }
+                Err(error) => {
+                    savepoint.rollback().await.map_err(GatewayError::internal)?;
+                    let detail = error.detail();
+                    let what = W::WHAT;
+                    match W::fail(&txn, request, &detail).await? {
+                        Failure::RetryAt(at) => {
+                            tracing::warn!(error = %detail, retry_at = %at, "cannot handle a {what}; it will be retried")
+                        }
+                        Failure::SetAside => {
+                            tracing::error!(error = %detail, "cannot handle a {what}; it is set aside for an operator")
+                        }
+                        Failure::Overtaken => {}
+                    }
+                }
+            }
+            Ok::<_, GatewayError>(())
+        };
+        step.instrument(W::span(request)).await?;
+    }
+    txn.commit().await.map_err(GatewayError::internal)?;
+    for message in &queued {
+        state.waker.notify(message);
     }
     Ok(pending.len())
 }
 
-/// Runs `work`, wakes the delivery worker for what it queued, and on failure records
-/// it with `fail` (a retry later, or the request set aside). Only an error recording
-/// the failure (the database is gone) stops the pass.
-async fn handle(
-    state: &AppState,
-    span: tracing::Span,
-    what: &'static str,
-    work: impl Future<Output = Result<Vec<QueuedMessage>, GatewayError>>,
-    fail: impl AsyncFnOnce(&str) -> Result<Failure, GatewayError>,
-) -> Result<(), GatewayError> {
-    let _entered = span.enter();
-    match work.await {
-        Ok(queued) => {
-            for message in &queued {
-                state.waker.notify(message);
-            }
-            Ok(())
-        }
-        Err(error) => {
-            let detail = error.detail();
-            match fail(&detail).await? {
-                Failure::RetryAt(at) => {
-                    tracing::warn!(error = %detail, retry_at = %at, "cannot handle a {what}; it will be retried");
-                }
-                Failure::SetAside => {
-                    tracing::error!(error = %detail, "cannot handle a {what}; it is set aside for an operator");
-                }
-                Failure::Overtaken => {}
-            }
-            Ok(())
-        }
-    }
-}
-
 async fn reset_one(
     state: &AppState,
+    txn: &DatabaseTransaction,
     request: &ResetRequest,
-) -> Result<Vec<QueuedMessage>, GatewayError> {
+) -> Result<Handled, GatewayError> {
     let now = Utc::now();
-    let txn = state.db.begin().await.map_err(GatewayError::internal)?;
-    let tenant = tenancy::find_tenant_by_id(&txn, request.tenant_id).await?;
+    let tenant = tenancy::find_tenant_by_id(txn, request.tenant_id).await?;
     let contact = match (&tenant, EmailAddress::parse(&request.email)) {
-        (Some(tenant), Ok(email)) => find_contact_by_email(&txn, tenant.id, &email)
+        (Some(tenant), Ok(email)) => find_contact_by_email(txn, tenant.id, &email)
             .await?
             .filter(|contact| contact.status != ContactStatus::Disabled),
         _ => None,
@@ -160,9 +258,9 @@ async fn reset_one(
     let (outcome, queued) = match (tenant.filter(tenancy::Tenant::is_active), contact) {
         (Some(tenant), Some(contact)) => {
             let bucket = format!("reset-email:{}:{}", tenant.id, request.email);
-            if emails_left(state, &txn, &bucket, now).await? {
+            if emails_left(state, txn, &bucket, now).await? {
                 let queued = issue_contact_reset_in(
-                    &txn,
+                    txn,
                     state,
                     &tenant,
                     &contact,
@@ -170,7 +268,7 @@ async fn reset_one(
                     request.client_address.clone(),
                 )
                 .await?;
-                count_email(state, &txn, &bucket, now).await?;
+                count_email(state, txn, &bucket, now).await?;
                 (RequestOutcome::Sent, vec![queued])
             } else {
                 (RequestOutcome::Limited, Vec::new())
@@ -178,29 +276,26 @@ async fn reset_one(
         }
         _ => (RequestOutcome::NoAccount, Vec::new()),
     };
-    // Another instance may have taken the same request: then nothing of ours counts.
-    if !finish_reset_request(&txn, request.id, outcome, now)
+    if !finish_reset_request(txn, request.id, outcome, now)
         .await
         .map_err(GatewayError::internal)?
     {
-        txn.rollback().await.map_err(GatewayError::internal)?;
-        return Ok(Vec::new());
+        return Ok(Handled::Overtaken);
     }
-    txn.commit().await.map_err(GatewayError::internal)?;
     tracing::info!(outcome = ?outcome, "password reset request handled");
-    Ok(queued)
+    Ok(Handled::Done(queued))
 }
 
 async fn lookup_one(
     state: &AppState,
+    txn: &DatabaseTransaction,
     lookup: &FirmLookup,
-) -> Result<Vec<QueuedMessage>, GatewayError> {
+) -> Result<Handled, GatewayError> {
     let now = Utc::now();
-    let txn = state.db.begin().await.map_err(GatewayError::internal)?;
     let mut firms: Vec<FirmLink> = Vec::new();
     if let Ok(email) = EmailAddress::parse(&lookup.email) {
-        for account in accounts_by_email(&txn, &email).await? {
-            let Some(tenant) = tenancy::find_tenant_by_id(&txn, account.tenant_id).await? else {
+        for account in accounts_by_email(txn, &email).await? {
+            let Some(tenant) = tenancy::find_tenant_by_id(txn, account.tenant_id).await? else {
                 continue;
             };
             // Only portals that answer: a suspended or deleted firm's link would not.
@@ -221,39 +316,37 @@ async fn lookup_one(
     let bucket = format!("firm-list:{}", lookup.email);
     let (outcome, queued) = if firms.is_empty() {
         (LookupOutcome::NoAccount, Vec::new())
-    } else if emails_left(state, &txn, &bucket, now).await? {
+    } else if emails_left(state, txn, &bucket, now).await? {
         let email: Email = FindYourFirm { firms }.into();
         let rendered = state
             .renderer
             .render_platform(&email, PLATFORM_NAME, None)
             .map_err(GatewayError::internal)?;
-        let queued = notification::enqueue_platform(&txn, &lookup.email, &rendered, now)
+        let queued = notification::enqueue_platform(txn, &lookup.email, &rendered, now)
             .await
             .map_err(GatewayError::internal)?;
-        count_email(state, &txn, &bucket, now).await?;
+        count_email(state, txn, &bucket, now).await?;
         (LookupOutcome::Sent, vec![queued])
     } else {
         (LookupOutcome::Limited, Vec::new())
     };
-    if !finish_firm_lookup(&txn, lookup.id, outcome, now).await? {
-        txn.rollback().await.map_err(GatewayError::internal)?;
-        return Ok(Vec::new());
+    if !finish_firm_lookup(txn, lookup.id, outcome, now).await? {
+        return Ok(Handled::Overtaken);
     }
-    txn.commit().await.map_err(GatewayError::internal)?;
     tracing::info!(outcome = ?outcome, "firm list request handled");
-    Ok(queued)
+    Ok(Handled::Done(queued))
 }
 
 async fn notify_one(
     state: &AppState,
+    txn: &DatabaseTransaction,
     notice: &AccessNotice,
-) -> Result<Vec<QueuedMessage>, GatewayError> {
+) -> Result<Handled, GatewayError> {
     let request = &notice.request;
     let now = Utc::now();
-    let txn = state.db.begin().await.map_err(GatewayError::internal)?;
     let mut queued = Vec::new();
     // A suspended or deleted firm's staff cannot act on it: nobody is told.
-    if let Some(tenant) = tenancy::find_tenant_by_id(&txn, request.tenant_id)
+    if let Some(tenant) = tenancy::find_tenant_by_id(txn, request.tenant_id)
         .await?
         .filter(tenancy::Tenant::is_active)
     {
@@ -265,22 +358,20 @@ async fn notify_one(
             review_url: firm_url(state, &tenant, "/staff/access-requests"),
         }
         .into();
-        for member in list_staff_users(&txn, tenant.id).await? {
+        for member in list_staff_users(txn, tenant.id).await? {
             if member.status == StaffStatus::Active {
-                queued.push(queue_email(&txn, state, &tenant, &member.email, None, &email).await?);
+                queued.push(queue_email(txn, state, &tenant, &member.email, None, &email).await?);
             }
         }
     }
-    if !finish_access_notice(&txn, request.id, now).await? {
-        txn.rollback().await.map_err(GatewayError::internal)?;
-        return Ok(Vec::new());
+    if !finish_access_notice(txn, request.id, now).await? {
+        return Ok(Handled::Overtaken);
     }
-    txn.commit().await.map_err(GatewayError::internal)?;
     tracing::info!(
         staff_told = queued.len(),
         "access request passed on to the firm"
     );
-    Ok(queued)
+    Ok(Handled::Done(queued))
 }
 
 /// Whether `bucket` (an address's reset emails or firm lists) has room for one more
