@@ -184,7 +184,7 @@ async fn run_seed(seed: Seed, settings: Settings) -> anyhow::Result<()> {
     let state = AppState::new(settings, db)?;
     let started = std::time::Instant::now();
     let created = gateway::seed::seed_firms(&state, seed.firms, seed.contacts_per_firm, |number| {
-        if number % 500 == 0 || number == seed.firms {
+        if number % 1000 == 0 || number == seed.firms {
             println!(
                 "{number} of {} firms ready ({:.0?})",
                 seed.firms,
