@@ -12,8 +12,9 @@ use notification::{
     enqueue, enqueue_about,
 };
 use reset_token::{TokenPurpose, mint_token, token_lifetime};
-use sea_orm::{ConnectionTrait, DatabaseTransaction, TransactionTrait};
+use sea_orm::{ConnectionTrait, TransactionTrait};
 use secrecy::ExposeSecret;
+use storage::Transaction;
 use tenancy::{ResetMode, Tenant};
 use uuid::Uuid;
 
@@ -95,7 +96,7 @@ pub struct AuditTrailObserver;
 impl DeliveryObserver for AuditTrailObserver {
     fn delivered<'a>(
         &'a self,
-        txn: &'a DatabaseTransaction,
+        txn: &'a Transaction,
         event: &'a DeliveryEvent,
     ) -> ObserverFuture<'a> {
         Box::pin(async move {

@@ -16,7 +16,8 @@ use identity::{
     hit_buckets, record_firm_lookups,
 };
 use reset_token::{NewResetRequest, record_reset_requests};
-use sea_orm::{DatabaseTransaction, DbErr};
+use sea_orm::DbErr;
+use storage::Transaction;
 use storage::{Batch, GroupCommit, GroupCommitError, GroupCommitLimits};
 use tenancy::TenantId;
 
@@ -74,11 +75,7 @@ impl Batch for IntakeBatch {
     type Item = Intake;
     type Answer = Intaken;
 
-    async fn write(
-        &self,
-        txn: &DatabaseTransaction,
-        items: &[Intake],
-    ) -> Result<Vec<Intaken>, DbErr> {
+    async fn write(&self, txn: &Transaction, items: &[Intake]) -> Result<Vec<Intaken>, DbErr> {
         let now = Utc::now();
         let buckets: Vec<(&str, u64)> = items
             .iter()

@@ -23,8 +23,8 @@ use notification::{AccessRequestReceived, Email, FindYourFirm, FirmLink, QueuedM
 use reset_token::{
     RequestOutcome, ResetRequest, fail_reset_request, finish_reset_request, pending_reset_requests,
 };
-use sea_orm::{DatabaseTransaction, TransactionTrait};
-use storage::{Failure, RetryPolicy};
+use sea_orm::TransactionTrait;
+use storage::{Failure, RetryPolicy, Transaction};
 use tracing::Instrument;
 use uuid::Uuid;
 
@@ -79,19 +79,19 @@ trait Work {
     const WHAT: &'static str;
 
     fn take(
-        txn: &DatabaseTransaction,
+        txn: &Transaction,
     ) -> impl Future<Output = Result<Vec<Self::Request>, GatewayError>> + Send;
 
     fn span(request: &Self::Request) -> tracing::Span;
 
     fn handle(
         state: &AppState,
-        txn: &DatabaseTransaction,
+        txn: &Transaction,
         request: &Self::Request,
     ) -> impl Future<Output = Result<Handled, GatewayError>> + Send;
 
     fn fail(
-        txn: &DatabaseTransaction,
+        txn: &Transaction,
         request: &Self::Request,
         error: &str,
     ) -> impl Future<Output = Result<Failure, GatewayError>> + Send;
@@ -103,7 +103,7 @@ impl Work for ResetRequests {
     type Request = ResetRequest;
     const WHAT: &'static str = "reset request";
 
-    async fn take(txn: &DatabaseTransaction) -> Result<Vec<ResetRequest>, GatewayError> {
+    async fn take(txn: &Transaction) -> Result<Vec<ResetRequest>, GatewayError> {
         pending_reset_requests(txn, Utc::now(), BATCH)
             .await
             .map_err(GatewayError::internal)
@@ -115,14 +115,14 @@ impl Work for ResetRequests {
 
     async fn handle(
         state: &AppState,
-        txn: &DatabaseTransaction,
+        txn: &Transaction,
         request: &ResetRequest,
     ) -> Result<Handled, GatewayError> {
         reset_one(state, txn, request).await
     }
 
     async fn fail(
-        txn: &DatabaseTransaction,
+        txn: &Transaction,
         request: &ResetRequest,
         error: &str,
     ) -> Result<Failure, GatewayError> {
@@ -138,7 +138,7 @@ impl Work for FirmLookups {
     type Request = FirmLookup;
     const WHAT: &'static str = "firm list request";
 
-    async fn take(txn: &DatabaseTransaction) -> Result<Vec<FirmLookup>, GatewayError> {
+    async fn take(txn: &Transaction) -> Result<Vec<FirmLookup>, GatewayError> {
         Ok(pending_firm_lookups(txn, Utc::now(), BATCH).await?)
     }
 
@@ -148,14 +148,14 @@ impl Work for FirmLookups {
 
     async fn handle(
         state: &AppState,
-        txn: &DatabaseTransaction,
+        txn: &Transaction,
         lookup: &FirmLookup,
     ) -> Result<Handled, GatewayError> {
         lookup_one(state, txn, lookup).await
     }
 
     async fn fail(
-        txn: &DatabaseTransaction,
+        txn: &Transaction,
         lookup: &FirmLookup,
         error: &str,
     ) -> Result<Failure, GatewayError> {
@@ -169,7 +169,7 @@ impl Work for AccessNotices {
     type Request = AccessNotice;
     const WHAT: &'static str = "access request";
 
-    async fn take(txn: &DatabaseTransaction) -> Result<Vec<AccessNotice>, GatewayError> {
+    async fn take(txn: &Transaction) -> Result<Vec<AccessNotice>, GatewayError> {
         Ok(pending_access_notices(txn, Utc::now(), BATCH).await?)
     }
 
@@ -179,14 +179,14 @@ impl Work for AccessNotices {
 
     async fn handle(
         state: &AppState,
-        txn: &DatabaseTransaction,
+        txn: &Transaction,
         notice: &AccessNotice,
     ) -> Result<Handled, GatewayError> {
         notify_one(state, txn, notice).await
     }
 
     async fn fail(
-        txn: &DatabaseTransaction,
+        txn: &Transaction,
         notice: &AccessNotice,
         error: &str,
     ) -> Result<Failure, GatewayError> {
@@ -244,7 +244,7 @@ async fn pass<W: Work>(state: &AppState) -> Result<usize, GatewayError> {
 
 async fn reset_one(
     state: &AppState,
-    txn: &DatabaseTransaction,
+    txn: &Transaction,
     request: &ResetRequest,
 ) -> Result<Handled, GatewayError> {
     let now = Utc::now();
@@ -288,7 +288,7 @@ async fn reset_one(
 
 async fn lookup_one(
     state: &AppState,
-    txn: &DatabaseTransaction,
+    txn: &Transaction,
     lookup: &FirmLookup,
 ) -> Result<Handled, GatewayError> {
     let now = Utc::now();
@@ -339,7 +339,7 @@ async fn lookup_one(
 
 async fn notify_one(
     state: &AppState,
-    txn: &DatabaseTransaction,
+    txn: &Transaction,
     notice: &AccessNotice,
 ) -> Result<Handled, GatewayError> {
     let request = &notice.request;
@@ -378,7 +378,7 @@ async fn notify_one(
 /// email in the window (`limits.reset_emails_per_email`).
 async fn emails_left(
     state: &AppState,
-    txn: &DatabaseTransaction,
+    txn: &Transaction,
     bucket: &str,
     now: DateTime<Utc>,
 ) -> Result<bool, GatewayError> {
@@ -391,7 +391,7 @@ async fn emails_left(
 
 async fn count_email(
     state: &AppState,
-    txn: &DatabaseTransaction,
+    txn: &Transaction,
     bucket: &str,
     now: DateTime<Utc>,
 ) -> Result<(), GatewayError> {

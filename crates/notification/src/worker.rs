@@ -11,8 +11,8 @@ use std::pin::Pin;
 
 use chrono::{DateTime, TimeDelta, Utc};
 use lettre::message::{Mailbox, MultiPart};
-use sea_orm::{DatabaseTransaction, DbErr, TransactionTrait};
-use storage::Database;
+use sea_orm::{DbErr, TransactionTrait};
+use storage::{Database, Transaction};
 use tenancy::{TenantId, find_tenant_by_id};
 use tokio::sync::Notify;
 use tokio::task::JoinSet;
@@ -169,7 +169,7 @@ pub type ObserverFuture<'a> = Pin<Box<dyn Future<Output = Result<(), DbErr>> + S
 pub trait DeliveryObserver: Send + Sync + std::fmt::Debug {
     fn delivered<'a>(
         &'a self,
-        txn: &'a DatabaseTransaction,
+        txn: &'a Transaction,
         event: &'a DeliveryEvent,
     ) -> ObserverFuture<'a>;
 }

@@ -18,7 +18,7 @@ use sea_orm::sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynch
 use sea_orm::{
     AccessMode, ConnectOptions, ConnectionTrait, DatabaseConnection, DatabaseTransaction,
     DbBackend, DbErr, ExecResult, IsolationLevel, QueryResult, SqliteTransactionMode, Statement,
-    TransactionError, TransactionOptions, TransactionTrait,
+    TransactionError, TransactionOptions, TransactionSession, TransactionTrait,
 };
 
 /// How long a connection waits for SQLite's lock when another process (a CLI command,
@@ -272,9 +272,9 @@ impl ConnectionTrait for Database {
 
 #[async_trait::async_trait]
 impl TransactionTrait for Database {
-    type Transaction = DatabaseTransaction;
+    type Transaction = Transaction;
 
-    async fn begin(&self) -> Result<DatabaseTransaction, DbErr> {
+    async fn begin(&self) -> Result<Transaction, DbErr> {
         self.begin_with_options(TransactionOptions::default()).await
     }
 
@@ -282,7 +282,7 @@ impl TransactionTrait for Database {
         &self,
         isolation_level: Option<IsolationLevel>,
         access_mode: Option<AccessMode>,
-    ) -> Result<DatabaseTransaction, DbErr> {
+    ) -> Result<Transaction, DbErr> {
         self.begin_with_options(TransactionOptions {
             isolation_level,
             access_mode,
@@ -291,25 +291,24 @@ impl TransactionTrait for Database {
         .await
     }
 
-    async fn begin_with_options(
-        &self,
-        options: TransactionOptions,
-    ) -> Result<DatabaseTransaction, DbErr> {
+    async fn begin_with_options(&self, options: TransactionOptions) -> Result<Transaction, DbErr> {
         self.writer
             .begin_with_options(self.with_write_lock(options))
             .await
+            .map(Transaction)
     }
 
     async fn transaction<F, T, E>(&self, callback: F) -> Result<T, TransactionError<E>>
     where
         F: for<'c> FnOnce(
-                &'c DatabaseTransaction,
+                &'c Transaction,
             ) -> Pin<Box<dyn Future<Output = Result<T, E>> + Send + 'c>>
             + Send,
         T: Send,
         E: std::fmt::Display + std::fmt::Debug + Send,
     {
-        self.transaction_with_config(callback, None, None).await
+        let txn = self.begin().await.map_err(TransactionError::Connection)?;
+        txn.run(callback).await
     }
 
     async fn transaction_with_config<F, T, E>(
@@ -320,7 +319,7 @@ impl TransactionTrait for Database {
     ) -> Result<T, TransactionError<E>>
     where
         F: for<'c> FnOnce(
-                &'c DatabaseTransaction,
+                &'c Transaction,
             ) -> Pin<Box<dyn Future<Output = Result<T, E>> + Send + 'c>>
             + Send,
         T: Send,
@@ -330,16 +329,143 @@ impl TransactionTrait for Database {
             .begin_with_config(isolation_level, access_mode)
             .await
             .map_err(TransactionError::Connection)?;
-        match callback(&txn).await {
+        txn.run(callback).await
+    }
+}
+
+/// A transaction of a [`Database`] (or a savepoint within one): sea-orm's, with the
+/// same treatment of SQLite statements as the database's own.
+#[derive(Debug)]
+pub struct Transaction(DatabaseTransaction);
+
+impl Transaction {
+    pub async fn commit(self) -> Result<(), DbErr> {
+        self.0.commit().await
+    }
+
+    pub async fn rollback(self) -> Result<(), DbErr> {
+        self.0.rollback().await
+    }
+
+    /// Runs `callback`, then commits, or rolls back if it failed.
+    async fn run<F, T, E>(self, callback: F) -> Result<T, TransactionError<E>>
+    where
+        F: for<'c> FnOnce(
+                &'c Transaction,
+            ) -> Pin<Box<dyn Future<Output = Result<T, E>> + Send + 'c>>
+            + Send,
+        T: Send,
+        E: std::fmt::Display + std::fmt::Debug + Send,
+    {
+        match callback(&self).await {
             Ok(value) => {
-                txn.commit().await.map_err(TransactionError::Connection)?;
+                self.commit().await.map_err(TransactionError::Connection)?;
                 Ok(value)
             }
             Err(error) => {
-                txn.rollback().await.map_err(TransactionError::Connection)?;
+                self.rollback()
+                    .await
+                    .map_err(TransactionError::Connection)?;
                 Err(TransactionError::Transaction(error))
             }
         }
+    }
+}
+
+#[async_trait::async_trait]
+impl ConnectionTrait for Transaction {
+    fn get_database_backend(&self) -> DbBackend {
+        self.0.get_database_backend()
+    }
+
+    async fn execute_raw(&self, stmt: Statement) -> Result<ExecResult, DbErr> {
+        self.0.execute_raw(inline_paging(stmt)).await
+    }
+
+    async fn execute_unprepared(&self, sql: &str) -> Result<ExecResult, DbErr> {
+        self.0.execute_unprepared(sql).await
+    }
+
+    async fn query_one_raw(&self, stmt: Statement) -> Result<Option<QueryResult>, DbErr> {
+        self.0.query_one_raw(inline_paging(stmt)).await
+    }
+
+    async fn query_all_raw(&self, stmt: Statement) -> Result<Vec<QueryResult>, DbErr> {
+        self.0.query_all_raw(inline_paging(stmt)).await
+    }
+
+    fn support_returning(&self) -> bool {
+        self.0.support_returning()
+    }
+}
+
+#[async_trait::async_trait]
+impl TransactionTrait for Transaction {
+    type Transaction = Transaction;
+
+    /// A savepoint.
+    async fn begin(&self) -> Result<Transaction, DbErr> {
+        self.0.begin().await.map(Transaction)
+    }
+
+    async fn begin_with_config(
+        &self,
+        isolation_level: Option<IsolationLevel>,
+        access_mode: Option<AccessMode>,
+    ) -> Result<Transaction, DbErr> {
+        self.0
+            .begin_with_config(isolation_level, access_mode)
+            .await
+            .map(Transaction)
+    }
+
+    async fn begin_with_options(&self, options: TransactionOptions) -> Result<Transaction, DbErr> {
+        self.0.begin_with_options(options).await.map(Transaction)
+    }
+
+    async fn transaction<F, T, E>(&self, callback: F) -> Result<T, TransactionError<E>>
+    where
+        F: for<'c> FnOnce(
+                &'c Transaction,
+            ) -> Pin<Box<dyn Future<Output = Result<T, E>> + Send + 'c>>
+            + Send,
+        T: Send,
+        E: std::fmt::Display + std::fmt::Debug + Send,
+    {
+        let savepoint = self.begin().await.map_err(TransactionError::Connection)?;
+        savepoint.run(callback).await
+    }
+
+    async fn transaction_with_config<F, T, E>(
+        &self,
+        callback: F,
+        isolation_level: Option<IsolationLevel>,
+        access_mode: Option<AccessMode>,
+    ) -> Result<T, TransactionError<E>>
+    where
+        F: for<'c> FnOnce(
+                &'c Transaction,
+            ) -> Pin<Box<dyn Future<Output = Result<T, E>> + Send + 'c>>
+            + Send,
+        T: Send,
+        E: std::fmt::Display + std::fmt::Debug + Send,
+    {
+        let savepoint = self
+            .begin_with_config(isolation_level, access_mode)
+            .await
+            .map_err(TransactionError::Connection)?;
+        savepoint.run(callback).await
+    }
+}
+
+#[async_trait::async_trait]
+impl TransactionSession for Transaction {
+    async fn commit(self) -> Result<(), DbErr> {
+        self.0.commit().await
+    }
+
+    async fn rollback(self) -> Result<(), DbErr> {
+        self.0.rollback().await
     }
 }
 

@@ -16,10 +16,10 @@
 use std::fmt;
 use std::future::Future;
 
-use sea_orm::{DatabaseTransaction, DbErr, TransactionTrait};
+use sea_orm::{DbErr, TransactionTrait};
 use tokio::sync::{mpsc, oneshot};
 
-use crate::Database;
+use crate::{Database, Transaction};
 
 /// The writes of one kind of item.
 pub trait Batch: Send + Sync + 'static {
@@ -30,7 +30,7 @@ pub trait Batch: Send + Sync + 'static {
     /// item. An error rolls the whole batch back.
     fn write(
         &self,
-        txn: &DatabaseTransaction,
+        txn: &Transaction,
         items: &[Self::Item],
     ) -> impl Future<Output = Result<Vec<Self::Answer>, DbErr>> + Send;
 }

@@ -9,6 +9,6 @@ mod database;
 mod group_commit;
 mod work_queue;
 
-pub use database::{Database, connect};
+pub use database::{Database, Transaction, connect};
 pub use group_commit::{Batch, GroupCommit, GroupCommitError, GroupCommitLimits};
 pub use work_queue::{FAILED, Failure, QueueDepth, RetryPolicy, WorkQueue};

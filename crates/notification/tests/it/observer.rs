@@ -12,8 +12,9 @@ use notification::{
     DeliveryWorker, FileMailbox, ManualClock, ObserverFuture, OutboxStatus, Transport,
     enqueue_about, enqueue_platform, find_message,
 };
-use sea_orm::{ConnectionTrait, DatabaseTransaction, DbErr, Statement};
+use sea_orm::{ConnectionTrait, DbErr, Statement};
 use storage::Database;
+use storage::Transaction;
 use uuid::Uuid;
 
 use crate::support::{
@@ -37,7 +38,7 @@ impl Recorder {
 impl DeliveryObserver for Recorder {
     fn delivered<'a>(
         &'a self,
-        txn: &'a DatabaseTransaction,
+        txn: &'a Transaction,
         event: &'a DeliveryEvent,
     ) -> ObserverFuture<'a> {
         Box::pin(async move {

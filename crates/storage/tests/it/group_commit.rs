@@ -4,8 +4,8 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use sea_orm::{ConnectionTrait, DatabaseTransaction, DbErr, Statement, Value};
-use storage::{Batch, GroupCommit, GroupCommitError, GroupCommitLimits};
+use sea_orm::{ConnectionTrait, DbErr, Statement, Value};
+use storage::{Batch, GroupCommit, GroupCommitError, GroupCommitLimits, Transaction};
 
 use crate::{count_notes, scratch};
 
@@ -19,11 +19,7 @@ impl Batch for Notes {
     type Item = (i64, String);
     type Answer = i64;
 
-    async fn write(
-        &self,
-        txn: &DatabaseTransaction,
-        items: &[(i64, String)],
-    ) -> Result<Vec<i64>, DbErr> {
+    async fn write(&self, txn: &Transaction, items: &[(i64, String)]) -> Result<Vec<i64>, DbErr> {
         self.batches.fetch_add(1, Ordering::SeqCst);
         let backend = txn.get_database_backend();
         let mut values: Vec<Value> = Vec::new();
