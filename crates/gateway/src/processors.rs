@@ -9,15 +9,17 @@
 //! the requests around it go on: one unsendable request can never hold up a firm's
 //! resets, nor any other firm's.
 
+use std::collections::HashMap;
 use std::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use identity::{
-    AccessNotice, AccountKind, Actor, ContactStatus, EmailAddress, FirmLookup, LookupOutcome,
-    RateLimit, StaffStatus, accounts_by_email, check_limit, fail_access_notice, fail_firm_lookup,
+    AccessNotice, AccountKind, Actor, Contact, ContactStatus, EmailAddress, FirmLookup,
+    LookupOutcome, RateLimit, StaffStatus, accounts_by_email, fail_access_notice, fail_firm_lookup,
     find_contact_by_email, finish_access_notice, finish_firm_lookup, hit_buckets, list_staff_users,
-    pending_access_notices, pending_firm_lookups,
+    pending_access_notices, pending_firm_lookups, window_hits,
 };
 use notification::{AccessRequestReceived, Email, FindYourFirm, FirmLink, QueuedMessage};
 use reset_token::{
@@ -25,6 +27,7 @@ use reset_token::{
 };
 use sea_orm::TransactionTrait;
 use storage::{Failure, RetryPolicy, Transaction};
+use tenancy::{Tenant, TenantId};
 use tracing::Instrument;
 use uuid::Uuid;
 
@@ -72,22 +75,73 @@ enum Handled {
     Overtaken,
 }
 
-/// A queue the processor works through: how its requests are taken, handled and,
-/// when handling fails, recorded as failed.
+/// What a pass has read so far: firms by id, and the emails it decided to send to
+/// each limited address (which the database does not count until the pass commits).
+#[derive(Default)]
+struct PassMemory {
+    firms: HashMap<TenantId, Option<Arc<Tenant>>>,
+    planned_emails: HashMap<String, u64>,
+}
+
+impl PassMemory {
+    async fn firm(
+        &mut self,
+        state: &AppState,
+        id: TenantId,
+    ) -> Result<Option<Arc<Tenant>>, GatewayError> {
+        if let Some(firm) = self.firms.get(&id) {
+            return Ok(firm.clone());
+        }
+        let firm = tenancy::find_tenant_by_id(&state.db, id)
+            .await?
+            .map(Arc::new);
+        self.firms.insert(id, firm.clone());
+        Ok(firm)
+    }
+
+    /// Whether `bucket` (an address's reset emails or firm lists) has room for one
+    /// more email in the window (`limits.reset_emails_per_email`), counting those
+    /// this pass already plans; if so, the email is counted as planned.
+    async fn plan_email(&mut self, state: &AppState, bucket: &str) -> Result<bool, GatewayError> {
+        let limit = RateLimit {
+            max: state.settings.limits.reset_emails_per_email,
+            window: email_window(state),
+        };
+        let planned = self.planned_emails.get(bucket).copied().unwrap_or(0);
+        let hits = window_hits(&state.db, bucket, limit, Utc::now()).await?;
+        if limit.judge(hits.plus(planned + 1), Utc::now()).is_err() {
+            return Ok(false);
+        }
+        *self.planned_emails.entry(bucket.to_owned()).or_default() += 1;
+        Ok(true)
+    }
+}
+
+/// A queue the processor works through: how its requests are taken, what each calls
+/// for (read on the readers, outside any transaction), how that is written, and how
+/// a failure is recorded.
 trait Work {
     type Request: Send + Sync;
+    type Plan: Send + Sync;
     const WHAT: &'static str;
 
     fn take(
-        txn: &Transaction,
+        state: &AppState,
     ) -> impl Future<Output = Result<Vec<Self::Request>, GatewayError>> + Send;
 
     fn span(request: &Self::Request) -> tracing::Span;
 
-    fn handle(
+    fn plan(
+        state: &AppState,
+        memory: &mut PassMemory,
+        request: &Self::Request,
+    ) -> impl Future<Output = Result<Self::Plan, GatewayError>> + Send;
+
+    fn write(
         state: &AppState,
         txn: &Transaction,
         request: &Self::Request,
+        plan: &Self::Plan,
     ) -> impl Future<Output = Result<Handled, GatewayError>> + Send;
 
     fn fail(
@@ -97,14 +151,94 @@ trait Work {
     ) -> impl Future<Output = Result<Failure, GatewayError>> + Send;
 }
 
+/// One pass over a queue. What each request calls for is read first, on the readers;
+/// then one short transaction writes it all, each request in a savepoint of its own,
+/// so that one that fails is undone alone and recorded as a failure (retried later,
+/// or set aside) while the others commit together. The writer is held only for the
+/// writes: on SQLite the pages' group commits wait for it.
+///
+/// Two instances may take the same request; the conditional update that finishes it
+/// lets only one of them keep what it did.
+async fn pass<W: Work>(state: &AppState) -> Result<usize, GatewayError> {
+    let pending = W::take(state).await?;
+    if pending.is_empty() {
+        return Ok(0);
+    }
+    let mut memory = PassMemory::default();
+    let mut plans = Vec::with_capacity(pending.len());
+    for request in &pending {
+        let plan = W::plan(state, &mut memory, request)
+            .instrument(W::span(request))
+            .await;
+        plans.push(plan);
+    }
+    let txn = state.db.begin().await.map_err(GatewayError::internal)?;
+    let mut queued = Vec::new();
+    for (request, plan) in pending.iter().zip(&plans) {
+        let step = async {
+            let outcome = match plan {
+                Ok(plan) => {
+                    let savepoint = txn.begin().await.map_err(GatewayError::internal)?;
+                    match W::write(state, &savepoint, request, plan).await {
+                        Ok(Handled::Done(messages)) => {
+                            savepoint.commit().await.map_err(GatewayError::internal)?;
+                            queued.extend(messages);
+                            Ok(())
+                        }
+                        Ok(Handled::Overtaken) => {
+                            savepoint.rollback().await.map_err(GatewayError::internal)?;
+                            Ok(())
+                        }
+                        Err(error) => {
+                            savepoint.rollback().await.map_err(GatewayError::internal)?;
+                            Err(error.detail())
+                        }
+                    }
+                }
+                Err(error) => Err(error.detail()),
+            };
+            if let Err(detail) = outcome {
+                let what = W::WHAT;
+                match W::fail(&txn, request, &detail).await? {
+                    Failure::RetryAt(at) => {
+                        tracing::warn!(error = %detail, retry_at = %at, "cannot handle a {what}; it will be retried")
+                    }
+                    Failure::SetAside => {
+                        tracing::error!(error = %detail, "cannot handle a {what}; it is set aside for an operator")
+                    }
+                    Failure::Overtaken => {}
+                }
+            }
+            Ok::<_, GatewayError>(())
+        };
+        step.instrument(W::span(request)).await?;
+    }
+    txn.commit().await.map_err(GatewayError::internal)?;
+    for message in &queued {
+        state.waker.notify(message);
+    }
+    Ok(pending.len())
+}
+
 struct ResetRequests;
+
+/// What a "Forgot your password?" request calls for.
+enum ResetPlan {
+    Send {
+        firm: Arc<Tenant>,
+        contact: Contact,
+        bucket: String,
+    },
+    Finish(RequestOutcome),
+}
 
 impl Work for ResetRequests {
     type Request = ResetRequest;
+    type Plan = ResetPlan;
     const WHAT: &'static str = "reset request";
 
-    async fn take(txn: &Transaction) -> Result<Vec<ResetRequest>, GatewayError> {
-        pending_reset_requests(txn, Utc::now(), BATCH)
+    async fn take(state: &AppState) -> Result<Vec<ResetRequest>, GatewayError> {
+        pending_reset_requests(&state.db, Utc::now(), BATCH)
             .await
             .map_err(GatewayError::internal)
     }
@@ -113,12 +247,73 @@ impl Work for ResetRequests {
         tracing::info_span!("reset_request", tenant = %request.tenant_id, request = %request.id)
     }
 
-    async fn handle(
+    async fn plan(
+        state: &AppState,
+        memory: &mut PassMemory,
+        request: &ResetRequest,
+    ) -> Result<ResetPlan, GatewayError> {
+        let Some(firm) = memory
+            .firm(state, request.tenant_id)
+            .await?
+            .filter(|firm| firm.is_active())
+        else {
+            return Ok(ResetPlan::Finish(RequestOutcome::NoAccount));
+        };
+        let Ok(email) = EmailAddress::parse(&request.email) else {
+            return Ok(ResetPlan::Finish(RequestOutcome::NoAccount));
+        };
+        let Some(contact) = find_contact_by_email(&state.db, firm.id, &email)
+            .await?
+            .filter(|contact| contact.status != ContactStatus::Disabled)
+        else {
+            return Ok(ResetPlan::Finish(RequestOutcome::NoAccount));
+        };
+        let bucket = format!("reset-email:{}:{}", firm.id, request.email);
+        if !memory.plan_email(state, &bucket).await? {
+            return Ok(ResetPlan::Finish(RequestOutcome::Limited));
+        }
+        Ok(ResetPlan::Send {
+            firm,
+            contact,
+            bucket,
+        })
+    }
+
+    async fn write(
         state: &AppState,
         txn: &Transaction,
         request: &ResetRequest,
+        plan: &ResetPlan,
     ) -> Result<Handled, GatewayError> {
-        reset_one(state, txn, request).await
+        let now = Utc::now();
+        let (outcome, queued) = match plan {
+            ResetPlan::Send {
+                firm,
+                contact,
+                bucket,
+            } => {
+                let queued = issue_contact_reset_in(
+                    txn,
+                    state,
+                    firm,
+                    contact,
+                    Actor::Anonymous,
+                    request.client_address.clone(),
+                )
+                .await?;
+                count_email(state, txn, bucket, now).await?;
+                (RequestOutcome::Sent, vec![queued])
+            }
+            ResetPlan::Finish(outcome) => (*outcome, Vec::new()),
+        };
+        if !finish_reset_request(txn, request.id, outcome, now)
+            .await
+            .map_err(GatewayError::internal)?
+        {
+            return Ok(Handled::Overtaken);
+        }
+        tracing::info!(outcome = ?outcome, "password reset request handled");
+        Ok(Handled::Done(queued))
     }
 
     async fn fail(
@@ -134,24 +329,95 @@ impl Work for ResetRequests {
 
 struct FirmLookups;
 
+/// What a "Find your firm" request calls for.
+enum LookupPlan {
+    Send {
+        firms: Vec<FirmLink>,
+        bucket: String,
+    },
+    Finish(LookupOutcome),
+}
+
 impl Work for FirmLookups {
     type Request = FirmLookup;
+    type Plan = LookupPlan;
     const WHAT: &'static str = "firm list request";
 
-    async fn take(txn: &Transaction) -> Result<Vec<FirmLookup>, GatewayError> {
-        Ok(pending_firm_lookups(txn, Utc::now(), BATCH).await?)
+    async fn take(state: &AppState) -> Result<Vec<FirmLookup>, GatewayError> {
+        Ok(pending_firm_lookups(&state.db, Utc::now(), BATCH).await?)
     }
 
     fn span(lookup: &FirmLookup) -> tracing::Span {
         tracing::info_span!("firm_lookup", tenant = "platform", request = %lookup.id)
     }
 
-    async fn handle(
+    async fn plan(
+        state: &AppState,
+        memory: &mut PassMemory,
+        lookup: &FirmLookup,
+    ) -> Result<LookupPlan, GatewayError> {
+        let mut firms: Vec<FirmLink> = Vec::new();
+        if let Ok(email) = EmailAddress::parse(&lookup.email) {
+            for account in accounts_by_email(&state.db, &email).await? {
+                // Only portals that answer: a suspended or deleted firm's would not.
+                let Some(firm) = memory
+                    .firm(state, account.tenant_id)
+                    .await?
+                    .filter(|firm| firm.is_active())
+                else {
+                    continue;
+                };
+                let path = match account.kind {
+                    AccountKind::Staff => "/staff/login",
+                    AccountKind::Contact => "/login",
+                };
+                firms.push(FirmLink {
+                    name: firm.display_name.clone(),
+                    url: firm_url(state, &firm, path),
+                });
+            }
+        }
+        if firms.is_empty() {
+            return Ok(LookupPlan::Finish(LookupOutcome::NoAccount));
+        }
+        firms.sort_by(|a, b| a.name.cmp(&b.name).then_with(|| a.url.cmp(&b.url)));
+        let bucket = format!("firm-list:{}", lookup.email);
+        if !memory.plan_email(state, &bucket).await? {
+            return Ok(LookupPlan::Finish(LookupOutcome::Limited));
+        }
+        Ok(LookupPlan::Send { firms, bucket })
+    }
+
+    async fn write(
         state: &AppState,
         txn: &Transaction,
         lookup: &FirmLookup,
+        plan: &LookupPlan,
     ) -> Result<Handled, GatewayError> {
-        lookup_one(state, txn, lookup).await
+        let now = Utc::now();
+        let (outcome, queued) = match plan {
+            LookupPlan::Send { firms, bucket } => {
+                let email: Email = FindYourFirm {
+                    firms: firms.clone(),
+                }
+                .into();
+                let rendered = state
+                    .renderer
+                    .render_platform(&email, PLATFORM_NAME, None)
+                    .map_err(GatewayError::internal)?;
+                let queued = notification::enqueue_platform(txn, &lookup.email, &rendered, now)
+                    .await
+                    .map_err(GatewayError::internal)?;
+                count_email(state, txn, bucket, now).await?;
+                (LookupOutcome::Sent, vec![queued])
+            }
+            LookupPlan::Finish(outcome) => (*outcome, Vec::new()),
+        };
+        if !finish_firm_lookup(txn, lookup.id, outcome, now).await? {
+            return Ok(Handled::Overtaken);
+        }
+        tracing::info!(outcome = ?outcome, "firm list request handled");
+        Ok(Handled::Done(queued))
     }
 
     async fn fail(
@@ -165,24 +431,76 @@ impl Work for FirmLookups {
 
 struct AccessNotices;
 
+/// Whom an access request is passed on to: the firm's active staff, or nobody when
+/// the firm is suspended or deleted (its staff could not act on it).
+struct NoticePlan {
+    firm: Option<Arc<Tenant>>,
+    staff: Vec<EmailAddress>,
+}
+
 impl Work for AccessNotices {
     type Request = AccessNotice;
+    type Plan = NoticePlan;
     const WHAT: &'static str = "access request";
 
-    async fn take(txn: &Transaction) -> Result<Vec<AccessNotice>, GatewayError> {
-        Ok(pending_access_notices(txn, Utc::now(), BATCH).await?)
+    async fn take(state: &AppState) -> Result<Vec<AccessNotice>, GatewayError> {
+        Ok(pending_access_notices(&state.db, Utc::now(), BATCH).await?)
     }
 
     fn span(notice: &AccessNotice) -> tracing::Span {
         tracing::info_span!("access_request", tenant = %notice.request.tenant_id, request = %notice.request.id)
     }
 
-    async fn handle(
+    async fn plan(
+        state: &AppState,
+        memory: &mut PassMemory,
+        notice: &AccessNotice,
+    ) -> Result<NoticePlan, GatewayError> {
+        let firm = memory
+            .firm(state, notice.request.tenant_id)
+            .await?
+            .filter(|firm| firm.is_active());
+        let staff = match &firm {
+            Some(firm) => list_staff_users(&state.db, firm.id)
+                .await?
+                .into_iter()
+                .filter(|member| member.status == StaffStatus::Active)
+                .map(|member| member.email)
+                .collect(),
+            None => Vec::new(),
+        };
+        Ok(NoticePlan { firm, staff })
+    }
+
+    async fn write(
         state: &AppState,
         txn: &Transaction,
         notice: &AccessNotice,
+        plan: &NoticePlan,
     ) -> Result<Handled, GatewayError> {
-        notify_one(state, txn, notice).await
+        let request = &notice.request;
+        let mut queued = Vec::new();
+        if let Some(firm) = &plan.firm {
+            let email: Email = AccessRequestReceived {
+                requester_name: request.name.clone(),
+                requester_email: request.email.to_string(),
+                company: request.company.clone(),
+                message: request.message.clone(),
+                review_url: firm_url(state, firm, "/staff/access-requests"),
+            }
+            .into();
+            for member in &plan.staff {
+                queued.push(queue_email(txn, state, firm, member, None, &email).await?);
+            }
+        }
+        if !finish_access_notice(txn, request.id, Utc::now()).await? {
+            return Ok(Handled::Overtaken);
+        }
+        tracing::info!(
+            staff_told = queued.len(),
+            "access request passed on to the firm"
+        );
+        Ok(Handled::Done(queued))
     }
 
     async fn fail(
@@ -194,199 +512,8 @@ impl Work for AccessNotices {
     }
 }
 
-/// One pass over a queue, in one transaction: a request at a time, each in a
-/// savepoint of its own, so that one that fails is undone alone and recorded as a
-/// failure (retried later, or set aside) while the others commit together. One
-/// commit for the batch keeps the processor's turns at SQLite's one writer short
-/// and few, beside the pages' group commits. On PostgreSQL the due requests are
-/// locked as they are taken (`SKIP LOCKED`), so processors of several instances
-/// take different ones.
-async fn pass<W: Work>(state: &AppState) -> Result<usize, GatewayError> {
-    let txn = state.db.begin().await.map_err(GatewayError::internal)?;
-    let pending = W::take(&txn).await?;
-    let mut queued = Vec::new();
-    for request in &pending {
-        let step = async {
-            let savepoint = txn.begin().await.map_err(GatewayError::internal)?;
-            match W::handle(state, &savepoint, request).await {
-                Ok(Handled::Done(messages)) => {
-                    savepoint.commit().await.map_err(GatewayError::internal)?;
-                    queued.extend(messages);
-                }
-                Ok(Handled::Overtaken) => {
-                    savepoint.rollback().await.map_err(GatewayError::internal)?;
-                }
-                Err(error) => {
-                    savepoint.rollback().await.map_err(GatewayError::internal)?;
-                    let detail = error.detail();
-                    let what = W::WHAT;
-                    match W::fail(&txn, request, &detail).await? {
-                        Failure::RetryAt(at) => {
-                            tracing::warn!(error = %detail, retry_at = %at, "cannot handle a {what}; it will be retried")
-                        }
-                        Failure::SetAside => {
-                            tracing::error!(error = %detail, "cannot handle a {what}; it is set aside for an operator")
-                        }
-                        Failure::Overtaken => {}
-                    }
-                }
-            }
-            Ok::<_, GatewayError>(())
-        };
-        step.instrument(W::span(request)).await?;
-    }
-    txn.commit().await.map_err(GatewayError::internal)?;
-    for message in &queued {
-        state.waker.notify(message);
-    }
-    Ok(pending.len())
-}
-
-async fn reset_one(
-    state: &AppState,
-    txn: &Transaction,
-    request: &ResetRequest,
-) -> Result<Handled, GatewayError> {
-    let now = Utc::now();
-    let tenant = tenancy::find_tenant_by_id(txn, request.tenant_id).await?;
-    let contact = match (&tenant, EmailAddress::parse(&request.email)) {
-        (Some(tenant), Ok(email)) => find_contact_by_email(txn, tenant.id, &email)
-            .await?
-            .filter(|contact| contact.status != ContactStatus::Disabled),
-        _ => None,
-    };
-    let (outcome, queued) = match (tenant.filter(tenancy::Tenant::is_active), contact) {
-        (Some(tenant), Some(contact)) => {
-            let bucket = format!("reset-email:{}:{}", tenant.id, request.email);
-            if emails_left(state, txn, &bucket, now).await? {
-                let queued = issue_contact_reset_in(
-                    txn,
-                    state,
-                    &tenant,
-                    &contact,
-                    Actor::Anonymous,
-                    request.client_address.clone(),
-                )
-                .await?;
-                count_email(state, txn, &bucket, now).await?;
-                (RequestOutcome::Sent, vec![queued])
-            } else {
-                (RequestOutcome::Limited, Vec::new())
-            }
-        }
-        _ => (RequestOutcome::NoAccount, Vec::new()),
-    };
-    if !finish_reset_request(txn, request.id, outcome, now)
-        .await
-        .map_err(GatewayError::internal)?
-    {
-        return Ok(Handled::Overtaken);
-    }
-    tracing::info!(outcome = ?outcome, "password reset request handled");
-    Ok(Handled::Done(queued))
-}
-
-async fn lookup_one(
-    state: &AppState,
-    txn: &Transaction,
-    lookup: &FirmLookup,
-) -> Result<Handled, GatewayError> {
-    let now = Utc::now();
-    let mut firms: Vec<FirmLink> = Vec::new();
-    if let Ok(email) = EmailAddress::parse(&lookup.email) {
-        for account in accounts_by_email(txn, &email).await? {
-            let Some(tenant) = tenancy::find_tenant_by_id(txn, account.tenant_id).await? else {
-                continue;
-            };
-            // Only portals that answer: a suspended or deleted firm's link would not.
-            if !tenant.is_active() {
-                continue;
-            }
-            let path = match account.kind {
-                AccountKind::Staff => "/staff/login",
-                AccountKind::Contact => "/login",
-            };
-            firms.push(FirmLink {
-                name: tenant.display_name.clone(),
-                url: firm_url(state, &tenant, path),
-            });
-        }
-    }
-    firms.sort_by(|a, b| a.name.cmp(&b.name).then_with(|| a.url.cmp(&b.url)));
-    let bucket = format!("firm-list:{}", lookup.email);
-    let (outcome, queued) = if firms.is_empty() {
-        (LookupOutcome::NoAccount, Vec::new())
-    } else if emails_left(state, txn, &bucket, now).await? {
-        let email: Email = FindYourFirm { firms }.into();
-        let rendered = state
-            .renderer
-            .render_platform(&email, PLATFORM_NAME, None)
-            .map_err(GatewayError::internal)?;
-        let queued = notification::enqueue_platform(txn, &lookup.email, &rendered, now)
-            .await
-            .map_err(GatewayError::internal)?;
-        count_email(state, txn, &bucket, now).await?;
-        (LookupOutcome::Sent, vec![queued])
-    } else {
-        (LookupOutcome::Limited, Vec::new())
-    };
-    if !finish_firm_lookup(txn, lookup.id, outcome, now).await? {
-        return Ok(Handled::Overtaken);
-    }
-    tracing::info!(outcome = ?outcome, "firm list request handled");
-    Ok(Handled::Done(queued))
-}
-
-async fn notify_one(
-    state: &AppState,
-    txn: &Transaction,
-    notice: &AccessNotice,
-) -> Result<Handled, GatewayError> {
-    let request = &notice.request;
-    let now = Utc::now();
-    let mut queued = Vec::new();
-    // A suspended or deleted firm's staff cannot act on it: nobody is told.
-    if let Some(tenant) = tenancy::find_tenant_by_id(txn, request.tenant_id)
-        .await?
-        .filter(tenancy::Tenant::is_active)
-    {
-        let email: Email = AccessRequestReceived {
-            requester_name: request.name.clone(),
-            requester_email: request.email.to_string(),
-            company: request.company.clone(),
-            message: request.message.clone(),
-            review_url: firm_url(state, &tenant, "/staff/access-requests"),
-        }
-        .into();
-        for member in list_staff_users(txn, tenant.id).await? {
-            if member.status == StaffStatus::Active {
-                queued.push(queue_email(txn, state, &tenant, &member.email, None, &email).await?);
-            }
-        }
-    }
-    if !finish_access_notice(txn, request.id, now).await? {
-        return Ok(Handled::Overtaken);
-    }
-    tracing::info!(
-        staff_told = queued.len(),
-        "access request passed on to the firm"
-    );
-    Ok(Handled::Done(queued))
-}
-
-/// Whether `bucket` (an address's reset emails or firm lists) has room for one more
-/// email in the window (`limits.reset_emails_per_email`).
-async fn emails_left(
-    state: &AppState,
-    txn: &Transaction,
-    bucket: &str,
-    now: DateTime<Utc>,
-) -> Result<bool, GatewayError> {
-    let limit = RateLimit {
-        max: state.settings.limits.reset_emails_per_email,
-        window: chrono::Duration::minutes(state.settings.limits.window_minutes),
-    };
-    Ok(check_limit(txn, bucket, limit, now).await?.is_ok())
+fn email_window(state: &AppState) -> chrono::Duration {
+    chrono::Duration::minutes(state.settings.limits.window_minutes)
 }
 
 async fn count_email(
@@ -395,8 +522,7 @@ async fn count_email(
     bucket: &str,
     now: DateTime<Utc>,
 ) -> Result<(), GatewayError> {
-    let window = chrono::Duration::minutes(state.settings.limits.window_minutes);
-    hit_buckets(txn, &[(bucket, 1)], window, now).await?;
+    hit_buckets(txn, &[(bucket, 1)], email_window(state), now).await?;
     Ok(())
 }
 

@@ -2,7 +2,7 @@
 //! (which creates the contact) or decline.
 
 use chrono::{DateTime, Utc};
-use sea_orm::sea_query::{Expr, LockBehavior, LockType};
+use sea_orm::sea_query::Expr;
 use sea_orm::{
     ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
 };
@@ -166,8 +166,6 @@ pub async fn pending_access_notices(
         .filter(NOTICES.due(now))
         .order_by_asc(access_request::Column::CreatedAt)
         .limit(limit)
-        // Processors of other instances skip what this one took (PostgreSQL).
-        .lock_with_behavior(LockType::Update, LockBehavior::SkipLocked)
         .all(db)
         .await?
         .into_iter()

@@ -7,7 +7,7 @@
 //! then set aside ([`storage::WorkQueue`]).
 
 use chrono::{DateTime, Utc};
-use sea_orm::sea_query::{Expr, LockBehavior, LockType};
+use sea_orm::sea_query::Expr;
 use sea_orm::{
     ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
 };
@@ -116,8 +116,6 @@ pub async fn pending_firm_lookups(
         .filter(QUEUE.due(now))
         .order_by_asc(Column::RequestedAt)
         .limit(limit)
-        // Processors of other instances skip what this one took (PostgreSQL).
-        .lock_with_behavior(LockType::Update, LockBehavior::SkipLocked)
         .all(db)
         .await?
         .into_iter()

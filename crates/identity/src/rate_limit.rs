@@ -103,6 +103,17 @@ pub async fn check_limit(
     limit: RateLimit,
     now: DateTime<Utc>,
 ) -> Result<Result<(), RateLimited>, IdentityError> {
+    let hits = window_hits(db, bucket, limit, now).await?;
+    Ok(limit.judge(hits.plus(1), now))
+}
+
+/// The hits `bucket` has now, in the current window of `limit` and the one before.
+pub async fn window_hits(
+    db: &impl ConnectionTrait,
+    bucket: &str,
+    limit: RateLimit,
+    now: DateTime<Utc>,
+) -> Result<WindowHits, IdentityError> {
     let key = bucket_key(bucket);
     let start = limit.window_start(now);
     let rows = Entity::find()
@@ -119,7 +130,7 @@ pub async fn check_limit(
             hits.previous = count;
         }
     }
-    Ok(limit.judge(hits.plus(1), now))
+    Ok(hits)
 }
 
 /// Counts `hits` more in each bucket (the names need not be distinct) and returns
