@@ -18,12 +18,13 @@ use chrono::{DateTime, Utc};
 use identity::{
     AccessNotice, AccountKind, Actor, Contact, ContactStatus, EmailAddress, FirmLookup,
     LookupOutcome, RateLimit, StaffStatus, accounts_by_email, fail_access_notice, fail_firm_lookup,
-    find_contact_by_email, finish_access_notice, finish_firm_lookup, hit_buckets, list_staff_users,
-    pending_access_notices, pending_firm_lookups, window_hits,
+    find_contact_by_email, find_contacts_by_emails, finish_access_notice, finish_firm_lookup,
+    hit_buckets, list_staff_users, pending_access_notices, pending_firm_lookups, window_hits,
 };
 use notification::{AccessRequestReceived, Email, FindYourFirm, FirmLink, QueuedMessage};
 use reset_token::{
-    RequestOutcome, ResetRequest, fail_reset_request, finish_reset_request, pending_reset_requests,
+    RequestOutcome, ResetRequest, fail_reset_request, finish_reset_request, finish_reset_requests,
+    pending_reset_requests,
 };
 use sea_orm::TransactionTrait;
 use storage::{Failure, RetryPolicy, Transaction};
@@ -80,6 +81,8 @@ enum Handled {
 #[derive(Default)]
 struct PassMemory {
     firms: HashMap<TenantId, Option<Arc<Tenant>>>,
+    /// Contacts by firm and address, read for the whole batch at once.
+    contacts: HashMap<(TenantId, String), Option<Contact>>,
     planned_emails: HashMap<String, u64>,
 }
 
@@ -123,6 +126,8 @@ impl PassMemory {
 trait Work {
     type Request: Send + Sync;
     type Plan: Send + Sync;
+    /// What a plan that only marks its request done records.
+    type Outcome: Copy + PartialEq + Send + Sync;
     const WHAT: &'static str;
 
     fn take(
@@ -131,11 +136,46 @@ trait Work {
 
     fn span(request: &Self::Request) -> tracing::Span;
 
+    fn id(request: &Self::Request) -> Uuid;
+
     fn plan(
         state: &AppState,
         memory: &mut PassMemory,
         request: &Self::Request,
     ) -> impl Future<Output = Result<Self::Plan, GatewayError>> + Send;
+
+    /// Every request's plan; queues whose look-ups batch well read them together.
+    fn plan_all(
+        state: &AppState,
+        memory: &mut PassMemory,
+        requests: &[Self::Request],
+    ) -> impl Future<Output = Vec<Result<Self::Plan, GatewayError>>> + Send {
+        async move {
+            let mut plans = Vec::with_capacity(requests.len());
+            for request in requests {
+                let plan = Self::plan(state, memory, request)
+                    .instrument(Self::span(request))
+                    .await;
+                plans.push(plan);
+            }
+            plans
+        }
+    }
+
+    /// The outcome of a plan that only marks its request done (nothing sent, nothing
+    /// to undo if another processor finished it first): such requests are finished
+    /// together, in one statement per outcome.
+    fn only_finishes(_plan: &Self::Plan) -> Option<Self::Outcome> {
+        None
+    }
+
+    fn finish_many(
+        _txn: &Transaction,
+        _ids: &[Uuid],
+        _outcome: Self::Outcome,
+    ) -> impl Future<Output = Result<(), GatewayError>> + Send {
+        async { Ok(()) }
+    }
 
     fn write(
         state: &AppState,
@@ -165,16 +205,21 @@ async fn pass<W: Work>(state: &AppState) -> Result<usize, GatewayError> {
         return Ok(0);
     }
     let mut memory = PassMemory::default();
-    let mut plans = Vec::with_capacity(pending.len());
-    for request in &pending {
-        let plan = W::plan(state, &mut memory, request)
-            .instrument(W::span(request))
-            .await;
-        plans.push(plan);
-    }
+    let plans = W::plan_all(state, &mut memory, &pending).await;
     let txn = state.db.begin().await.map_err(GatewayError::internal)?;
     let mut queued = Vec::new();
+    let mut finished_together: Vec<(W::Outcome, Vec<Uuid>)> = Vec::new();
     for (request, plan) in pending.iter().zip(&plans) {
+        if let Some(outcome) = plan.as_ref().ok().and_then(W::only_finishes) {
+            match finished_together
+                .iter_mut()
+                .find(|(known, _)| *known == outcome)
+            {
+                Some((_, ids)) => ids.push(W::id(request)),
+                None => finished_together.push((outcome, vec![W::id(request)])),
+            }
+            continue;
+        }
         let step = async {
             let outcome = match plan {
                 Ok(plan) => {
@@ -213,6 +258,9 @@ async fn pass<W: Work>(state: &AppState) -> Result<usize, GatewayError> {
         };
         step.instrument(W::span(request)).await?;
     }
+    for (outcome, ids) in &finished_together {
+        W::finish_many(&txn, ids, *outcome).await?;
+    }
     txn.commit().await.map_err(GatewayError::internal)?;
     for message in &queued {
         state.waker.notify(message);
@@ -235,6 +283,7 @@ enum ResetPlan {
 impl Work for ResetRequests {
     type Request = ResetRequest;
     type Plan = ResetPlan;
+    type Outcome = RequestOutcome;
     const WHAT: &'static str = "reset request";
 
     async fn take(state: &AppState) -> Result<Vec<ResetRequest>, GatewayError> {
@@ -245,6 +294,10 @@ impl Work for ResetRequests {
 
     fn span(request: &ResetRequest) -> tracing::Span {
         tracing::info_span!("reset_request", tenant = %request.tenant_id, request = %request.id)
+    }
+
+    fn id(request: &ResetRequest) -> Uuid {
+        request.id
     }
 
     async fn plan(
@@ -262,9 +315,11 @@ impl Work for ResetRequests {
         let Ok(email) = EmailAddress::parse(&request.email) else {
             return Ok(ResetPlan::Finish(RequestOutcome::NoAccount));
         };
-        let Some(contact) = find_contact_by_email(&state.db, firm.id, &email)
-            .await?
-            .filter(|contact| contact.status != ContactStatus::Disabled)
+        let contact = match memory.contacts.get(&(firm.id, email.as_str().to_owned())) {
+            Some(known) => known.clone(),
+            None => find_contact_by_email(&state.db, firm.id, &email).await?,
+        };
+        let Some(contact) = contact.filter(|contact| contact.status != ContactStatus::Disabled)
         else {
             return Ok(ResetPlan::Finish(RequestOutcome::NoAccount));
         };
@@ -277,6 +332,64 @@ impl Work for ResetRequests {
             contact,
             bucket,
         })
+    }
+
+    /// The contacts of the whole batch in one query a firm, before each plan.
+    async fn plan_all(
+        state: &AppState,
+        memory: &mut PassMemory,
+        requests: &[ResetRequest],
+    ) -> Vec<Result<ResetPlan, GatewayError>> {
+        let mut wanted: HashMap<TenantId, Vec<EmailAddress>> = HashMap::new();
+        for request in requests {
+            if let Ok(email) = EmailAddress::parse(&request.email) {
+                wanted.entry(request.tenant_id).or_default().push(email);
+            }
+        }
+        for (firm, emails) in wanted {
+            let mut unique: Vec<&EmailAddress> = emails.iter().collect();
+            unique.sort();
+            unique.dedup();
+            // A failed batch read leaves each request to look its contact up alone.
+            if let Ok(found) = find_contacts_by_emails(&state.db, firm, &unique).await {
+                for email in unique {
+                    memory
+                        .contacts
+                        .insert((firm, email.as_str().to_owned()), None);
+                }
+                for contact in found {
+                    let key = (firm, contact.email.as_str().to_owned());
+                    memory.contacts.insert(key, Some(contact));
+                }
+            }
+        }
+        let mut plans = Vec::with_capacity(requests.len());
+        for request in requests {
+            let plan = Self::plan(state, memory, request)
+                .instrument(Self::span(request))
+                .await;
+            plans.push(plan);
+        }
+        plans
+    }
+
+    fn only_finishes(plan: &ResetPlan) -> Option<RequestOutcome> {
+        match plan {
+            ResetPlan::Finish(outcome) => Some(*outcome),
+            ResetPlan::Send { .. } => None,
+        }
+    }
+
+    async fn finish_many(
+        txn: &Transaction,
+        ids: &[Uuid],
+        outcome: RequestOutcome,
+    ) -> Result<(), GatewayError> {
+        finish_reset_requests(txn, ids, outcome, Utc::now())
+            .await
+            .map_err(GatewayError::internal)?;
+        tracing::info!(requests = ids.len(), outcome = ?outcome, "password reset requests handled");
+        Ok(())
     }
 
     async fn write(
@@ -341,7 +454,12 @@ enum LookupPlan {
 impl Work for FirmLookups {
     type Request = FirmLookup;
     type Plan = LookupPlan;
+    type Outcome = LookupOutcome;
     const WHAT: &'static str = "firm list request";
+
+    fn id(lookup: &FirmLookup) -> Uuid {
+        lookup.id
+    }
 
     async fn take(state: &AppState) -> Result<Vec<FirmLookup>, GatewayError> {
         Ok(pending_firm_lookups(&state.db, Utc::now(), BATCH).await?)
@@ -441,7 +559,12 @@ struct NoticePlan {
 impl Work for AccessNotices {
     type Request = AccessNotice;
     type Plan = NoticePlan;
+    type Outcome = ();
     const WHAT: &'static str = "access request";
+
+    fn id(notice: &AccessNotice) -> Uuid {
+        notice.request.id
+    }
 
     async fn take(state: &AppState) -> Result<Vec<AccessNotice>, GatewayError> {
         Ok(pending_access_notices(&state.db, Utc::now(), BATCH).await?)

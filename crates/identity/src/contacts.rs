@@ -246,6 +246,26 @@ pub async fn find_contact_by_email(
         .transpose()
 }
 
+/// The firm's contacts with any of `emails`, in one query (for processors that look
+/// many addresses up at once).
+pub async fn find_contacts_by_emails(
+    db: &impl ConnectionTrait,
+    tenant: TenantId,
+    emails: &[&EmailAddress],
+) -> Result<Vec<Contact>, IdentityError> {
+    if emails.is_empty() {
+        return Ok(Vec::new());
+    }
+    contact::Entity::find()
+        .filter(contact::Column::TenantId.eq(tenant.as_uuid()))
+        .filter(contact::Column::Email.is_in(emails.iter().map(|email| email.as_str())))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(to_contact)
+        .collect()
+}
+
 /// A client's contacts, by name.
 pub async fn list_contacts(
     db: &impl ConnectionTrait,

@@ -35,8 +35,8 @@ pub use clients::{
 };
 pub use contacts::{
     Contact, ContactChanges, ContactStatus, NewContact, create_contact, find_contact,
-    find_contact_by_email, import_contacts, list_contacts, record_contact_sign_in,
-    set_contact_password, update_contact,
+    find_contact_by_email, find_contacts_by_emails, import_contacts, list_contacts,
+    record_contact_sign_in, set_contact_password, update_contact,
 };
 pub use email::{EmailAddress, EmailError};
 pub use error::IdentityError;

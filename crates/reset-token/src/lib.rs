@@ -23,8 +23,8 @@ pub use keys::TokenKeys;
 pub use lifetime::{MAX_RESET_MINUTES, MIN_RESET_MINUTES, token_lifetime};
 pub use requests::{
     NewResetRequest, RequestOutcome, ResetRequest, fail_reset_request, failed_reset_requests,
-    finish_reset_request, pending_reset_requests, record_reset_requests, requeue_reset_request,
-    reset_request_depth,
+    finish_reset_request, finish_reset_requests, pending_reset_requests, record_reset_requests,
+    requeue_reset_request, reset_request_depth,
 };
 pub use store::{
     MintedToken, Opening, RedeemError, TokenCheck, TokenRecord, TokenState, check_any_token,

@@ -147,6 +147,27 @@ pub async fn finish_reset_request(
     Ok(result.rows_affected == 1)
 }
 
+/// Marks many requests done with one outcome, in one statement, for outcomes that
+/// send nothing (so a request another worker finished first needs no undoing).
+pub async fn finish_reset_requests(
+    db: &impl ConnectionTrait,
+    ids: &[Uuid],
+    outcome: RequestOutcome,
+    now: DateTime<Utc>,
+) -> Result<u64, TokenError> {
+    if ids.is_empty() {
+        return Ok(0);
+    }
+    let result = Entity::update_many()
+        .col_expr(Column::ProcessedAt, Expr::value(now))
+        .col_expr(Column::Outcome, Expr::value(outcome.as_str()))
+        .filter(Column::Id.is_in(ids.iter().copied()))
+        .filter(Column::ProcessedAt.is_null())
+        .exec(db)
+        .await?;
+    Ok(result.rows_affected)
+}
+
 /// Records that handling `request` failed with `error`: retried later, or set aside.
 pub async fn fail_reset_request(
     db: &impl ConnectionTrait,

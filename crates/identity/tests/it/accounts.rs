@@ -3,8 +3,8 @@
 use chrono::Utc;
 use identity::{
     EmailAddress, IdentityError, NewContact, RateLimit, WindowHits, check_limit, clear_bucket,
-    create_client, create_contact, find_client, find_contact, find_contact_by_email, hit_buckets,
-    import_contacts, list_clients, purge_rate_limit_counters,
+    create_client, create_contact, find_client, find_contact, find_contact_by_email,
+    find_contacts_by_emails, hit_buckets, import_contacts, list_clients, purge_rate_limit_counters,
 };
 use migrations::testing::fresh_database;
 
@@ -209,6 +209,27 @@ async fn an_import_creates_every_contact_or_none() {
             .await
             .unwrap(),
         2500
+    );
+    let some: Vec<EmailAddress> = [7, 2499, 9999]
+        .map(|n| person(n).email)
+        .into_iter()
+        .collect();
+    let mut many = find_contacts_by_emails(db, acme.id, &some.iter().collect::<Vec<_>>())
+        .await
+        .unwrap();
+    many.sort_by(|a, b| a.name.cmp(&b.name));
+    let names: Vec<&str> = many.iter().map(|c| c.name.as_str()).collect();
+    assert_eq!(
+        names,
+        ["Person 2499", "Person 7"],
+        "unknown addresses are left out"
+    );
+    assert!(
+        find_contacts_by_emails(db, globex.id, &some.iter().collect::<Vec<_>>())
+            .await
+            .unwrap()
+            .is_empty(),
+        "another firm's contacts do not exist"
     );
     let found = find_contact_by_email(db, acme.id, &person(2499).email)
         .await
