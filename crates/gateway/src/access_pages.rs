@@ -108,7 +108,8 @@ pub async fn submit_request(
         );
     }
     state.reset_requests.notify_one();
-    tracing::info!("access requested");
+    // Recorded in the database; the processor logs what came of it.
+    tracing::debug!("access requested");
     let page = state.templates.render(
         "request_access_sent.html",
         context! { firm => firm_value(&tenant) },

@@ -26,9 +26,22 @@ use crate::{
     pages, reset_pages, settings_pages, staff_pages,
 };
 
-/// Everything handlers share. Cheap to clone.
+/// Everything handlers share: one reference-counted pointer, since every request
+/// gets its own copy.
 #[derive(Debug, Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Shared>);
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+/// What [`AppState`] holds.
+#[derive(Debug)]
+pub struct Shared {
     pub settings: Arc<Settings>,
     pub db: Database,
     pub resolver: TenantResolver,
@@ -56,6 +69,16 @@ pub struct AppState {
 
 impl AppState {
     pub fn new(settings: Settings, db: Database) -> Result<Self, IdentityError> {
+        Self::with_txt_lookup(settings, db, Arc::new(DnsTxtLookup::new()))
+    }
+
+    /// A state that reads the TXT records of custom domains through `txt_lookup` (a
+    /// fixed table in tests) instead of DNS.
+    pub fn with_txt_lookup(
+        settings: Settings,
+        db: Database,
+        txt_lookup: Arc<dyn TxtLookup>,
+    ) -> Result<Self, IdentityError> {
         let resolver = TenantResolver::new(
             db.clone(),
             settings.server.base_domain.clone(),
@@ -100,7 +123,7 @@ impl AppState {
             csrf_key(&settings),
             settings.server.public_scheme == PublicScheme::Https,
         );
-        Ok(Self {
+        Ok(Self(Arc::new(Shared {
             settings: Arc::new(settings),
             intake,
             csrf,
@@ -112,12 +135,12 @@ impl AppState {
             waker: DeliveryWaker::new(Some(delivery_metrics.clone())),
             delivery_metrics,
             reset_requests: Arc::new(tokio::sync::Notify::new()),
-            txt_lookup: Arc::new(DnsTxtLookup::new()),
+            txt_lookup,
             hasher,
             policy,
             session_lifetime,
             token_keys,
-        })
+        })))
     }
 
     /// The password rules of a firm: the platform's, with the firm's own minimum

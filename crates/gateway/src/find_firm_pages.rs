@@ -67,7 +67,8 @@ pub async fn request_list(
             .into_response());
     };
     state.reset_requests.notify_one();
-    tracing::info!(email_domain = email.domain(), "firm list requested");
+    // Recorded in the database; the processor logs what came of it.
+    tracing::debug!(email_domain = email.domain(), "firm list requested");
     Ok(Html(
         state
             .templates

@@ -78,7 +78,8 @@ pub async fn request_reset(
             .into_response());
     };
     state.reset_requests.notify_one();
-    tracing::info!(email_domain = email.domain(), "password reset requested");
+    // Recorded in the database; the processor logs what came of it.
+    tracing::debug!(email_domain = email.domain(), "password reset requested");
     let context = context! { firm => firm_value(&tenant), ttl_minutes => state.settings.reset.default_ttl_minutes };
     Ok(Html(state.templates.render("forgot_sent.html", context)?).into_response())
 }

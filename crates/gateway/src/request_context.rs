@@ -138,12 +138,12 @@ impl<E: Endpoint> Endpoint for RequestContextEndpoint<E> {
         req.set_data(ClientAddress(client));
         let method = req.method().clone();
         // The path is not recorded: it can hold a reset token. The route pattern is.
+        // Few fields, formatted once: the span is made for every request, and the
+        // route is known only at the end, where the one line that names it is written.
         let span = tracing::info_span!(
             "request",
             request_id = %request_id,
             tenant = tracing::field::Empty,
-            method = %method,
-            route = tracing::field::Empty,
         );
         async move {
             let result = self.inner.call(req).await.map(IntoResponse::into_response);
@@ -152,7 +152,6 @@ impl<E: Endpoint> Endpoint for RequestContextEndpoint<E> {
             let route = response
                 .data::<PathPattern>()
                 .map_or_else(|| "unmatched".to_owned(), |pattern| pattern.0.to_string());
-            tracing::Span::current().record("route", route.as_str());
             let status = response.status();
             let elapsed = started.elapsed();
             self.metrics.observe(
@@ -165,9 +164,9 @@ impl<E: Endpoint> Endpoint for RequestContextEndpoint<E> {
             // reading (errors, refusals, slow answers), each request at debug.
             let latency_ms = elapsed.as_secs_f64() * 1000.0;
             if status.is_client_error() || status.is_server_error() || elapsed >= SLOW_REQUEST {
-                tracing::info!(status = status.as_u16(), latency_ms, client = ?client, "request finished");
+                tracing::info!(%method, %route, status = status.as_u16(), latency_ms, client = ?client, "request finished");
             } else {
-                tracing::debug!(status = status.as_u16(), latency_ms, client = ?client, "request finished");
+                tracing::debug!(%method, %route, status = status.as_u16(), latency_ms, client = ?client, "request finished");
             }
             add_security_headers(&mut response, self.settings.hsts);
             if let Ok(value) = HeaderValue::from_str(&request_id.0) {

@@ -163,12 +163,12 @@ impl Database {
         self.reader.execute_unprepared("SELECT 1").await.is_ok()
     }
 
-    /// Closes every connection.
-    pub async fn close(self) -> Result<(), DbErr> {
+    /// Closes every connection, for every clone of this handle.
+    pub async fn close(&self) -> Result<(), DbErr> {
         let same_pool = self.backend() == DbBackend::Postgres;
-        self.writer.close().await?;
+        self.writer.clone().close().await?;
         if !same_pool {
-            self.reader.close().await?;
+            self.reader.clone().close().await?;
         }
         Ok(())
     }

@@ -59,9 +59,7 @@ fn app_state(
 ) -> AppState {
     let settings = Settings::load_with_variables(Environment::Test, None, variables.to_vec())
         .expect("the test configuration loads");
-    let mut state = AppState::new(settings, db.clone()).expect("the app state builds");
-    state.txt_lookup = dns.clone();
-    state
+    AppState::with_txt_lookup(settings, db.clone(), dns.clone()).expect("the app state builds")
 }
 
 /// Another instance of the app on the same database, with its own caches: what a
