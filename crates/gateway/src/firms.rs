@@ -258,7 +258,8 @@ async fn live_firm(state: &AppState, slug: &str) -> Result<Tenant, FirmError> {
 /// instances purging at once is harmless, as deleting what is gone changes nothing.
 const PURGE_INTERVAL: std::time::Duration = std::time::Duration::from_secs(3600);
 
-/// Purges deleted firms every [`PURGE_INTERVAL`] until `shutdown` completes.
+/// Purges deleted firms and old rate-limit counters every [`PURGE_INTERVAL`] until
+/// `shutdown` completes.
 pub async fn run_purge(state: AppState, shutdown: impl std::future::Future<Output = ()>) {
     let mut ticks = tokio::time::interval(PURGE_INTERVAL);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -276,6 +277,14 @@ pub async fn run_purge(state: AppState, shutdown: impl std::future::Future<Outpu
                     identity::purge_rate_limit_counters(&state.db, Utc::now() - window * 2).await
                 {
                     tracing::warn!(%error, "purging old rate-limit counters failed; trying again later");
+                }
+                // SQLite keeps no statistics unless asked, and its docs advise a
+                // long-lived connection to ask now and then; PostgreSQL's
+                // autovacuum does this by itself.
+                if state.db.backend() == sea_orm::DbBackend::Sqlite
+                    && let Err(error) = state.db.refresh_statistics().await
+                {
+                    tracing::warn!(%error, "refreshing SQLite's statistics failed; trying again later");
                 }
             }
         }

@@ -41,7 +41,8 @@ pub fn seeded_contact_email(slug: &str, number: usize) -> String {
 /// (`admin@{slug}.test`), one client and `contacts_per_firm` active contacts, a
 /// hundred firms a transaction. Firms that exist already are left alone, so an
 /// interrupted run continues where it stopped. Calls `progress` with the number of
-/// the last firm of each committed hundred.
+/// the last firm of each committed hundred. Ends by refreshing the planner's
+/// statistics, as anyone should after a bulk load.
 pub async fn seed_firms(
     state: &AppState,
     firms: usize,
@@ -92,6 +93,7 @@ pub async fn seed_firms(
             progress(last);
         }
     }
+    state.db.refresh_statistics().await?;
     Ok(created)
 }
 

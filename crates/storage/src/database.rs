@@ -163,6 +163,37 @@ impl Database {
         self.reader.execute_unprepared("SELECT 1").await.is_ok()
     }
 
+    /// Brings the query planner's statistics up to date after a bulk load. Without
+    /// it, PostgreSQL plans a table that grew from empty to thousands of rows as if
+    /// it were empty until autovacuum gets to it (up to a minute): measured on
+    /// `GET /reset`, it looked a contact up through the firm's e-mail index and read
+    /// every contact of the firm, 0.6 ms instead of 0.03 ms. SQLite's `optimize`
+    /// analyses only the tables whose statistics it would use.
+    /// On PostgreSQL only the tables of the schema in use, not of the whole database.
+    pub async fn refresh_statistics(&self) -> Result<(), DbErr> {
+        let backend = self.backend();
+        if backend == DbBackend::Sqlite {
+            self.writer.execute_unprepared("PRAGMA optimize").await?;
+            return Ok(());
+        }
+        let tables = self
+            .writer
+            .query_all_raw(Statement::from_string(
+                backend,
+                "SELECT quote_ident(tablename) AS name FROM pg_tables \
+                 WHERE schemaname = current_schema()",
+            ))
+            .await?
+            .iter()
+            .map(|row| row.try_get::<String>("", "name"))
+            .collect::<Result<Vec<_>, _>>()?;
+        if !tables.is_empty() {
+            let statement = format!("ANALYZE {}", tables.join(", "));
+            self.writer.execute_unprepared(&statement).await?;
+        }
+        Ok(())
+    }
+
     /// Closes every connection, for every clone of this handle.
     pub async fn close(&self) -> Result<(), DbErr> {
         let same_pool = self.backend() == DbBackend::Postgres;

@@ -42,7 +42,7 @@ impl DatabaseKind {
 pub(crate) struct ScratchDatabase {
     pub(crate) kind: DatabaseKind,
     pub(crate) url: String,
-    _schema: Option<PostgresSchema>,
+    schema: Option<PostgresSchema>,
 }
 
 impl ScratchDatabase {
@@ -51,7 +51,7 @@ impl ScratchDatabase {
         Self {
             kind: DatabaseKind::Sqlite,
             url: format!("sqlite://{}/latchkey.db?mode=rwc", folder.display()),
-            _schema: None,
+            schema: None,
         }
     }
 
@@ -74,8 +74,25 @@ impl ScratchDatabase {
                 "{server_url}{separator}options=-c%20search_path%3D{}",
                 schema.name
             ),
-            _schema: Some(schema),
+            schema: Some(schema),
         })
+    }
+}
+
+impl ScratchDatabase {
+    /// What autovacuum does soon after a table grows: on PostgreSQL, `ANALYZE` of the
+    /// scratch schema's tables. SQLite plans without statistics until asked.
+    pub(crate) fn refresh_statistics(&self) -> anyhow::Result<()> {
+        let Some(schema) = &self.schema else {
+            return Ok(());
+        };
+        let statement = format!(
+            "DO $$ DECLARE t text; BEGIN \
+             FOR t IN SELECT quote_ident(tablename) FROM pg_tables WHERE schemaname = '{}' \
+             LOOP EXECUTE 'ANALYZE {}.' || t; END LOOP; END $$",
+            schema.name, schema.name
+        );
+        psql(&schema.server_url, &statement)
     }
 }
 

@@ -3,6 +3,7 @@
 
 mod concurrency;
 mod group_commit;
+mod statistics;
 
 use sea_orm::ConnectionTrait;
 use storage::Database;
