@@ -181,12 +181,6 @@ struct Sender {
     display_name: String,
 }
 
-enum Outcome {
-    Sent,
-    Retried,
-    Dead,
-}
-
 impl DeliveryWorker {
     /// A worker on `db` that `waker` wakes and whose metrics it reports.
     pub fn new(
@@ -275,7 +269,9 @@ impl DeliveryWorker {
         tracing::info!("email delivery worker stopped");
     }
 
-    /// One pass: claims the messages due now and sends them concurrently.
+    /// One pass: claims the messages due now, sends them concurrently, then writes
+    /// every outcome in one transaction. One commit per pass rather than per message
+    /// matters on SQLite, where every write waits for the one writer.
     pub async fn deliver_due(&self) -> Result<DeliveryReport, NotificationError> {
         let inner = &self.inner;
         let now = inner.clock.now();
@@ -321,20 +317,36 @@ impl DeliveryWorker {
                 recipient_domain = recipient_domain(&message.recipient),
             );
             let inner = Arc::clone(inner);
-            tasks.spawn(async move { inner.deliver_one(message, sender).await }.instrument(span));
+            tasks.spawn(
+                async move {
+                    let (verdict, at) = inner.send_one(&message, sender).await;
+                    Finished {
+                        message,
+                        verdict,
+                        at,
+                        span: tracing::Span::current(),
+                    }
+                }
+                .instrument(span),
+            );
         }
+        let mut finished = Vec::with_capacity(report.claimed);
         while let Some(joined) = tasks.join_next().await {
             match joined {
-                Ok(Ok(Outcome::Sent)) => report.sent += 1,
-                Ok(Ok(Outcome::Retried)) => report.retried += 1,
-                Ok(Ok(Outcome::Dead)) => report.dead += 1,
+                Ok(done) => finished.push(done),
                 // The message stays `sending` and is claimed again when its lease
                 // expires: delivered at least once, never lost.
-                Ok(Err(error)) => {
-                    tracing::error!(error = %error, "recording a delivery outcome failed");
-                }
                 Err(error) => tracing::error!(error = %error, "an email delivery task failed"),
             }
+        }
+        for (done, recorded) in inner.record_all(&finished).await {
+            let _entered = done.span.enter();
+            if let Err(error) = recorded {
+                // As above: the lease brings the message back.
+                tracing::error!(error = %error, "recording a delivery outcome failed");
+                continue;
+            }
+            inner.announce(done, &mut report);
         }
         if let Some(metrics) = &inner.waker.metrics {
             metrics.set_depth(&count_unsent_messages(&inner.db).await?);
@@ -343,16 +355,40 @@ impl DeliveryWorker {
     }
 }
 
+/// What sending a message came to, before it is written down.
+#[derive(Debug)]
+enum Verdict {
+    Sent,
+    Retry {
+        next: DateTime<Utc>,
+        delay: Duration,
+        error: String,
+    },
+    Dead {
+        error: String,
+    },
+}
+
+/// A message of this pass and what became of it.
+struct Finished {
+    message: ClaimedMessage,
+    verdict: Verdict,
+    at: DateTime<Utc>,
+    /// The message's own span, so what is logged after the pass still names it.
+    span: tracing::Span,
+}
+
 impl Inner {
-    async fn deliver_one(
+    /// Sends one message, or decides it cannot be sent; writes nothing.
+    async fn send_one(
         &self,
-        message: ClaimedMessage,
+        message: &ClaimedMessage,
         sender: Option<Sender>,
-    ) -> Result<Outcome, NotificationError> {
+    ) -> (Verdict, DateTime<Utc>) {
         let Some(sender) = sender else {
             // The firm was deleted after the claim; its messages go with it.
-            mark_dead(&self.db, &message, "the firm no longer exists").await?;
-            return Ok(Outcome::Dead);
+            let error = "the firm no longer exists".to_owned();
+            return (Verdict::Dead { error }, self.clock.now());
         };
         if message.attempts > self.settings.max_attempts {
             // Only a message whose every worker died mid-send gets here.
@@ -360,10 +396,10 @@ impl Inner {
                 "abandoned after {} attempts: the worker stopped while sending",
                 self.settings.max_attempts
             );
-            return self.give_up(&message, &error).await;
+            return (Verdict::Dead { error }, self.clock.now());
         }
         let now = self.clock.now();
-        let built = self.build(&message, &sender, now);
+        let built = self.build(message, &sender, now);
         let result = match &built {
             Ok(email) => {
                 let from = email
@@ -395,17 +431,8 @@ impl Inner {
             Err(error) => Err(SendFailure::Permanent(error.clone())),
         };
         let finished = self.clock.now();
-        match result {
-            Ok(()) => {
-                self.record_final(&message, DeliveryOutcome::Sent, finished)
-                    .await?;
-                let waited = (finished - message.created_at).as_seconds_f64();
-                if let Some(metrics) = &self.waker.metrics {
-                    metrics.sent(&message.kind, waited);
-                }
-                tracing::info!(waited_seconds = waited, "email sent");
-                Ok(Outcome::Sent)
-            }
+        let verdict = match result {
+            Ok(()) => Verdict::Sent,
             Err(SendFailure::Transient(error)) if message.attempts < self.settings.max_attempts => {
                 let delay = retry_delay(
                     self.settings.retry_base,
@@ -414,58 +441,74 @@ impl Inner {
                     random_jitter(),
                 );
                 let next = finished + TimeDelta::from_std(delay).unwrap_or(TimeDelta::hours(1));
-                schedule_retry(&self.db, &message, next, &error).await?;
-                if let Some(metrics) = &self.waker.metrics {
-                    metrics.retried(&message.kind);
-                }
-                tracing::warn!(
-                    error = %error,
-                    retry_in_seconds = delay.as_secs(),
-                    "email delivery failed; will retry"
-                );
-                Ok(Outcome::Retried)
+                Verdict::Retry { next, delay, error }
             }
             Err(SendFailure::Transient(error) | SendFailure::Permanent(error)) => {
-                self.give_up(&message, &error).await
+                Verdict::Dead { error }
+            }
+        };
+        (verdict, finished)
+    }
+
+    /// Writes every outcome of a pass in one transaction. If that fails (say, the
+    /// observer refuses one message's trail), each is written alone instead, so one
+    /// message's trouble leaves the others recorded.
+    async fn record_all<'a>(
+        &self,
+        finished: &'a [Finished],
+    ) -> Vec<(&'a Finished, Result<(), NotificationError>)> {
+        let together = async {
+            let txn = self.db.begin().await?;
+            for done in finished {
+                self.record(&txn, done).await?;
+            }
+            txn.commit().await?;
+            Ok::<_, NotificationError>(())
+        };
+        match together.await {
+            Ok(()) => finished.iter().map(|done| (done, Ok(()))).collect(),
+            Err(error) => {
+                tracing::warn!(%error, "recording a pass's outcomes together failed; recording each alone");
+                let mut results = Vec::with_capacity(finished.len());
+                for done in finished {
+                    let alone = async {
+                        let txn = self.db.begin().await?;
+                        self.record(&txn, done).await?;
+                        txn.commit().await?;
+                        Ok(())
+                    };
+                    results.push((done, alone.await));
+                }
+                results
             }
         }
     }
 
-    async fn give_up(
-        &self,
-        message: &ClaimedMessage,
-        error: &str,
-    ) -> Result<Outcome, NotificationError> {
-        let outcome = DeliveryOutcome::Dead {
-            error: error.to_owned(),
-        };
-        self.record_final(message, outcome, self.clock.now())
-            .await?;
-        if let Some(metrics) = &self.waker.metrics {
-            metrics.dead(&message.kind);
-        }
-        tracing::error!(error = %error, "email is dead; an operator may retry it");
-        Ok(Outcome::Dead)
-    }
-
-    /// Marks a message sent or dead and, when it names its account and an observer
-    /// listens, tells the observer in the same transaction.
-    async fn record_final(
-        &self,
-        message: &ClaimedMessage,
-        outcome: DeliveryOutcome,
-        at: DateTime<Utc>,
-    ) -> Result<(), NotificationError> {
-        let txn = self.db.begin().await?;
-        let recorded = match &outcome {
-            DeliveryOutcome::Sent => mark_sent(&txn, message, at).await?,
-            DeliveryOutcome::Dead { error } => mark_dead(&txn, message, error).await?,
+    /// Writes one outcome: a retry, or a final outcome that, when the message names
+    /// its account and an observer listens, the observer hears in the same
+    /// transaction.
+    async fn record(&self, txn: &Transaction, done: &Finished) -> Result<(), NotificationError> {
+        let message = &done.message;
+        let (outcome, recorded) = match &done.verdict {
+            Verdict::Retry { next, error, .. } => {
+                schedule_retry(txn, message, *next, error).await?;
+                return Ok(());
+            }
+            Verdict::Sent => (
+                DeliveryOutcome::Sent,
+                mark_sent(txn, message, done.at).await?,
+            ),
+            Verdict::Dead { error } => (
+                DeliveryOutcome::Dead {
+                    error: error.clone(),
+                },
+                mark_dead(txn, message, error).await?,
+            ),
         };
         // A worker that took the message over has already recorded its outcome (and
         // told the observer) or a retry; telling the observer now would put an
         // outcome on the trail that the outbox does not have.
         if !recorded {
-            txn.commit().await?;
             return Ok(());
         }
         if let (Some(observer), Some(tenant_id), Some(subject_id)) =
@@ -477,14 +520,46 @@ impl Inner {
                 subject_id,
                 kind: message.kind.clone(),
                 outcome,
-                at,
+                at: done.at,
             };
-            observer.delivered(&txn, &event).await?;
+            observer.delivered(txn, &event).await?;
         }
-        txn.commit().await?;
         Ok(())
     }
 
+    /// Counts and logs an outcome once it is written down.
+    fn announce(&self, done: &Finished, report: &mut DeliveryReport) {
+        let metrics = self.waker.metrics.as_ref();
+        let kind = &done.message.kind;
+        match &done.verdict {
+            Verdict::Sent => {
+                report.sent += 1;
+                let waited = (done.at - done.message.created_at).as_seconds_f64();
+                if let Some(metrics) = metrics {
+                    metrics.sent(kind, waited);
+                }
+                tracing::info!(waited_seconds = waited, "email sent");
+            }
+            Verdict::Retry { delay, error, .. } => {
+                report.retried += 1;
+                if let Some(metrics) = metrics {
+                    metrics.retried(kind);
+                }
+                tracing::warn!(
+                    error = %error,
+                    retry_in_seconds = delay.as_secs(),
+                    "email delivery failed; will retry"
+                );
+            }
+            Verdict::Dead { error } => {
+                report.dead += 1;
+                if let Some(metrics) = metrics {
+                    metrics.dead(kind);
+                }
+                tracing::error!(error = %error, "email is dead; an operator may retry it");
+            }
+        }
+    }
     /// The MIME message; failing to build it is permanent, as a retry would fail
     /// the same way.
     fn build(
