@@ -28,6 +28,10 @@ pub(crate) struct DatabaseFigures {
     pub(crate) ceiling_requests_per_second: f64,
     pub(crate) scenarios: Vec<ScenarioFigures>,
     pub(crate) login_page_during_sign_in: LoadFigures,
+    /// Known and unknown forgot-password requests measured at the same time; absent
+    /// from figures kept before it was measured.
+    #[serde(default)]
+    pub(crate) forgot_side_by_side: Option<SideBySide>,
     pub(crate) rss_idle_mib: f64,
     pub(crate) rss_after_sign_in_mib: f64,
     pub(crate) contact_seeding: ContactSeeding,
@@ -64,6 +68,13 @@ impl ScenarioFigures {
             percent_of_hashing_ceiling: None,
         }
     }
+}
+
+/// Forgot-password for a known and an unknown address, answered at the same time.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct SideBySide {
+    pub(crate) known: LoadFigures,
+    pub(crate) unknown: LoadFigures,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -139,14 +150,34 @@ impl DatabaseFigures {
         if let (Some(known), Some(unknown)) =
             (self.scenario(FORGOT_KNOWN), self.scenario(FORGOT_UNKNOWN))
         {
-            let (known_p50, unknown_p50) = (known.load.p50_ms, unknown.load.p50_ms);
-            let difference = percent((known_p50 - unknown_p50).abs(), known_p50.min(unknown_p50));
+            // Separate floods meet different background work (the known address's
+            // resets are still being sent during the next run), so only the
+            // side-by-side run compares the two; the floods are shown beside it.
+            let apart =
+                |known: f64, unknown: f64| percent((known - unknown).abs(), known.min(unknown));
+            let floods = format!(
+                "separate floods: known {:.2} ms, unknown {:.2} ms ({:.1}% apart)",
+                known.load.p50_ms,
+                unknown.load.p50_ms,
+                apart(known.load.p50_ms, unknown.load.p50_ms)
+            );
+            let (measured, pass) = match &self.forgot_side_by_side {
+                Some(beside) => {
+                    let difference = apart(beside.known.p50_ms, beside.unknown.p50_ms);
+                    (
+                        format!(
+                            "side by side: known {:.2} ms, unknown {:.2} ms ({difference:.1}% apart); {floods}",
+                            beside.known.p50_ms, beside.unknown.p50_ms
+                        ),
+                        difference <= 5.0,
+                    )
+                }
+                None => (floods, false),
+            };
             targets.push(TargetCheck {
                 target: "POST /forgot-password: known and unknown address p50 within 5%".into(),
-                measured: format!(
-                    "known {known_p50:.2} ms, unknown {unknown_p50:.2} ms ({difference:.1}% apart)"
-                ),
-                pass: difference <= 5.0,
+                measured,
+                pass,
                 marker: None,
             });
             let failures = |figures: &ScenarioFigures| {
@@ -345,6 +376,18 @@ fn write_database(out: &mut String, database: &DatabaseFigures, hashing: &Hashin
         database.login_page_during_sign_in.p50_ms,
         database.login_page_during_sign_in.requests_per_second
     );
+    if let Some(beside) = &database.forgot_side_by_side {
+        let _ = writeln!(
+            out,
+            "- POST /forgot-password side by side (wrk -t1 -c16 each): known p50 {:.2} ms, p99 {:.2} ms, {:.0} req/s; unknown p50 {:.2} ms, p99 {:.2} ms, {:.0} req/s",
+            beside.known.p50_ms,
+            beside.known.p99_ms,
+            beside.known.requests_per_second,
+            beside.unknown.p50_ms,
+            beside.unknown.p99_ms,
+            beside.unknown.requests_per_second
+        );
+    }
     let _ = writeln!(
         out,
         "- RSS: {:.1} MiB idle, {:.1} MiB after the sign-in flood",

@@ -14,6 +14,8 @@ pub(crate) const CEILING: &str = "ceiling";
 pub(crate) const LOGIN_PAGE: &str = "login_page";
 pub(crate) const FORGOT_KNOWN: &str = "forgot_known";
 pub(crate) const FORGOT_UNKNOWN: &str = "forgot_unknown";
+pub(crate) const FORGOT_KNOWN_BESIDE: &str = "forgot_known_beside";
+pub(crate) const FORGOT_UNKNOWN_BESIDE: &str = "forgot_unknown_beside";
 pub(crate) const RESET_LINK: &str = "reset_link";
 pub(crate) const RESET_PAGE: &str = "reset_page";
 pub(crate) const SIGN_IN: &str = "sign_in";
@@ -347,6 +349,11 @@ impl Load {
         threads: 2,
         connections: 32,
     };
+    /// Half the flood, for one of two scenarios measured side by side.
+    pub(crate) const HALF_FLOOD: Self = Self {
+        threads: 1,
+        connections: 16,
+    };
     /// A person or two using the site while it is flooded.
     pub(crate) const BYSTANDER: Self = Self {
         threads: 1,
@@ -401,6 +408,35 @@ impl WrkRunner {
                 .map_err(|_| anyhow::anyhow!("the bystander's wrk thread panicked"))?;
             Ok((flooded?, beside?))
         })
+    }
+
+    /// Measures two scenarios at the same time, each with half the flood, so both
+    /// meet the same background work: their latencies can be compared, which two
+    /// runs one after the other (with different queues behind them) cannot.
+    pub(crate) fn measure_side_by_side(
+        &self,
+        left: &Scenario,
+        right: &Scenario,
+    ) -> anyhow::Result<(LoadFigures, LoadFigures)> {
+        println!(
+            "xtask: bench: {} and {} side by side",
+            left.name, right.name
+        );
+        let left_script = self.write_script(left)?;
+        let right_script = self.write_script(right)?;
+        let both = |seconds: u64| {
+            std::thread::scope(|scope| {
+                let right =
+                    scope.spawn(|| self.run(&right_script, right, Load::HALF_FLOOD, seconds));
+                let left = self.run(&left_script, left, Load::HALF_FLOOD, seconds);
+                let right = right
+                    .join()
+                    .map_err(|_| anyhow::anyhow!("a wrk thread panicked"))?;
+                Ok::<_, anyhow::Error>((left?, right?))
+            })
+        };
+        both(WARM_UP_SECONDS)?;
+        both(self.duration_seconds)
     }
 
     fn write_script(&self, scenario: &Scenario) -> anyhow::Result<PathBuf> {
