@@ -278,14 +278,6 @@ pub async fn run_purge(state: AppState, shutdown: impl std::future::Future<Outpu
                 {
                     tracing::warn!(%error, "purging old rate-limit counters failed; trying again later");
                 }
-                // SQLite keeps no statistics unless asked, and its docs advise a
-                // long-lived connection to ask now and then; PostgreSQL's
-                // autovacuum does this by itself.
-                if state.db.backend() == sea_orm::DbBackend::Sqlite
-                    && let Err(error) = state.db.refresh_statistics().await
-                {
-                    tracing::warn!(%error, "refreshing SQLite's statistics failed; trying again later");
-                }
             }
         }
     }
