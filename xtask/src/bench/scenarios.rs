@@ -393,21 +393,11 @@ impl WrkRunner {
         let flood_script = self.write_script(flood)?;
         let bystander_script = self.write_script(bystander)?;
         self.run(&flood_script, flood, Load::FLOOD, WARM_UP_SECONDS)?;
-        std::thread::scope(|scope| {
-            let beside = scope.spawn(|| {
-                self.run(
-                    &bystander_script,
-                    bystander,
-                    Load::BYSTANDER,
-                    self.duration_seconds,
-                )
-            });
-            let flooded = self.run(&flood_script, flood, Load::FLOOD, self.duration_seconds);
-            let beside = beside
-                .join()
-                .map_err(|_| anyhow::anyhow!("the bystander's wrk thread panicked"))?;
-            Ok((flooded?, beside?))
-        })
+        self.run_together(
+            (&flood_script, flood, Load::FLOOD),
+            (&bystander_script, bystander, Load::BYSTANDER),
+            self.duration_seconds,
+        )
     }
 
     /// Measures two scenarios at the same time, each with half the flood, so both
@@ -424,19 +414,27 @@ impl WrkRunner {
         );
         let left_script = self.write_script(left)?;
         let right_script = self.write_script(right)?;
-        let both = |seconds: u64| {
-            std::thread::scope(|scope| {
-                let right =
-                    scope.spawn(|| self.run(&right_script, right, Load::HALF_FLOOD, seconds));
-                let left = self.run(&left_script, left, Load::HALF_FLOOD, seconds);
-                let right = right
-                    .join()
-                    .map_err(|_| anyhow::anyhow!("a wrk thread panicked"))?;
-                Ok::<_, anyhow::Error>((left?, right?))
-            })
-        };
-        both(WARM_UP_SECONDS)?;
-        both(self.duration_seconds)
+        let left = (left_script.as_path(), left, Load::HALF_FLOOD);
+        let right = (right_script.as_path(), right, Load::HALF_FLOOD);
+        self.run_together(left, right, WARM_UP_SECONDS)?;
+        self.run_together(left, right, self.duration_seconds)
+    }
+
+    /// Two wrk runs at the same time.
+    fn run_together(
+        &self,
+        (left_script, left, left_load): (&Path, &Scenario, Load),
+        (right_script, right, right_load): (&Path, &Scenario, Load),
+        seconds: u64,
+    ) -> anyhow::Result<(LoadFigures, LoadFigures)> {
+        std::thread::scope(|scope| {
+            let right = scope.spawn(|| self.run(right_script, right, right_load, seconds));
+            let left = self.run(left_script, left, left_load, seconds);
+            let right = right
+                .join()
+                .map_err(|_| anyhow::anyhow!("a wrk thread panicked"))?;
+            Ok((left?, right?))
+        })
     }
 
     fn write_script(&self, scenario: &Scenario) -> anyhow::Result<PathBuf> {
