@@ -135,7 +135,7 @@ pub async fn find_client(
 }
 
 /// Clients whose name contains `search` (case-insensitive), by name, one page at a
-/// time. `(tenant_id, name_key)` is indexed, so this stays fast for large firms.
+/// time; a page past the end is the last page. `(tenant_id, name_key)` is indexed, so this stays fast for large firms.
 pub async fn list_clients(
     db: &impl ConnectionTrait,
     tenant: TenantId,
@@ -144,13 +144,16 @@ pub async fn list_clients(
     per_page: u64,
 ) -> Result<ClientPage, IdentityError> {
     let per_page = per_page.clamp(1, 200);
-    let page = page.max(1);
     let mut query = client::Entity::find().filter(client::Column::TenantId.eq(tenant.as_uuid()));
     if let Some(search) = search.map(str::trim).filter(|s| !s.is_empty()) {
         let pattern = format!("%{}%", escape_like(&search.to_lowercase()));
         query = query.filter(client::Column::NameKey.like(LikeExpr::new(pattern).escape('\\')));
     }
     let total = query.clone().count(db).await?;
+    // A page past the end (a stale link, or `?page=18446744073709551615`) shows the
+    // last one; the offset can then never overflow.
+    let last_page = total.div_ceil(per_page).max(1);
+    let page = page.clamp(1, last_page);
     let clients = query
         .order_by_asc(client::Column::NameKey)
         .order_by_asc(client::Column::Id)

@@ -425,6 +425,20 @@ async fn clients_are_searched_and_paged() {
     assert!(first.contains("121 clients"));
     let third = body(browser.get("/staff/clients?page=3").await).await;
     assert!(third.contains("John A. Teague"));
+    // Past the end, even past what the offset could hold: the last page.
+    let beyond = body(
+        browser
+            .get("/staff/clients?page=18446744073709551615")
+            .await,
+    )
+    .await;
+    assert!(beyond.contains("Page 3 of 3") && beyond.contains("John A. Teague"));
+    for nonsense in ["18446744073709551616", "-1", "two"] {
+        browser
+            .get(&format!("/staff/clients?page={nonsense}"))
+            .await
+            .assert_status(StatusCode::BAD_REQUEST);
+    }
     let found = body(browser.get("/staff/clients?q=client%2011").await).await;
     assert!(
         found.contains("Client 110")

@@ -259,3 +259,36 @@ async fn an_import_creates_every_contact_or_none() {
         Err(IdentityError::NotFound)
     ));
 }
+
+/// A page number past the end (even `u64::MAX`, which once overflowed the offset)
+/// shows the last page.
+#[tokio::test]
+async fn a_page_past_the_end_shows_the_last_page() {
+    let database = fresh_database().await;
+    let db = &database.connection;
+    let acme = firm(db, "acme").await;
+    let now = Utc::now();
+    for name in ["Alpha", "Bravo", "Charlie"] {
+        create_client(db, acme.id, name, now).await.unwrap();
+    }
+
+    for asked in [3, 1_000, u64::MAX] {
+        let page = list_clients(db, acme.id, None, asked, 2).await.unwrap();
+        assert_eq!(
+            (page.page, page.pages(), page.total),
+            (2, 2, 3),
+            "page {asked}"
+        );
+        let names: Vec<&str> = page
+            .clients
+            .iter()
+            .map(|client| client.name.as_str())
+            .collect();
+        assert_eq!(names, ["Charlie"], "page {asked}");
+    }
+    let empty = list_clients(db, acme.id, Some("nobody"), u64::MAX, 2)
+        .await
+        .unwrap();
+    assert_eq!((empty.page, empty.total), (1, 0));
+    assert!(empty.clients.is_empty());
+}
