@@ -41,8 +41,9 @@ pub fn seeded_contact_email(slug: &str, number: usize) -> String {
 /// (`admin@{slug}.test`), one client and `contacts_per_firm` active contacts, a
 /// hundred firms a transaction. Firms that exist already are left alone, so an
 /// interrupted run continues where it stopped. Calls `progress` with the number of
-/// the last firm of each committed hundred. Ends by refreshing the planner's
-/// statistics, as anyone should after a bulk load.
+/// the last firm of each committed hundred. Ends by refreshing PostgreSQL's planner
+/// statistics, as anyone should after a bulk load (SQLite is kept without them; see
+/// `Database::refresh_statistics`).
 pub async fn seed_firms(
     state: &AppState,
     firms: usize,
