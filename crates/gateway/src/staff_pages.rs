@@ -675,11 +675,28 @@ pub async fn edit_contact(
         locale,
         status,
     };
-    match update_contact(&state.db, tenant.id, contact.id, changes, Utc::now()).await {
+    let email_changed = changes.email != contact.email;
+    let status_changed = status != contact.status;
+    // A link or an invitation sent to the old (perhaps mistyped) address, or before a
+    // disable, must not set a password now; a session must not outlive the address
+    // it signed in with, nor the disable. All with the edit or not at all.
+    let txn = state.db.begin().await.map_err(GatewayError::internal)?;
+    match update_contact(&txn, tenant.id, contact.id, changes, Utc::now()).await {
         Ok(()) => {
-            if status == ContactStatus::Disabled {
+            if email_changed || status_changed {
+                reset_token::revoke_tokens(
+                    &txn,
+                    tenant.id,
+                    AccountKind::Contact.as_str(),
+                    contact.id,
+                    None,
+                )
+                .await
+                .map_err(GatewayError::internal)?;
+            }
+            if email_changed || status == ContactStatus::Disabled {
                 identity::revoke_all_sessions(
-                    &state.db,
+                    &txn,
                     tenant.id,
                     AccountKind::Contact,
                     contact.id,
@@ -687,6 +704,7 @@ pub async fn edit_contact(
                 )
                 .await?;
             }
+            txn.commit().await.map_err(GatewayError::internal)?;
             Ok(
                 Redirect::see_other(format!("/staff/clients/{}/contacts", client.id))
                     .into_response(),

@@ -16,7 +16,7 @@ use crate::{TokenError, TokenKeys, TokenPurpose, UrlToken};
 pub enum TokenState {
     Issued,
     Consumed,
-    /// A newer token was minted for the same account and purpose.
+    /// A newer token was minted for the same account.
     Superseded,
     /// The account's password changed, or an operator revoked it.
     Revoked,
@@ -121,8 +121,10 @@ pub enum RedeemError {
     Store(#[from] TokenError),
 }
 
-/// Mints a token for an account, superseding the account's older tokens of the same
-/// purpose. Run it in the transaction that also enqueues the email carrying it.
+/// Mints a token for an account, superseding the account's older tokens of every
+/// purpose: the newest email is the only one that acts, so an invitation does not
+/// outlive a later reset, nor a reset link a switch of the firm's reset mode. Run it in
+/// the transaction that also enqueues the email carrying it.
 #[allow(clippy::too_many_arguments)]
 pub async fn mint_token(
     db: &impl ConnectionTrait,
@@ -142,7 +144,6 @@ pub async fn mint_token(
         .filter(reset_token::Column::TenantId.eq(tenant.as_uuid()))
         .filter(reset_token::Column::AccountKind.eq(account_kind))
         .filter(reset_token::Column::AccountId.eq(account_id))
-        .filter(reset_token::Column::Purpose.eq(purpose.as_str()))
         .filter(reset_token::Column::State.eq(TokenState::Issued.stored()))
         .exec(db)
         .await?;

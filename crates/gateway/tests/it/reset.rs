@@ -362,3 +362,84 @@ async fn staff_see_the_links_history_on_the_contacts_page() {
         "newest first"
     );
 }
+
+/// Opens `minted`'s link in a fresh browser and tells what the page says.
+async fn link_status(app: &TestApp, minted: &MintedToken) -> StatusCode {
+    let browser = Browser::new(app, "acme.localhost");
+    browser
+        .get(&format!("/reset/{}", minted.token.expose()))
+        .await;
+    browser.get("/reset").await.0.status()
+}
+
+/// An administrator edits `contact` through the form, changing only what is given.
+async fn edit_contact(
+    admin: &Browser<'_>,
+    contact: &identity::Contact,
+    email: &str,
+    status: &str,
+) -> poem::test::TestResponse {
+    let page = format!(
+        "/staff/clients/{}/contacts/{}/edit",
+        contact.client_id, contact.id
+    );
+    let mut fields = vec![("name", "Body Boom"), ("email", email), ("locale", "en")];
+    if !status.is_empty() {
+        fields.push(("status", status));
+    }
+    admin.submit(&page, &page, &fields).await
+}
+
+#[tokio::test]
+async fn an_email_change_or_a_disable_ends_the_accounts_links_and_sessions() {
+    let app = spawn_app().await;
+    let (firm, contact) = setup(&app, "acme").await;
+    app.create_staff(
+        &firm,
+        "admin@acme.test",
+        "staff correct horse",
+        identity::StaffRole::Admin,
+    )
+    .await;
+    let admin = Browser::new(&app, "acme.localhost");
+    admin
+        .sign_in_staff("admin@acme.test", "staff correct horse")
+        .await;
+
+    // A rename alone leaves the link and the session alone.
+    let signed_in = Browser::new(&app, "acme.localhost");
+    assert_eq!(sign_in(&signed_in, OLD_PASSWORD).await, "/");
+    let kept = mint(&app, &firm, &contact, Utc::now()).await;
+    edit_contact(&admin, &contact, "body.boom@acme.test", "")
+        .await
+        .assert_status(StatusCode::SEE_OTHER);
+    assert_eq!(link_status(&app, &kept).await, StatusCode::OK);
+    signed_in.get("/").await.assert_status_is_ok();
+
+    // The link sent to the old address stops working, and so does the session.
+    edit_contact(&admin, &contact, "b.boom@acme.test", "")
+        .await
+        .assert_status(StatusCode::SEE_OTHER);
+    assert_eq!(link_status(&app, &kept).await, StatusCode::NOT_FOUND);
+    let ended = signed_in.get("/").await;
+    ended.assert_status(StatusCode::SEE_OTHER);
+    assert!(location(&ended).starts_with("/login"));
+
+    // A disable ends them too; so does a re-enable, for links sent while disabled.
+    let before_disable = mint(&app, &firm, &contact, Utc::now()).await;
+    edit_contact(&admin, &contact, "b.boom@acme.test", "disabled")
+        .await
+        .assert_status(StatusCode::SEE_OTHER);
+    assert_eq!(
+        link_status(&app, &before_disable).await,
+        StatusCode::NOT_FOUND
+    );
+    let while_disabled = mint(&app, &firm, &contact, Utc::now()).await;
+    edit_contact(&admin, &contact, "b.boom@acme.test", "")
+        .await
+        .assert_status(StatusCode::SEE_OTHER);
+    assert_eq!(
+        link_status(&app, &while_disabled).await,
+        StatusCode::NOT_FOUND
+    );
+}
