@@ -80,6 +80,10 @@ pub async fn request_reset(
     state.reset_requests.notify_one();
     // Recorded in the database; the processor logs what came of it.
     tracing::debug!(email_domain = email.domain(), "password reset requested");
-    let context = context! { firm => firm_value(&tenant), ttl_minutes => state.settings.reset.default_ttl_minutes };
+    // The firm's own lifetime: the one its link will carry.
+    let context = context! {
+        firm => firm_value(&tenant),
+        ttl_minutes => crate::emails::reset_minutes(&state, &tenant),
+    };
     Ok(Html(state.templates.render("forgot_sent.html", context)?).into_response())
 }

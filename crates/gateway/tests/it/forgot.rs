@@ -145,3 +145,30 @@ async fn a_malformed_address_is_a_validation_error() {
         .await;
     response.assert_status(StatusCode::FORBIDDEN);
 }
+
+#[tokio::test]
+async fn the_answer_states_the_firms_own_link_lifetime() {
+    let app = spawn_app().await;
+    setup(&app).await;
+    let firm =
+        tenancy::find_tenant_by_slug(&app.state.db, &tenancy::TenantSlug::parse("acme").unwrap())
+            .await
+            .unwrap()
+            .unwrap();
+    let mut settings = firm.settings.clone();
+    settings.reset_link_minutes = Some(42);
+    tenancy::update_tenant_settings(&app.state.db, firm.id, &settings, chrono::Utc::now())
+        .await
+        .unwrap();
+    let browser = Browser::new(&app, "acme.localhost");
+    let sent = browser
+        .submit(
+            "/forgot-password",
+            "/forgot-password",
+            &[("email", "body.boom@acme.test")],
+        )
+        .await;
+    sent.assert_status_is_ok();
+    let html = body(sent).await;
+    assert!(html.contains("expires in 42 minutes"), "{html}");
+}
