@@ -83,8 +83,11 @@ impl CsrfKey {
         let mut cookie = Cookie::new_with_str(self.cookie_name(), value);
         cookie.set_http_only(true);
         cookie.set_secure(self.https);
-        // No form is ever posted here from another site.
-        cookie.set_same_site(SameSite::Strict);
+        // Lax, not Strict: a person arriving from webmail would come without a Strict
+        // cookie, be given a new one, and every form already open on this host would
+        // then fail. The token in the form is what protects; Lax still keeps the cookie
+        // off cross-site posts.
+        cookie.set_same_site(SameSite::Lax);
         cookie.set_path("/");
         cookie
     }
