@@ -25,6 +25,7 @@ use subtle::ConstantTimeEq;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, oneshot};
 
 use crate::IdentityError;
+use crate::policy::normalise_password;
 
 /// How long a hashing thread keeps its buffer without work.
 pub const IDLE_RELEASE: Duration = Duration::from_secs(10);
@@ -122,10 +123,11 @@ impl PasswordHasher {
         })
     }
 
-    /// The PHC string of `password` with a fresh salt.
+    /// The PHC string of `password`, normalised as the policy reads it, with a fresh
+    /// salt.
     pub async fn hash(&self, password: &str) -> Result<String, IdentityError> {
         let params = self.params.clone();
-        let password = password.to_owned();
+        let password = normalise_password(password);
         let mut salt = [0u8; 16];
         getrandom::fill(&mut salt).map_err(|error| IdentityError::Hashing(error.to_string()))?;
         self.run(move |workspace| {
@@ -146,27 +148,32 @@ impl PasswordHasher {
         let known = stored.is_some();
         let hash = stored.map_or_else(|| self.dummy_hash.to_string(), str::to_owned);
         let current = self.params.clone();
-        let password = password.to_owned();
+        let normalised = normalise_password(password);
+        // Hashes stored before passwords were normalised hold the raw bytes; a password
+        // typed the same way still matches them, and is then hashed anew normalised.
+        // Both are tried whoever the account is, so timing says nothing about it.
+        let raw = (normalised != password).then(|| password.to_owned());
         self.run(move |workspace| {
             let Some(stored) = StoredHash::parse(&hash) else {
                 return Ok(Verification::Invalid);
             };
             let mut output = vec![0u8; stored.hash.len()];
-            if workspace
-                .hash(
-                    &stored.params,
-                    password.as_bytes(),
-                    &stored.salt,
-                    &mut output,
-                )
-                .is_err()
-            {
-                return Ok(Verification::Invalid);
-            }
-            let matches = bool::from(output.ct_eq(&stored.hash));
-            Ok(match (known, matches) {
+            let mut matches_as = |candidate: &str| {
+                workspace
+                    .hash(
+                        &stored.params,
+                        candidate.as_bytes(),
+                        &stored.salt,
+                        &mut output,
+                    )
+                    .is_ok()
+                    && bool::from(output.ct_eq(&stored.hash))
+            };
+            let normalised_matches = matches_as(&normalised);
+            let raw_matches = !normalised_matches && raw.as_deref().is_some_and(&mut matches_as);
+            Ok(match (known, normalised_matches || raw_matches) {
                 (true, true) => Verification::Valid {
-                    needs_rehash: stored.params != current,
+                    needs_rehash: raw_matches || stored.params != current,
                 },
                 _ => Verification::Invalid,
             })
@@ -301,6 +308,7 @@ mod tests {
     use argon2::{Algorithm, Argon2, Params, Version};
 
     use super::{PasswordHasher, PasswordParams, Verification};
+    use unicode_normalization::UnicodeNormalization;
 
     const CHEAP: PasswordParams = PasswordParams {
         memory_kib: 1024,
@@ -332,6 +340,46 @@ mod tests {
         );
         assert_eq!(
             hasher.verify("x", Some("not a phc string")).await.unwrap(),
+            Verification::Invalid
+        );
+    }
+
+    /// NIST SP 800-63B 5.1.1.2: a password is normalised before it is hashed, so "é"
+    /// typed precomposed matches "é" set decomposed; a hash of the raw bytes stored
+    /// before that still verifies, and asks to be replaced.
+    #[tokio::test]
+    async fn passwords_are_normalised_before_hashing() {
+        let hasher = PasswordHasher::new(CHEAP, 2, Duration::from_secs(5)).unwrap();
+        let composed = "caf\u{e9} au lait gr\u{e2}ce";
+        let decomposed: String = composed.nfd().collect();
+        assert_ne!(composed, decomposed);
+        let hash = hasher.hash(&decomposed).await.unwrap();
+        assert_eq!(
+            hasher.verify(composed, Some(&hash)).await.unwrap(),
+            Verification::Valid {
+                needs_rehash: false
+            }
+        );
+
+        let argon2 = Argon2::new(
+            Algorithm::Argon2id,
+            Version::V0x13,
+            Params::new(1024, 1, 1, None).unwrap(),
+        );
+        let raw_hash = argon2
+            .hash_password(decomposed.as_bytes())
+            .unwrap()
+            .to_string();
+        assert_eq!(
+            hasher.verify(&decomposed, Some(&raw_hash)).await.unwrap(),
+            Verification::Valid { needs_rehash: true },
+            "a hash of the raw bytes still verifies and asks to be upgraded"
+        );
+        assert_eq!(
+            hasher
+                .verify("caf\u{e9} au lait", Some(&raw_hash))
+                .await
+                .unwrap(),
             Verification::Invalid
         );
     }

@@ -33,6 +33,12 @@ pub enum PolicyViolation {
     Mismatch,
 }
 
+/// A password as it is checked and hashed: NFKC (NIST SP 800-63B 5.1.1.2), so the
+/// same characters typed on another keyboard or pasted from a manager match.
+pub fn normalise_password(password: &str) -> String {
+    password.nfkc().collect()
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PasswordPolicy {
     pub min_length: usize,
@@ -47,8 +53,8 @@ impl PasswordPolicy {
         email: &EmailAddress,
     ) -> Vec<PolicyViolation> {
         // Length counts characters as people see them, after the same normalisation a
-        // password manager or another keyboard would produce.
-        let normalised: String = password.nfkc().collect();
+        // password manager or another keyboard would produce; the hash sees the same.
+        let normalised = normalise_password(password);
         let length = normalised.chars().count();
         let mut violations = Vec::new();
         if length < self.min_length {
@@ -65,7 +71,7 @@ impl PasswordPolicy {
         if lowered == email.as_str() || (local_part.chars().count() >= 4 && lowered == local_part) {
             violations.push(PolicyViolation::IsEmail);
         }
-        if password != confirmation {
+        if normalised != normalise_password(confirmation) {
             violations.push(PolicyViolation::Mismatch);
         }
         violations
