@@ -85,6 +85,18 @@ impl GatewayError {
         }
     }
 
+    fn retry_after_seconds(&self) -> Option<u64> {
+        match self {
+            Self::TooManyAttempts {
+                retry_after_seconds,
+            }
+            | Self::Busy {
+                retry_after_seconds,
+            } => Some(*retry_after_seconds),
+            _ => None,
+        }
+    }
+
     /// The page's heading and explanation.
     fn wording(&self) -> (&'static str, &'static str) {
         match self {
@@ -269,20 +281,66 @@ impl<E: Endpoint> Endpoint for ErrorPagesEndpoint<E> {
 
     async fn call(&self, req: Request) -> poem::Result<Response> {
         let request_id = req.data::<RequestId>().cloned();
+        let from_script = is_fetch(req.headers());
         match self.inner.call(req).await {
             Ok(output) => Ok(output.into_response()),
+            Err(error) if from_script => Ok(json_failure(&error)),
             Err(error) => Ok(self.page(&error, request_id.as_ref())),
         }
     }
 }
 
+/// A request from the pages' own script, which cannot show a page (nor should follow
+/// a redirect to one and take its 200 for success).
+pub(crate) fn is_fetch(headers: &poem::http::HeaderMap) -> bool {
+    headers
+        .get("x-requested-with")
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|value| value.eq_ignore_ascii_case("fetch"))
+}
+
+fn sign_in_path(kind: AccountKind) -> &'static str {
+    match kind {
+        AccountKind::Staff => "/staff/login",
+        AccountKind::Contact => "/login",
+    }
+}
+
+/// What a script is told of a failure: the status it can act on, and for an ended
+/// session a 401 naming where to sign in again.
+fn json_failure(error: &poem::Error) -> Response {
+    let known = error.downcast_ref::<GatewayError>();
+    let (status, body) = match known {
+        Some(GatewayError::SignInRequired(kind)) => (
+            StatusCode::UNAUTHORIZED,
+            serde_json::json!({ "status": "sign_in_required", "sign_in": sign_in_path(*kind) }),
+        ),
+        Some(known) => (
+            known.status(),
+            serde_json::json!({ "status": "failed", "message": known.wording().1 }),
+        ),
+        None => (
+            error.status(),
+            serde_json::json!({ "status": "failed", "message": wording_for(error.status()).1 }),
+        ),
+    };
+    if status.is_server_error() {
+        tracing::error!(error = %error_chain(error), "request failed");
+    }
+    let mut response = poem::web::Json(body).with_status(status).into_response();
+    if let Some(seconds) = known.and_then(GatewayError::retry_after_seconds) {
+        response.headers_mut().insert(
+            poem::http::header::RETRY_AFTER,
+            poem::http::HeaderValue::from(seconds),
+        );
+    }
+    response
+}
+
 impl<E> ErrorPagesEndpoint<E> {
     fn page(&self, error: &poem::Error, request_id: Option<&RequestId>) -> Response {
         if let Some(GatewayError::SignInRequired(kind)) = error.downcast_ref::<GatewayError>() {
-            let login = match kind {
-                AccountKind::Staff => "/staff/login",
-                AccountKind::Contact => "/login",
-            };
+            let login = sign_in_path(*kind);
             return Response::builder()
                 .status(StatusCode::SEE_OTHER)
                 .header(poem::http::header::LOCATION, login)
@@ -316,17 +374,9 @@ impl<E> ErrorPagesEndpoint<E> {
         if let Some(pattern) = error.data::<poem::PathPattern>() {
             response.set_data(pattern.clone());
         }
-        let retry_after = match error.downcast_ref::<GatewayError>() {
-            Some(
-                GatewayError::TooManyAttempts {
-                    retry_after_seconds,
-                }
-                | GatewayError::Busy {
-                    retry_after_seconds,
-                },
-            ) => Some(*retry_after_seconds),
-            _ => None,
-        };
+        let retry_after = error
+            .downcast_ref::<GatewayError>()
+            .and_then(GatewayError::retry_after_seconds);
         if let Some(seconds) = retry_after {
             response.headers_mut().insert(
                 poem::http::header::RETRY_AFTER,

@@ -919,11 +919,7 @@ pub async fn reset_password(
     )
     .await?;
     tracing::info!(contact = %contact.id, "staff sent a password reset");
-    let wants_json = headers
-        .get("x-requested-with")
-        .and_then(|value| value.to_str().ok())
-        .is_some_and(|value| value.eq_ignore_ascii_case("fetch"));
-    if wants_json {
+    if crate::error::is_fetch(headers) {
         return Ok(poem::web::Json(serde_json::json!({ "status": "queued" })).into_response());
     }
     Ok(Redirect::see_other(format!(

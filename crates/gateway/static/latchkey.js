@@ -14,8 +14,17 @@ document.addEventListener('submit', async (event) => {
       body: new URLSearchParams(new FormData(form)),
       headers: { 'X-Requested-With': 'fetch', Accept: 'application/json' },
       credentials: 'same-origin',
+      redirect: 'manual',
     });
-    if (!response.ok) throw new Error(`HTTP ${response.status}`);
+    // Only the server's own word counts: a redirect followed to a sign-in page is a
+    // 200 too, and nothing was sent.
+    const answer = await response.json().catch(() => null);
+    if (response.status === 401 && answer?.sign_in) {
+      button.textContent = 'Signed out';
+      window.location.assign(answer.sign_in);
+      return;
+    }
+    if (!response.ok || answer?.status !== 'queued') throw new Error(`HTTP ${response.status}`);
     button.textContent = 'Success';
     button.classList.add('is-success');
     const delivery = form.closest('tr')?.querySelector('.delivery');

@@ -150,6 +150,43 @@ async fn with_javascript_the_button_gets_json() {
     assert_eq!(body(response).await, r#"{"status":"queued"}"#);
 }
 
+/// With the staff session over (expired, signed out elsewhere), the button's request
+/// must not come back as the sign-in page's 200, which the script took for "Success".
+#[tokio::test]
+async fn an_ended_session_tells_the_button_401_and_sends_nothing() {
+    let app = spawn_app().await;
+    let (_, client, contact) = setup(&app).await;
+    let staff = Browser::new(&app, "acme.localhost");
+    staff
+        .sign_in_staff("admin@acme.test", "staff correct horse")
+        .await;
+    let contacts_page = format!("/staff/clients/{}/contacts", client.id);
+    let token = staff.csrf_token(&contacts_page).await;
+    let post = |cookie: String| {
+        app.public
+            .post(format!("{contacts_page}/{}/reset-password", contact.id))
+            .header("host", "acme.localhost")
+            .header("cookie", cookie)
+            .header("x-requested-with", "fetch")
+            .form(&[("csrf_token", token.as_str())])
+            .send()
+    };
+    let csrf_only = format!("latchkey_csrf={}", staff.cookie("latchkey_csrf").unwrap());
+    let ended = post(csrf_only.clone()).await;
+    ended.assert_status(StatusCode::UNAUTHORIZED);
+    ended.assert_content_type("application/json; charset=utf-8");
+    assert_eq!(
+        body(ended).await,
+        r#"{"sign_in":"/staff/login","status":"sign_in_required"}"#
+    );
+    let forged = post(format!("{csrf_only}; latchkey_staff=forged-session")).await;
+    forged.assert_status(StatusCode::UNAUTHORIZED);
+    let queued = notification::list_messages(&app.state.db, notification::MessageFilter::all(), 10)
+        .await
+        .unwrap();
+    assert!(queued.is_empty(), "nothing was sent: {queued:?}");
+}
+
 #[tokio::test]
 async fn poisoned_host_headers_never_reach_the_link() {
     let app = spawn_app().await;
