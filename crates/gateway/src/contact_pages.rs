@@ -5,8 +5,8 @@ use std::sync::Arc;
 
 use chrono::Utc;
 use identity::{
-    AccountKind, Actor, AuditAction, NewAuditEvent, Verification, find_client, record_audit,
-    revoke_all_sessions, set_contact_password,
+    AccountKind, Actor, AuditAction, NewAuditEvent, Verification, create_session, find_client,
+    record_audit, revoke_all_sessions, set_contact_password,
 };
 use minijinja::context;
 use poem::web::cookie::CookieJar;
@@ -17,7 +17,8 @@ use serde::Deserialize;
 use tenancy::Tenant;
 
 use crate::app::AppState;
-use crate::auth::{current_contact, require_contact};
+use crate::attempts::Attempt;
+use crate::auth::{current_contact, require_contact, set_session_cookie};
 use crate::auth::{end_session, start_session};
 use crate::csrf::{CsrfToken, CsrfVerifier};
 use crate::error::GatewayError;
@@ -207,6 +208,26 @@ pub async fn change_password(
 ) -> Result<Response, GatewayError> {
     let contact = require_contact(&state, &tenant, jar).await?;
     check_csrf(&verifier, &form.csrf_token)?;
+    // The current password is a secret a stolen session could guess at: counted like
+    // a sign-in, per client address and per account, before the hash.
+    let limits = &state.settings.limits;
+    let (attempt, _) = Attempt::begin(
+        &state,
+        vec![
+            (
+                format!("account-password:address:{}", client.limit_key()),
+                limits.sign_in_per_address,
+            ),
+            (
+                format!(
+                    "account-password:account:{}:{}",
+                    tenant.id, contact.account.id
+                ),
+                limits.sign_in_per_email,
+            ),
+        ],
+    )
+    .await?;
     let mut errors: Vec<String> = Vec::new();
     let current_ok = matches!(
         state
@@ -215,7 +236,9 @@ pub async fn change_password(
             .await?,
         Verification::Valid { .. }
     );
-    if !current_ok {
+    if current_ok {
+        attempt.refund(&state).await?;
+    } else {
         errors.push("Your current password is not correct.".to_owned());
     }
     errors.extend(
@@ -257,12 +280,16 @@ pub async fn change_password(
         detail: None,
     };
     record_audit(&txn, tenant.id, event, now).await?;
-    revoke_all_sessions(
+    // Every session ends, this one too: the person carries on in a new one, so a
+    // session id seen before the change (a fixation, a shared machine) is worthless.
+    revoke_all_sessions(&txn, tenant.id, AccountKind::Contact, id, None).await?;
+    let (session, _) = create_session(
         &txn,
         tenant.id,
         AccountKind::Contact,
         id,
-        Some(contact.session.id),
+        state.session_lifetime,
+        now,
     )
     .await?;
     reset_token::revoke_tokens(&txn, tenant.id, AccountKind::Contact.as_str(), id, None)
@@ -278,6 +305,7 @@ pub async fn change_password(
     )
     .await?;
     txn.commit().await.map_err(GatewayError::internal)?;
+    set_session_cookie(jar, AccountKind::Contact, &session, state.is_https());
     state.waker.notify(&queued);
     tracing::info!("contact changed their password");
     Ok(Redirect::see_other("/?notice=password-updated").into_response())

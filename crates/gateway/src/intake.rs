@@ -41,25 +41,36 @@ pub enum Intake {
         max: u64,
         record: Option<Record>,
     },
-    /// Counts a hit of each bucket, judging none (failed sign-ins, refused links).
+    /// Counts a hit of each bucket, judging none (refused links).
     Count { buckets: Vec<String> },
+    /// Counts an attempt in every bucket before the work it guards (a password hash, a
+    /// redemption), then judges each against its `max`: so a burst of concurrent
+    /// attempts cannot all see the count from before any of them.
+    Attempt { limits: Vec<(String, u64)> },
 }
 
 impl Intake {
     fn buckets(&self) -> impl Iterator<Item = &str> {
-        let (one, many): (Option<&String>, &[String]) = match self {
-            Self::Limited { bucket, .. } => (Some(bucket), &[]),
-            Self::Count { buckets } => (None, buckets),
+        let (one, many, limited): (Option<&String>, &[String], &[(String, u64)]) = match self {
+            Self::Limited { bucket, .. } => (Some(bucket), &[], &[]),
+            Self::Count { buckets } => (None, buckets, &[]),
+            Self::Attempt { limits } => (None, &[], limits),
         };
-        one.into_iter().chain(many).map(String::as_str)
+        one.into_iter()
+            .chain(many)
+            .chain(limited.iter().map(|(bucket, _)| bucket))
+            .map(String::as_str)
     }
 }
 
 /// What became of an item.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Intaken {
     /// Counted, and its record kept.
     Recorded,
+    /// An attempt counted within every limit: each bucket's hits counting it, in the
+    /// order of its limits.
+    Attempted(Vec<WindowHits>),
     /// Counted, over the limit: its record was not kept.
     Limited(RateLimited),
 }
@@ -97,6 +108,32 @@ impl Batch for IntakeBatch {
                         batch_hits.next(bucket);
                     }
                     answers.push(Intaken::Recorded);
+                }
+                Intake::Attempt { limits } => {
+                    let mut seen = Vec::with_capacity(limits.len());
+                    let mut refusal: Option<RateLimited> = None;
+                    for (bucket, max) in limits {
+                        let hits = batch_hits.next(bucket);
+                        let limit = RateLimit {
+                            max: *max,
+                            window: self.window,
+                        };
+                        if let Err(limited) = limit.judge(hits, now) {
+                            // The longest wait of the limits broken is the true one.
+                            refusal = Some(refusal.map_or(limited, |earlier| {
+                                if earlier.retry_after_seconds >= limited.retry_after_seconds {
+                                    earlier
+                                } else {
+                                    limited
+                                }
+                            }));
+                        }
+                        seen.push(hits);
+                    }
+                    answers.push(match refusal {
+                        Some(limited) => Intaken::Limited(limited),
+                        None => Intaken::Attempted(seen),
+                    });
                 }
                 Intake::Limited {
                     bucket,
@@ -193,8 +230,18 @@ impl From<GroupCommitError> for GatewayError {
 
 /// Submits `item` and turns a refusal into the 429 page.
 pub async fn submit(writer: &IntakeWriter, item: Intake) -> Result<(), GatewayError> {
+    submit_attempt(writer, item).await.map(drop)
+}
+
+/// Submits `item`; within its limits, the hits each bucket has counting it (none but
+/// for an [`Intake::Attempt`]).
+pub async fn submit_attempt(
+    writer: &IntakeWriter,
+    item: Intake,
+) -> Result<Vec<WindowHits>, GatewayError> {
     match writer.submit(item).await? {
-        Intaken::Recorded => Ok(()),
+        Intaken::Recorded => Ok(Vec::new()),
+        Intaken::Attempted(hits) => Ok(hits),
         Intaken::Limited(limited) => Err(GatewayError::TooManyAttempts {
             retry_after_seconds: limited.retry_after_seconds,
         }),

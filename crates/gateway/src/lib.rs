@@ -8,6 +8,7 @@
 pub mod access_pages;
 pub mod admin;
 pub mod app;
+pub mod attempts;
 pub mod auth;
 pub mod contact_pages;
 pub mod csrf;

@@ -46,6 +46,31 @@ const SLOW_REQUEST: std::time::Duration = std::time::Duration::from_millis(500);
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ClientAddress(pub Option<IpAddr>);
 
+impl ClientAddress {
+    /// What rate limits count against: the IPv4 address, or the /64 network of an
+    /// IPv6 one, since one subscriber is usually given a whole /64 and could otherwise
+    /// take a fresh address for every guess. `unknown` when there is none (never the
+    /// case behind a listener).
+    pub fn limit_key(&self) -> String {
+        match self.0.map(canonical) {
+            Some(IpAddr::V4(address)) => address.to_string(),
+            Some(IpAddr::V6(address)) => {
+                let [a, b, c, d, ..] = address.segments();
+                format!("{a:x}:{b:x}:{c:x}:{d:x}::/64")
+            }
+            None => "unknown".to_owned(),
+        }
+    }
+}
+
+/// An IPv4 client seen through an IPv6 socket (`::ffff:a.b.c.d`) is that IPv4 client.
+fn canonical(address: IpAddr) -> IpAddr {
+    match address {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(address, IpAddr::V4),
+        v4 => v4,
+    }
+}
+
 /// The peer's address, unless the peer is a trusted proxy: then the nearest address
 /// in `X-Forwarded-For` that is not itself a trusted proxy. Entries left of that one
 /// were written by the client and are ignored.
@@ -257,8 +282,23 @@ fn add_security_headers(response: &mut Response, hsts: bool) {
 mod tests {
     use std::net::IpAddr;
 
-    use super::client_address;
+    use super::{ClientAddress, client_address};
     use crate::settings::TrustedProxy;
+
+    #[test]
+    fn limits_count_ipv6_clients_by_their_64_and_mapped_ipv4_as_ipv4() {
+        let key = |text: &str| ClientAddress(Some(text.parse().unwrap())).limit_key();
+        assert_eq!(key("203.0.113.7"), "203.0.113.7");
+        assert_eq!(key("::ffff:203.0.113.7"), "203.0.113.7");
+        assert_eq!(key("2001:db8:1:2::1"), "2001:db8:1:2::/64");
+        assert_eq!(
+            key("2001:db8:1:2:aaaa:bbbb:cccc:dddd"),
+            key("2001:db8:1:2::1"),
+            "one subscriber's /64 is one client"
+        );
+        assert_ne!(key("2001:db8:1:3::1"), key("2001:db8:1:2::1"));
+        assert_eq!(ClientAddress(None).limit_key(), "unknown");
+    }
 
     fn proxies(list: &[&str]) -> Vec<TrustedProxy> {
         list.iter()

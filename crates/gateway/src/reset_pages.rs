@@ -7,9 +7,9 @@ use std::sync::Arc;
 
 use chrono::Utc;
 use identity::{
-    AccountKind, Actor, AuditAction, ContactStatus, EmailAddress, NewAuditEvent, RateLimit,
-    StaffStatus, check_limit, find_contact, find_staff_user, record_audit, revoke_all_sessions,
-    set_contact_password, set_staff_password,
+    AccountKind, Actor, AuditAction, ContactStatus, EmailAddress, NewAuditEvent, StaffStatus,
+    find_contact, find_staff_user, record_audit, revoke_all_sessions, set_contact_password,
+    set_staff_password,
 };
 use minijinja::context;
 use poem::http::{StatusCode, header};
@@ -26,11 +26,11 @@ use tenancy::Tenant;
 use uuid::Uuid;
 
 use crate::app::AppState;
+use crate::attempts::Attempt;
 use crate::csrf::{CsrfToken, CsrfVerifier};
 use crate::emails::queue_password_changed;
 use crate::error::GatewayError;
 use crate::forms::check_csrf;
-use crate::intake::{self, Intake};
 use crate::request_context::ClientAddress;
 use crate::templates::firm_value;
 
@@ -273,18 +273,18 @@ pub struct NewPasswordForm {
     csrf_token: String,
 }
 
-/// Answers a POST whose link cannot be used, counting it against the client address.
-async fn refuse(
-    state: &AppState,
-    tenant: &Tenant,
-    bucket: Option<&str>,
-    why: Dead,
-) -> Result<Response, GatewayError> {
-    if let Some(bucket) = bucket {
-        let buckets = vec![bucket.to_owned()];
-        intake::submit(&state.intake, Intake::Count { buckets }).await?;
-    }
+/// Answers a POST whose link cannot be used; its attempt stays counted.
+async fn refuse(state: &AppState, tenant: &Tenant, why: Dead) -> Result<Response, GatewayError> {
     dead_link(state, tenant, why)
+}
+
+/// Counts a POST with a link against the client address before anything is looked
+/// up (429 past `limits.sign_in_per_address`); a live link takes it back.
+async fn link_attempt(state: &AppState, client: ClientAddress) -> Result<Attempt, GatewayError> {
+    let bucket = format!("reset:address:{}", client.limit_key());
+    let limit = state.settings.limits.sign_in_per_address;
+    let (attempt, _) = Attempt::begin(state, vec![(bucket, limit)]).await?;
+    Ok(attempt)
 }
 
 /// Uses the token: a new password, every session and every other token of the
@@ -300,34 +300,24 @@ pub async fn set_password(
     Form(form): Form<NewPasswordForm>,
 ) -> Result<Response, GatewayError> {
     check_csrf(&verifier, &form.csrf_token)?;
-    let limit_bucket = client.0.0.map(|address| format!("reset:address:{address}"));
-    if let Some(bucket) = &limit_bucket {
-        let window = chrono::Duration::minutes(state.settings.limits.window_minutes);
-        let limit = RateLimit {
-            max: state.settings.limits.sign_in_per_address,
-            window,
-        };
-        if let Err(limited) = check_limit(&state.db, bucket, limit, Utc::now()).await? {
-            return Err(GatewayError::TooManyAttempts {
-                retry_after_seconds: limited.retry_after_seconds,
-            });
-        }
-    }
+    let attempt = link_attempt(&state, **client).await?;
     let record = match check(&state, &tenant, jar).await? {
         TokenCheck::Valid(record) if record.purpose != TokenPurpose::TemporaryPassword => record,
         TokenCheck::Valid(_) | TokenCheck::Invalid => {
-            return refuse(&state, &tenant, limit_bucket.as_deref(), Dead::Invalid).await;
+            return refuse(&state, &tenant, Dead::Invalid).await;
         }
         TokenCheck::Expired(_) => {
-            return refuse(&state, &tenant, limit_bucket.as_deref(), Dead::Expired).await;
+            return refuse(&state, &tenant, Dead::Expired).await;
         }
         TokenCheck::Used(_) => {
-            return refuse(&state, &tenant, limit_bucket.as_deref(), Dead::Used).await;
+            return refuse(&state, &tenant, Dead::Used).await;
         }
     };
     let Some(holder) = holder(&state, &tenant, &record).await? else {
-        return refuse(&state, &tenant, limit_bucket.as_deref(), Dead::Invalid).await;
+        return refuse(&state, &tenant, Dead::Invalid).await;
     };
+    // A live link is no guess, whatever becomes of the password typed.
+    attempt.refund(&state).await?;
     let errors: Vec<String> = state
         .policy_for(&tenant)
         .check(&form.new_password, &form.confirm_password, &holder.email)
@@ -353,13 +343,13 @@ pub async fn set_password(
     {
         Ok(_) => {}
         Err(RedeemError::Used) => {
-            return refuse(&state, &tenant, limit_bucket.as_deref(), Dead::Used).await;
+            return refuse(&state, &tenant, Dead::Used).await;
         }
         Err(RedeemError::Expired) => {
-            return refuse(&state, &tenant, limit_bucket.as_deref(), Dead::Expired).await;
+            return refuse(&state, &tenant, Dead::Expired).await;
         }
         Err(RedeemError::Invalid) => {
-            return refuse(&state, &tenant, limit_bucket.as_deref(), Dead::Invalid).await;
+            return refuse(&state, &tenant, Dead::Invalid).await;
         }
         Err(RedeemError::Store(error)) => return Err(GatewayError::internal(error)),
     }
@@ -449,23 +439,24 @@ pub async fn send_temporary_password(
     Form(form): Form<CsrfOnlyForm>,
 ) -> Result<Response, GatewayError> {
     check_csrf(&verifier, &form.csrf_token)?;
-    let bucket = client.0.0.map(|address| format!("reset:address:{address}"));
+    let attempt = link_attempt(&state, **client).await?;
     let record = match check(&state, &tenant, jar).await? {
         TokenCheck::Valid(record) if record.purpose == TokenPurpose::TemporaryPassword => record,
         TokenCheck::Valid(_) | TokenCheck::Invalid => {
-            return refuse(&state, &tenant, bucket.as_deref(), Dead::Invalid).await;
+            return refuse(&state, &tenant, Dead::Invalid).await;
         }
         TokenCheck::Expired(_) => {
-            return refuse(&state, &tenant, bucket.as_deref(), Dead::Expired).await;
+            return refuse(&state, &tenant, Dead::Expired).await;
         }
-        TokenCheck::Used(_) => return refuse(&state, &tenant, bucket.as_deref(), Dead::Used).await,
+        TokenCheck::Used(_) => return refuse(&state, &tenant, Dead::Used).await,
     };
     let Some(holder) = holder(&state, &tenant, &record)
         .await?
         .filter(|holder| holder.kind == AccountKind::Contact)
     else {
-        return refuse(&state, &tenant, bucket.as_deref(), Dead::Invalid).await;
+        return refuse(&state, &tenant, Dead::Invalid).await;
     };
+    attempt.refund(&state).await?;
     let password = generate_password()?;
     let hash = state.hasher.hash(&password).await?;
     let token = presented_token(jar).ok_or(GatewayError::NotFound)?;
@@ -483,13 +474,13 @@ pub async fn send_temporary_password(
     {
         Ok(_) => {}
         Err(RedeemError::Used) => {
-            return refuse(&state, &tenant, bucket.as_deref(), Dead::Used).await;
+            return refuse(&state, &tenant, Dead::Used).await;
         }
         Err(RedeemError::Expired) => {
-            return refuse(&state, &tenant, bucket.as_deref(), Dead::Expired).await;
+            return refuse(&state, &tenant, Dead::Expired).await;
         }
         Err(RedeemError::Invalid) => {
-            return refuse(&state, &tenant, bucket.as_deref(), Dead::Invalid).await;
+            return refuse(&state, &tenant, Dead::Invalid).await;
         }
         Err(RedeemError::Store(error)) => return Err(GatewayError::internal(error)),
     }

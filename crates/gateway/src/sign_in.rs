@@ -3,16 +3,15 @@
 
 use chrono::Utc;
 use identity::{
-    AccountKind, ContactStatus, EmailAddress, RateLimit, StaffStatus, Verification, check_limit,
-    clear_bucket, find_contact_by_email, find_staff_by_email, record_contact_sign_in,
-    record_staff_sign_in,
+    AccountKind, ContactStatus, EmailAddress, StaffStatus, Verification, clear_bucket,
+    find_contact_by_email, find_staff_by_email, record_contact_sign_in, record_staff_sign_in,
 };
 use tenancy::Tenant;
 use uuid::Uuid;
 
 use crate::app::AppState;
+use crate::attempts::{Attempt, account_delay};
 use crate::error::GatewayError;
-use crate::intake::{self, Intake};
 use crate::request_context::ClientAddress;
 
 /// What a sign-in attempt came to.
@@ -27,15 +26,13 @@ pub enum SignInOutcome {
     Refused,
 }
 
-fn email_bucket(tenant: &Tenant, kind: AccountKind, email: &str) -> String {
-    format!("sign-in:email:{}:{}:{email}", tenant.id, kind.as_str())
-}
-
-fn address_bucket(client: ClientAddress) -> Option<String> {
-    client.0.map(|address| format!("sign-in:address:{address}"))
-}
-
 /// Checks `password` for the account of `kind` with `raw_email` in `tenant`.
+///
+/// Limits follow OWASP's authentication guidance: failures count per (account, client
+/// address) and per client address, so a stranger guessing from elsewhere never locks
+/// the owner out; failures of the account from everywhere only slow each further
+/// attempt down (see [`account_delay`]). Every attempt is counted before the hash and
+/// taken back when the password is right.
 pub async fn attempt_sign_in(
     state: &AppState,
     tenant: &Tenant,
@@ -44,38 +41,36 @@ pub async fn attempt_sign_in(
     password: &str,
     client: ClientAddress,
 ) -> Result<SignInOutcome, GatewayError> {
-    let now = Utc::now();
     let limits = &state.settings.limits;
-    let window = chrono::Duration::minutes(limits.window_minutes);
     let email = EmailAddress::parse(raw_email).ok();
-    let email_key = email_bucket(
-        tenant,
-        kind,
+    let account = format!(
+        "{}:{}:{}",
+        tenant.id,
+        kind.as_str(),
         email
             .as_ref()
-            .map_or(raw_email.trim(), EmailAddress::as_str),
+            .map_or(raw_email.trim(), EmailAddress::as_str)
     );
-    let address_key = address_bucket(client);
-
-    let by_email = RateLimit {
-        max: limits.sign_in_per_email,
-        window,
-    };
-    if let Err(limited) = check_limit(&state.db, &email_key, by_email, now).await? {
-        return Err(GatewayError::TooManyAttempts {
-            retry_after_seconds: limited.retry_after_seconds,
-        });
-    }
-    if let Some(address_key) = &address_key {
-        let by_address = RateLimit {
-            max: limits.sign_in_per_address,
-            window,
-        };
-        if let Err(limited) = check_limit(&state.db, address_key, by_address, now).await? {
-            return Err(GatewayError::TooManyAttempts {
-                retry_after_seconds: limited.retry_after_seconds,
-            });
-        }
+    let address = client.limit_key();
+    let pair_bucket = format!("sign-in:pair:{account}:{address}");
+    let (attempt, hits) = Attempt::begin(
+        state,
+        vec![
+            (pair_bucket.clone(), limits.sign_in_per_email),
+            (
+                format!("sign-in:address:{address}"),
+                limits.sign_in_per_address,
+            ),
+            (format!("sign-in:account:{account}"), u64::MAX),
+        ],
+    )
+    .await?;
+    let earlier_failures = hits
+        .last()
+        .map_or(0, |hits| (hits.previous + hits.current).saturating_sub(1));
+    let delay = account_delay(earlier_failures, limits.sign_in_per_email);
+    if !delay.is_zero() {
+        tokio::time::sleep(delay).await;
     }
 
     let candidate = match &email {
@@ -92,6 +87,7 @@ pub async fn attempt_sign_in(
             } else {
                 None
             };
+            let now = Utc::now();
             match kind {
                 AccountKind::Staff => {
                     record_staff_sign_in(&state.db, tenant.id, candidate.id, upgraded, now).await?
@@ -101,15 +97,15 @@ pub async fn attempt_sign_in(
                         .await?;
                 }
             }
-            clear_bucket(&state.db, &email_key).await?;
+            // The owner's own slips from this address are forgiven.
+            clear_bucket(&state.db, &pair_bucket).await?;
+            attempt.refund(state).await?;
             Ok(SignInOutcome::SignedIn {
                 account_id: candidate.id,
                 must_change_password: candidate.must_change_password,
             })
         }
         _ => {
-            let buckets = std::iter::once(email_key).chain(address_key).collect();
-            intake::submit(&state.intake, Intake::Count { buckets }).await?;
             tracing::info!(
                 kind = kind.as_str(),
                 email_domain = email.as_ref().map(EmailAddress::domain),

@@ -200,6 +200,29 @@ pub async fn hit_buckets(
         .collect())
 }
 
+/// Takes back one hit of each bucket in the current window: an attempt counted before
+/// its outcome was known, that turned out well.
+pub async fn refund_hits(
+    db: &impl ConnectionTrait,
+    buckets: &[&str],
+    window: Duration,
+    now: DateTime<Utc>,
+) -> Result<(), IdentityError> {
+    use sea_orm::sea_query::ExprTrait as _;
+    if buckets.is_empty() {
+        return Ok(());
+    }
+    let limit = RateLimit { max: 0, window };
+    Entity::update_many()
+        .col_expr(Column::Hits, Expr::col(Column::Hits).sub(1))
+        .filter(Column::Bucket.is_in(buckets.iter().map(|bucket| bucket_key(bucket))))
+        .filter(Column::WindowStart.eq(limit.window_start(now)))
+        .filter(Column::Hits.gt(0))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
 /// Forgets every hit of `bucket` (a successful sign-in clears its failures).
 pub async fn clear_bucket(db: &impl ConnectionTrait, bucket: &str) -> Result<(), IdentityError> {
     Entity::delete_many()

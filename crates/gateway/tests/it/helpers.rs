@@ -43,13 +43,51 @@ pub async fn spawn_app_with(overrides: &[(&str, &str)]) -> TestApp {
     let dns = Arc::new(StaticTxtLookup::new());
     let state = app_state(&variables, &database.connection, &dns);
     TestApp {
-        public: TestClient::new(public_endpoint(&state)),
+        public: TestClient::new(with_test_peer(public_endpoint(&state))),
         admin: TestClient::new(admin_endpoint(&state)),
         state,
         dns,
         variables,
         _database: database,
     }
+}
+
+/// A request with an `x-test-peer` header arrives from that socket address, as if over
+/// TCP: the in-process client has none, so the limits per client address can be
+/// tried. The header is read here, outside the app, never by it.
+fn with_test_peer(endpoint: BoxEndpoint<'static>) -> BoxEndpoint<'static> {
+    use poem::{Endpoint, EndpointExt, IntoResponse};
+    endpoint
+        .around(|inner, req| async move {
+            let peer = req
+                .headers()
+                .get("x-test-peer")
+                .and_then(|value| value.to_str().ok())
+                .and_then(|value| value.parse::<std::net::SocketAddr>().ok());
+            let Some(peer) = peer else {
+                return inner.call(req).await.map(IntoResponse::into_response);
+            };
+            let (parts, body) = req.into_parts();
+            let mut request = poem::http::Request::builder()
+                .method(parts.method)
+                .uri(parts.uri)
+                .version(parts.version)
+                .body(())
+                .unwrap();
+            *request.headers_mut() = parts.headers;
+            let (http_parts, ()) = request.into_parts();
+            let parts = poem::RequestParts::from((
+                http_parts,
+                poem::web::LocalAddr::default(),
+                poem::web::RemoteAddr(poem::Addr::SocketAddr(peer)),
+                poem::http::uri::Scheme::HTTP,
+            ));
+            inner
+                .call(poem::Request::from_parts(parts, body))
+                .await
+                .map(IntoResponse::into_response)
+        })
+        .boxed()
 }
 
 fn app_state(
@@ -194,6 +232,8 @@ pub struct Browser<'a> {
     pub app: &'a TestApp,
     pub host: String,
     cookies: std::sync::Mutex<std::collections::BTreeMap<String, String>>,
+    /// The socket address requests come from, if any (see `with_test_peer`).
+    peer: Option<String>,
 }
 
 impl<'a> Browser<'a> {
@@ -202,6 +242,16 @@ impl<'a> Browser<'a> {
             app,
             host: host.to_owned(),
             cookies: Default::default(),
+            peer: None,
+        }
+    }
+
+    /// A browser on the machine at `ip`.
+    pub fn from_address(app: &'a TestApp, host: &str, ip: &str) -> Self {
+        let ip: std::net::IpAddr = ip.parse().unwrap();
+        Self {
+            peer: Some(std::net::SocketAddr::new(ip, 40_000).to_string()),
+            ..Self::new(app, host)
         }
     }
 
@@ -248,6 +298,7 @@ impl<'a> Browser<'a> {
             .get(path)
             .header("host", self.host.as_str())
             .header("cookie", self.cookie_header())
+            .header("x-test-peer", self.peer.clone().unwrap_or_default())
             .send()
             .await;
         self.keep_cookies(&response);
@@ -261,6 +312,7 @@ impl<'a> Browser<'a> {
             .post(path)
             .header("host", self.host.as_str())
             .header("cookie", self.cookie_header())
+            .header("x-test-peer", self.peer.clone().unwrap_or_default())
             .form(&fields)
             .send()
             .await;
@@ -340,4 +392,31 @@ pub fn location(response: &poem::test::TestResponse) -> String {
         .get("location")
         .map(|value| value.to_str().unwrap().to_owned())
         .unwrap_or_default()
+}
+
+/// Polls every future on this one task, so the handlers interleave at every await.
+pub async fn join_all<F: std::future::Future>(futures: Vec<F>) -> Vec<F::Output> {
+    let mut pinned: Vec<_> = futures.into_iter().map(Box::pin).map(Some).collect();
+    let mut outputs: Vec<Option<F::Output>> = (0..pinned.len()).map(|_| None).collect();
+    std::future::poll_fn(|cx| {
+        let mut pending = false;
+        for (slot, output) in pinned.iter_mut().zip(outputs.iter_mut()) {
+            if let Some(future) = slot {
+                match future.as_mut().poll(cx) {
+                    std::task::Poll::Ready(value) => {
+                        *output = Some(value);
+                        *slot = None;
+                    }
+                    std::task::Poll::Pending => pending = true,
+                }
+            }
+        }
+        if pending {
+            std::task::Poll::Pending
+        } else {
+            std::task::Poll::Ready(())
+        }
+    })
+    .await;
+    outputs.into_iter().map(|output| output.unwrap()).collect()
 }

@@ -3,7 +3,7 @@
 use identity::StaffRole;
 use poem::http::StatusCode;
 
-use crate::helpers::{Browser, TestApp, body, location, spawn_app, spawn_app_with};
+use crate::helpers::{Browser, TestApp, body, join_all, location, spawn_app, spawn_app_with};
 
 const STAFF_PASSWORD: &str = "staff correct horse";
 const CONTACT_PASSWORD: &str = "contact battery staple";
@@ -231,7 +231,8 @@ async fn repeated_failures_are_limited_per_email_with_retry_after() {
 async fn the_limit_holds_in_the_database_not_in_one_process() {
     let app = spawn_app().await;
     let (firm, _, _) = firm_with_people(&app, "acme").await;
-    let bucket = format!("sign-in:email:{}:staff:admin@acme.test", firm.id);
+    // The in-process client has no address: its failures count as `unknown`'s.
+    let bucket = format!("sign-in:pair:{}:staff:admin@acme.test:unknown", firm.id);
     // Five failures counted by another instance: only the database knows.
     identity::hit_buckets(
         &app.state.db,
@@ -659,4 +660,138 @@ async fn a_flood_of_sign_ins_leaves_health_and_pages_responsive() {
             .all(|s| *s == StatusCode::OK || *s == StatusCode::SERVICE_UNAVAILABLE),
         "{statuses:?}"
     );
+}
+
+/// OWASP: a stranger's wrong guesses from elsewhere never lock the owner out.
+#[tokio::test]
+async fn failures_lock_out_the_guessing_address_not_the_account() {
+    let app = spawn_app().await;
+    firm_with_people(&app, "acme").await;
+    let stranger = Browser::from_address(&app, "acme.localhost", "198.51.100.7");
+    for _ in 0..5 {
+        stranger
+            .sign_in_staff("admin@acme.test", "wrong password")
+            .await
+            .assert_status_is_ok();
+    }
+    stranger
+        .sign_in_staff("admin@acme.test", STAFF_PASSWORD)
+        .await
+        .assert_status(StatusCode::TOO_MANY_REQUESTS);
+    // Another machine of the stranger's /64 is the same client; IPv4 is per address.
+    let owner = Browser::from_address(&app, "acme.localhost", "203.0.113.20");
+    let signed_in = owner.sign_in_staff("admin@acme.test", STAFF_PASSWORD).await;
+    signed_in.assert_status(StatusCode::SEE_OTHER);
+    assert_eq!(location(&signed_in), "/staff/workspaces");
+}
+
+#[tokio::test]
+async fn an_ipv6_client_is_limited_by_its_64() {
+    let app = spawn_app().await;
+    firm_with_people(&app, "acme").await;
+    for host_part in 1..=5 {
+        Browser::from_address(
+            &app,
+            "acme.localhost",
+            &format!("2001:db8:7:7::{host_part}"),
+        )
+        .sign_in_staff("admin@acme.test", "wrong password")
+        .await
+        .assert_status_is_ok();
+    }
+    Browser::from_address(&app, "acme.localhost", "2001:db8:7:7:ffff::1")
+        .sign_in_staff("admin@acme.test", STAFF_PASSWORD)
+        .await
+        .assert_status(StatusCode::TOO_MANY_REQUESTS);
+    Browser::from_address(&app, "acme.localhost", "2001:db8:7:8::1")
+        .sign_in_staff("admin@acme.test", STAFF_PASSWORD)
+        .await
+        .assert_status(StatusCode::SEE_OTHER);
+}
+
+/// Fifty guesses at once are fifty attempts: the limit counts each before its hash,
+/// so exactly `limits.sign_in_per_email` reach the password check.
+#[tokio::test]
+async fn a_burst_of_guesses_cannot_outrun_the_limit() {
+    let app = spawn_app().await;
+    firm_with_people(&app, "acme").await;
+    let browser = Browser::from_address(&app, "acme.localhost", "198.51.100.9");
+    let token = browser.csrf_token("/staff/login").await;
+    let guesses = (0..50).map(|guess| {
+        let password = format!("wrong password {guess}");
+        let token = token.clone();
+        let browser = &browser;
+        async move {
+            browser
+                .post(
+                    "/staff/login",
+                    &[
+                        ("email", "admin@acme.test"),
+                        ("password", password.as_str()),
+                        ("csrf_token", token.as_str()),
+                    ],
+                )
+                .await
+                .0
+                .status()
+        }
+    });
+    let statuses = join_all(guesses.collect()).await;
+    let checked = statuses.iter().filter(|s| **s == StatusCode::OK).count();
+    let limited = statuses
+        .iter()
+        .filter(|s| **s == StatusCode::TOO_MANY_REQUESTS)
+        .count();
+    assert_eq!((checked, limited), (5, 45), "{statuses:?}");
+}
+
+/// Guessing the current password on the change form is limited like a sign-in, and
+/// a change carries on in a new session id.
+#[tokio::test]
+async fn the_current_password_is_limited_and_a_change_rotates_the_session() {
+    const NEW_PASSWORD: &str = "a brand new passphrase";
+    let app = spawn_app().await;
+    firm_with_people(&app, "acme").await;
+    async fn sign_in(browser: &Browser<'_>, password: &str) -> poem::test::TestResponse {
+        let fields = [("email", "body.boom@acme.test"), ("password", password)];
+        browser.submit("/login", "/login", &fields).await
+    }
+    async fn change(browser: &Browser<'_>, current: &str) -> poem::test::TestResponse {
+        let fields = [
+            ("password", current),
+            ("new_password", NEW_PASSWORD),
+            ("confirm_password", NEW_PASSWORD),
+        ];
+        browser
+            .submit("/account/password", "/account/password", &fields)
+            .await
+    }
+
+    let first = Browser::from_address(&app, "acme.localhost", "198.51.100.12");
+    sign_in(&first, CONTACT_PASSWORD)
+        .await
+        .assert_status(StatusCode::SEE_OTHER);
+    let before = first.cookie("latchkey_session").unwrap();
+    change(&first, CONTACT_PASSWORD)
+        .await
+        .assert_status(StatusCode::SEE_OTHER);
+    let after = first.cookie("latchkey_session").unwrap();
+    assert_ne!(before, after, "a new session id");
+    first.get("/").await.assert_status_is_ok();
+    let old = Browser::new(&app, "acme.localhost");
+    old.set_cookie("latchkey_session", &before);
+    old.get("/").await.assert_status(StatusCode::SEE_OTHER);
+
+    let guesser = Browser::from_address(&app, "acme.localhost", "198.51.100.11");
+    sign_in(&guesser, NEW_PASSWORD)
+        .await
+        .assert_status(StatusCode::SEE_OTHER);
+    for _ in 0..5 {
+        change(&guesser, "not my password")
+            .await
+            .assert_status(StatusCode::UNPROCESSABLE_ENTITY);
+    }
+    let limited = change(&guesser, NEW_PASSWORD).await;
+    limited.assert_status(StatusCode::TOO_MANY_REQUESTS);
+    assert!(limited.0.headers().contains_key("retry-after"));
 }

@@ -4,7 +4,7 @@ use chrono::{Duration, Utc};
 use poem::http::StatusCode;
 use reset_token::{MintedToken, TokenPurpose, mint_token};
 
-use crate::helpers::{Browser, TestApp, body, location, spawn_app};
+use crate::helpers::{Browser, TestApp, body, join_all, location, spawn_app};
 
 const OLD_PASSWORD: &str = "contact battery staple";
 const NEW_PASSWORD: &str = "a brand new passphrase";
@@ -265,32 +265,6 @@ async fn futures_all<F: std::future::Future<Output = poem::test::TestResponse>>(
     statuses
 }
 
-async fn join_all<F: std::future::Future>(futures: Vec<F>) -> Vec<F::Output> {
-    let mut pinned: Vec<_> = futures.into_iter().map(Box::pin).map(Some).collect();
-    let mut outputs: Vec<Option<F::Output>> = (0..pinned.len()).map(|_| None).collect();
-    std::future::poll_fn(|cx| {
-        let mut pending = false;
-        for (slot, output) in pinned.iter_mut().zip(outputs.iter_mut()) {
-            if let Some(future) = slot {
-                match future.as_mut().poll(cx) {
-                    std::task::Poll::Ready(value) => {
-                        *output = Some(value);
-                        *slot = None;
-                    }
-                    std::task::Poll::Pending => pending = true,
-                }
-            }
-        }
-        if pending {
-            std::task::Poll::Pending
-        } else {
-            std::task::Poll::Ready(())
-        }
-    })
-    .await;
-    outputs.into_iter().map(|output| output.unwrap()).collect()
-}
-
 #[tokio::test]
 async fn staff_see_the_links_history_on_the_contacts_page() {
     let app = spawn_app().await;
@@ -442,4 +416,44 @@ async fn an_email_change_or_a_disable_ends_the_accounts_links_and_sessions() {
         link_status(&app, &while_disabled).await,
         StatusCode::NOT_FOUND
     );
+}
+
+/// Presenting made-up links to either form is guessing: both count against the
+/// client address, and past the limit answer 429 with a Retry-After.
+#[tokio::test]
+async fn guessing_at_links_is_limited_per_address_on_both_forms() {
+    let app =
+        crate::helpers::spawn_app_with(&[("LATCHKEY__LIMITS__SIGN_IN_PER_ADDRESS", "3")]).await;
+    setup(&app, "acme").await;
+    // The limit is the address's, so each form is tried from a machine of its own.
+    for (action, address) in [
+        ("/reset/temporary", "198.51.100.30"),
+        ("/reset", "198.51.100.31"),
+    ] {
+        let guesser = Browser::from_address(&app, "acme.localhost", address);
+        let fields: &[(&str, &str)] = &[
+            ("new_password", NEW_PASSWORD),
+            ("confirm_password", NEW_PASSWORD),
+        ];
+        let mut statuses = Vec::new();
+        for guess in 0..4 {
+            let token = format!("{}.{guess:A>43}", "A".repeat(22));
+            guesser.set_cookie("latchkey_reset", &token);
+            let response = guesser.submit_with_token_from(action, fields).await;
+            if response.0.status() == StatusCode::TOO_MANY_REQUESTS {
+                assert!(response.0.headers().contains_key("retry-after"));
+            }
+            statuses.push(response.0.status());
+        }
+        assert_eq!(
+            statuses,
+            [
+                StatusCode::NOT_FOUND,
+                StatusCode::NOT_FOUND,
+                StatusCode::NOT_FOUND,
+                StatusCode::TOO_MANY_REQUESTS
+            ],
+            "{action}"
+        );
+    }
 }

@@ -1,0 +1,76 @@
+//! Attempts that guess at a secret (a password, a link): counted in every bucket
+//! before the work they guard, judged against each limit, and taken back when they
+//! turn out well. Counting first is what makes a limit hold against a burst: fifty
+//! concurrent guesses are fifty hits before any of them is hashed.
+
+use chrono::{Duration, Utc};
+use identity::{WindowHits, refund_hits};
+
+use crate::app::AppState;
+use crate::error::GatewayError;
+use crate::intake::{self, Intake};
+
+/// An attempt counted and within its limits.
+#[derive(Debug)]
+pub struct Attempt {
+    buckets: Vec<String>,
+    window: Duration,
+}
+
+impl Attempt {
+    /// Counts an attempt in each `(bucket, max)`; past any max, 429 with the longest
+    /// wait. `u64::MAX` only counts. Returns the hits of each bucket counting this
+    /// attempt, in the order given.
+    pub async fn begin(
+        state: &AppState,
+        limits: Vec<(String, u64)>,
+    ) -> Result<(Self, Vec<WindowHits>), GatewayError> {
+        let buckets = limits.iter().map(|(bucket, _)| bucket.clone()).collect();
+        let hits = intake::submit_attempt(&state.intake, Intake::Attempt { limits }).await?;
+        let attempt = Self {
+            buckets,
+            window: Duration::minutes(state.settings.limits.window_minutes),
+        };
+        Ok((attempt, hits))
+    }
+
+    /// The attempt was no guess (the right password, a live link): it stops counting.
+    pub async fn refund(self, state: &AppState) -> Result<(), GatewayError> {
+        let buckets: Vec<&str> = self.buckets.iter().map(String::as_str).collect();
+        refund_hits(&state.db, &buckets, self.window, Utc::now()).await?;
+        Ok(())
+    }
+}
+
+/// How long to hold a sign-in for an account that has had `failures` failed attempts
+/// in the window from anywhere, past `threshold`: OWASP's alternative to locking the
+/// account, which would let any stranger lock its owner out. Doubling from a quarter
+/// second, at most five seconds.
+pub fn account_delay(failures: u64, threshold: u64) -> std::time::Duration {
+    let Some(excess) = failures.checked_sub(threshold).filter(|excess| *excess > 0) else {
+        return std::time::Duration::ZERO;
+    };
+    let doublings = u32::try_from(excess - 1).unwrap_or(u32::MAX).min(5);
+    std::time::Duration::from_millis(250u64 << doublings).min(std::time::Duration::from_secs(5))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::account_delay;
+
+    #[test]
+    fn the_delay_doubles_past_the_threshold_up_to_five_seconds() {
+        let delays: Vec<Duration> = (0..=12)
+            .map(|failures| account_delay(failures, 5))
+            .collect();
+        assert!(delays[..=5].iter().all(Duration::is_zero));
+        assert_eq!(delays[6], Duration::from_millis(250));
+        assert_eq!(delays[7], Duration::from_millis(500));
+        assert_eq!(delays[8], Duration::from_secs(1));
+        assert_eq!(delays[10], Duration::from_secs(4));
+        assert_eq!(delays[11], Duration::from_secs(5));
+        assert_eq!(account_delay(u64::MAX, 5), Duration::from_secs(5));
+    }
+}
