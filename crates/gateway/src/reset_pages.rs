@@ -45,18 +45,41 @@ fn token_page(response: impl IntoResponse) -> Response {
         .into_response()
 }
 
-/// The emailed link. Nothing is checked or consumed here.
+/// The emailed link. Nothing is checked or consumed here; the cookie lasts the browser
+/// session until `/reset` has read the token and knows how long it lives.
 #[handler]
 pub fn open_link(state: Data<&AppState>, jar: &CookieJar, Path(token): Path<String>) -> Response {
+    jar.add(token_cookie(&state, token, None));
+    token_page(Redirect::see_other("/reset"))
+}
+
+fn token_cookie(state: &AppState, token: String, lifetime: Option<std::time::Duration>) -> Cookie {
     let mut cookie = Cookie::new_with_str(RESET_COOKIE, token);
     cookie.set_http_only(true);
     // Lax: the link arrives from a mail client, another site; Strict would drop it.
     cookie.set_same_site(SameSite::Lax);
     cookie.set_secure(state.is_https());
     cookie.set_path("/reset");
-    cookie.set_max_age(std::time::Duration::from_secs(60 * 60));
-    jar.add(cookie);
-    token_page(Redirect::see_other("/reset"))
+    if let Some(lifetime) = lifetime {
+        cookie.set_max_age(lifetime);
+    }
+    cookie
+}
+
+/// The cookie lives exactly as long as the token: an invitation's form left open for
+/// hours still works, and nothing outlives the link.
+fn keep_token_while_it_lives(state: &AppState, jar: &CookieJar, record: &TokenRecord) {
+    let Some(token) = jar.get(RESET_COOKIE) else {
+        return;
+    };
+    let remaining = (record.expires_at - Utc::now())
+        .to_std()
+        .unwrap_or_default();
+    jar.add(token_cookie(
+        state,
+        token.value_str().to_owned(),
+        Some(remaining),
+    ));
 }
 
 fn presented_token(jar: &CookieJar) -> Option<UrlToken> {
@@ -82,7 +105,15 @@ async fn check(
     let Some(token) = presented_token(jar) else {
         return Ok(TokenCheck::Invalid);
     };
-    check_any_token(&state.db, &state.token_keys, tenant.id, &token, Utc::now())
+    check_presented(state, tenant, &token).await
+}
+
+async fn check_presented(
+    state: &AppState,
+    tenant: &Tenant,
+    token: &UrlToken,
+) -> Result<TokenCheck, GatewayError> {
+    check_any_token(&state.db, &state.token_keys, tenant.id, token, Utc::now())
         .await
         .map_err(GatewayError::internal)
 }
@@ -93,6 +124,12 @@ enum Dead {
     Expired,
     Used,
     Invalid,
+    /// The browser no longer holds the link (its cookie is gone: another browser, a
+    /// cleared cookie), so only the email can tell which account this is.
+    Reopen,
+    /// The browser has opened another link since this form was shown: posting it
+    /// would change the other link's account.
+    Superseded,
 }
 
 fn dead_link(state: &AppState, tenant: &Tenant, why: Dead) -> Result<Response, GatewayError> {
@@ -111,6 +148,16 @@ fn dead_link(state: &AppState, tenant: &Tenant, why: Dead) -> Result<Response, G
             StatusCode::NOT_FOUND,
             "This link is not valid",
             "Check that you opened the whole link from your email, or request a new one.",
+        ),
+        Dead::Reopen => (
+            StatusCode::BAD_REQUEST,
+            "Open the link from your email again",
+            "This browser no longer holds your reset link. Open the link in your email again to continue; nothing has been changed.",
+        ),
+        Dead::Superseded => (
+            StatusCode::CONFLICT,
+            "Another reset link was opened",
+            "This page belongs to a link you opened earlier, and another one was opened since in this browser. To be sure the right account changes, open the link from your email again; nothing has been changed.",
         ),
     };
     let context = context! { firm => firm_value(tenant), heading, message };
@@ -163,12 +210,15 @@ fn form_page(
     tenant: &Tenant,
     csrf: CsrfToken,
     record: &TokenRecord,
+    holder: &Holder,
     errors: &[String],
 ) -> Result<Response, GatewayError> {
     let invitation = record.purpose == TokenPurpose::Invite;
     let context = context! {
         firm => firm_value(tenant),
         csrf_token => csrf.0.clone(),
+        link => record.id.to_string(),
+        account_email => holder.email.as_str(),
         invitation,
         min_length => state.policy_for(tenant).min_length,
         errors => errors.to_vec(),
@@ -236,19 +286,26 @@ pub async fn reset_page(
 ) -> Result<Response, GatewayError> {
     match check(&state, &tenant, jar).await? {
         TokenCheck::Valid(record) if record.purpose != TokenPurpose::TemporaryPassword => {
-            if holder(&state, &tenant, &record).await?.is_none() {
+            let Some(holder) = holder(&state, &tenant, &record).await? else {
                 return dead_link(&state, &tenant, Dead::Invalid);
-            }
+            };
             audit_link(&state, &tenant, &record, Opening::Valid, **client).await?;
-            form_page(&state, &tenant, csrf, &record, &[])
+            keep_token_while_it_lives(&state, jar, &record);
+            form_page(&state, &tenant, csrf, &record, &holder, &[])
         }
         TokenCheck::Valid(record) => {
-            if holder(&state, &tenant, &record).await?.is_none() {
+            let Some(holder) = holder(&state, &tenant, &record).await? else {
                 return dead_link(&state, &tenant, Dead::Invalid);
-            }
+            };
             audit_link(&state, &tenant, &record, Opening::Valid, **client).await?;
+            keep_token_while_it_lives(&state, jar, &record);
             // A button, not an action on GET: mail scanners open links.
-            let context = context! { firm => firm_value(&tenant), csrf_token => csrf.0.clone() };
+            let context = context! {
+                firm => firm_value(&tenant),
+                csrf_token => csrf.0.clone(),
+                link => record.id.to_string(),
+                account_email => holder.email.as_str(),
+            };
             Ok(token_page(Html(
                 state.templates.render("reset_temporary.html", context)?,
             )))
@@ -269,8 +326,28 @@ pub async fn reset_page(
 pub struct NewPasswordForm {
     new_password: String,
     confirm_password: String,
+    /// The id of the link the form was shown for; see [`check_form_link`].
+    #[serde(default)]
+    link: String,
     #[serde(default)]
     csrf_token: String,
+}
+
+/// The token the browser holds, if any: without one only the email can tell which
+/// account the form was for.
+fn held_token(jar: &CookieJar) -> Result<UrlToken, Dead> {
+    let cookie = jar.get(RESET_COOKIE).ok_or(Dead::Reopen)?;
+    UrlToken::parse(cookie.value_str()).ok_or(Dead::Invalid)
+}
+
+/// Whether a live link is the very one the form was shown for. One cookie per host
+/// holds the newest link opened, so a tab left open on an older link (or a token
+/// planted in the browser) must not change the newer link's account.
+fn check_form_link(record: &TokenRecord, link: &str) -> Result<(), Dead> {
+    match Uuid::parse_str(link) {
+        Ok(id) if id == record.id => Ok(()),
+        _ => Err(Dead::Superseded),
+    }
 }
 
 /// Answers a POST whose link cannot be used; its attempt stays counted.
@@ -301,7 +378,11 @@ pub async fn set_password(
 ) -> Result<Response, GatewayError> {
     check_csrf(&verifier, &form.csrf_token)?;
     let attempt = link_attempt(&state, **client).await?;
-    let record = match check(&state, &tenant, jar).await? {
+    let token = match held_token(jar) {
+        Ok(token) => token,
+        Err(why) => return refuse(&state, &tenant, why).await,
+    };
+    let record = match check_presented(&state, &tenant, &token).await? {
         TokenCheck::Valid(record) if record.purpose != TokenPurpose::TemporaryPassword => record,
         TokenCheck::Valid(_) | TokenCheck::Invalid => {
             return refuse(&state, &tenant, Dead::Invalid).await;
@@ -313,6 +394,9 @@ pub async fn set_password(
             return refuse(&state, &tenant, Dead::Used).await;
         }
     };
+    if let Err(why) = check_form_link(&record, &form.link) {
+        return refuse(&state, &tenant, why).await;
+    }
     let Some(holder) = holder(&state, &tenant, &record).await? else {
         return refuse(&state, &tenant, Dead::Invalid).await;
     };
@@ -325,10 +409,9 @@ pub async fn set_password(
         .map(ToString::to_string)
         .collect();
     if !errors.is_empty() {
-        return form_page(&state, &tenant, csrf, &record, &errors);
+        return form_page(&state, &tenant, csrf, &record, &holder, &errors);
     }
     let hash = state.hasher.hash(&form.new_password).await?;
-    let token = presented_token(jar).ok_or(GatewayError::NotFound)?;
     let now = Utc::now();
     let txn = state.db.begin().await.map_err(GatewayError::internal)?;
     match redeem_token(
@@ -398,8 +481,11 @@ pub async fn set_password(
     Ok(token_page(Redirect::see_other(login)))
 }
 
+/// The temporary-password button's form: which link it was shown for.
 #[derive(Debug, Deserialize)]
-pub struct CsrfOnlyForm {
+pub struct LinkForm {
+    #[serde(default)]
+    link: String,
     #[serde(default)]
     csrf_token: String,
 }
@@ -436,11 +522,15 @@ pub async fn send_temporary_password(
     jar: &CookieJar,
     verifier: CsrfVerifier,
     client: Data<&ClientAddress>,
-    Form(form): Form<CsrfOnlyForm>,
+    Form(form): Form<LinkForm>,
 ) -> Result<Response, GatewayError> {
     check_csrf(&verifier, &form.csrf_token)?;
     let attempt = link_attempt(&state, **client).await?;
-    let record = match check(&state, &tenant, jar).await? {
+    let token = match held_token(jar) {
+        Ok(token) => token,
+        Err(why) => return refuse(&state, &tenant, why).await,
+    };
+    let record = match check_presented(&state, &tenant, &token).await? {
         TokenCheck::Valid(record) if record.purpose == TokenPurpose::TemporaryPassword => record,
         TokenCheck::Valid(_) | TokenCheck::Invalid => {
             return refuse(&state, &tenant, Dead::Invalid).await;
@@ -450,6 +540,9 @@ pub async fn send_temporary_password(
         }
         TokenCheck::Used(_) => return refuse(&state, &tenant, Dead::Used).await,
     };
+    if let Err(why) = check_form_link(&record, &form.link) {
+        return refuse(&state, &tenant, why).await;
+    }
     let Some(holder) = holder(&state, &tenant, &record)
         .await?
         .filter(|holder| holder.kind == AccountKind::Contact)
@@ -459,7 +552,6 @@ pub async fn send_temporary_password(
     attempt.refund(&state).await?;
     let password = generate_password()?;
     let hash = state.hasher.hash(&password).await?;
-    let token = presented_token(jar).ok_or(GatewayError::NotFound)?;
     let now = Utc::now();
     let txn = state.db.begin().await.map_err(GatewayError::internal)?;
     match redeem_token(

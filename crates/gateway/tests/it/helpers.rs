@@ -337,16 +337,22 @@ impl<'a> Browser<'a> {
         .await
     }
 
-    /// Opens `page`, then posts its form with `fields` and the page's CSRF token.
+    /// Opens `page`, then posts its form with `fields`, as a browser would with the
+    /// page's hidden fields (its CSRF token, the link it was shown for).
     pub async fn submit(
         &self,
         page: &str,
         action: &str,
         fields: &[(&str, &str)],
     ) -> poem::test::TestResponse {
-        let token = self.csrf_token(page).await;
+        let html = body(self.get(page).await).await;
+        let hidden = hidden_fields_in(form_posting_to(&html, action));
         let mut all: Vec<(&str, &str)> = fields.to_vec();
-        all.push(("csrf_token", &token));
+        for (name, value) in &hidden {
+            if !fields.iter().any(|(given, _)| given == name) {
+                all.push((name, value));
+            }
+        }
         self.post(action, &all).await
     }
 }
@@ -364,6 +370,42 @@ impl Browser<'_> {
         all.push(("csrf_token", &token));
         self.post(action, &all).await
     }
+}
+
+/// The `<form>` of `html` that posts to `action` (the first form when none names it).
+pub fn form_posting_to<'h>(html: &'h str, action: &str) -> &'h str {
+    let forms: Vec<&str> = html
+        .split("<form")
+        .skip(1)
+        .map(|rest| &rest[..rest.find("</form>").unwrap_or(rest.len())])
+        .collect();
+    let named = format!("action=\"{action}\"");
+    forms
+        .iter()
+        .find(|form| form[..form.find('>').unwrap_or(0)].contains(&named))
+        .or(forms.first())
+        .copied()
+        .unwrap_or(html)
+}
+
+/// Every `<input type="hidden">` of `html`, as (name, value).
+pub fn hidden_fields_in(html: &str) -> Vec<(String, String)> {
+    let attribute = |tag: &str, name: &str| -> Option<String> {
+        let marker = format!("{name}=\"");
+        let start = tag.find(&marker)? + marker.len();
+        let end = start + tag[start..].find('"')?;
+        Some(unescape_html(&tag[start..end]))
+    };
+    html.split("<input")
+        .skip(1)
+        .filter_map(|rest| {
+            let tag = &rest[..rest.find('>')?];
+            if !tag.contains("type=\"hidden\"") {
+                return None;
+            }
+            Some((attribute(tag, "name")?, attribute(tag, "value")?))
+        })
+        .collect()
 }
 
 pub fn csrf_token_in(html: &str) -> String {

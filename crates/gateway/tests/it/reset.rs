@@ -237,12 +237,17 @@ async fn of_fifty_concurrent_posts_of_one_link_exactly_one_succeeds() {
     browser
         .get(&format!("/reset/{}", minted.token.expose()))
         .await;
-    let token = browser.csrf_token("/reset").await;
-    let fields = [
+    let form = body(browser.get("/reset").await).await;
+    let hidden = crate::helpers::hidden_fields_in(&form);
+    let mut fields = vec![
         ("new_password", NEW_PASSWORD),
         ("confirm_password", NEW_PASSWORD),
-        ("csrf_token", token.as_str()),
     ];
+    fields.extend(
+        hidden
+            .iter()
+            .map(|(name, value)| (name.as_str(), value.as_str())),
+    );
     let posts = (0..50).map(|_| browser.post("/reset", &fields));
     let statuses: Vec<StatusCode> = futures_all(posts).await;
     let successes = statuses
@@ -456,4 +461,135 @@ async fn guessing_at_links_is_limited_per_address_on_both_forms() {
             "{action}"
         );
     }
+}
+
+/// One cookie per host holds the newest link: a tab left open on an older link must
+/// not change the newer link's account, and every form says whose account it is.
+#[tokio::test]
+async fn a_form_changes_only_the_account_of_the_link_it_was_shown_for() {
+    let app = spawn_app().await;
+    let (firm, first) = setup(&app, "acme").await;
+    let client = app.create_client(&firm, "Wayne Enterprises").await;
+    let second = app
+        .create_contact(&firm, &client, "Second", "second@acme.test", OLD_PASSWORD)
+        .await;
+    let first_link = mint(&app, &firm, &first, Utc::now()).await;
+    let second_link = mint(&app, &firm, &second, Utc::now()).await;
+    let browser = Browser::new(&app, "acme.localhost");
+    browser
+        .get(&format!("/reset/{}", first_link.token.expose()))
+        .await;
+    let first_form = body(browser.get("/reset").await).await;
+    assert!(first_form.contains("body.boom@acme.test"), "{first_form}");
+    browser
+        .get(&format!("/reset/{}", second_link.token.expose()))
+        .await;
+    let second_form = body(browser.get("/reset").await).await;
+    assert!(second_form.contains("second@acme.test"));
+
+    let post_form = |form: String| {
+        let browser = &browser;
+        async move {
+            let mut fields: Vec<(String, String)> = crate::helpers::hidden_fields_in(&form);
+            fields.push(("new_password".into(), NEW_PASSWORD.into()));
+            fields.push(("confirm_password".into(), NEW_PASSWORD.into()));
+            let fields: Vec<(&str, &str)> = fields
+                .iter()
+                .map(|(name, value)| (name.as_str(), value.as_str()))
+                .collect();
+            browser.post("/reset", &fields).await
+        }
+    };
+    let stale = post_form(first_form.clone()).await;
+    stale.assert_status(StatusCode::CONFLICT);
+    assert!(body(stale).await.contains("Another reset link was opened"));
+    let contact = identity::find_contact(&app.state.db, firm.id, second.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        contact.password_hash, second.password_hash,
+        "nothing changed"
+    );
+
+    let done = post_form(second_form).await;
+    done.assert_status(StatusCode::SEE_OTHER);
+    let changed = identity::find_contact(&app.state.db, firm.id, second.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_ne!(changed.password_hash, second.password_hash);
+    let untouched = identity::find_contact(&app.state.db, firm.id, first.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(untouched.password_hash, first.password_hash);
+
+    // Without the cookie (another browser, cleared cookies) the form asks for the
+    // email again rather than calling a live link "not valid".
+    let other = Browser::new(&app, "acme.localhost");
+    let cookieless = other
+        .submit_with_token_from(
+            "/reset",
+            &[
+                ("link", &first_link.record.id.to_string()),
+                ("new_password", NEW_PASSWORD),
+                ("confirm_password", NEW_PASSWORD),
+            ],
+        )
+        .await;
+    cookieless.assert_status(StatusCode::BAD_REQUEST);
+    assert!(
+        body(cookieless)
+            .await
+            .contains("Open the link from your email again")
+    );
+}
+
+/// The cookie holding the token lives as long as the token, not a fixed hour.
+#[tokio::test]
+async fn the_token_cookie_lives_as_long_as_the_link() {
+    let app = spawn_app().await;
+    let (firm, contact) = setup(&app, "acme").await;
+    let invitation = mint_token(
+        &app.state.db,
+        &app.state.token_keys,
+        firm.id,
+        TokenPurpose::Invite,
+        "contact",
+        contact.id,
+        Duration::hours(72),
+        Utc::now(),
+    )
+    .await
+    .unwrap();
+    let browser = Browser::new(&app, "acme.localhost");
+    let opened = browser
+        .get(&format!("/reset/{}", invitation.token.expose()))
+        .await;
+    let set_cookie = opened.0.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(!set_cookie.contains("Max-Age"), "{set_cookie}");
+    let page = browser.get("/reset").await;
+    page.assert_status_is_ok();
+    let set_cookie = page
+        .0
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|value| value.to_str().unwrap().to_owned())
+        .find(|value| value.starts_with("latchkey_reset="))
+        .expect("the token cookie is given its lifetime");
+    let max_age: u64 = set_cookie
+        .split(';')
+        .find_map(|part| part.trim().strip_prefix("Max-Age="))
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(
+        (72 * 3600 - 60..=72 * 3600).contains(&max_age),
+        "{set_cookie}"
+    );
 }
