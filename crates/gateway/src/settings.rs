@@ -391,6 +391,7 @@ impl Settings {
                 "set LATCHKEY__SECURITY__OPERATOR_TOKEN to a random value of at least 32 characters",
             )?;
         }
+        self.check_exposure()?;
         if self.database.max_connections == 0 {
             return Err(SettingsError::Invalid(
                 "database.max_connections must be at least 1".into(),
@@ -429,6 +430,43 @@ impl Settings {
         if self.mail.max_attempts == 0 {
             return Err(SettingsError::Invalid(
                 "mail.max_attempts must be at least 1".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Refuses the two ways a configuration would expose real people: the public
+    /// development keys served beyond this machine, and an https deployment whose
+    /// proxy's address every client would share.
+    fn check_exposure(&self) -> Result<(), SettingsError> {
+        if self.environment != Environment::Production {
+            for (key, address) in [
+                ("server.bind", self.server.bind),
+                ("server.admin_bind", self.server.admin_bind),
+            ] {
+                if !address.ip().is_loopback() {
+                    return Err(SettingsError::Invalid(format!(
+                        "{key} = {address} serves beyond this machine, but LATCHKEY_ENV is {}: \
+                         its token, CSRF and operator keys are public, its mailbox lists every \
+                         link and its demo accounts have published passwords. Bind to \
+                         127.0.0.1, or set LATCHKEY_ENV=production with secrets of your own",
+                        self.environment.as_str()
+                    )));
+                }
+            }
+        }
+        // The binary speaks plain HTTP: https means a TLS proxy in front, and without
+        // trusting it every client has the proxy's address, so one client's failures
+        // (30 by default) lock everyone out.
+        if self.server.public_scheme == PublicScheme::Https
+            && self.server.trusted_proxies.is_empty()
+        {
+            return Err(SettingsError::Invalid(
+                "server.public_scheme is https, so a TLS proxy serves this instance, but \
+                 server.trusted_proxies is empty: every client would share the proxy's address \
+                 and its rate limits. Set LATCHKEY__SERVER__TRUSTED_PROXIES to the proxy's \
+                 address or network (for example 10.0.0.0/8)"
+                    .into(),
             ));
         }
         Ok(())
@@ -599,6 +637,66 @@ mod tests {
     }
 
     #[test]
+    fn the_public_development_keys_serve_only_this_machine() {
+        for (key, address) in [
+            ("LATCHKEY__SERVER__BIND", "0.0.0.0:8080"),
+            ("LATCHKEY__SERVER__ADMIN_BIND", "[::]:9090"),
+            ("LATCHKEY__SERVER__BIND", "192.0.2.10:8080"),
+        ] {
+            for environment in [Environment::Development, Environment::Test] {
+                let error =
+                    Settings::load_with_variables(environment, None, vars(&[(key, address)]))
+                        .unwrap_err()
+                        .to_string();
+                assert!(
+                    error.contains("serves beyond this machine") && error.contains("LATCHKEY_ENV"),
+                    "{error}"
+                );
+            }
+        }
+        let loopback = Settings::load_with_variables(
+            Environment::Development,
+            None,
+            vars(&[
+                ("LATCHKEY__SERVER__BIND", "[::1]:8080"),
+                ("LATCHKEY__SERVER__ADMIN_BIND", "127.0.0.2:9090"),
+            ]),
+        );
+        assert!(loopback.is_ok(), "{loopback:?}");
+    }
+
+    #[test]
+    fn https_without_a_trusted_proxy_is_refused() {
+        let secrets = [
+            (
+                "LATCHKEY__SECURITY__TOKEN_KEY",
+                "k8mVq2x9Lr4TnW7yZc1Hf6Bd3Sg5Jp0Q",
+            ),
+            (
+                "LATCHKEY__SECURITY__OPERATOR_TOKEN",
+                "Zr7Kp2Wq9Xm4Tn8Yb3Vc6Hd1Jf5Lg0Sa",
+            ),
+        ];
+        let error = Settings::load_with_variables(Environment::Production, None, vars(&secrets))
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("server.trusted_proxies is empty"), "{error}");
+        let error = Settings::load_with_variables(
+            Environment::Development,
+            None,
+            vars(&[("LATCHKEY__SERVER__PUBLIC_SCHEME", "https")]),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(error.contains("server.trusted_proxies is empty"), "{error}");
+        let mut proxied = secrets.to_vec();
+        proxied.push(("LATCHKEY__SERVER__TRUSTED_PROXIES", "10.0.0.0/8"));
+        assert!(
+            Settings::load_with_variables(Environment::Production, None, vars(&proxied)).is_ok()
+        );
+    }
+
+    #[test]
     fn production_refuses_the_public_development_keys() {
         let error = Settings::load_with_variables(
             Environment::Production,
@@ -638,6 +736,7 @@ mod tests {
                     "LATCHKEY__SECURITY__OPERATOR_TOKEN",
                     "Zr7Kp2Wq9Xm4Tn8Yb3Vc6Hd1Jf5Lg0Sa",
                 ),
+                ("LATCHKEY__SERVER__TRUSTED_PROXIES", "10.0.0.0/8"),
                 ("LATCHKEY__BENCH__CEILING_ROUTE", "true"),
             ]),
         )
@@ -661,6 +760,7 @@ mod tests {
                     "LATCHKEY__DATABASE__URL",
                     "postgres://latchkey:hunter2secret@db/latchkey",
                 ),
+                ("LATCHKEY__SERVER__TRUSTED_PROXIES", "10.0.0.0/8"),
             ]),
         )
         .unwrap();

@@ -241,6 +241,7 @@ async fn seed_fills_firms_with_contacts_and_continues_where_it_stopped() {
             "LATCHKEY__SECURITY__OPERATOR_TOKEN",
             "a-production-operator-token-long-enough",
         )
+        .env("LATCHKEY__SERVER__TRUSTED_PROXIES", "10.0.0.0/8")
         .stdin(Stdio::null())
         .output()
         .unwrap();
@@ -264,4 +265,25 @@ async fn requests_set_aside_are_listed_and_unknown_ones_refused() {
     assert!(error.contains("no set-aside request"), "{error}");
     let error = cli.fails(&["requests", "retry", "not-an-id"]);
     assert!(error.contains("not a request id"), "{error}");
+}
+
+/// The development configuration's keys are public: the binary will not serve them
+/// beyond this machine.
+#[test]
+fn development_keys_never_serve_a_public_address() {
+    let output = Command::new(env!("CARGO_BIN_EXE_latchkey"))
+        .args(["serve"])
+        .env_remove("LATCHKEY_ENV")
+        .env("LATCHKEY__SERVER__BIND", "0.0.0.0:0")
+        .env("LATCHKEY__DATABASE__URL", "sqlite::memory:")
+        .env_remove("RUST_LOG")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("server.bind = 0.0.0.0:0 serves beyond this machine"),
+        "{stderr}"
+    );
 }

@@ -77,7 +77,11 @@ async fn pages_without_a_form_set_no_cookie() {
 
 #[tokio::test]
 async fn over_https_the_cookie_is_host_only_and_secure() {
-    let app = spawn_app_with(&[("LATCHKEY__SERVER__PUBLIC_SCHEME", "https")]).await;
+    let app = spawn_app_with(&[
+        ("LATCHKEY__SERVER__PUBLIC_SCHEME", "https"),
+        ("LATCHKEY__SERVER__TRUSTED_PROXIES", "10.0.0.0/8"),
+    ])
+    .await;
     app.create_firm("acme", "ACME Corporation").await;
     let page = app.get("acme.localhost", "/login").await;
     let cookies = set_cookies(&page);
