@@ -25,7 +25,7 @@ use crate::csrf::{CsrfToken, CsrfVerifier};
 use crate::emails::{Invitee, queue_invitation};
 use crate::error::GatewayError;
 use crate::forms::{check_csrf, parse_id, record_limited};
-use crate::intake::Record;
+use crate::intake::{BucketLimit, Record};
 use crate::request_context::ClientAddress;
 use crate::templates::{firm_value, serialized};
 
@@ -81,7 +81,6 @@ pub async fn submit_request(
     Form(form): Form<AccessForm>,
 ) -> Result<Response, GatewayError> {
     check_csrf(&verifier, &form.csrf_token)?;
-    let address = client.0.0.map(|address| address.to_string());
     let checked = EmailAddress::parse(&form.email)
         .map_err(|_| ("email", "Enter an email address, like name@example.com."))
         .and_then(|email| {
@@ -99,7 +98,12 @@ pub async fn submit_request(
         .as_ref()
         .ok()
         .map(|new| Record::AccessRequest(tenant.id, new.clone()));
-    record_limited(&state, "access-request", address.as_deref(), record).await?;
+    let per_firm = BucketLimit {
+        bucket: format!("access-request:firm:{}", tenant.id),
+        max: state.settings.limits.access_requests_per_firm_per_hour,
+        window: chrono::Duration::hours(1),
+    };
+    record_limited(&state, "access-request", **client, vec![per_firm], record).await?;
     if let Err((field, message)) = checked {
         return Ok(
             form_page(&state, &tenant, csrf, &form, Some((field, message)))?

@@ -115,10 +115,7 @@ impl AppState {
                 tracing::warn!(%error, "email metrics are not registered");
                 DeliveryMetrics::unregistered()
             });
-        let intake = intake::start(
-            db.clone(),
-            chrono::Duration::minutes(settings.limits.window_minutes),
-        );
+        let intake = intake::start(db.clone());
         let csrf = CsrfKey::new(
             csrf_key(&settings),
             settings.server.public_scheme == PublicScheme::Https,

@@ -8,7 +8,7 @@ use identity::{WindowHits, refund_hits};
 
 use crate::app::AppState;
 use crate::error::GatewayError;
-use crate::intake::{self, Intake};
+use crate::intake::{self, BucketLimit, Intake};
 
 /// An attempt counted and within its limits.
 #[derive(Debug)]
@@ -25,12 +25,22 @@ impl Attempt {
         state: &AppState,
         limits: Vec<(String, u64)>,
     ) -> Result<(Self, Vec<WindowHits>), GatewayError> {
+        let window = state.settings.limits.window();
         let buckets = limits.iter().map(|(bucket, _)| bucket.clone()).collect();
-        let hits = intake::submit_attempt(&state.intake, Intake::Attempt { limits }).await?;
-        let attempt = Self {
-            buckets,
-            window: Duration::minutes(state.settings.limits.window_minutes),
+        let limits = limits
+            .into_iter()
+            .map(|(bucket, max)| BucketLimit {
+                bucket,
+                max,
+                window,
+            })
+            .collect();
+        let item = Intake {
+            limits,
+            record: None,
         };
+        let hits = intake::submit(&state.intake, item).await?;
+        let attempt = Self { buckets, window };
         Ok((attempt, hits))
     }
 

@@ -54,7 +54,7 @@ pub async fn request_list(
             client_address: address.clone(),
         })
     });
-    record_limited(&state, "find-firm", address.as_deref(), record).await?;
+    record_limited(&state, "find-firm", **client, Vec::new(), record).await?;
     let Some(email) = email else {
         let page = form_page(
             &state,

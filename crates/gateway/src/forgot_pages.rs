@@ -64,7 +64,7 @@ pub async fn request_reset(
             client_address: address.clone(),
         })
     });
-    record_limited(&state, "forgot", address.as_deref(), record).await?;
+    record_limited(&state, "forgot", **client, Vec::new(), record).await?;
     let Some(email) = email else {
         let page = form_page(
             &state,

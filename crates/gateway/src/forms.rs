@@ -6,7 +6,8 @@ use uuid::Uuid;
 use crate::app::AppState;
 use crate::csrf::CsrfVerifier;
 use crate::error::GatewayError;
-use crate::intake::{self, Intake, Record};
+use crate::intake::{self, BucketLimit, Intake, Record};
+use crate::request_context::ClientAddress;
 
 /// Refuses a POST whose `csrf_token` field does not match the CSRF cookie.
 pub fn check_csrf(verifier: &CsrfVerifier, token: &str) -> Result<(), GatewayError> {
@@ -35,28 +36,27 @@ pub fn single<'a>(fields: &'a [(String, String)], name: &str) -> Result<&'a str,
     }
 }
 
-/// Records `record` (if any) for a POST from `address`, counted towards
-/// `limits.forgot_per_address` per window in the `kind` bucket and refused with 429
-/// past the limit. The counters are in the database, so the limit holds across
-/// instances; the write joins the intake's group commit.
+/// Records `record` (if any) for a POST from `client`, counted towards
+/// `limits.forgot_per_address` per window in the `kind` bucket, and towards `also`;
+/// refused with 429 past a limit. The counters are in the database, so the limits
+/// hold across instances; the write joins the intake's group commit.
 pub async fn record_limited(
     state: &AppState,
     kind: &str,
-    address: Option<&str>,
+    client: ClientAddress,
+    also: Vec<BucketLimit>,
     record: Option<Record>,
 ) -> Result<(), GatewayError> {
-    let item = match address {
-        Some(address) => Intake::Limited {
-            bucket: format!("{kind}:address:{address}"),
-            max: state.settings.limits.forgot_per_address,
-            record,
-        },
+    let mut limits = vec![BucketLimit {
+        bucket: format!("{kind}:address:{}", client.limit_key()),
         // No address to count against (never the case behind a listener).
-        None => Intake::Limited {
-            bucket: format!("{kind}:address:unknown"),
-            max: u64::MAX,
-            record,
+        max: match client.0 {
+            Some(_) => state.settings.limits.forgot_per_address,
+            None => u64::MAX,
         },
-    };
-    intake::submit(&state.intake, item).await
+        window: state.settings.limits.window(),
+    }];
+    limits.extend(also);
+    intake::submit(&state.intake, Intake { limits, record }).await?;
+    Ok(())
 }

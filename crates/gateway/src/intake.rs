@@ -31,56 +31,39 @@ pub enum Record {
     AccessRequest(TenantId, NewAccessRequest),
 }
 
-/// One item of a batch.
-#[derive(Debug, Clone)]
-pub enum Intake {
-    /// Counts a hit of `bucket` and, if the hit is within `max` per window, keeps
-    /// `record` (when there is one).
-    Limited {
-        bucket: String,
-        max: u64,
-        record: Option<Record>,
-    },
-    /// Counts a hit of each bucket, judging none (refused links).
-    Count { buckets: Vec<String> },
-    /// Counts an attempt in every bucket before the work it guards (a password hash, a
-    /// redemption), then judges each against its `max`: so a burst of concurrent
-    /// attempts cannot all see the count from before any of them.
-    Attempt { limits: Vec<(String, u64)> },
+/// A limit an item is counted against: at most `max` hits of `bucket` per `window`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BucketLimit {
+    pub bucket: String,
+    /// `u64::MAX` only counts.
+    pub max: u64,
+    pub window: Duration,
 }
 
-impl Intake {
-    fn buckets(&self) -> impl Iterator<Item = &str> {
-        let (one, many, limited): (Option<&String>, &[String], &[(String, u64)]) = match self {
-            Self::Limited { bucket, .. } => (Some(bucket), &[], &[]),
-            Self::Count { buckets } => (None, buckets, &[]),
-            Self::Attempt { limits } => (None, &[], limits),
-        };
-        one.into_iter()
-            .chain(many)
-            .chain(limited.iter().map(|(bucket, _)| bucket))
-            .map(String::as_str)
-    }
+/// One item of a batch: a hit counted in each of its buckets and judged against each
+/// limit in the same transaction, then its record kept (when there is one) if every
+/// limit holds. Counting and judging together is what makes a limit hold against a
+/// burst: fifty concurrent attempts are fifty hits before any of them is judged.
+#[derive(Debug, Clone)]
+pub struct Intake {
+    pub limits: Vec<BucketLimit>,
+    pub record: Option<Record>,
 }
 
 /// What became of an item.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Intaken {
-    /// Counted, and its record kept.
-    Recorded,
-    /// An attempt counted within every limit: each bucket's hits counting it, in the
-    /// order of its limits.
-    Attempted(Vec<WindowHits>),
-    /// Counted, over the limit: its record was not kept.
+    /// Counted within every limit, and its record kept: each bucket's hits counting
+    /// it, in the order of its limits.
+    Recorded(Vec<WindowHits>),
+    /// Counted, over a limit (the longest wait of those broken): its record was not
+    /// kept.
     Limited(RateLimited),
 }
 
 /// The writes of a batch of [`Intake`]s.
 #[derive(Debug, Clone, Copy)]
-pub struct IntakeBatch {
-    /// The window of every limit (`limits.window_minutes`).
-    pub window: Duration,
-}
+pub struct IntakeBatch;
 
 impl Batch for IntakeBatch {
     type Item = Intake;
@@ -88,78 +71,68 @@ impl Batch for IntakeBatch {
 
     async fn write(&self, txn: &Transaction, items: &[Intake]) -> Result<Vec<Intaken>, DbErr> {
         let now = Utc::now();
-        let buckets: Vec<(&str, u64)> = items
+        let limits: Vec<&BucketLimit> = items.iter().flat_map(|item| &item.limits).collect();
+        // One upsert per window length in the batch (in practice one or two).
+        let mut counted = vec![WindowHits::default(); limits.len()];
+        let mut windows: Vec<Duration> = limits.iter().map(|limit| limit.window).collect();
+        windows.sort();
+        windows.dedup();
+        for window in windows {
+            let (positions, buckets): (Vec<usize>, Vec<(&str, u64)>) = limits
+                .iter()
+                .enumerate()
+                .filter(|(_, limit)| limit.window == window)
+                .map(|(position, limit)| (position, (limit.bucket.as_str(), 1)))
+                .unzip();
+            let hits = hit_buckets(txn, &buckets, window, now)
+                .await
+                .map_err(into_db_error)?;
+            for (position, hits) in positions.into_iter().zip(hits) {
+                counted[position] = hits;
+            }
+        }
+        let buckets: Vec<(&str, u64)> = limits
             .iter()
-            .flat_map(Intake::buckets)
-            .map(|bucket| (bucket, 1))
+            .map(|limit| (limit.bucket.as_str(), 1))
             .collect();
-        let counted = hit_buckets(txn, &buckets, self.window, now)
-            .await
-            .map_err(into_db_error)?;
         let mut batch_hits = BatchHits::new(&buckets, &counted);
         let mut answers = Vec::with_capacity(items.len());
         let mut resets = Vec::new();
         let mut lookups = Vec::new();
         let mut access = Vec::new();
         for item in items {
-            match item {
-                Intake::Count { buckets } => {
-                    for bucket in buckets {
-                        batch_hits.next(bucket);
-                    }
-                    answers.push(Intaken::Recorded);
+            let mut seen = Vec::with_capacity(item.limits.len());
+            let mut refusal: Option<RateLimited> = None;
+            for limit in &item.limits {
+                let hits = batch_hits.next(&limit.bucket);
+                let judged = RateLimit {
+                    max: limit.max,
+                    window: limit.window,
                 }
-                Intake::Attempt { limits } => {
-                    let mut seen = Vec::with_capacity(limits.len());
-                    let mut refusal: Option<RateLimited> = None;
-                    for (bucket, max) in limits {
-                        let hits = batch_hits.next(bucket);
-                        let limit = RateLimit {
-                            max: *max,
-                            window: self.window,
-                        };
-                        if let Err(limited) = limit.judge(hits, now) {
-                            // The longest wait of the limits broken is the true one.
-                            refusal = Some(refusal.map_or(limited, |earlier| {
-                                if earlier.retry_after_seconds >= limited.retry_after_seconds {
-                                    earlier
-                                } else {
-                                    limited
-                                }
-                            }));
+                .judge(hits, now);
+                if let Err(limited) = judged {
+                    refusal = Some(match refusal {
+                        Some(earlier)
+                            if earlier.retry_after_seconds >= limited.retry_after_seconds =>
+                        {
+                            earlier
                         }
-                        seen.push(hits);
-                    }
-                    answers.push(match refusal {
-                        Some(limited) => Intaken::Limited(limited),
-                        None => Intaken::Attempted(seen),
+                        _ => limited,
                     });
                 }
-                Intake::Limited {
-                    bucket,
-                    max,
-                    record,
-                } => {
-                    let limit = RateLimit {
-                        max: *max,
-                        window: self.window,
-                    };
-                    match limit.judge(batch_hits.next(bucket), now) {
-                        Err(limited) => answers.push(Intaken::Limited(limited)),
-                        Ok(()) => {
-                            match record.clone() {
-                                Some(Record::ResetRequest(request)) => resets.push(request),
-                                Some(Record::FirmLookup(lookup)) => lookups.push(lookup),
-                                Some(Record::AccessRequest(tenant, request)) => {
-                                    access.push((tenant, request));
-                                }
-                                None => {}
-                            }
-                            answers.push(Intaken::Recorded);
-                        }
-                    }
-                }
+                seen.push(hits);
             }
+            if let Some(limited) = refusal {
+                answers.push(Intaken::Limited(limited));
+                continue;
+            }
+            match item.record.clone() {
+                Some(Record::ResetRequest(request)) => resets.push(request),
+                Some(Record::FirmLookup(lookup)) => lookups.push(lookup),
+                Some(Record::AccessRequest(tenant, request)) => access.push((tenant, request)),
+                None => {}
+            }
+            answers.push(Intaken::Recorded(seen));
         }
         record_reset_requests(txn, &resets, now)
             .await
@@ -218,8 +191,8 @@ fn into_db_error(error: identity::IdentityError) -> DbErr {
 pub type IntakeWriter = GroupCommit<IntakeBatch>;
 
 /// Starts the writer on `db`.
-pub fn start(db: storage::Database, window: Duration) -> IntakeWriter {
-    GroupCommit::start(db, IntakeBatch { window }, GroupCommitLimits::default())
+pub fn start(db: storage::Database) -> IntakeWriter {
+    GroupCommit::start(db, IntakeBatch, GroupCommitLimits::default())
 }
 
 impl From<GroupCommitError> for GatewayError {
@@ -228,20 +201,11 @@ impl From<GroupCommitError> for GatewayError {
     }
 }
 
-/// Submits `item` and turns a refusal into the 429 page.
-pub async fn submit(writer: &IntakeWriter, item: Intake) -> Result<(), GatewayError> {
-    submit_attempt(writer, item).await.map(drop)
-}
-
-/// Submits `item`; within its limits, the hits each bucket has counting it (none but
-/// for an [`Intake::Attempt`]).
-pub async fn submit_attempt(
-    writer: &IntakeWriter,
-    item: Intake,
-) -> Result<Vec<WindowHits>, GatewayError> {
+/// Submits `item`; within its limits, the hits each bucket has counting it, in the
+/// order of its limits; past one, the 429 page.
+pub async fn submit(writer: &IntakeWriter, item: Intake) -> Result<Vec<WindowHits>, GatewayError> {
     match writer.submit(item).await? {
-        Intaken::Recorded => Ok(Vec::new()),
-        Intaken::Attempted(hits) => Ok(hits),
+        Intaken::Recorded(hits) => Ok(hits),
         Intaken::Limited(limited) => Err(GatewayError::TooManyAttempts {
             retry_after_seconds: limited.retry_after_seconds,
         }),

@@ -290,7 +290,17 @@ pub struct LimitSettings {
     pub sign_in_per_address: u64,
     pub forgot_per_address: u64,
     pub reset_emails_per_email: u64,
+    /// "Request your credential" requests a firm accepts per hour, from anyone: each
+    /// one emails every staff member text a stranger wrote.
+    pub access_requests_per_firm_per_hour: u64,
     pub window_minutes: i64,
+}
+
+impl LimitSettings {
+    /// The window of every limit but the hourly ones.
+    pub fn window(&self) -> chrono::Duration {
+        chrono::Duration::minutes(self.window_minutes)
+    }
 }
 
 /// What `cargo xtask bench` needs from the binary it measures.
@@ -418,6 +428,7 @@ impl Settings {
             limits.sign_in_per_address,
             limits.forgot_per_address,
             limits.reset_emails_per_email,
+            limits.access_requests_per_firm_per_hour,
         ];
         if counts.contains(&0) || limits.window_minutes < 1 {
             return Err(SettingsError::Invalid("limits must be at least 1".into()));

@@ -180,3 +180,61 @@ async fn declining_and_other_firms_requests() {
             .is_empty()
     );
 }
+
+/// Each request emails every staff member a stranger's text: a firm takes at most
+/// `limits.access_requests_per_firm_per_hour`, however many addresses send them, and
+/// another firm is not affected.
+#[tokio::test]
+async fn requests_are_capped_per_firm_per_hour_whatever_the_address() {
+    let app = crate::helpers::spawn_app_with(&[(
+        "LATCHKEY__LIMITS__ACCESS_REQUESTS_PER_FIRM_PER_HOUR",
+        "3",
+    )])
+    .await;
+    app.create_firm("acme", "ACME Corporation").await;
+    app.create_firm("globex", "Globex").await;
+    let request = |host: &'static str, n: u8| {
+        let app = &app;
+        async move {
+            let visitor = Browser::from_address(app, host, &format!("198.51.100.{n}"));
+            let email = format!("visitor{n}@example.test");
+            visitor
+                .submit(
+                    "/request-access",
+                    "/request-access",
+                    &[
+                        ("name", "Visitor"),
+                        ("email", email.as_str()),
+                        ("company", ""),
+                        ("message", "let me in"),
+                    ],
+                )
+                .await
+                .0
+                .status()
+        }
+    };
+    let mut statuses = Vec::new();
+    for n in 1..=4 {
+        statuses.push(request("acme.localhost", n).await);
+    }
+    assert_eq!(
+        statuses,
+        [
+            StatusCode::OK,
+            StatusCode::OK,
+            StatusCode::OK,
+            StatusCode::TOO_MANY_REQUESTS
+        ]
+    );
+    assert_eq!(request("globex.localhost", 5).await, StatusCode::OK);
+    let acme =
+        tenancy::find_tenant_by_slug(&app.state.db, &tenancy::TenantSlug::parse("acme").unwrap())
+            .await
+            .unwrap()
+            .unwrap();
+    let kept = identity::pending_access_requests(&app.state.db, acme.id, 100)
+        .await
+        .unwrap();
+    assert_eq!(kept.len(), 3, "the refused one was not kept");
+}

@@ -137,24 +137,43 @@ async fn the_form_needs_its_csrf_token_one_email_field_and_respects_the_limits()
     let mailbox = deliver(&app, folder.path()).await;
     assert_eq!(mailbox.list(20).await.unwrap().len(), 3);
 
+    let from = |ip: &str| gateway::request_context::ClientAddress(Some(ip.parse().unwrap()));
     // Per client address: refused past `limits.forgot_per_address` (10) in the window.
-    // The in-process client has no peer address, so the check is called directly.
+    // Called directly, as the form would from that address.
     for _ in 0..10 {
-        gateway::forms::record_limited(&app.state, "find-firm", Some("203.0.113.9"), None)
-            .await
-            .unwrap();
+        gateway::forms::record_limited(
+            &app.state,
+            "find-firm",
+            from("203.0.113.9"),
+            Vec::new(),
+            None,
+        )
+        .await
+        .unwrap();
     }
-    let refused =
-        gateway::forms::record_limited(&app.state, "find-firm", Some("203.0.113.9"), None).await;
+    let refused = gateway::forms::record_limited(
+        &app.state,
+        "find-firm",
+        from("203.0.113.9"),
+        Vec::new(),
+        None,
+    )
+    .await;
     assert!(matches!(
         refused,
         Err(gateway::error::GatewayError::TooManyAttempts { .. })
     ));
     // Another address, and the other form's bucket, are not affected.
-    gateway::forms::record_limited(&app.state, "find-firm", Some("203.0.113.10"), None)
-        .await
-        .unwrap();
-    gateway::forms::record_limited(&app.state, "forgot", Some("203.0.113.9"), None)
+    gateway::forms::record_limited(
+        &app.state,
+        "find-firm",
+        from("203.0.113.10"),
+        Vec::new(),
+        None,
+    )
+    .await
+    .unwrap();
+    gateway::forms::record_limited(&app.state, "forgot", from("203.0.113.9"), Vec::new(), None)
         .await
         .unwrap();
 }
