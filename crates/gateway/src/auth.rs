@@ -6,7 +6,8 @@
 
 use identity::{
     AccountKind, Contact, ContactStatus, Session, SessionToken, StaffRole, StaffStatus, StaffUser,
-    authenticate_session, create_session, find_contact, find_staff_user, revoke_session,
+    authenticate_session, client_is_active, create_session, find_contact, find_staff_user,
+    revoke_session,
 };
 use poem::web::cookie::{Cookie, CookieJar, SameSite};
 use tenancy::Tenant;
@@ -138,13 +139,33 @@ pub async fn current_contact(
         return Ok(None);
     };
     let account = find_contact(&state.db, tenant.id, session.account_id).await?;
-    Ok(account
-        .filter(|contact| contact.status == ContactStatus::Active)
-        .map(|account| SignedIn {
-            account,
-            session,
-            token,
-        }))
+    let account = with_active_client(
+        state,
+        tenant,
+        account.filter(|contact| contact.status == ContactStatus::Active),
+    )
+    .await?;
+    Ok(account.map(|account| SignedIn {
+        account,
+        session,
+        token,
+    }))
+}
+
+/// `contact`, if its client is enabled: a firm that disables a client expects its
+/// contacts to be locked out (no sign-in, no session, no link, no reset email) until
+/// it is enabled again.
+pub async fn with_active_client(
+    state: &AppState,
+    tenant: &Tenant,
+    contact: Option<Contact>,
+) -> Result<Option<Contact>, GatewayError> {
+    Ok(match contact {
+        Some(contact) if client_is_active(&state.db, tenant.id, contact.client_id).await? => {
+            Some(contact)
+        }
+        _ => None,
+    })
 }
 
 pub async fn require_contact(

@@ -33,6 +33,8 @@ pub enum GatewayError {
     SignInRequired(AccountKind),
     #[error("the contact is disabled")]
     ContactDisabled,
+    #[error("the client is disabled")]
+    ClientDisabled,
     /// An address stored before entry refused what lettre cannot send to.
     #[error("the account's email address cannot receive email")]
     UndeliverableAddress,
@@ -77,7 +79,7 @@ impl GatewayError {
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::SignInRequired(_) => StatusCode::SEE_OTHER,
             Self::AdminOnly | Self::CsrfRejected => StatusCode::FORBIDDEN,
-            Self::ContactDisabled => StatusCode::CONFLICT,
+            Self::ContactDisabled | Self::ClientDisabled => StatusCode::CONFLICT,
             Self::UndeliverableAddress => StatusCode::UNPROCESSABLE_ENTITY,
             Self::TooManyAttempts { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Busy { .. } => StatusCode::SERVICE_UNAVAILABLE,
@@ -119,6 +121,10 @@ impl GatewayError {
             Self::ContactDisabled => (
                 "This contact is disabled",
                 "Enable the contact before sending them a password reset.",
+            ),
+            Self::ClientDisabled => (
+                "This client is disabled",
+                "Its contacts cannot sign in or receive links. Enable the client before sending them a password reset.",
             ),
             Self::UndeliverableAddress => (
                 "This email address cannot receive email",

@@ -319,8 +319,8 @@ impl Work for ResetRequests {
             Some(known) => known.clone(),
             None => find_contact_by_email(&state.db, firm.id, &email).await?,
         };
-        let Some(contact) = contact.filter(|contact| contact.status != ContactStatus::Disabled)
-        else {
+        let contact = contact.filter(|contact| contact.status != ContactStatus::Disabled);
+        let Some(contact) = crate::auth::with_active_client(state, &firm, contact).await? else {
             return Ok(ResetPlan::Finish(RequestOutcome::NoAccount));
         };
         let bucket = format!("reset-email:{}:{}", firm.id, request.email);

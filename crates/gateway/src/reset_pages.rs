@@ -27,6 +27,7 @@ use uuid::Uuid;
 
 use crate::app::AppState;
 use crate::attempts::Attempt;
+use crate::auth::with_active_client;
 use crate::csrf::{CsrfToken, CsrfVerifier};
 use crate::emails::queue_password_changed;
 use crate::error::GatewayError;
@@ -181,16 +182,20 @@ async fn holder(
     record: &TokenRecord,
 ) -> Result<Option<Holder>, GatewayError> {
     Ok(match record.account_kind.as_str() {
-        "contact" => find_contact(&state.db, tenant.id, record.account_id)
-            .await?
-            .filter(|contact| contact.status != ContactStatus::Disabled)
-            .map(|contact| Holder {
-                kind: AccountKind::Contact,
-                id: contact.id,
-                name: contact.name,
-                email: contact.email,
-                locale: Some(contact.locale),
-            }),
+        "contact" => {
+            let contact = find_contact(&state.db, tenant.id, record.account_id)
+                .await?
+                .filter(|contact| contact.status != ContactStatus::Disabled);
+            with_active_client(state, tenant, contact)
+                .await?
+                .map(|contact| Holder {
+                    kind: AccountKind::Contact,
+                    id: contact.id,
+                    name: contact.name,
+                    email: contact.email,
+                    locale: Some(contact.locale),
+                })
+        }
         "staff" => find_staff_user(&state.db, tenant.id, record.account_id)
             .await?
             .filter(|user| user.status != StaffStatus::Disabled)

@@ -11,6 +11,7 @@ use uuid::Uuid;
 
 use crate::app::AppState;
 use crate::attempts::{Attempt, account_delay};
+use crate::auth::with_active_client;
 use crate::error::GatewayError;
 use crate::request_context::ClientAddress;
 
@@ -138,13 +139,17 @@ async fn find_candidate(
                 password_hash: user.password_hash,
                 must_change_password: false,
             }),
-        AccountKind::Contact => find_contact_by_email(&state.db, tenant.id, email)
-            .await?
-            .filter(|contact| contact.status == ContactStatus::Active)
-            .map(|contact| Candidate {
-                id: contact.id,
-                password_hash: contact.password_hash,
-                must_change_password: contact.must_change_password,
-            }),
+        AccountKind::Contact => {
+            let contact = find_contact_by_email(&state.db, tenant.id, email)
+                .await?
+                .filter(|contact| contact.status == ContactStatus::Active);
+            with_active_client(state, tenant, contact)
+                .await?
+                .map(|contact| Candidate {
+                    id: contact.id,
+                    password_hash: contact.password_hash,
+                    must_change_password: contact.must_change_password,
+                })
+        }
     })
 }

@@ -405,7 +405,34 @@ pub async fn edit_client(
     } else {
         ClientStatus::Active
     };
-    set_client_status(&state.db, tenant.id, client.id, status, now).await?;
+    // Disabling a client locks its contacts out: their sessions and links end with it,
+    // and links sent while it was disabled end when it is enabled again.
+    let txn = state.db.begin().await.map_err(GatewayError::internal)?;
+    set_client_status(&txn, tenant.id, client.id, status, now).await?;
+    if status != client.status {
+        for contact in list_contacts(&txn, tenant.id, client.id).await? {
+            reset_token::revoke_tokens(
+                &txn,
+                tenant.id,
+                AccountKind::Contact.as_str(),
+                contact.id,
+                None,
+            )
+            .await
+            .map_err(GatewayError::internal)?;
+            if status == ClientStatus::Disabled {
+                identity::revoke_all_sessions(
+                    &txn,
+                    tenant.id,
+                    AccountKind::Contact,
+                    contact.id,
+                    None,
+                )
+                .await?;
+            }
+        }
+    }
+    txn.commit().await.map_err(GatewayError::internal)?;
     Ok(Redirect::see_other(format!("/staff/clients/{}/contacts", client.id)).into_response())
 }
 
@@ -907,6 +934,9 @@ pub async fn reset_password(
     check_csrf(&verifier, &form.csrf_token)?;
     let firm_client = firm_client(&state, &tenant, &client_id).await?;
     let contact = client_contact(&state, &tenant, &firm_client, &contact_id).await?;
+    if firm_client.status == ClientStatus::Disabled {
+        return Err(GatewayError::ClientDisabled);
+    }
     if contact.status == ContactStatus::Disabled {
         return Err(GatewayError::ContactDisabled);
     }

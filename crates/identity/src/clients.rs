@@ -121,6 +121,18 @@ pub async fn set_client_status(
     Ok(())
 }
 
+/// Whether the client exists and is enabled: a disabled client's contacts neither
+/// sign in nor receive links, whatever their own status.
+pub async fn client_is_active(
+    db: &impl ConnectionTrait,
+    tenant: TenantId,
+    id: Uuid,
+) -> Result<bool, IdentityError> {
+    Ok(find_client(db, tenant, id)
+        .await?
+        .is_some_and(|client| client.status == ClientStatus::Active))
+}
+
 pub async fn find_client(
     db: &impl ConnectionTrait,
     tenant: TenantId,

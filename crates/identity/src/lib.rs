@@ -30,8 +30,8 @@ pub use audit::{
     Actor, AuditAction, AuditEvent, NewAuditEvent, account_history, firm_audit_events, record_audit,
 };
 pub use clients::{
-    Client, ClientPage, ClientStatus, create_client, find_client, list_clients, rename_client,
-    set_client_status,
+    Client, ClientPage, ClientStatus, client_is_active, create_client, find_client, list_clients,
+    rename_client, set_client_status,
 };
 pub use contacts::{
     Contact, ContactChanges, ContactStatus, NewContact, create_contact, find_contact,

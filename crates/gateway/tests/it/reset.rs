@@ -593,3 +593,88 @@ async fn the_token_cookie_lives_as_long_as_the_link() {
         "{set_cookie}"
     );
 }
+
+/// Decided: a firm that disables a client locks its contacts out. Their sessions and
+/// links end, they cannot sign in, staff cannot send them a reset, and "Forgot your
+/// password?" sends them nothing, until the client is enabled again.
+#[tokio::test]
+async fn a_disabled_clients_contacts_are_locked_out_until_it_is_enabled() {
+    let app = spawn_app().await;
+    let (firm, contact) = setup(&app, "acme").await;
+    app.create_staff(
+        &firm,
+        "admin@acme.test",
+        "staff correct horse",
+        identity::StaffRole::Admin,
+    )
+    .await;
+    let admin = Browser::new(&app, "acme.localhost");
+    admin
+        .sign_in_staff("admin@acme.test", "staff correct horse")
+        .await;
+    let set_status = |status: &'static str| {
+        let admin = &admin;
+        let page = format!("/staff/clients/{}/edit", contact.client_id);
+        async move {
+            admin
+                .submit(
+                    &page,
+                    &page,
+                    &[("name", "John A. Teague"), ("status", status)],
+                )
+                .await
+        }
+    };
+    let signed_in = Browser::new(&app, "acme.localhost");
+    assert_eq!(sign_in(&signed_in, OLD_PASSWORD).await, "/");
+    let link = mint(&app, &firm, &contact, Utc::now()).await;
+
+    set_status("disabled")
+        .await
+        .assert_status(StatusCode::SEE_OTHER);
+    signed_in
+        .get("/")
+        .await
+        .assert_status(StatusCode::SEE_OTHER);
+    assert_eq!(link_status(&app, &link).await, StatusCode::NOT_FOUND);
+    let refused = Browser::new(&app, "acme.localhost");
+    assert_eq!(sign_in(&refused, OLD_PASSWORD).await, "", "not signed in");
+    let contacts = format!("/staff/clients/{}/contacts", contact.client_id);
+    let reset = admin
+        .submit(
+            &contacts,
+            &format!("{contacts}/{}/reset-password", contact.id),
+            &[],
+        )
+        .await;
+    reset.assert_status(StatusCode::CONFLICT);
+    assert!(body(reset).await.contains("This client is disabled"));
+    let forgot = Browser::new(&app, "acme.localhost");
+    forgot
+        .submit(
+            "/forgot-password",
+            "/forgot-password",
+            &[("email", "body.boom@acme.test")],
+        )
+        .await
+        .assert_status_is_ok();
+    gateway::processors::process_reset_requests(&app.state)
+        .await
+        .unwrap();
+    let sent = notification::list_messages(&app.state.db, notification::MessageFilter::all(), 10)
+        .await
+        .unwrap();
+    assert!(sent.is_empty(), "no reset email: {sent:?}");
+    let while_disabled = mint(&app, &firm, &contact, Utc::now()).await;
+
+    set_status("active")
+        .await
+        .assert_status(StatusCode::SEE_OTHER);
+    assert_eq!(
+        link_status(&app, &while_disabled).await,
+        StatusCode::NOT_FOUND,
+        "links sent while disabled end when it is enabled"
+    );
+    let back = Browser::new(&app, "acme.localhost");
+    assert_eq!(sign_in(&back, OLD_PASSWORD).await, "/");
+}
