@@ -127,7 +127,7 @@ pub async fn run() -> anyhow::Result<()> {
         }
         Command::Worker => server::work(settings, server::shutdown_signal()).await?,
         Command::Tenant(command) => run_tenant(command, settings).await?,
-        Command::Outbox(command) => run_outbox(command, &settings).await?,
+        Command::Outbox(command) => run_outbox(command, settings).await?,
         Command::Seed(seed) => run_seed(seed, settings).await?,
         Command::Requests(command) => run_requests(command, settings).await?,
     }
@@ -281,9 +281,9 @@ async fn run_tenant(command: TenantCommand, settings: Settings) -> anyhow::Resul
     Ok(())
 }
 
-async fn run_outbox(command: OutboxCommand, settings: &Settings) -> anyhow::Result<()> {
-    let db = database::open(settings).await?;
-    database::prepare_schema(&db, settings).await?;
+async fn run_outbox(command: OutboxCommand, settings: Settings) -> anyhow::Result<()> {
+    let db = database::open(&settings).await?;
+    database::prepare_schema(&db, &settings).await?;
     match command {
         OutboxCommand::List { dead } => {
             let filter = if dead {
@@ -312,8 +312,18 @@ async fn run_outbox(command: OutboxCommand, settings: &Settings) -> anyhow::Resu
             let id: OutboxMessageId = id
                 .parse()
                 .map_err(|_| anyhow::anyhow!("`{id}` is not a message id"))?;
-            notification::retry_message(&db, id, chrono::Utc::now()).await?;
-            println!("message {id} is queued again; a running worker sends it within seconds");
+            // Re-issuing a credential renders and queues a new email, as the pages do.
+            let state = AppState::new(settings, db.clone())?;
+            let sent = gateway::emails::retry_dead_message(&state, id).await?;
+            if sent.id == id {
+                println!("message {id} is queued again; a running worker sends it within seconds");
+            } else {
+                println!(
+                    "message {id} carried a credential, which is never sent twice: a new {} \
+                     email ({}) is queued instead; a running worker sends it within seconds",
+                    sent.kind, sent.id
+                );
+            }
         }
     }
     db.close().await.ok();

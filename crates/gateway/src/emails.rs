@@ -261,3 +261,104 @@ pub async fn queue_invitation(
     .into();
     queue_email(txn, state, tenant, invitee.email, invitee.locale, &email).await
 }
+
+/// Why a dead message could not be sent again.
+#[derive(Debug, thiserror::Error)]
+pub enum RetryError {
+    #[error(transparent)]
+    Notification(#[from] NotificationError),
+    /// The account the credential was for is gone, disabled, or of a firm no longer
+    /// active: there is nobody to send a new one to.
+    #[error("the account this message was for can no longer receive a new credential")]
+    NoAccount,
+    #[error(transparent)]
+    Gateway(#[from] GatewayError),
+}
+
+/// Sends a dead message again. One that carried a credential (a reset link, an
+/// invitation, a temporary password) had its body wiped when it died, and its
+/// credential may since have expired or been superseded: the account is sent a fresh
+/// one instead, as staff pressing Reset Password (or re-inviting) would; the new
+/// message replaces the dead one and is returned.
+pub async fn retry_dead_message(
+    state: &AppState,
+    id: notification::OutboxMessageId,
+) -> Result<notification::OutboxMessage, RetryError> {
+    match notification::retry_message(&state.db, id, Utc::now()).await {
+        Err(NotificationError::MustReissue(_)) => {}
+        other => return Ok(other?),
+    }
+    let dead = notification::find_message(&state.db, id)
+        .await?
+        .ok_or(NotificationError::UnknownMessage)?;
+    let tenant = match dead.tenant_id {
+        Some(tenant) => tenancy::find_tenant_by_id(&state.db, tenant)
+            .await
+            .map_err(GatewayError::from)?
+            .filter(Tenant::is_active),
+        None => None,
+    };
+    let Some(tenant) = tenant else {
+        return Err(RetryError::NoAccount);
+    };
+    let recipient = EmailAddress::parse(&dead.recipient).map_err(|_| RetryError::NoAccount)?;
+    let txn = state.db.begin().await.map_err(GatewayError::internal)?;
+    let queued = reissue(&txn, state, &tenant, &recipient).await?;
+    // The new message replaces the dead one: retrying it again must not issue yet
+    // another credential.
+    if !notification::discard_dead_message(&txn, id).await? {
+        return Err(NotificationError::UnknownMessage.into());
+    }
+    txn.commit().await.map_err(GatewayError::internal)?;
+    state.waker.notify(&queued);
+    tracing::info!(dead = %id, reissued = %queued.id, "a dead credential was issued anew");
+    Ok(notification::find_message(&state.db, queued.id)
+        .await?
+        .ok_or(NotificationError::UnknownMessage)?)
+}
+
+/// A new credential for the account at `recipient`: an invitation while it has no
+/// password, otherwise a reset in the firm's mode.
+async fn reissue(
+    txn: &impl ConnectionTrait,
+    state: &AppState,
+    tenant: &Tenant,
+    recipient: &EmailAddress,
+) -> Result<QueuedMessage, RetryError> {
+    let contact = identity::find_contact_by_email(txn, tenant.id, recipient)
+        .await
+        .map_err(GatewayError::from)?
+        .filter(|contact| contact.status != identity::ContactStatus::Disabled);
+    if let Some(contact) = crate::auth::with_active_client(state, tenant, contact).await? {
+        if contact.password_hash.is_none() {
+            let invitee = Invitee {
+                kind: AccountKind::Contact,
+                id: contact.id,
+                name: &contact.name,
+                email: &contact.email,
+                locale: Some(&contact.locale),
+            };
+            return Ok(queue_invitation(txn, state, tenant, invitee).await?);
+        }
+        return Ok(
+            issue_contact_reset_in(txn, state, tenant, &contact, Actor::System, None).await?,
+        );
+    }
+    let staff = identity::find_staff_by_email(txn, tenant.id, recipient)
+        .await
+        .map_err(GatewayError::from)?
+        .filter(|user| user.status == identity::StaffStatus::Invited);
+    match staff {
+        Some(user) => {
+            let invitee = Invitee {
+                kind: AccountKind::Staff,
+                id: user.id,
+                name: &user.name,
+                email: &user.email,
+                locale: None,
+            };
+            Ok(queue_invitation(txn, state, tenant, invitee).await?)
+        }
+        None => Err(RetryError::NoAccount),
+    }
+}

@@ -42,6 +42,16 @@ impl EmailKind {
     pub fn parse(raw: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|kind| kind.as_str() == raw)
     }
+
+    /// Whether the body holds a credential (a link that sets a password, or a
+    /// password): such a body is wiped as soon as it is no longer going to be sent,
+    /// and never sent again, since by then its credential may have been superseded.
+    pub fn carries_credential(&self) -> bool {
+        matches!(
+            self,
+            Self::PasswordReset | Self::TemporaryPassword | Self::Invitation
+        )
+    }
 }
 
 impl fmt::Display for EmailKind {

@@ -26,8 +26,8 @@ pub use email::{
 pub use metrics::DeliveryMetrics;
 pub use outbox::{
     MessageFilter, OutboxMessage, OutboxMessageId, OutboxStatus, QueuedMessage, count_messages,
-    count_unsent_messages, enqueue, enqueue_about, enqueue_platform, find_message, last_status,
-    list_messages, retry_message,
+    count_unsent_messages, discard_dead_message, enqueue, enqueue_about, enqueue_platform,
+    find_message, last_status, list_messages, retry_message,
 };
 pub use phrases::LOCALES;
 pub use render::Renderer;
@@ -56,6 +56,9 @@ pub enum NotificationError {
     UnknownMessage,
     #[error("only a dead message can be retried; this one is {0}")]
     NotDead(OutboxStatus),
+    /// Its body was wiped when it died: the account must be sent a new credential.
+    #[error("a dead {0} email carried a credential and is never sent again; issue a new one")]
+    MustReissue(EmailKind),
     #[error("a stored outbox message is unreadable: {0}")]
     Corrupt(String),
     #[error("firm lookup failed")]

@@ -384,6 +384,14 @@ pub async fn retry_message(
     id: OutboxMessageId,
     now: DateTime<Utc>,
 ) -> Result<OutboxMessage, NotificationError> {
+    let stored = find_message(db, id)
+        .await?
+        .ok_or(NotificationError::UnknownMessage)?;
+    if let Some(kind) = EmailKind::parse(&stored.kind).filter(EmailKind::carries_credential)
+        && stored.status == OutboxStatus::Dead
+    {
+        return Err(NotificationError::MustReissue(kind));
+    }
     let result = Entity::update_many()
         .col_expr(Column::Status, Expr::value(OutboxStatus::Queued.as_str()))
         .col_expr(Column::Attempts, Expr::value(0))
@@ -405,6 +413,20 @@ pub async fn retry_message(
     } else {
         Err(NotificationError::NotDead(message.status))
     }
+}
+
+/// Removes a dead message that was replaced by a new one (a credential issued anew),
+/// so that it can be neither retried nor listed as still waiting for an operator.
+pub async fn discard_dead_message(
+    db: &impl ConnectionTrait,
+    id: OutboxMessageId,
+) -> Result<bool, NotificationError> {
+    let result = Entity::delete_many()
+        .filter(Column::Id.eq(id.0))
+        .filter(Column::Status.eq(OutboxStatus::Dead.as_str()))
+        .exec(db)
+        .await?;
+    Ok(result.rows_affected == 1)
 }
 
 /// A message a worker has claimed, with what it needs to send it.
@@ -592,13 +614,21 @@ pub(crate) async fn mark_dead(
     message: &ClaimedMessage,
     error: &str,
 ) -> Result<bool, DbErr> {
-    let result = Entity::update_many()
+    let mut update = Entity::update_many()
         .col_expr(Column::Status, Expr::value(OutboxStatus::Dead.as_str()))
         .col_expr(
             Column::LeaseExpiresAt,
             Expr::value(Option::<DateTime<Utc>>::None),
         )
-        .col_expr(Column::LastError, Expr::value(truncate(error)))
+        .col_expr(Column::LastError, Expr::value(truncate(error)));
+    // A link or a temporary password must not lie in the database for ever (nor be
+    // sent later, stale): it is wiped like a sent message's.
+    if EmailKind::parse(&message.kind).is_some_and(|kind| kind.carries_credential()) {
+        update = update
+            .col_expr(Column::HtmlBody, Expr::value(""))
+            .col_expr(Column::TextBody, Expr::value(""));
+    }
+    let result = update
         .filter(Column::Id.eq(message.id.0))
         .filter(Column::Status.eq(OutboxStatus::Sending.as_str()))
         .exec(db)

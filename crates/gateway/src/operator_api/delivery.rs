@@ -15,6 +15,7 @@ use uuid::Uuid;
 
 use super::{ApiError, OperatorToken};
 use crate::app::AppState;
+use crate::emails::RetryError;
 use crate::firms;
 
 #[derive(Tags)]
@@ -184,10 +185,18 @@ impl DeliveryApi {
         state: Data<&AppState>,
         id: Path<Uuid>,
     ) -> Result<Json<MessageView>, ApiError> {
-        let message =
-            notification::retry_message(&state.db, OutboxMessageId::from_uuid(id.0), Utc::now())
-                .await
-                .map_err(notification_error)?;
+        // A message that carried a credential is never sent twice: its account is
+        // sent a new one, and that new message is returned.
+        let message = crate::emails::retry_dead_message(&state, OutboxMessageId::from_uuid(id.0))
+            .await
+            .map_err(|error| match error {
+                RetryError::Notification(error) => notification_error(error),
+                RetryError::NoAccount => ApiError::conflict(
+                    "no_account",
+                    "The account this message was for can no longer be sent a new credential.",
+                ),
+                RetryError::Gateway(error) => ApiError::internal(&error),
+            })?;
         state.waker.wake();
         FirmNames::new(&state).view(message).await.map(Json)
     }

@@ -822,6 +822,25 @@ async fn dead_messages_are_listed_and_retried() {
     let by_firm = call(&app, Method::GET, "/api/v1/outbox?firm=acme", None).await;
     assert_eq!(by_firm.json["messages"].as_array().unwrap().len(), 1);
 
+    use sea_orm::ConnectionTrait as _;
+    // The dead invitation's link is not kept at rest...
+    let backend = app.state.db.get_database_backend();
+    let unwiped = app
+        .state
+        .db
+        .query_one_raw(sea_orm::Statement::from_string(
+            backend,
+            "SELECT COUNT(*) AS n FROM outbox_messages \
+             WHERE status = 'dead' AND (text_body <> '' OR html_body <> '')",
+        ))
+        .await
+        .unwrap()
+        .unwrap()
+        .try_get::<i64>("", "n")
+        .unwrap();
+    assert_eq!(unwiped, 0, "a dead credential's body is wiped");
+
+    // ...nor ever sent stale: the retry issues a new invitation, which replaces it.
     let retried = call(
         &app,
         Method::POST,
@@ -831,12 +850,26 @@ async fn dead_messages_are_listed_and_retried() {
     .await;
     assert_eq!(retried.status, StatusCode::OK, "{}", retried.json);
     assert_eq!(retried.json["status"], "queued");
+    assert_eq!(retried.json["kind"], "invitation");
     assert_eq!(retried.json["attempts"], 0);
+    let new_id = retried.json["id"].as_str().unwrap().to_owned();
+    assert_ne!(new_id, id, "a new message with a new link");
     assert_problem(
         &call(
             &app,
             Method::POST,
             &format!("/api/v1/outbox/{id}/retry"),
+            None,
+        )
+        .await,
+        StatusCode::NOT_FOUND,
+        "unknown_message",
+    );
+    assert_problem(
+        &call(
+            &app,
+            Method::POST,
+            &format!("/api/v1/outbox/{new_id}/retry"),
             None,
         )
         .await,

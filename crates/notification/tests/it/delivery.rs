@@ -248,13 +248,48 @@ async fn a_5xx_reply_kills_the_message_at_once_and_an_operator_revives_it() {
 
     clock.advance(TimeDelta::hours(5));
     assert_eq!(worker.deliver_due().await.unwrap(), report(0, 0, 0, 0));
-    let revived = retry_message(db, queued.id, notification::Clock::now(&clock))
+    // A dead reset link is wiped, and never sent again, stale: a retry must issue a new
+    // one (the gateway does).
+    let refused = retry_message(db, queued.id, notification::Clock::now(&clock)).await;
+    assert!(
+        matches!(
+            refused,
+            Err(notification::NotificationError::MustReissue(
+                notification::EmailKind::PasswordReset
+            ))
+        ),
+        "{refused:?}"
+    );
+    let unwiped = db
+        .query_one_raw(Statement::from_string(
+            db.get_database_backend(),
+            "SELECT COUNT(*) AS n FROM outbox_messages \
+             WHERE status = 'dead' AND (text_body <> '' OR html_body <> '')",
+        ))
+        .await
+        .unwrap()
+        .unwrap()
+        .try_get::<i64>("", "n")
+        .unwrap();
+    assert_eq!(unwiped, 0, "the dead link is not kept at rest");
+
+    // Mail without a credential is revived as it was.
+    let list = notification::enqueue_platform(
+        db,
+        "nobody@client.test",
+        &crate::support::platform_email(),
+        notification::Clock::now(&clock),
+    )
+    .await
+    .unwrap();
+    assert_eq!(worker.deliver_due().await.unwrap(), report(1, 0, 0, 1));
+    let revived = retry_message(db, list.id, notification::Clock::now(&clock))
         .await
         .unwrap();
     assert_eq!(revived.status, OutboxStatus::Queued);
     assert_eq!(revived.attempts, 0);
     assert_eq!(worker.deliver_due().await.unwrap(), report(1, 0, 0, 1));
-    assert_eq!(stub.rcpt_attempts(), 2);
+    assert_eq!(stub.rcpt_attempts(), 3);
 }
 
 #[tokio::test]
