@@ -227,8 +227,50 @@ pub async fn limit_body(mut req: Request, limit: usize) -> poem::Result<Request>
             poem::error::ReadBodyError::PayloadTooLarge => GatewayError::PayloadTooLarge.into(),
             other => poem::Error::from(other),
         })?;
+    let is_form = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|value| value.starts_with("application/x-www-form-urlencoded"));
+    if is_form && !form_is_utf8(&body) {
+        return Err(GatewayError::BadForm.into());
+    }
     req.set_body(body);
     Ok(req)
+}
+
+/// Whether every name and value of a form body decodes to UTF-8. The form decoder
+/// would otherwise put U+FFFD in place of the invalid bytes, and store text nobody
+/// typed.
+fn form_is_utf8(body: &[u8]) -> bool {
+    fn hex(byte: u8) -> Option<u8> {
+        char::from(byte).to_digit(16).map(|digit| digit as u8)
+    }
+    let mut decoded = Vec::new();
+    let mut index = 0;
+    while index < body.len() {
+        match body[index] {
+            b'&' | b'=' => {
+                if std::str::from_utf8(&decoded).is_err() {
+                    return false;
+                }
+                decoded.clear();
+            }
+            b'%' if index + 2 < body.len() => {
+                match (hex(body[index + 1]), hex(body[index + 2])) {
+                    (Some(high), Some(low)) => {
+                        decoded.push(high << 4 | low);
+                        index += 2;
+                    }
+                    // Not an escape: kept as it is, as the decoder does.
+                    _ => decoded.push(b'%'),
+                }
+            }
+            byte => decoded.push(byte),
+        }
+        index += 1;
+    }
+    std::str::from_utf8(&decoded).is_ok()
 }
 
 /// The content security policy of every page: our own scripts, styles and images,
@@ -284,6 +326,29 @@ mod tests {
 
     use super::{ClientAddress, client_address};
     use crate::settings::TrustedProxy;
+
+    #[test]
+    fn form_bodies_must_decode_to_utf8() {
+        use super::form_is_utf8;
+        for good in [
+            &b""[..],
+            b"name=Wayne+Enterprises&csrf_token=abc",
+            b"name=caf%C3%A9",
+            b"name=100%",
+            b"name=%zz&x=%4",
+            "name=café".as_bytes(),
+        ] {
+            assert!(form_is_utf8(good), "{}", String::from_utf8_lossy(good));
+        }
+        for bad in [
+            &b"name=%FF%FE"[..],
+            b"na%C3me=x",
+            b"name=\xff",
+            b"a=1&b=%C3",
+        ] {
+            assert!(!form_is_utf8(bad), "{}", String::from_utf8_lossy(bad));
+        }
+    }
 
     #[test]
     fn limits_count_ipv6_clients_by_their_64_and_mapped_ipv4_as_ipv4() {

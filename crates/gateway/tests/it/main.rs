@@ -9,6 +9,7 @@ mod firm_settings;
 mod flow;
 mod forgot;
 mod helpers;
+mod hostile;
 mod hosts;
 mod load;
 mod operator;
