@@ -33,7 +33,11 @@ pub(crate) fn run(arguments: &[String]) -> anyhow::Result<()> {
         "xtask: api-contract: st run {spec} --checks all --max-examples {MAX_EXAMPLES} {}",
         arguments.join(" ")
     );
+    let work = target_dir().join("api-contract");
     let status = Command::new(&st)
+        // schemathesis keeps the failures it found in `.schemathesis/` of the current
+        // folder, to try them first next time: there, not in the clone.
+        .current_dir(&work)
         .args(["run", &spec, "--checks", "all"])
         .args(["--max-examples", MAX_EXAMPLES])
         .args([
@@ -42,7 +46,7 @@ pub(crate) fn run(arguments: &[String]) -> anyhow::Result<()> {
         ])
         .args(["--no-color", "--report", "junit"])
         .arg("--report-dir")
-        .arg(target_dir().join("api-contract").join("report"))
+        .arg(work.join("report"))
         .args(arguments)
         .status()
         .with_context(|| format!("cannot run {}", st.display()))?;
