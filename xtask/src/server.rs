@@ -24,10 +24,28 @@ impl Server {
         crate::cargo(&["build", "--package", "gateway", "--bin", "latchkey"], &[])?;
         let binary = target_dir().join("debug").join("latchkey");
         let scratch = std::env::temp_dir().join(format!("latchkey-{name}-{}", std::process::id()));
-        std::fs::create_dir_all(&scratch)?;
-        let public_port = free_port()?;
-        let admin_port = free_port()?;
-        let child = Command::new(&binary)
+        // A port found free can be taken before the server binds it; the server then
+        // exits at once, and other ports are worth a try.
+        for _ in 0..3 {
+            let mut server = Self::spawn(&binary, &scratch, name, environment)?;
+            if server.wait_until_ready()? {
+                return Ok(server);
+            }
+            println!("xtask: latchkey could not start; trying other ports");
+        }
+        bail!("latchkey did not start; its error is above")
+    }
+
+    fn spawn(
+        binary: &Path,
+        scratch: &Path,
+        name: &str,
+        environment: &[(&str, &str)],
+    ) -> anyhow::Result<Self> {
+        // A failed attempt's drop removed the folder.
+        std::fs::create_dir_all(scratch)?;
+        let (public_port, admin_port) = free_ports()?;
+        let child = Command::new(binary)
             .arg("serve")
             .env("LATCHKEY_ENV", "development")
             .env(
@@ -46,14 +64,32 @@ impl Server {
             .stdout(Stdio::null())
             .spawn()
             .with_context(|| format!("cannot start {}", binary.display()))?;
-        let server = Self {
+        Ok(Self {
             child,
-            scratch,
+            scratch: scratch.to_owned(),
             public_port,
             admin_port,
-        };
-        wait_until_ready(admin_port)?;
-        Ok(server)
+        })
+    }
+
+    /// `true` once `/readyz` answers 200, `false` if the server exited first.
+    fn wait_until_ready(&mut self) -> anyhow::Result<bool> {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < deadline {
+            if self.child.try_wait()?.is_some() {
+                return Ok(false);
+            }
+            if let Ok(mut stream) = TcpStream::connect(("127.0.0.1", self.admin_port)) {
+                let _ = stream.write_all(b"GET /readyz HTTP/1.0\r\nHost: localhost\r\n\r\n");
+                let mut answer = String::new();
+                let _ = stream.read_to_string(&mut answer);
+                if answer.starts_with("HTTP/1.0 200") || answer.starts_with("HTTP/1.1 200") {
+                    return Ok(true);
+                }
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        bail!("latchkey did not become ready within 30 s")
     }
 }
 
@@ -90,23 +126,10 @@ pub(crate) fn target_dir() -> PathBuf {
         .map_or_else(|| workspace_root().join("target"), PathBuf::from)
 }
 
-/// A port nobody listens on right now.
-fn free_port() -> anyhow::Result<u16> {
-    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
-}
-
-fn wait_until_ready(admin_port: u16) -> anyhow::Result<()> {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while Instant::now() < deadline {
-        if let Ok(mut stream) = TcpStream::connect(("127.0.0.1", admin_port)) {
-            let _ = stream.write_all(b"GET /readyz HTTP/1.0\r\nHost: localhost\r\n\r\n");
-            let mut answer = String::new();
-            let _ = stream.read_to_string(&mut answer);
-            if answer.starts_with("HTTP/1.0 200") || answer.starts_with("HTTP/1.1 200") {
-                return Ok(());
-            }
-        }
-        std::thread::sleep(Duration::from_millis(200));
-    }
-    bail!("latchkey did not become ready within 30 s")
+/// Two different ports nobody listens on right now: both are held until both are
+/// chosen, so they cannot be the same.
+fn free_ports() -> anyhow::Result<(u16, u16)> {
+    let public = TcpListener::bind("127.0.0.1:0")?;
+    let admin = TcpListener::bind("127.0.0.1:0")?;
+    Ok((public.local_addr()?.port(), admin.local_addr()?.port()))
 }
