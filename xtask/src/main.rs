@@ -10,14 +10,18 @@
 //!   `<target>/bench/latest.json` into `docs/performance.png`.
 //! - `e2e`: the real `latchkey` binary with the development data, driven through
 //!   headless Chromium by `xtask/e2e/flows.test.mjs`.
+//! - `api-contract [ST-RUN-OPTIONS…]`: the real binary's operator API checked against
+//!   its own OpenAPI document by schemathesis, every check on.
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 
 use anyhow::{Context, bail};
 
+mod api_contract;
 mod bench;
 mod e2e;
+mod server;
 
 const TEST_DATABASE_URL_VAR: &str = "LATCHKEY_TEST_DATABASE_URL";
 
@@ -29,8 +33,11 @@ fn main() -> anyhow::Result<()> {
         Some("bench") => bench(),
         Some("bench-chart") => bench::chart(&task_arguments()),
         Some("e2e") => e2e::run(),
-        Some(other) => bail!("unknown task `{other}`; tasks: ci, dev, bench, bench-chart, e2e"),
-        None => bail!("usage: cargo xtask <ci | dev | bench | bench-chart | e2e>"),
+        Some("api-contract") => api_contract::run(&task_arguments()),
+        Some(other) => {
+            bail!("unknown task `{other}`; tasks: ci, dev, bench, bench-chart, e2e, api-contract")
+        }
+        None => bail!("usage: cargo xtask <ci | dev | bench | bench-chart | e2e | api-contract>"),
     }
 }
 

@@ -114,6 +114,11 @@ pub async fn update_firm(
     if tenant.status == TenantStatus::Deleted {
         return Err(TenancyError::TenantDeleted(tenant.slug.to_string()).into());
     }
+    if let Some(email) = &change.admin_email {
+        // The address the firm's mail goes to: held to the rules of a staff member's,
+        // as when the firm was provisioned.
+        EmailAddress::parse(email).map_err(IdentityError::from)?;
+    }
     let now = Utc::now();
     let txn = state.db.begin().await?;
     if change.display_name.is_some() || change.admin_email.is_some() {
@@ -129,7 +134,7 @@ pub async fn update_firm(
     if let Some(canonical) = &change.canonical_domain {
         let domain = canonical
             .as_deref()
-            .map(HostName::parse)
+            .map(HostName::parse_domain)
             .transpose()
             .map_err(TenancyError::from)?;
         tenancy::set_canonical_domain(&txn, tenant.id, domain.as_ref(), now).await?;
@@ -197,7 +202,7 @@ pub async fn add_domain(
     domain: &str,
 ) -> Result<TenantDomain, FirmError> {
     let tenant = live_firm(state, slug).await?;
-    let domain = HostName::parse(domain).map_err(TenancyError::from)?;
+    let domain = HostName::parse_domain(domain).map_err(TenancyError::from)?;
     Ok(tenancy::add_tenant_domain(
         &state.db,
         tenant.id,
@@ -216,7 +221,9 @@ pub async fn verify_domain(
     domain: &str,
 ) -> Result<TenantDomain, FirmError> {
     let tenant = live_firm(state, slug).await?;
-    let domain = HostName::parse(domain).map_err(TenancyError::from)?;
+    // No firm has a malformed domain, so it names none of this firm's.
+    let domain =
+        HostName::parse(domain).map_err(|_| TenancyError::UnknownDomain(domain.to_owned()))?;
     let verified = tenancy::verify_tenant_domain(
         &state.db,
         state.txt_lookup.as_ref(),
@@ -237,11 +244,6 @@ pub async fn remove_domain(state: &AppState, slug: &str, domain: &str) -> Result
     // The domain's cached answer still names the firm.
     state.resolver.invalidate_tenant(tenant.id);
     Ok(())
-}
-
-pub async fn list_domains(state: &AppState, slug: &str) -> Result<Vec<TenantDomain>, FirmError> {
-    let tenant = find_firm(state, slug).await?;
-    Ok(tenancy::list_tenant_domains(&state.db, tenant.id).await?)
 }
 
 /// A firm that is not deleted: a deleted one takes no new domains.

@@ -9,7 +9,10 @@
 // large; it is built only on a request's failure path, where boxing it saves nothing.
 #![allow(clippy::result_large_err)]
 
+mod allowed_methods;
+mod constraints;
 mod delivery;
+mod document;
 mod requests;
 mod tenants;
 
@@ -18,11 +21,13 @@ use poem::http::header::AUTHORIZATION;
 use poem::{Endpoint, EndpointExt, IntoResponse, Request, Response, Route};
 use poem_openapi::auth::Bearer;
 use poem_openapi::payload::Json;
+use poem_openapi::registry::{MetaMediaType, MetaResponse, MetaResponses, Registry};
+use poem_openapi::types::Type;
 use poem_openapi::{ApiResponse, Object, OpenApiService, SecurityScheme};
 use secrecy::ExposeSecret;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
-use tenancy::TenancyError;
+use tenancy::{SlugError, TenancyError};
 
 use crate::app::AppState;
 use crate::firms::FirmError;
@@ -131,8 +136,14 @@ impl From<TenancyError> for ApiError {
     fn from(error: TenancyError) -> Self {
         let detail = error.to_string();
         match error {
+            // A reserved name or the platform's own domain is well formed, and taken:
+            // by the platform rather than by another firm.
+            TenancyError::InvalidSlug(SlugError::Reserved(_)) => {
+                Self::conflict("slug_reserved", detail)
+            }
+            TenancyError::PlatformDomain(_) => Self::conflict("platform_domain", detail),
             TenancyError::InvalidSlug(_) => Self::invalid("invalid_slug", detail),
-            TenancyError::InvalidDomain(_) | TenancyError::PlatformDomain(_) => {
+            TenancyError::InvalidDomain(_) | TenancyError::DomainTooLong { .. } => {
                 Self::invalid("invalid_domain", detail)
             }
             TenancyError::InvalidDisplayName => Self::invalid("invalid_name", detail),
@@ -164,6 +175,58 @@ impl From<FirmError> for ApiError {
     }
 }
 
+/// The failures of an operation that reads a JSON body: [`ApiError`]'s, and 415 for a
+/// body that is not `application/json`. The framework answers that one before the
+/// handler runs ([`into_problem`]); this type puts it in the spec of those operations
+/// only.
+#[derive(Debug)]
+pub struct BodyError(ApiError);
+
+impl ApiResponse for BodyError {
+    fn meta() -> MetaResponses {
+        let mut meta = ApiError::meta();
+        meta.responses.push(MetaResponse {
+            description: "The body is not `application/json`.",
+            status: Some(StatusCode::UNSUPPORTED_MEDIA_TYPE.as_u16()),
+            status_range: None,
+            content: vec![MetaMediaType {
+                content_type: "application/problem+json",
+                schema: Problem::schema_ref(),
+            }],
+            headers: Vec::new(),
+        });
+        meta
+    }
+
+    fn register(registry: &mut Registry) {
+        ApiError::register(registry);
+    }
+}
+
+impl IntoResponse for BodyError {
+    fn into_response(self) -> Response {
+        self.0.into_response()
+    }
+}
+
+impl From<BodyError> for poem::Error {
+    fn from(error: BodyError) -> Self {
+        error.0.into()
+    }
+}
+
+impl From<ApiError> for BodyError {
+    fn from(error: ApiError) -> Self {
+        Self(error)
+    }
+}
+
+impl From<FirmError> for BodyError {
+    fn from(error: FirmError) -> Self {
+        Self(error.into())
+    }
+}
+
 /// The API, its spec and its UI, for the admin listener's router.
 pub fn routes(state: &AppState) -> Route {
     let service = OpenApiService::new(
@@ -181,8 +244,9 @@ pub fn routes(state: &AppState) -> Route {
          platform's `security.operator_token`. Errors are RFC 9457 problem documents.",
     )
     .server(API_PREFIX);
-    let spec = service.spec_endpoint();
+    let spec = document::served(&service.spec());
     let docs = service.swagger_ui();
+    let allowed = allowed_methods::AllowedMethods::from_spec(&spec);
     let token = state.settings.security.operator_token.clone();
     let api = service
         .around(move |endpoint, request| {
@@ -190,8 +254,16 @@ pub fn routes(state: &AppState) -> Route {
             async move { require_operator(endpoint, request, token.expose_secret()).await }
         })
         .catch_all_error(|error| async move { into_problem(error) });
+    let api = allowed.around(api);
     Route::new()
-        .at(format!("{API_PREFIX}/openapi.json"), spec)
+        .at(
+            format!("{API_PREFIX}/openapi.json"),
+            poem::endpoint::make_sync(move |_| {
+                Response::builder()
+                    .content_type("application/json")
+                    .body(spec.clone())
+            }),
+        )
         .nest(API_PREFIX, api)
         .nest("/api/docs", docs)
 }

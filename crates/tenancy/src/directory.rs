@@ -166,8 +166,9 @@ pub async fn list_tenants(db: &impl ConnectionTrait) -> Result<Vec<Tenant>, Tena
 #[derive(Debug, Clone)]
 pub struct TenantQuery {
     pub status: Option<TenantStatus>,
-    /// The slug the previous page ended with.
-    pub after: Option<TenantSlug>,
+    /// The page starts after this name: the slug the previous page ended with, or
+    /// any other slug-shaped name.
+    pub after: Option<String>,
     /// 1 to 500.
     pub limit: u64,
 }

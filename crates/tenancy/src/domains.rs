@@ -23,6 +23,10 @@ use crate::{HostName, TenancyError, Tenant, TenantId};
 /// The DNS name under which a domain's proof is published.
 const CHALLENGE_LABEL: &str = "_latchkey-challenge";
 
+/// The longest custom domain whose TXT record name, `_latchkey-challenge.{domain}`,
+/// is still a DNS name (253 characters): a longer one could never be verified.
+pub const MAX_CUSTOM_DOMAIN_LENGTH: usize = 253 - CHALLENGE_LABEL.len() - 1;
+
 /// A custom domain of a firm and the TXT value that proves the firm controls it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TenantDomain {
@@ -61,6 +65,12 @@ pub async fn add_tenant_domain(
         domain == *base_domain || domain.as_str().ends_with(&format!(".{base_domain}"));
     if under_platform {
         return Err(TenancyError::PlatformDomain(domain.to_string()));
+    }
+    if domain.as_str().len() > MAX_CUSTOM_DOMAIN_LENGTH {
+        return Err(TenancyError::DomainTooLong {
+            domain: domain.to_string(),
+            max: MAX_CUSTOM_DOMAIN_LENGTH,
+        });
     }
     let verification_token = format!("latchkey-verification={}", Uuid::new_v4().simple());
     let row = tenant_domain::ActiveModel {

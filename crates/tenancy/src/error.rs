@@ -20,6 +20,11 @@ pub enum TenancyError {
     UnknownTenant(String),
     #[error("the domain `{0}` is already claimed")]
     DomainTaken(String),
+    #[error(
+        "the domain `{domain}` is too long to verify: its TXT record's name would pass \
+         DNS's 253 characters; a custom domain has at most {max}"
+    )]
+    DomainTooLong { domain: String, max: usize },
     #[error("the domain `{0}` belongs to the platform and cannot be claimed by a firm")]
     PlatformDomain(String),
     #[error("the firm has no domain `{0}`")]

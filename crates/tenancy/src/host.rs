@@ -38,6 +38,8 @@ pub enum HostError {
     HyphenAtLabelEdge,
     #[error("the host is longer than {MAX_HOST_LENGTH} characters")]
     TooLong,
+    #[error("a domain is written without a trailing dot")]
+    TrailingDot,
 }
 
 impl HostName {
@@ -63,6 +65,16 @@ impl HostName {
             (name, None) => Self::parse_name(name),
             (_, Some(_)) => Err(HostError::PortNotAllowed),
         }
+    }
+
+    /// Parses a domain as an operator writes one, such as a firm's custom domain: as
+    /// [`HostName::parse`], without the trailing dot of a fully qualified name, so
+    /// that the one spelling documented is the one accepted.
+    pub fn parse_domain(raw: &str) -> Result<Self, HostError> {
+        if raw.ends_with('.') {
+            return Err(HostError::TrailingDot);
+        }
+        Self::parse(raw)
     }
 
     fn parse_name(name: &str) -> Result<Self, HostError> {

@@ -20,9 +20,9 @@ pub use directory::{
     update_tenant_profile, update_tenant_settings,
 };
 pub use domains::{
-    DnsTxtLookup, StaticTxtLookup, TenantDomain, TxtFuture, TxtLookup, TxtLookupError,
-    add_tenant_domain, list_tenant_domains, mark_tenant_domain_verified, remove_tenant_domain,
-    set_canonical_domain, verify_tenant_domain,
+    DnsTxtLookup, MAX_CUSTOM_DOMAIN_LENGTH, StaticTxtLookup, TenantDomain, TxtFuture, TxtLookup,
+    TxtLookupError, add_tenant_domain, list_tenant_domains, mark_tenant_domain_verified,
+    remove_tenant_domain, set_canonical_domain, verify_tenant_domain,
 };
 pub use error::TenancyError;
 pub use host::{HostError, HostName};

@@ -82,21 +82,14 @@ impl TenantSlug {
         if RESERVED.contains(&raw) {
             return Err(SlugError::Reserved(raw.to_owned()));
         }
-        if !raw
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-        {
-            return Err(SlugError::BadCharacter);
-        }
-        if raw.starts_with('-') || raw.ends_with('-') {
-            return Err(SlugError::HyphenAtEdge);
-        }
-        // RFC 5891 keeps "??--" labels for A-labels such as "xn--"; a slug there could
-        // render as a look-alike of another firm's name.
-        if raw.get(2..4) == Some("--") {
-            return Err(SlugError::IdnaPrefix);
-        }
+        check_shape(raw)?;
         Ok(Self(raw.to_owned()))
+    }
+
+    /// Whether `raw` has a slug's shape, reserved or not: a paging cursor needs no
+    /// more, since the firms after a reserved name are as well defined as after any.
+    pub fn is_well_formed(raw: &str) -> bool {
+        !raw.is_empty() && raw.len() <= MAX_LENGTH && check_shape(raw).is_ok()
     }
 
     /// A slug read back from the database. It passed `parse` when it was stored; it is
@@ -108,6 +101,25 @@ impl TenantSlug {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+}
+
+/// The rules of a slug's characters, which a reserved name also follows.
+fn check_shape(raw: &str) -> Result<(), SlugError> {
+    if !raw
+        .bytes()
+        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+    {
+        return Err(SlugError::BadCharacter);
+    }
+    if raw.starts_with('-') || raw.ends_with('-') {
+        return Err(SlugError::HyphenAtEdge);
+    }
+    // RFC 5891 keeps "??--" labels for A-labels such as "xn--"; a slug there could
+    // render as a look-alike of another firm's name.
+    if raw.get(2..4) == Some("--") {
+        return Err(SlugError::IdnaPrefix);
+    }
+    Ok(())
 }
 
 impl AsRef<str> for TenantSlug {

@@ -192,7 +192,7 @@ pub fn is_https_url(url: &str) -> bool {
         return false;
     };
     let host = rest.split(['/', '?', '#']).next().unwrap_or_default();
-    url.len() <= 2048
+    url.chars().count() <= 2048
         && !host.is_empty()
         && !url.chars().any(|c| {
             c.is_whitespace()

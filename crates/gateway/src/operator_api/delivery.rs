@@ -13,6 +13,7 @@ use poem_openapi::{Enum, Object, OpenApi, Tags};
 use tenancy::TenantId;
 use uuid::Uuid;
 
+use super::constraints::{Described, PageLimit};
 use super::{ApiError, OperatorToken};
 use crate::app::AppState;
 use crate::emails::RetryError;
@@ -61,7 +62,9 @@ impl From<MessageStatus> for OutboxStatus {
 #[oai(rename_all = "snake_case")]
 pub struct MessageView {
     pub id: Uuid,
-    /// The firm's slug; null for platform mail (such as "Find your firm").
+    /// The firm's slug; null for platform mail (such as "Find your firm") and for
+    /// mail of a purged firm.
+    #[oai(nullable)]
     pub firm: Option<String>,
     /// Such as `password_reset`, `invitation`.
     pub kind: String,
@@ -69,9 +72,13 @@ pub struct MessageView {
     pub subject: String,
     pub status: MessageStatus,
     pub attempts: u32,
+    /// null until an attempt fails.
+    #[oai(nullable)]
     pub last_error: Option<String>,
     pub created_at: DateTime<Utc>,
     pub next_attempt_at: DateTime<Utc>,
+    /// null until the message is sent.
+    #[oai(nullable)]
     pub sent_at: Option<DateTime<Utc>>,
 }
 
@@ -155,7 +162,7 @@ impl DeliveryApi {
         /// Only this firm's messages.
         firm: Query<Option<String>>,
         /// 1 to 500; 50 when left out.
-        limit: Query<Option<u64>>,
+        limit: Query<Option<Described<u64, PageLimit>>>,
     ) -> Result<Json<MessageList>, ApiError> {
         let tenant = match firm.0 {
             Some(slug) => Some(firms::find_firm(&state, &slug).await?.id),

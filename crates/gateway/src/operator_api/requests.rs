@@ -8,6 +8,7 @@ use poem_openapi::payload::Json;
 use poem_openapi::{Enum, Object, OpenApi, Tags};
 use uuid::Uuid;
 
+use super::constraints::{Described, PageLimit};
 use super::delivery::FirmNames;
 use super::{ApiError, OperatorToken};
 use crate::app::AppState;
@@ -48,6 +49,7 @@ pub struct SetAsideView {
     pub id: Uuid,
     pub queue: QueueName,
     /// The firm's slug; null for platform requests ("Find your firm").
+    #[oai(nullable)]
     pub firm: Option<String>,
     pub email_domain: String,
     pub requested_at: DateTime<Utc>,
@@ -84,7 +86,7 @@ impl RequestsApi {
         _token: OperatorToken,
         state: Data<&AppState>,
         /// 1 to 500 of each queue; 50 when left out.
-        limit: Query<Option<u64>>,
+        limit: Query<Option<Described<u64, PageLimit>>>,
     ) -> Result<Json<SetAsideList>, ApiError> {
         let limit = super::tenants::page_size(limit.0)?;
         let set_aside = processors::set_aside_requests(&state, limit)

@@ -6,13 +6,19 @@ use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::Json;
 use poem_openapi::types::MaybeUndefined;
 use poem_openapi::{ApiResponse, Enum, Object, OpenApi, Tags};
-use tenancy::{ResetMode, Tenant, TenantDomain, TenantQuery, TenantSettings, TenantStatus};
+use tenancy::{
+    ResetMode, TenancyError, Tenant, TenantDomain, TenantQuery, TenantSettings, TenantStatus,
+};
 use uuid::Uuid;
 
-use super::{ApiError, OperatorToken};
+use super::constraints::{
+    Colour, CustomDomain, Described, DisplayName, Domain, Email, HttpsUrl, Locale,
+    MinPasswordLength, PageLimit, ResetLinkMinutes, Slug,
+};
+use super::{ApiError, BodyError, OperatorToken};
 use crate::app::AppState;
 use crate::emails::{firm_url, reset_minutes};
-use crate::firms::{self, FirmChange, NewFirm};
+use crate::firms::{self, FirmChange, FirmError, NewFirm};
 
 #[derive(Tags)]
 enum ApiTags {
@@ -83,9 +89,11 @@ impl From<ResetModeView> for ResetMode {
 #[derive(Debug, Clone, Object)]
 #[oai(rename_all = "snake_case")]
 pub struct BrandingView {
-    /// An https URL of the firm's logo.
+    /// An https URL of the firm's logo; null when the firm has none.
+    #[oai(nullable)]
     pub logo_url: Option<String>,
-    /// `#rrggbb`.
+    /// `#rrggbb`; null for the default colour.
+    #[oai(nullable)]
     pub accent_colour: Option<String>,
 }
 
@@ -93,6 +101,7 @@ pub struct BrandingView {
 #[oai(rename_all = "snake_case")]
 pub struct SettingsView {
     /// Minutes a reset link lives (5 to 1440); null takes the platform default.
+    #[oai(nullable)]
     pub reset_link_minutes: Option<i64>,
     /// The lifetime in force, with the platform default applied.
     pub effective_reset_link_minutes: i64,
@@ -100,6 +109,7 @@ pub struct SettingsView {
     /// `en` or `it`.
     pub default_locale: String,
     /// 8 to 64; null takes the platform default.
+    #[oai(nullable)]
     pub min_password_length: Option<u32>,
     pub branding: BrandingView,
 }
@@ -113,14 +123,18 @@ pub struct FirmView {
     pub status: FirmStatus,
     pub admin_email: String,
     /// The chosen verified custom domain; null means the platform subdomain.
+    #[oai(nullable)]
     pub canonical_domain: Option<String>,
     /// The sign-in page that emails link to.
     pub portal_url: String,
     pub settings: SettingsView,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// When the firm was deleted; null unless it is.
+    #[oai(nullable)]
     pub deleted_at: Option<DateTime<Utc>>,
-    /// When a deleted firm's data is removed for good.
+    /// When a deleted firm's data is removed for good; null unless it is deleted.
+    #[oai(nullable)]
     pub purge_after: Option<DateTime<Utc>>,
 }
 
@@ -156,72 +170,100 @@ impl FirmView {
 #[derive(Debug, Clone, Object)]
 #[oai(rename_all = "snake_case", deny_unknown_fields)]
 pub struct CreateFirm {
-    /// The subdomain: 1 to 63 of `a-z`, `0-9` and `-`.
-    pub slug: String,
-    pub name: String,
+    /// The subdomain: 1 to 63 of `a-z`, `0-9` and `-`, no hyphen at either end nor
+    /// in both the third and fourth places. A name the platform reserves (`www`,
+    /// `admin`, `api`, …) is refused with 409 `slug_reserved`.
+    pub slug: Described<String, Slug>,
+    /// 1 to 200 characters once trimmed, no control characters.
+    pub name: Described<String, DisplayName>,
     /// The first staff administrator, who receives an invitation to set a password.
-    pub admin_email: String,
-    /// The administrator's name; "Administrator" when left out.
-    pub admin_name: Option<String>,
+    pub admin_email: Described<String, Email>,
+    /// The administrator's name, as `name`; "Administrator" when left out or null.
+    #[oai(nullable)]
+    pub admin_name: Option<Described<String, DisplayName>>,
 }
 
 #[derive(Debug, Clone, Default, Object)]
 #[oai(rename_all = "snake_case", deny_unknown_fields)]
 pub struct BrandingChange {
-    /// null removes the logo.
-    pub logo_url: MaybeUndefined<String>,
-    /// null goes back to the default colour.
-    pub accent_colour: MaybeUndefined<String>,
+    /// An `https://` URL of at most 2048 characters, none of them whitespace, a
+    /// control character or one of `"'<>\()`; null removes the logo.
+    #[oai(nullable)]
+    pub logo_url: MaybeUndefined<Described<String, HttpsUrl>>,
+    /// `#rrggbb`; null goes back to the default colour.
+    #[oai(nullable)]
+    pub accent_colour: MaybeUndefined<Described<String, Colour>>,
 }
 
 #[derive(Debug, Clone, Default, Object)]
 #[oai(rename_all = "snake_case", deny_unknown_fields)]
 pub struct SettingsChange {
     /// 5 to 1440; null takes the platform default.
-    pub reset_link_minutes: MaybeUndefined<i64>,
-    pub reset_mode: Option<ResetModeView>,
-    pub default_locale: Option<String>,
+    #[oai(nullable)]
+    pub reset_link_minutes: MaybeUndefined<Described<i64, ResetLinkMinutes>>,
+    pub reset_mode: MaybeUndefined<ResetModeView>,
+    pub default_locale: MaybeUndefined<Described<String, Locale>>,
     /// 8 to 64; null takes the platform default.
-    pub min_password_length: MaybeUndefined<u32>,
-    pub branding: Option<BrandingChange>,
+    #[oai(nullable)]
+    pub min_password_length: MaybeUndefined<Described<u32, MinPasswordLength>>,
+    pub branding: MaybeUndefined<BrandingChange>,
 }
 
 impl SettingsChange {
-    /// The firm's settings with this change applied; checking is the tenancy crate's.
-    pub fn apply(self, mut settings: TenantSettings) -> TenantSettings {
+    /// The firm's settings with this change applied; checking them is the tenancy
+    /// crate's.
+    pub fn apply(self, mut settings: TenantSettings) -> Result<TenantSettings, ApiError> {
         apply_maybe(&mut settings.reset_link_minutes, self.reset_link_minutes);
         apply_maybe(&mut settings.min_password_length, self.min_password_length);
-        if let Some(mode) = self.reset_mode {
+        if let Some(mode) = not_null("reset_mode", self.reset_mode)? {
             settings.reset_mode = mode.into();
         }
-        if let Some(locale) = self.default_locale {
-            settings.default_locale = locale;
+        if let Some(locale) = not_null("default_locale", self.default_locale)? {
+            settings.default_locale = locale.into_inner();
         }
-        if let Some(branding) = self.branding {
+        if let Some(branding) = not_null("branding", self.branding)? {
             apply_maybe(&mut settings.branding.logo_url, branding.logo_url);
             apply_maybe(&mut settings.branding.accent_colour, branding.accent_colour);
         }
-        settings
+        Ok(settings)
     }
 }
 
-fn apply_maybe<T>(target: &mut Option<T>, change: MaybeUndefined<T>) {
+/// A change to a setting whose null means "the platform default".
+fn apply_maybe<T, R>(target: &mut Option<T>, change: MaybeUndefined<Described<T, R>>) {
     match change {
         MaybeUndefined::Undefined => {}
         MaybeUndefined::Null => *target = None,
-        MaybeUndefined::Value(value) => *target = Some(value),
+        MaybeUndefined::Value(value) => *target = Some(value.into_inner()),
+    }
+}
+
+/// A field that may be left out, but has no default for a null to go back to. The
+/// framework would read a null as left out; refusing it keeps the request what the
+/// spec says.
+fn not_null<T>(field: &str, change: MaybeUndefined<T>) -> Result<Option<T>, ApiError> {
+    match change {
+        MaybeUndefined::Undefined => Ok(None),
+        MaybeUndefined::Null => Err(ApiError::invalid(
+            "invalid_request",
+            format!("`{field}` cannot be null; leave it out to keep it as it is"),
+        )),
+        MaybeUndefined::Value(value) => Ok(Some(value)),
     }
 }
 
 #[derive(Debug, Clone, Default, Object)]
 #[oai(rename_all = "snake_case", deny_unknown_fields)]
 pub struct UpdateFirm {
-    pub name: Option<String>,
-    pub admin_email: Option<String>,
-    /// A verified custom domain of the firm for the links in its emails; null goes
-    /// back to the platform subdomain.
-    pub canonical_domain: MaybeUndefined<String>,
-    pub settings: Option<SettingsChange>,
+    /// 1 to 200 characters once trimmed, no control characters.
+    pub name: MaybeUndefined<Described<String, DisplayName>>,
+    pub admin_email: MaybeUndefined<Described<String, Email>>,
+    /// A verified custom domain of the firm for the links in its emails (409
+    /// `unknown_domain` or `domain_not_verified` otherwise); null goes back to the
+    /// platform subdomain.
+    #[oai(nullable)]
+    pub canonical_domain: MaybeUndefined<Described<String, Domain>>,
+    pub settings: MaybeUndefined<SettingsChange>,
 }
 
 #[derive(Debug, Clone, Object)]
@@ -229,14 +271,19 @@ pub struct UpdateFirm {
 pub struct FirmList {
     pub firms: Vec<FirmView>,
     /// Pass as `after` for the next page; null on the last page.
+    #[oai(nullable)]
     pub next_after: Option<String>,
 }
 
 #[derive(Debug, Clone, Object)]
 #[oai(rename_all = "snake_case", deny_unknown_fields)]
 pub struct AddDomain {
-    /// A domain outside the platform's, such as `portal.example.com`.
-    pub domain: String,
+    /// A domain outside the platform's, such as `portal.example.com`: labels of 1 to
+    /// 63 letters, digits and hyphens (none at a label's edge), joined by dots, at most
+    /// 233 characters (so that its TXT record's name fits in DNS's 253), no trailing
+    /// dot. The platform's own domain and those under it are refused with 409
+    /// `platform_domain`.
+    pub domain: Described<String, CustomDomain>,
 }
 
 #[derive(Debug, Clone, Object)]
@@ -244,6 +291,8 @@ pub struct AddDomain {
 pub struct DomainView {
     pub domain: String,
     pub verified: bool,
+    /// null until the TXT record is verified.
+    #[oai(nullable)]
     pub verified_at: Option<DateTime<Utc>>,
     /// Publish a TXT record with this name…
     pub txt_record_name: String,
@@ -278,10 +327,15 @@ pub struct AuditEventView {
     pub description: String,
     /// `staff`, `contact`, `system` or `anonymous`.
     pub actor_kind: String,
+    /// null for `system` and `anonymous` actors.
+    #[oai(nullable)]
     pub actor_id: Option<Uuid>,
     pub subject_kind: String,
     pub subject_id: Uuid,
+    /// null when the event did not come from a request.
+    #[oai(nullable)]
     pub client_address: Option<String>,
+    #[oai(nullable)]
     pub detail: Option<String>,
     pub created_at: DateTime<Utc>,
 }
@@ -292,6 +346,7 @@ pub struct AuditPage {
     /// Newest first.
     pub events: Vec<AuditEventView>,
     /// Pass as `before` for the next (older) page; null on the last page.
+    #[oai(nullable)]
     pub next_before: Option<Uuid>,
 }
 
@@ -321,17 +376,38 @@ enum Removed {
 }
 
 const DEFAULT_PAGE: u64 = 50;
-const MAX_PAGE: u64 = 500;
+pub(super) const PAGE_LIMITS: std::ops::RangeInclusive<u64> = 1..=500;
 
-pub(super) fn page_size(limit: Option<u64>) -> Result<u64, ApiError> {
-    match limit {
+pub(super) fn page_size(limit: Option<Described<u64, PageLimit>>) -> Result<u64, ApiError> {
+    match limit.map(Described::into_inner) {
         None => Ok(DEFAULT_PAGE),
-        Some(limit @ 1..=MAX_PAGE) => Ok(limit),
+        Some(limit) if PAGE_LIMITS.contains(&limit) => Ok(limit),
         Some(_) => Err(ApiError::invalid(
             "invalid_limit",
-            format!("`limit` must be 1 to {MAX_PAGE}"),
+            format!(
+                "`limit` must be {} to {}",
+                PAGE_LIMITS.start(),
+                PAGE_LIMITS.end()
+            ),
         )),
     }
+}
+
+/// A firm whose own resources can be read. A deleted firm is gone from its URIs (404
+/// `firm_deleted`) though its data waits for the purge: `GET /tenants?status=deleted`
+/// still lists it, with `purge_after`.
+async fn visible_firm(state: &AppState, slug: &str) -> Result<Tenant, ApiError> {
+    let tenant = firms::find_firm(state, slug).await?;
+    if tenant.status == TenantStatus::Deleted {
+        let purge = firms::purge_due(state, &tenant).map_or_else(String::new, |due| {
+            format!("; its data is purged after {due}")
+        });
+        return Err(ApiError::not_found(
+            "firm_deleted",
+            format!("The firm `{}` was deleted{purge}.", tenant.slug),
+        ));
+    }
+    Ok(tenant)
 }
 
 pub struct TenantsApi;
@@ -345,12 +421,12 @@ impl TenantsApi {
         _token: OperatorToken,
         state: Data<&AppState>,
         body: Json<CreateFirm>,
-    ) -> Result<Created<FirmView>, ApiError> {
+    ) -> Result<Created<FirmView>, BodyError> {
         let new = NewFirm {
             slug: &body.slug,
             name: &body.name,
             admin_email: &body.admin_email,
-            admin_name: body.admin_name.as_deref(),
+            admin_name: body.admin_name.as_ref().map(|name| name.as_str()),
         };
         let tenant = firms::provision_firm(&state, new).await?;
         Ok(Created::Created(Json(FirmView::new(&state, &tenant))))
@@ -364,16 +440,24 @@ impl TenantsApi {
         state: Data<&AppState>,
         /// Only firms in this status.
         status: Query<Option<FirmStatus>>,
-        /// The `next_after` of the previous page.
-        after: Query<Option<String>>,
+        /// The `next_after` of the previous page, or any slug-shaped name: the page
+        /// starts with the first firm after it.
+        after: Query<Option<Described<String, Slug>>>,
         /// 1 to 500; 50 when left out.
-        limit: Query<Option<u64>>,
+        limit: Query<Option<Described<u64, PageLimit>>>,
     ) -> Result<Json<FirmList>, ApiError> {
         let after = after
             .0
-            .map(|slug| {
-                tenancy::TenantSlug::parse(&slug)
-                    .map_err(|_| ApiError::invalid("invalid_cursor", "`after` is not a slug"))
+            .map(|cursor| {
+                let cursor = cursor.into_inner();
+                if tenancy::TenantSlug::is_well_formed(&cursor) {
+                    Ok(cursor)
+                } else {
+                    Err(ApiError::invalid(
+                        "invalid_cursor",
+                        "`after` is not shaped like a slug",
+                    ))
+                }
             })
             .transpose()?;
         let query = TenantQuery {
@@ -392,7 +476,8 @@ impl TenantsApi {
         }))
     }
 
-    /// One firm, in any status.
+    /// One active or suspended firm; a deleted one is 404 `firm_deleted` (see
+    /// `GET /tenants?status=deleted`).
     #[oai(path = "/:slug", method = "get", tag = "ApiTags::Firms")]
     async fn get(
         &self,
@@ -400,7 +485,7 @@ impl TenantsApi {
         state: Data<&AppState>,
         slug: Path<String>,
     ) -> Result<Json<FirmView>, ApiError> {
-        let tenant = firms::find_firm(&state, &slug).await?;
+        let tenant = visible_firm(&state, &slug).await?;
         Ok(Json(FirmView::new(&state, &tenant)))
     }
 
@@ -413,22 +498,33 @@ impl TenantsApi {
         state: Data<&AppState>,
         slug: Path<String>,
         body: Json<UpdateFirm>,
-    ) -> Result<Json<FirmView>, ApiError> {
+    ) -> Result<Json<FirmView>, BodyError> {
         let body = body.0;
         let current = firms::find_firm(&state, &slug).await?;
         let change = FirmChange {
-            display_name: body.name,
-            admin_email: body.admin_email,
-            settings: body
-                .settings
-                .map(|change| change.apply(current.settings.clone())),
+            display_name: not_null("name", body.name)?.map(Described::into_inner),
+            admin_email: not_null("admin_email", body.admin_email)?.map(Described::into_inner),
+            settings: not_null("settings", body.settings)?
+                .map(|change| change.apply(current.settings.clone()))
+                .transpose()?,
             canonical_domain: match body.canonical_domain {
                 MaybeUndefined::Undefined => None,
                 MaybeUndefined::Null => Some(None),
-                MaybeUndefined::Value(domain) => Some(Some(domain)),
+                MaybeUndefined::Value(domain) => Some(Some(domain.into_inner())),
             },
         };
-        let tenant = firms::update_firm(&state, &slug, change).await?;
+        let tenant =
+            firms::update_firm(&state, &slug, change)
+                .await
+                .map_err(|error| match error {
+                    // The firm is there; the domain the body names is not one of its
+                    // own, which is a conflict with its state rather than a 404 of the URI.
+                    FirmError::Tenancy(TenancyError::UnknownDomain(domain)) => ApiError::conflict(
+                        "unknown_domain",
+                        format!("The firm has no domain `{domain}`; add and verify it first."),
+                    ),
+                    other => other.into(),
+                })?;
         Ok(Json(FirmView::new(&state, &tenant)))
     }
 
@@ -477,7 +573,7 @@ impl TenantsApi {
         state: Data<&AppState>,
         slug: Path<String>,
         body: Json<AddDomain>,
-    ) -> Result<Created<DomainView>, ApiError> {
+    ) -> Result<Created<DomainView>, BodyError> {
         let domain = firms::add_domain(&state, &slug, &body.domain).await?;
         Ok(Created::Created(Json(domain.into())))
     }
@@ -490,7 +586,8 @@ impl TenantsApi {
         state: Data<&AppState>,
         slug: Path<String>,
     ) -> Result<Json<DomainList>, ApiError> {
-        let domains = firms::list_domains(&state, &slug).await?;
+        let tenant = visible_firm(&state, &slug).await?;
+        let domains = tenancy::list_tenant_domains(&state.db, tenant.id).await?;
         Ok(Json(DomainList {
             domains: domains.into_iter().map(Into::into).collect(),
         }))
@@ -542,9 +639,9 @@ impl TenantsApi {
         /// The `next_before` of the previous page.
         before: Query<Option<Uuid>>,
         /// 1 to 500; 50 when left out.
-        limit: Query<Option<u64>>,
+        limit: Query<Option<Described<u64, PageLimit>>>,
     ) -> Result<Json<AuditPage>, ApiError> {
-        let tenant = firms::find_firm(&state, &slug).await?;
+        let tenant = visible_firm(&state, &slug).await?;
         let limit = page_size(limit.0)?;
         let mut events = identity::firm_audit_events(&state.db, tenant.id, before.0, limit + 1)
             .await
@@ -580,7 +677,7 @@ impl TenantsApi {
         state: Data<&AppState>,
         slug: Path<String>,
     ) -> Result<Json<ActivityView>, ApiError> {
-        let tenant = firms::find_firm(&state, &slug).await?;
+        let tenant = visible_firm(&state, &slug).await?;
         let until = Utc::now();
         let since = until - Duration::hours(24);
         let activity = reset_token::reset_activity(&state.db, tenant.id, since, until)

@@ -285,10 +285,21 @@ async fn create_refuses_bad_input_with_422_and_a_taken_slug_with_409() {
             "invalid_request",
         ),
         (json!([1, 2, 3]), "invalid_request"),
+        // The spec says a string: `true` is not read as "true".
+        (
+            json!({ "slug": "okay", "name": true, "admin_email": "a@x.test" }),
+            "invalid_request",
+        ),
     ] {
         let answer = call(&app, Method::POST, "/api/v1/tenants", Some(payload.clone())).await;
         assert_problem(&answer, StatusCode::UNPROCESSABLE_ENTITY, code);
     }
+    // A reserved name is well formed, and taken by the platform.
+    assert_problem(
+        &create(&app, "www").await,
+        StatusCode::CONFLICT,
+        "slug_reserved",
+    );
     let list = call(&app, Method::GET, "/api/v1/tenants", None).await;
     assert_eq!(
         list.json["firms"].as_array().unwrap().len(),
@@ -668,7 +679,7 @@ async fn a_custom_domain_serves_the_firm_once_verified_and_can_be_canonical() {
         &app,
         Method::POST,
         "/api/v1/tenants/acme/domains",
-        Some(json!({ "domain": "Portal.ACME.test." })),
+        Some(json!({ "domain": "Portal.ACME.test" })),
     )
     .await;
     assert_eq!(added.status, StatusCode::CREATED, "{}", added.json);
@@ -745,7 +756,27 @@ async fn a_custom_domain_serves_the_firm_once_verified_and_can_be_canonical() {
         StatusCode::CONFLICT,
         "domain_taken",
     );
-    for bad in ["localhost", "acme.localhost", "not a domain", "[::1]"] {
+    for platform in ["localhost", "acme.localhost"] {
+        assert_problem(
+            &call(
+                &app,
+                Method::POST,
+                "/api/v1/tenants/other/domains",
+                Some(json!({ "domain": platform })),
+            )
+            .await,
+            StatusCode::CONFLICT,
+            "platform_domain",
+        );
+    }
+    // 234 characters: its TXT record name would pass 253.
+    let too_long_to_verify = format!("{}examples", "a.".repeat(113));
+    for bad in [
+        "not a domain",
+        "[::1]",
+        "portal.other.test.",
+        too_long_to_verify.as_str(),
+    ] {
         assert_problem(
             &call(
                 &app,
@@ -758,6 +789,30 @@ async fn a_custom_domain_serves_the_firm_once_verified_and_can_be_canonical() {
             "invalid_domain",
         );
     }
+    // A canonical domain the firm never claimed conflicts with the firm's state; the
+    // firm itself, the URI, is there.
+    assert_problem(
+        &call(
+            &app,
+            Method::PATCH,
+            "/api/v1/tenants/other",
+            Some(json!({ "canonical_domain": "portal.other.test" })),
+        )
+        .await,
+        StatusCode::CONFLICT,
+        "unknown_domain",
+    );
+    assert_problem(
+        &call(
+            &app,
+            Method::POST,
+            "/api/v1/tenants/other/domains/not%20a%20domain/verify",
+            None,
+        )
+        .await,
+        StatusCode::NOT_FOUND,
+        "unknown_domain",
+    );
     let listed = call(&app, Method::GET, "/api/v1/tenants/acme/domains", None).await;
     assert_eq!(listed.json["domains"].as_array().unwrap().len(), 1);
 
@@ -972,4 +1027,250 @@ async fn audit_events_page_and_activity_counts_resets() {
     assert_eq!(seen, sorted, "newest first, no repeats");
     sorted.dedup();
     assert_eq!(sorted.len(), 6);
+}
+
+#[tokio::test]
+async fn a_deleted_firm_is_gone_from_its_uris_and_listed_until_the_purge() {
+    let app = spawn_app().await;
+    create(&app, "acme").await;
+    let added = call(
+        &app,
+        Method::POST,
+        "/api/v1/tenants/acme/domains",
+        Some(json!({ "domain": "portal.acme.test" })),
+    )
+    .await;
+    assert_eq!(added.status, StatusCode::CREATED, "{}", added.json);
+    let deleted = call(&app, Method::DELETE, "/api/v1/tenants/acme", None).await;
+    assert_eq!(deleted.status, StatusCode::OK, "{}", deleted.json);
+
+    for path in [
+        "/api/v1/tenants/acme",
+        "/api/v1/tenants/acme/domains",
+        "/api/v1/tenants/acme/audit",
+        "/api/v1/tenants/acme/activity",
+    ] {
+        let answer = call(&app, Method::GET, path, None).await;
+        assert_problem(&answer, StatusCode::NOT_FOUND, "firm_deleted");
+        assert!(
+            answer.json["detail"]
+                .as_str()
+                .is_some_and(|detail| detail.contains("purged after")),
+            "{path}: {}",
+            answer.json
+        );
+    }
+    let listed = call(&app, Method::GET, "/api/v1/tenants?status=deleted", None).await;
+    assert_eq!(listed.json["firms"][0]["slug"], "acme");
+    assert!(listed.json["firms"][0]["purge_after"].is_string());
+    // Deleting again changes nothing and says so alike.
+    let again = call(&app, Method::DELETE, "/api/v1/tenants/acme", None).await;
+    assert_eq!(again.status, StatusCode::OK, "{}", again.json);
+}
+
+#[tokio::test]
+async fn a_405_says_which_methods_the_route_takes() {
+    let app = spawn_app().await;
+    create(&app, "acme").await;
+    for (request, allow) in [
+        (
+            app.admin.put("/api/v1/tenants/acme"),
+            "DELETE, GET, PATCH, HEAD",
+        ),
+        (app.admin.delete("/api/v1/tenants"), "GET, POST, HEAD"),
+        (app.admin.get("/api/v1/tenants/acme/suspend"), "POST"),
+        (
+            app.admin
+                .options("/api/v1/tenants/acme/domains/portal.acme.test"),
+            "DELETE",
+        ),
+    ] {
+        let response = request
+            .header("authorization", format!("Bearer {TOKEN}"))
+            .send()
+            .await;
+        response.assert_status(StatusCode::METHOD_NOT_ALLOWED);
+        response.assert_header("allow", allow);
+        response.assert_content_type("application/problem+json");
+    }
+}
+
+#[tokio::test]
+async fn a_body_that_is_not_json_is_415_as_the_spec_says() {
+    let app = spawn_app().await;
+    let response = app
+        .admin
+        .post("/api/v1/tenants")
+        .header("authorization", format!("Bearer {TOKEN}"))
+        .header("content-type", "text/plain")
+        .body("slug=acme")
+        .send()
+        .await;
+    response.assert_status(StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    response.assert_content_type("application/problem+json");
+    let problem: Value = serde_json::from_str(&body(response).await).unwrap();
+    assert_eq!(problem["code"], "unsupported_media_type");
+
+    let spec = spec(&app).await;
+    for (path, method) in [
+        ("/tenants", "post"),
+        ("/tenants/{slug}", "patch"),
+        ("/tenants/{slug}/domains", "post"),
+    ] {
+        assert!(
+            spec["paths"][path][method]["responses"]["415"].is_object(),
+            "{method} {path} documents 415"
+        );
+    }
+    assert!(
+        spec["paths"]["/tenants"]["get"]["responses"]["415"].is_null(),
+        "an operation without a body never answers 415"
+    );
+}
+
+async fn spec(app: &TestApp) -> Value {
+    let spec = app.admin.get("/api/v1/openapi.json").send().await;
+    spec.assert_status_is_ok();
+    serde_json::from_str(&body(spec).await).unwrap()
+}
+
+#[tokio::test]
+async fn the_spec_declares_nulls_and_the_bounds_the_server_enforces() {
+    let app = spawn_app().await;
+    let spec = spec(&app).await;
+    let schemas = &spec["components"]["schemas"];
+    for (schema, field) in [
+        ("FirmView", "canonical_domain"),
+        ("FirmView", "deleted_at"),
+        ("FirmView", "purge_after"),
+        ("FirmList", "next_after"),
+        ("SettingsView", "reset_link_minutes"),
+        ("SettingsView", "min_password_length"),
+        ("BrandingView", "logo_url"),
+        ("BrandingView", "accent_colour"),
+        ("DomainView", "verified_at"),
+        ("AuditPage", "next_before"),
+        ("AuditEventView", "actor_id"),
+        ("MessageView", "firm"),
+        ("MessageView", "sent_at"),
+        ("SetAsideView", "firm"),
+        ("UpdateFirm", "canonical_domain"),
+        ("SettingsChange", "reset_link_minutes"),
+    ] {
+        assert_eq!(
+            schemas[schema]["properties"][field]["nullable"], true,
+            "{schema}.{field} may be null"
+        );
+    }
+    assert_eq!(
+        schemas["UpdateFirm"]["properties"]["name"].get("nullable"),
+        None,
+        "a name cannot be null"
+    );
+
+    for (path, operation) in [
+        ("/tenants", "get"),
+        ("/tenants/{slug}/audit", "get"),
+        ("/outbox", "get"),
+        ("/requests", "get"),
+    ] {
+        let limit = spec["paths"][path][operation]["parameters"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|parameter| parameter["name"] == "limit")
+            .unwrap_or_else(|| panic!("{path} takes a limit"));
+        assert_eq!(limit["schema"]["minimum"], 1.0, "{path}");
+        assert_eq!(limit["schema"]["maximum"], 500.0, "{path}");
+    }
+
+    let create = &schemas["CreateFirm"];
+    assert_eq!(create["additionalProperties"], false);
+    assert_eq!(create["properties"]["slug"]["maxLength"], 63);
+    assert!(create["properties"]["slug"]["pattern"].is_string());
+    assert!(create["properties"]["name"]["pattern"].is_string());
+    assert_eq!(create["properties"]["admin_email"]["format"], "email");
+    assert_eq!(
+        schemas["AddDomain"]["properties"]["domain"]["maxLength"],
+        tenancy::MAX_CUSTOM_DOMAIN_LENGTH
+    );
+    let settings = &schemas["SettingsChange"]["properties"];
+    assert_eq!(settings["reset_link_minutes"]["minimum"], 5.0);
+    assert_eq!(settings["reset_link_minutes"]["maximum"], 1440.0);
+    assert_eq!(settings["min_password_length"]["minimum"], 8.0);
+    assert_eq!(settings["min_password_length"]["maximum"], 64.0);
+    assert_eq!(settings["default_locale"]["enum"], json!(["en", "it"]));
+    assert_eq!(schemas["SettingsChange"]["additionalProperties"], false);
+    assert_eq!(schemas["BrandingChange"]["additionalProperties"], false);
+    assert_eq!(
+        schemas["FirmView"].get("additionalProperties"),
+        None,
+        "answers may grow fields"
+    );
+}
+
+#[tokio::test]
+async fn null_is_refused_where_the_spec_does_not_allow_it() {
+    let app = spawn_app().await;
+    create(&app, "acme").await;
+    for payload in [
+        json!({ "name": null }),
+        json!({ "admin_email": null }),
+        json!({ "settings": null }),
+        json!({ "settings": { "reset_mode": null } }),
+        json!({ "settings": { "default_locale": null } }),
+        json!({ "settings": { "branding": null } }),
+    ] {
+        assert_problem(
+            &call(&app, Method::PATCH, "/api/v1/tenants/acme", Some(payload)).await,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_request",
+        );
+    }
+    // Where null is documented, it restores the default.
+    let restored = call(
+        &app,
+        Method::PATCH,
+        "/api/v1/tenants/acme",
+        Some(
+            json!({ "settings": { "reset_link_minutes": null, "branding": { "logo_url": null } } }),
+        ),
+    )
+    .await;
+    assert_eq!(restored.status, StatusCode::OK, "{}", restored.json);
+    // The administrator's address is held to the same rules as at provisioning.
+    assert_problem(
+        &call(
+            &app,
+            Method::PATCH,
+            "/api/v1/tenants/acme",
+            Some(json!({ "admin_email": ".a@example.com" })),
+        )
+        .await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid_email",
+    );
+}
+
+#[tokio::test]
+async fn any_slug_shaped_cursor_pages_and_others_are_refused() {
+    let app = spawn_app().await;
+    for slug in ["alpha", "zulu"] {
+        create(&app, slug).await;
+    }
+    // `www` is reserved, so no firm has it, but the firms after it are well defined.
+    let page = call(&app, Method::GET, "/api/v1/tenants?after=www", None).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.json);
+    assert_eq!(page.json["firms"][0]["slug"], "zulu");
+    assert_problem(
+        &call(
+            &app,
+            Method::GET,
+            "/api/v1/tenants?after=Not%20a%20slug",
+            None,
+        )
+        .await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid_cursor",
+    );
 }
