@@ -262,6 +262,47 @@ const PURGE_INTERVAL: std::time::Duration = std::time::Duration::from_secs(3600)
 
 /// Purges deleted firms and old rate-limit counters every [`PURGE_INTERVAL`] until
 /// `shutdown` completes.
+/// A verified domain is checked again once it was last confirmed this long ago.
+pub const REVERIFY_AFTER: chrono::Duration = chrono::Duration::hours(24);
+
+/// What one round of re-verification found.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Reverified {
+    pub confirmed: usize,
+    pub lapsed: usize,
+    /// DNS could not be asked: left as they were, tried again next round.
+    pub unanswered: usize,
+}
+
+/// Checks again every verified domain last confirmed [`REVERIFY_AFTER`] before `now`:
+/// a domain whose TXT record is gone (sold, expired, pointed elsewhere) must stop
+/// resolving to the firm and stop carrying its links.
+pub async fn reverify_domains(
+    state: &AppState,
+    now: chrono::DateTime<Utc>,
+) -> Result<Reverified, FirmError> {
+    let due = tenancy::domains_due_for_reverification(&state.db, now - REVERIFY_AFTER, 500).await?;
+    let mut checked = Reverified::default();
+    for (tenant, domain) in due {
+        let outcome = tenancy::verify_tenant_domain(
+            &state.db,
+            state.txt_lookup.as_ref(),
+            tenant,
+            &domain,
+            now,
+        )
+        .await;
+        match outcome {
+            Ok(_) => checked.confirmed += 1,
+            Err(TenancyError::DomainNotVerified { .. }) => checked.lapsed += 1,
+            Err(TenancyError::TxtLookupFailed { .. }) => checked.unanswered += 1,
+            Err(error) => return Err(error.into()),
+        }
+        state.resolver.invalidate_tenant(tenant);
+    }
+    Ok(checked)
+}
+
 pub async fn run_purge(state: AppState, shutdown: impl std::future::Future<Output = ()>) {
     let mut ticks = tokio::time::interval(PURGE_INTERVAL);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -272,6 +313,17 @@ pub async fn run_purge(state: AppState, shutdown: impl std::future::Future<Outpu
             _ = ticks.tick() => {
                 if let Err(error) = purge_deleted_firms(&state, Utc::now()).await {
                     tracing::warn!(%error, "purging deleted firms failed; trying again later");
+                }
+                match reverify_domains(&state, Utc::now()).await {
+                    Ok(checked) if checked.lapsed > 0 => tracing::warn!(
+                        confirmed = checked.confirmed,
+                        lapsed = checked.lapsed,
+                        "custom domains re-verified; some lapsed"
+                    ),
+                    Ok(_) => {}
+                    Err(error) => {
+                        tracing::warn!(%error, "re-verifying custom domains failed; trying again later")
+                    }
                 }
                 // Counters of windows long past no longer count for any limit.
                 let window = chrono::Duration::minutes(state.settings.limits.window_minutes);

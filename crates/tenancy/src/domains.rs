@@ -12,7 +12,8 @@ use std::sync::RwLock;
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect, Set,
 };
 use uuid::Uuid;
 
@@ -211,8 +212,10 @@ fn not_verified(domain: &TenantDomain) -> TenancyError {
 }
 
 /// Checks the domain's TXT record and marks the domain verified when one of the
-/// record's values is exactly the firm's token. Verifying a verified domain again
-/// checks again: a record taken down is noticed.
+/// record's values is exactly the firm's token; `verified_at` then says when it was
+/// last confirmed. Verifying a verified domain again checks again: a record taken
+/// down is noticed, and the domain lapses, stops resolving to the firm and stops
+/// being the host of its links. A lookup that fails (DNS down) changes nothing.
 pub async fn verify_tenant_domain(
     db: &impl ConnectionTrait,
     lookup: &dyn TxtLookup,
@@ -234,12 +237,66 @@ pub async fn verify_tenant_domain(
         .iter()
         .any(|record| record.trim() == claimed.verification_token)
     {
+        if claimed.verified_at.is_some() {
+            lapse_tenant_domain(db, tenant_id, domain, now).await?;
+        }
         return Err(not_verified(&claimed));
     }
-    if claimed.verified_at.is_none() {
-        mark_tenant_domain_verified(db, tenant_id, domain, now).await?;
-    }
+    mark_tenant_domain_verified(db, tenant_id, domain, now).await?;
     find_tenant_domain(db, tenant_id, domain).await
+}
+
+/// A verified domain whose record is gone: no longer verified, and no longer the
+/// firm's canonical host.
+async fn lapse_tenant_domain(
+    db: &impl ConnectionTrait,
+    tenant_id: TenantId,
+    domain: &HostName,
+    now: DateTime<Utc>,
+) -> Result<(), TenancyError> {
+    tenant_domain::Entity::update_many()
+        .col_expr(
+            tenant_domain::Column::VerifiedAt,
+            Expr::value(Option::<DateTime<Utc>>::None),
+        )
+        .filter(tenant_domain::Column::TenantId.eq(tenant_id.as_uuid()))
+        .filter(tenant_domain::Column::Domain.eq(domain.as_str()))
+        .exec(db)
+        .await?;
+    tenant::Entity::update_many()
+        .col_expr(
+            tenant::Column::CanonicalDomain,
+            Expr::value(Option::<String>::None),
+        )
+        .col_expr(tenant::Column::UpdatedAt, Expr::value(now))
+        .filter(tenant::Column::Id.eq(tenant_id.as_uuid()))
+        .filter(tenant::Column::CanonicalDomain.eq(domain.as_str()))
+        .exec(db)
+        .await?;
+    tracing::warn!(tenant = %tenant_id, domain = %domain, "a custom domain's TXT record is gone; it no longer serves the firm");
+    Ok(())
+}
+
+/// Verified domains last confirmed before `confirmed_before`, of every firm (the
+/// daily re-verification reads across firms), oldest first, at most `limit`.
+pub async fn domains_due_for_reverification(
+    db: &impl ConnectionTrait,
+    confirmed_before: DateTime<Utc>,
+    limit: u64,
+) -> Result<Vec<(TenantId, HostName)>, TenancyError> {
+    tenant_domain::Entity::find()
+        .filter(tenant_domain::Column::VerifiedAt.lt(confirmed_before))
+        .order_by_asc(tenant_domain::Column::VerifiedAt)
+        .limit(limit)
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|row| {
+            let domain = HostName::parse(&row.domain)
+                .map_err(|_| TenancyError::UnknownDomain(row.domain.clone()))?;
+            Ok((TenantId::from_uuid(row.tenant_id), domain))
+        })
+        .collect()
 }
 
 /// Why TXT records could not be read (not "there are none": that is an empty list).

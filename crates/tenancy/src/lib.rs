@@ -21,8 +21,8 @@ pub use directory::{
 };
 pub use domains::{
     DnsTxtLookup, MAX_CUSTOM_DOMAIN_LENGTH, StaticTxtLookup, TenantDomain, TxtFuture, TxtLookup,
-    TxtLookupError, add_tenant_domain, list_tenant_domains, mark_tenant_domain_verified,
-    remove_tenant_domain, set_canonical_domain, verify_tenant_domain,
+    TxtLookupError, add_tenant_domain, domains_due_for_reverification, list_tenant_domains,
+    mark_tenant_domain_verified, remove_tenant_domain, set_canonical_domain, verify_tenant_domain,
 };
 pub use error::TenancyError;
 pub use host::{HostError, HostName};

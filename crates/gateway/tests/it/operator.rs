@@ -1274,3 +1274,90 @@ async fn any_slug_shaped_cursor_pages_and_others_are_refused() {
         "invalid_cursor",
     );
 }
+
+/// A verified domain whose TXT record is taken down lapses: checked again (by hand or
+/// by the daily re-verification) it stops serving the firm and stops being the host
+/// of its links; a record still in place is confirmed, and DNS failing changes
+/// nothing.
+#[tokio::test]
+async fn a_custom_domain_whose_record_is_gone_lapses() {
+    let app = spawn_app().await;
+    create(&app, "acme").await;
+    let added = call(
+        &app,
+        Method::POST,
+        "/api/v1/tenants/acme/domains",
+        Some(json!({ "domain": "portal.acme.test" })),
+    )
+    .await;
+    let value = added.json["txt_record_value"].as_str().unwrap().to_owned();
+    let record = "_latchkey-challenge.portal.acme.test";
+    app.dns.publish(record, &value);
+    let verify = "/api/v1/tenants/acme/domains/portal.acme.test/verify";
+    assert_eq!(
+        call(&app, Method::POST, verify, None).await.status,
+        StatusCode::OK
+    );
+    let canonical = call(
+        &app,
+        Method::PATCH,
+        "/api/v1/tenants/acme",
+        Some(json!({ "canonical_domain": "portal.acme.test" })),
+    )
+    .await;
+    assert_eq!(canonical.json["canonical_domain"], "portal.acme.test");
+
+    // Still in place a day later: confirmed, nothing changes.
+    let tomorrow = Utc::now() + chrono::Duration::hours(25);
+    let checked = gateway::firms::reverify_domains(&app.state, tomorrow)
+        .await
+        .unwrap();
+    assert_eq!((checked.confirmed, checked.lapsed), (1, 0));
+    app.get("portal.acme.test", "/login")
+        .await
+        .assert_status_is_ok();
+    // Just confirmed: not due again for a day.
+    let again = gateway::firms::reverify_domains(&app.state, tomorrow)
+        .await
+        .unwrap();
+    assert_eq!(again, gateway::firms::Reverified::default());
+
+    // The record is taken down (the domain was sold): the next day's round drops it.
+    app.dns.publish(record, "someone else's value");
+    let later = tomorrow + chrono::Duration::hours(25);
+    let checked = gateway::firms::reverify_domains(&app.state, later)
+        .await
+        .unwrap();
+    assert_eq!((checked.confirmed, checked.lapsed), (0, 1));
+    app.get("portal.acme.test", "/login")
+        .await
+        .assert_status(StatusCode::NOT_FOUND);
+    let firm = call(&app, Method::GET, "/api/v1/tenants/acme", None).await;
+    assert!(firm.json["canonical_domain"].is_null(), "{}", firm.json);
+    assert_eq!(
+        firm.json["portal_url"], "http://acme.localhost/login",
+        "links go back to the platform subdomain"
+    );
+    let domains = call(&app, Method::GET, "/api/v1/tenants/acme/domains", None).await;
+    assert_eq!(
+        domains.json["domains"][0]["verified"], false,
+        "{}",
+        domains.json
+    );
+
+    // Checked by hand, a verified domain without its record lapses the same way.
+    app.dns.publish(record, &value);
+    assert_eq!(
+        call(&app, Method::POST, verify, None).await.status,
+        StatusCode::OK
+    );
+    app.dns.publish(record, "gone");
+    assert_problem(
+        &call(&app, Method::POST, verify, None).await,
+        StatusCode::CONFLICT,
+        "domain_not_verified",
+    );
+    app.get("portal.acme.test", "/login")
+        .await
+        .assert_status(StatusCode::NOT_FOUND);
+}
