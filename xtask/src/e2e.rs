@@ -8,8 +8,27 @@ use anyhow::{Context, bail};
 
 use crate::server::{Server, workspace_root};
 
+/// The passwords the flows and the demo data use: none may reach a log line.
+const PASSWORDS: &[&str] = &[
+    "not the password",
+    "a fresh e2e passphrase",
+    "acme-demo-admin-2026",
+    "body-boom-demo-2026",
+    "john-teague-demo-2026",
+];
+
 pub(crate) fn run() -> anyhow::Result<()> {
-    let server = Server::start("e2e", &[])?;
+    // Every level of our own code, as JSON lines, so the log can be checked after.
+    let server = Server::start(
+        "e2e",
+        &[
+            ("LATCHKEY__LOG__FORMAT", "json"),
+            (
+                "LATCHKEY__LOG__FILTER",
+                "debug,sqlx=warn,sea_orm=warn,sea_orm_migration=warn,hyper=warn,h2=warn,lettre=warn,rustls=warn",
+            ),
+        ],
+    )?;
     let public_port = server.public_port;
 
     let flows = workspace_root().join("xtask").join("e2e");
@@ -29,11 +48,26 @@ pub(crate) fn run() -> anyhow::Result<()> {
         )
         .status()
         .context("cannot run node; install Node.js 20 or newer")?;
+    let log = server.log()?;
     drop(server);
     if !status.success() {
         bail!("the end-to-end flows failed");
     }
-    println!("xtask: end-to-end flows passed");
+    let lines = log.lines().filter(|line| line.starts_with('{')).count();
+    let leaks = crate::log_scan::leaks(&log, PASSWORDS);
+    for leak in &leaks {
+        let text = log.lines().nth(leak.line - 1).unwrap_or_default();
+        println!("xtask: log line {} holds {}: {text}", leak.line, leak.what);
+    }
+    if !leaks.is_empty() {
+        bail!(
+            "{} log line(s) of the browser run hold a secret or an address",
+            leaks.len()
+        );
+    }
+    println!(
+        "xtask: end-to-end flows passed; {lines} log lines hold no token, password or address"
+    );
     Ok(())
 }
 

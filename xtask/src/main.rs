@@ -21,6 +21,7 @@ use anyhow::{Context, bail};
 mod api_contract;
 mod bench;
 mod e2e;
+mod log_scan;
 mod server;
 
 const TEST_DATABASE_URL_VAR: &str = "LATCHKEY_TEST_DATABASE_URL";

@@ -45,6 +45,7 @@ impl Server {
         // A failed attempt's drop removed the folder.
         std::fs::create_dir_all(scratch)?;
         let (public_port, admin_port) = free_ports()?;
+        let log = std::fs::File::create(scratch.join("server.log"))?;
         let child = Command::new(binary)
             .arg("serve")
             .env("LATCHKEY_ENV", "development")
@@ -61,7 +62,8 @@ impl Server {
             .env("LATCHKEY__MAIL__DIR", scratch.join("mail"))
             .env("LATCHKEY__LOG__FILTER", "warn")
             .envs(environment.iter().copied())
-            .stdout(Stdio::null())
+            .stdout(Stdio::from(log.try_clone()?))
+            .stderr(Stdio::from(log))
             .spawn()
             .with_context(|| format!("cannot start {}", binary.display()))?;
         Ok(Self {
@@ -90,6 +92,13 @@ impl Server {
             std::thread::sleep(Duration::from_millis(200));
         }
         bail!("latchkey did not become ready within 30 s")
+    }
+}
+
+impl Server {
+    /// What the server has written so far: the start-up banner and every log line.
+    pub(crate) fn log(&self) -> anyhow::Result<String> {
+        Ok(std::fs::read_to_string(self.scratch.join("server.log"))?)
     }
 }
 
