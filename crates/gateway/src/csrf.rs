@@ -18,7 +18,6 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use hmac::{KeyInit, Mac};
 use poem::web::cookie::{Cookie, SameSite};
 use poem::{FromRequest, Request, RequestBody};
-use rand::RngCore as _;
 use subtle::ConstantTimeEq;
 
 use crate::app::AppState;
@@ -117,7 +116,11 @@ impl<'a> FromRequest<'a> for CsrfToken {
             Some(value) => value,
             None => {
                 let mut bytes = [0u8; COOKIE_BYTES];
-                rand::rng().fill_bytes(&mut bytes);
+                // Once per browser, on its first form: the system call costs nothing
+                // that matters, and spares a second random-number crate.
+                getrandom::fill(&mut bytes).map_err(|error| {
+                    GatewayError::internal(std::io::Error::other(error.to_string()))
+                })?;
                 let value = URL_SAFE_NO_PAD.encode(bytes);
                 req.cookie().add(key.new_cookie(&value));
                 value
