@@ -248,13 +248,7 @@ pub async fn approve(
         detail: Some("approved an access request".to_owned()),
     };
     record_audit(&txn, tenant.id, event, now).await?;
-    let invitee = Invitee {
-        kind: AccountKind::Contact,
-        id: contact.id,
-        name: &contact.name,
-        email: &contact.email,
-        locale: Some(&contact.locale),
-    };
+    let invitee = Invitee::contact(&contact);
     let queued = queue_invitation(&txn, &state, &tenant, invitee).await?;
     txn.commit().await.map_err(GatewayError::internal)?;
     state.waker.notify(&queued);

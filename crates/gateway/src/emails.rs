@@ -232,6 +232,18 @@ pub struct Invitee<'a> {
     pub locale: Option<&'a str>,
 }
 
+impl<'a> Invitee<'a> {
+    pub fn contact(contact: &'a Contact) -> Self {
+        Self {
+            kind: AccountKind::Contact,
+            id: contact.id,
+            name: &contact.name,
+            email: &contact.email,
+            locale: Some(&contact.locale),
+        }
+    }
+}
+
 /// Mints an invitation (72 hours) and queues the set-your-password email.
 pub async fn queue_invitation(
     txn: &impl ConnectionTrait,
@@ -331,13 +343,7 @@ async fn reissue(
         .filter(|contact| contact.status != identity::ContactStatus::Disabled);
     if let Some(contact) = crate::auth::with_active_client(state, tenant, contact).await? {
         if contact.password_hash.is_none() {
-            let invitee = Invitee {
-                kind: AccountKind::Contact,
-                id: contact.id,
-                name: &contact.name,
-                email: &contact.email,
-                locale: Some(&contact.locale),
-            };
+            let invitee = Invitee::contact(&contact);
             return Ok(queue_invitation(txn, state, tenant, invitee).await?);
         }
         return Ok(

@@ -411,25 +411,7 @@ pub async fn edit_client(
     set_client_status(&txn, tenant.id, client.id, status, now).await?;
     if status != client.status {
         for contact in list_contacts(&txn, tenant.id, client.id).await? {
-            reset_token::revoke_tokens(
-                &txn,
-                tenant.id,
-                AccountKind::Contact.as_str(),
-                contact.id,
-                None,
-            )
-            .await
-            .map_err(GatewayError::internal)?;
-            if status == ClientStatus::Disabled {
-                identity::revoke_all_sessions(
-                    &txn,
-                    tenant.id,
-                    AccountKind::Contact,
-                    contact.id,
-                    None,
-                )
-                .await?;
-            }
+            end_contact_access(&txn, &tenant, contact.id, status == ClientStatus::Disabled).await?;
         }
     }
     txn.commit().await.map_err(GatewayError::internal)?;
@@ -606,13 +588,7 @@ pub async fn new_contact(
         }
         Err(error) => return Err(error.into()),
     };
-    let invitee = Invitee {
-        kind: AccountKind::Contact,
-        id: contact.id,
-        name: &contact.name,
-        email: &contact.email,
-        locale: Some(&contact.locale),
-    };
+    let invitee = Invitee::contact(&contact);
     let queued = queue_invitation(&txn, &state, &tenant, invitee).await?;
     txn.commit().await.map_err(GatewayError::internal)?;
     state.waker.notify(&queued);
@@ -711,25 +687,8 @@ pub async fn edit_contact(
     match update_contact(&txn, tenant.id, contact.id, changes, Utc::now()).await {
         Ok(()) => {
             if email_changed || status_changed {
-                reset_token::revoke_tokens(
-                    &txn,
-                    tenant.id,
-                    AccountKind::Contact.as_str(),
-                    contact.id,
-                    None,
-                )
-                .await
-                .map_err(GatewayError::internal)?;
-            }
-            if email_changed || status == ContactStatus::Disabled {
-                identity::revoke_all_sessions(
-                    &txn,
-                    tenant.id,
-                    AccountKind::Contact,
-                    contact.id,
-                    None,
-                )
-                .await?;
+                let end_sessions = email_changed || status == ContactStatus::Disabled;
+                end_contact_access(&txn, &tenant, contact.id, end_sessions).await?;
             }
             txn.commit().await.map_err(GatewayError::internal)?;
             Ok(
@@ -743,6 +702,30 @@ pub async fn edit_contact(
         )]),
         Err(error) => Err(error.into()),
     }
+}
+
+/// Ends every live link of a contact and, with `sessions`, every session: what an
+/// email change, a disable or a re-enable (of the contact or its client) requires.
+async fn end_contact_access(
+    txn: &impl sea_orm::ConnectionTrait,
+    tenant: &Tenant,
+    contact_id: uuid::Uuid,
+    sessions: bool,
+) -> Result<(), GatewayError> {
+    reset_token::revoke_tokens(
+        txn,
+        tenant.id,
+        AccountKind::Contact.as_str(),
+        contact_id,
+        None,
+    )
+    .await
+    .map_err(GatewayError::internal)?;
+    if sessions {
+        identity::revoke_all_sessions(txn, tenant.id, AccountKind::Contact, contact_id, None)
+            .await?;
+    }
+    Ok(())
 }
 
 #[derive(Debug, Serialize)]

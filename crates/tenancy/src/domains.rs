@@ -159,6 +159,18 @@ pub async fn remove_tenant_domain(
     if result.rows_affected == 0 {
         return Err(TenancyError::UnknownDomain(domain.to_string()));
     }
+    stop_linking_to(db, tenant_id, domain, now).await?;
+    Ok(())
+}
+
+/// If `domain` is the firm's canonical host, its links go back to the platform
+/// subdomain.
+async fn stop_linking_to(
+    db: &impl ConnectionTrait,
+    tenant_id: TenantId,
+    domain: &HostName,
+    now: DateTime<Utc>,
+) -> Result<(), TenancyError> {
     tenant::Entity::update_many()
         .col_expr(
             tenant::Column::CanonicalDomain,
@@ -263,16 +275,7 @@ async fn lapse_tenant_domain(
         .filter(tenant_domain::Column::Domain.eq(domain.as_str()))
         .exec(db)
         .await?;
-    tenant::Entity::update_many()
-        .col_expr(
-            tenant::Column::CanonicalDomain,
-            Expr::value(Option::<String>::None),
-        )
-        .col_expr(tenant::Column::UpdatedAt, Expr::value(now))
-        .filter(tenant::Column::Id.eq(tenant_id.as_uuid()))
-        .filter(tenant::Column::CanonicalDomain.eq(domain.as_str()))
-        .exec(db)
-        .await?;
+    stop_linking_to(db, tenant_id, domain, now).await?;
     tracing::warn!(tenant = %tenant_id, domain = %domain, "a custom domain's TXT record is gone; it no longer serves the firm");
     Ok(())
 }

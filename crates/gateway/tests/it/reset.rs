@@ -351,6 +351,22 @@ async fn link_status(app: &TestApp, minted: &MintedToken) -> StatusCode {
     browser.get("/reset").await.0.status()
 }
 
+/// An administrator of `firm`, signed in.
+async fn signed_in_admin<'a>(app: &'a TestApp, firm: &tenancy::Tenant) -> Browser<'a> {
+    app.create_staff(
+        firm,
+        "admin@acme.test",
+        "staff correct horse",
+        identity::StaffRole::Admin,
+    )
+    .await;
+    let admin = Browser::new(app, "acme.localhost");
+    admin
+        .sign_in_staff("admin@acme.test", "staff correct horse")
+        .await;
+    admin
+}
+
 /// An administrator edits `contact` through the form, changing only what is given.
 async fn edit_contact(
     admin: &Browser<'_>,
@@ -373,17 +389,7 @@ async fn edit_contact(
 async fn an_email_change_or_a_disable_ends_the_accounts_links_and_sessions() {
     let app = spawn_app().await;
     let (firm, contact) = setup(&app, "acme").await;
-    app.create_staff(
-        &firm,
-        "admin@acme.test",
-        "staff correct horse",
-        identity::StaffRole::Admin,
-    )
-    .await;
-    let admin = Browser::new(&app, "acme.localhost");
-    admin
-        .sign_in_staff("admin@acme.test", "staff correct horse")
-        .await;
+    let admin = signed_in_admin(&app, &firm).await;
 
     // A rename alone leaves the link and the session alone.
     let signed_in = Browser::new(&app, "acme.localhost");
@@ -601,17 +607,7 @@ async fn the_token_cookie_lives_as_long_as_the_link() {
 async fn a_disabled_clients_contacts_are_locked_out_until_it_is_enabled() {
     let app = spawn_app().await;
     let (firm, contact) = setup(&app, "acme").await;
-    app.create_staff(
-        &firm,
-        "admin@acme.test",
-        "staff correct horse",
-        identity::StaffRole::Admin,
-    )
-    .await;
-    let admin = Browser::new(&app, "acme.localhost");
-    admin
-        .sign_in_staff("admin@acme.test", "staff correct horse")
-        .await;
+    let admin = signed_in_admin(&app, &firm).await;
     let set_status = |status: &'static str| {
         let admin = &admin;
         let page = format!("/staff/clients/{}/edit", contact.client_id);
