@@ -242,6 +242,16 @@ impl<'a> Invitee<'a> {
             locale: Some(&contact.locale),
         }
     }
+
+    pub fn staff(user: &'a identity::StaffUser) -> Self {
+        Self {
+            kind: AccountKind::Staff,
+            id: user.id,
+            name: &user.name,
+            email: &user.email,
+            locale: None,
+        }
+    }
 }
 
 /// Mints an invitation (72 hours) and queues the set-your-password email.
@@ -356,13 +366,7 @@ async fn reissue(
         .filter(|user| user.status == identity::StaffStatus::Invited);
     match staff {
         Some(user) => {
-            let invitee = Invitee {
-                kind: AccountKind::Staff,
-                id: user.id,
-                name: &user.name,
-                email: &user.email,
-                locale: None,
-            };
+            let invitee = Invitee::staff(&user);
             Ok(queue_invitation(txn, state, tenant, invitee).await?)
         }
         None => Err(RetryError::NoAccount),

@@ -818,13 +818,7 @@ pub async fn invite(
         let txn = state.db.begin().await.map_err(GatewayError::internal)?;
         match create_staff_user(&txn, tenant.id, new, Utc::now()).await {
             Ok(user) => {
-                let invitee = Invitee {
-                    kind: AccountKind::Staff,
-                    id: user.id,
-                    name: &user.name,
-                    email: &user.email,
-                    locale: None,
-                };
+                let invitee = Invitee::staff(&user);
                 let queued = queue_invitation(&txn, &state, &tenant, invitee).await?;
                 txn.commit().await.map_err(GatewayError::internal)?;
                 state.waker.notify(&queued);
