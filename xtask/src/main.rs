@@ -10,6 +10,8 @@
 //!   `<target>/bench/latest.json` into `docs/performance.png`.
 //! - `e2e`: the real `latchkey` binary with the development data, driven through
 //!   headless Chromium by `xtask/e2e/flows.test.mjs`.
+//! - `fuzz [--seconds N] [TARGET...]`: the cargo-fuzz targets in `fuzz/` on nightly,
+//!   5 minutes each (30 s when `CI=true`), failing on any crashing input.
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
@@ -18,6 +20,7 @@ use anyhow::{Context, bail};
 
 mod bench;
 mod e2e;
+mod fuzz;
 
 const TEST_DATABASE_URL_VAR: &str = "LATCHKEY_TEST_DATABASE_URL";
 
@@ -29,8 +32,11 @@ fn main() -> anyhow::Result<()> {
         Some("bench") => bench(),
         Some("bench-chart") => bench::chart(&task_arguments()),
         Some("e2e") => e2e::run(),
-        Some(other) => bail!("unknown task `{other}`; tasks: ci, dev, bench, bench-chart, e2e"),
-        None => bail!("usage: cargo xtask <ci | dev | bench | bench-chart | e2e>"),
+        Some("fuzz") => fuzz::run(&task_arguments()),
+        Some(other) => {
+            bail!("unknown task `{other}`; tasks: ci, dev, bench, bench-chart, e2e, fuzz")
+        }
+        None => bail!("usage: cargo xtask <ci | dev | bench | bench-chart | e2e | fuzz>"),
     }
 }
 
