@@ -19,11 +19,11 @@ const ID_BYTES: usize = 16;
 const SECRET_BYTES: usize = 32;
 
 fuzz_target!(|data: &[u8]| {
-    if let Ok(raw) = std::str::from_utf8(data) {
-        if let Some(token) = UrlToken::parse(raw) {
-            assert_eq!(token.expose(), raw, "a second spelling of a token");
-            assert_secret_hidden(&token, raw);
-        }
+    if let Ok(raw) = std::str::from_utf8(data)
+        && let Some(token) = UrlToken::parse(raw)
+    {
+        assert_eq!(token.expose(), raw, "a second spelling of a token");
+        assert_secret_hidden(&token, raw);
     }
 
     // The same bytes taken as an id and a secret, as `expose` would write them.
