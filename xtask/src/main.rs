@@ -12,6 +12,8 @@
 //!   headless Chromium by `xtask/e2e/flows.test.mjs`.
 //! - `api-contract [ST-RUN-OPTIONS…]`: the real binary's operator API checked against
 //!   its own OpenAPI document by schemathesis, every check on.
+//! - `fuzz [--seconds N] [TARGET...]`: the cargo-fuzz targets in `fuzz/` on nightly,
+//!   5 minutes each (30 s when `CI=true`), failing on any crashing input.
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
@@ -21,6 +23,7 @@ use anyhow::{Context, bail};
 mod api_contract;
 mod bench;
 mod e2e;
+mod fuzz;
 mod log_scan;
 mod server;
 
@@ -35,10 +38,15 @@ fn main() -> anyhow::Result<()> {
         Some("bench-chart") => bench::chart(&task_arguments()),
         Some("e2e") => e2e::run(),
         Some("api-contract") => api_contract::run(&task_arguments()),
+        Some("fuzz") => fuzz::run(&task_arguments()),
         Some(other) => {
-            bail!("unknown task `{other}`; tasks: ci, dev, bench, bench-chart, e2e, api-contract")
+            bail!(
+                "unknown task `{other}`; tasks: ci, dev, bench, bench-chart, e2e, api-contract, fuzz"
+            )
         }
-        None => bail!("usage: cargo xtask <ci | dev | bench | bench-chart | e2e | api-contract>"),
+        None => {
+            bail!("usage: cargo xtask <ci | dev | bench | bench-chart | e2e | api-contract | fuzz>")
+        }
     }
 }
 
