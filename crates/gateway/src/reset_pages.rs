@@ -355,11 +355,6 @@ fn check_form_link(record: &TokenRecord, link: &str) -> Result<(), Dead> {
     }
 }
 
-/// Answers a POST whose link cannot be used; its attempt stays counted.
-async fn refuse(state: &AppState, tenant: &Tenant, why: Dead) -> Result<Response, GatewayError> {
-    dead_link(state, tenant, why)
-}
-
 /// Counts a POST with a link against the client address before anything is looked
 /// up (429 past `limits.sign_in_per_address`); a live link takes it back.
 async fn link_attempt(state: &AppState, client: ClientAddress) -> Result<Attempt, GatewayError> {
@@ -385,25 +380,25 @@ pub async fn set_password(
     let attempt = link_attempt(&state, **client).await?;
     let token = match held_token(jar) {
         Ok(token) => token,
-        Err(why) => return refuse(&state, &tenant, why).await,
+        Err(why) => return dead_link(&state, &tenant, why),
     };
     let record = match check_presented(&state, &tenant, &token).await? {
         TokenCheck::Valid(record) if record.purpose != TokenPurpose::TemporaryPassword => record,
         TokenCheck::Valid(_) | TokenCheck::Invalid => {
-            return refuse(&state, &tenant, Dead::Invalid).await;
+            return dead_link(&state, &tenant, Dead::Invalid);
         }
         TokenCheck::Expired(_) => {
-            return refuse(&state, &tenant, Dead::Expired).await;
+            return dead_link(&state, &tenant, Dead::Expired);
         }
         TokenCheck::Used(_) => {
-            return refuse(&state, &tenant, Dead::Used).await;
+            return dead_link(&state, &tenant, Dead::Used);
         }
     };
     if let Err(why) = check_form_link(&record, &form.link) {
-        return refuse(&state, &tenant, why).await;
+        return dead_link(&state, &tenant, why);
     }
     let Some(holder) = holder(&state, &tenant, &record).await? else {
-        return refuse(&state, &tenant, Dead::Invalid).await;
+        return dead_link(&state, &tenant, Dead::Invalid);
     };
     // A live link is no guess, whatever becomes of the password typed.
     attempt.refund(&state).await?;
@@ -431,13 +426,13 @@ pub async fn set_password(
     {
         Ok(_) => {}
         Err(RedeemError::Used) => {
-            return refuse(&state, &tenant, Dead::Used).await;
+            return dead_link(&state, &tenant, Dead::Used);
         }
         Err(RedeemError::Expired) => {
-            return refuse(&state, &tenant, Dead::Expired).await;
+            return dead_link(&state, &tenant, Dead::Expired);
         }
         Err(RedeemError::Invalid) => {
-            return refuse(&state, &tenant, Dead::Invalid).await;
+            return dead_link(&state, &tenant, Dead::Invalid);
         }
         Err(RedeemError::Store(error)) => return Err(GatewayError::internal(error)),
     }
@@ -533,26 +528,26 @@ pub async fn send_temporary_password(
     let attempt = link_attempt(&state, **client).await?;
     let token = match held_token(jar) {
         Ok(token) => token,
-        Err(why) => return refuse(&state, &tenant, why).await,
+        Err(why) => return dead_link(&state, &tenant, why),
     };
     let record = match check_presented(&state, &tenant, &token).await? {
         TokenCheck::Valid(record) if record.purpose == TokenPurpose::TemporaryPassword => record,
         TokenCheck::Valid(_) | TokenCheck::Invalid => {
-            return refuse(&state, &tenant, Dead::Invalid).await;
+            return dead_link(&state, &tenant, Dead::Invalid);
         }
         TokenCheck::Expired(_) => {
-            return refuse(&state, &tenant, Dead::Expired).await;
+            return dead_link(&state, &tenant, Dead::Expired);
         }
-        TokenCheck::Used(_) => return refuse(&state, &tenant, Dead::Used).await,
+        TokenCheck::Used(_) => return dead_link(&state, &tenant, Dead::Used),
     };
     if let Err(why) = check_form_link(&record, &form.link) {
-        return refuse(&state, &tenant, why).await;
+        return dead_link(&state, &tenant, why);
     }
     let Some(holder) = holder(&state, &tenant, &record)
         .await?
         .filter(|holder| holder.kind == AccountKind::Contact)
     else {
-        return refuse(&state, &tenant, Dead::Invalid).await;
+        return dead_link(&state, &tenant, Dead::Invalid);
     };
     attempt.refund(&state).await?;
     let password = generate_password()?;
@@ -571,13 +566,13 @@ pub async fn send_temporary_password(
     {
         Ok(_) => {}
         Err(RedeemError::Used) => {
-            return refuse(&state, &tenant, Dead::Used).await;
+            return dead_link(&state, &tenant, Dead::Used);
         }
         Err(RedeemError::Expired) => {
-            return refuse(&state, &tenant, Dead::Expired).await;
+            return dead_link(&state, &tenant, Dead::Expired);
         }
         Err(RedeemError::Invalid) => {
-            return refuse(&state, &tenant, Dead::Invalid).await;
+            return dead_link(&state, &tenant, Dead::Invalid);
         }
         Err(RedeemError::Store(error)) => return Err(GatewayError::internal(error)),
     }
