@@ -36,6 +36,7 @@ pub fn delivery_settings(settings: &Settings) -> Result<DeliverySettings, Notifi
     let mut delivery = DeliverySettings::new(&settings.mail.from)?;
     delivery.max_attempts = settings.mail.max_attempts;
     delivery.retry_base = std::time::Duration::from_secs(settings.mail.retry_base_seconds);
+    delivery.lease = std::time::Duration::from_secs(settings.mail.lease_seconds);
     Ok(delivery)
 }
 

@@ -255,6 +255,7 @@ pub struct MailSettings {
     pub dir: PathBuf,
     pub max_attempts: u32,
     pub retry_base_seconds: u64,
+    pub lease_seconds: u64,
 }
 
 #[derive(Debug, Deserialize)]
@@ -443,6 +444,12 @@ impl Settings {
                 "mail.max_attempts must be at least 1".into(),
             ));
         }
+        // Sends time out at half the lease; a second is the least an SMTP exchange needs.
+        if self.mail.lease_seconds < 2 {
+            return Err(SettingsError::Invalid(
+                "mail.lease_seconds must be at least 2".into(),
+            ));
+        }
         Ok(())
     }
 
@@ -610,6 +617,27 @@ mod tests {
                 .unwrap_err()
                 .to_string();
         assert!(error.contains("serverr"), "{error}");
+    }
+
+    #[test]
+    fn a_delivery_lease_is_read_and_too_short_a_one_refused() {
+        let settings = Settings::load_with_variables(
+            Environment::Development,
+            None,
+            vars(&[("LATCHKEY__MAIL__LEASE_SECONDS", "10")]),
+        )
+        .unwrap();
+        assert_eq!(settings.mail.lease_seconds, 10);
+        let delivery = crate::emails::delivery_settings(&settings).unwrap();
+        assert_eq!(delivery.lease, std::time::Duration::from_secs(10));
+        let error = Settings::load_with_variables(
+            Environment::Development,
+            None,
+            vars(&[("LATCHKEY__MAIL__LEASE_SECONDS", "1")]),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(error.contains("mail.lease_seconds"), "{error}");
     }
 
     #[test]
