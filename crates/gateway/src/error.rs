@@ -16,6 +16,10 @@ use tenancy::{TenancyError, Tenant};
 use crate::request_context::RequestId;
 use crate::templates::{FirmView, Templates};
 
+/// What a page tells browsers and clients to wait while the database is out of
+/// reach: a restart of PostgreSQL takes seconds.
+const DATABASE_RETRY_AFTER_SECONDS: u64 = 5;
+
 #[derive(Debug, thiserror::Error)]
 pub enum GatewayError {
     #[error("the Host header is missing or malformed")]
@@ -83,12 +87,33 @@ impl GatewayError {
             Self::UndeliverableAddress => StatusCode::UNPROCESSABLE_ENTITY,
             Self::TooManyAttempts { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Busy { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Internal(_) if self.database_unreachable() => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 
+    /// Whether the failure is the database being out of reach (stopped, restarting,
+    /// the network cut): a 503 to try again shortly, not a 500 of ours.
+    fn database_unreachable(&self) -> bool {
+        let Self::Internal(error) = self else {
+            return false;
+        };
+        let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(error.as_ref());
+        while let Some(error) = cause {
+            if error
+                .downcast_ref::<sea_orm::DbErr>()
+                .is_some_and(storage::is_unreachable)
+            {
+                return true;
+            }
+            cause = error.source();
+        }
+        false
+    }
+
     fn retry_after_seconds(&self) -> Option<u64> {
         match self {
+            Self::Internal(_) if self.database_unreachable() => Some(DATABASE_RETRY_AFTER_SECONDS),
             Self::TooManyAttempts {
                 retry_after_seconds,
             }
@@ -398,5 +423,41 @@ fn error_chain(error: &poem::Error) -> String {
     match error.downcast_ref::<GatewayError>() {
         Some(gateway) => gateway.detail(),
         None => error.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use identity::IdentityError;
+    use poem::http::StatusCode;
+    use sea_orm::{ConnAcquireErr, DbErr};
+    use tenancy::TenancyError;
+
+    use super::GatewayError;
+
+    #[test]
+    fn an_unreachable_database_is_a_503_to_retry_whatever_wraps_it() {
+        let unreachable = || DbErr::ConnectionAcquire(ConnAcquireErr::Timeout);
+        let errors = [
+            GatewayError::internal(unreachable()),
+            GatewayError::from(IdentityError::Database(unreachable())),
+            GatewayError::from(Arc::new(TenancyError::Database(unreachable()))),
+        ];
+        for error in errors {
+            assert_eq!(error.status(), StatusCode::SERVICE_UNAVAILABLE, "{error:?}");
+            assert_eq!(error.retry_after_seconds(), Some(5));
+            assert_eq!(error.wording().0, "Temporarily unavailable");
+        }
+    }
+
+    #[test]
+    fn a_failed_statement_is_still_a_500() {
+        let error = GatewayError::from(IdentityError::Database(DbErr::Custom(
+            "constraint failed".into(),
+        )));
+        assert_eq!(error.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(error.retry_after_seconds(), None);
     }
 }

@@ -12,6 +12,7 @@
 use std::future::Future;
 use std::path::Path;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::time::Duration;
 
 use sea_orm::sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
@@ -20,6 +21,8 @@ use sea_orm::{
     DbBackend, DbErr, ExecResult, IsolationLevel, QueryResult, SqliteTransactionMode, Statement,
     TransactionError, TransactionOptions, TransactionSession, TransactionTrait,
 };
+
+use crate::outage::Outage;
 
 /// How long a connection waits for SQLite's lock when another process (a CLI command,
 /// a separate worker) holds it. Within one process the writer never waits for it.
@@ -36,6 +39,9 @@ pub struct Database {
     writer: DatabaseConnection,
     /// Statements that only read; on PostgreSQL the same pool as `writer`.
     reader: DatabaseConnection,
+    /// PostgreSQL's server can go away; a SQLite file cannot, and its pool timing
+    /// out means load, not an outage.
+    outage: Option<Arc<Outage>>,
 }
 
 /// Opens `url` (`sqlite://PATH?mode=rwc`, `sqlite::memory:` or `postgres://…`) with at
@@ -68,7 +74,11 @@ pub async fn connect(url: &str, max_connections: u32) -> Result<Database, DbErr>
     // The writer first: it creates the file and switches it to WAL, which readers need.
     let writer = open(url, 1, Some(SqliteRole::Writer)).await?;
     let reader = open(url, max_connections, Some(SqliteRole::Reader)).await?;
-    Ok(Database { writer, reader })
+    Ok(Database {
+        writer,
+        reader,
+        outage: None,
+    })
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -142,10 +152,28 @@ fn only_reads(sql: &str) -> bool {
 impl Database {
     /// One pool for everything (PostgreSQL, in-memory SQLite).
     pub fn single(pool: DatabaseConnection) -> Self {
+        let outage = (pool.get_database_backend() == DbBackend::Postgres)
+            .then(|| Arc::new(Outage::default()));
         Self {
             reader: pool.clone(),
             writer: pool,
+            outage,
         }
+    }
+
+    /// Runs `operation` unless the server is known to be unreachable (then fails at
+    /// once), and learns from its result whether it is.
+    async fn guarded<T>(
+        &self,
+        operation: impl Future<Output = Result<T, DbErr>>,
+    ) -> Result<T, DbErr> {
+        let Some(outage) = &self.outage else {
+            return operation.await;
+        };
+        outage.admit()?;
+        let result = operation.await;
+        outage.observe(&result);
+        result
     }
 
     /// The connection that writes, for tools that need a plain sea-orm connection
@@ -160,7 +188,9 @@ impl Database {
 
     /// Whether the database answers a trivial query, for readiness checks.
     pub async fn is_reachable(&self) -> bool {
-        self.reader.execute_unprepared("SELECT 1").await.is_ok()
+        self.guarded(self.reader.execute_unprepared("SELECT 1"))
+            .await
+            .is_ok()
     }
 
     /// Brings PostgreSQL's planner statistics up to date after a bulk load. Without
@@ -285,21 +315,24 @@ impl ConnectionTrait for Database {
     }
 
     async fn execute_raw(&self, stmt: Statement) -> Result<ExecResult, DbErr> {
-        self.writer.execute_raw(inline_paging(stmt)).await
+        self.guarded(self.writer.execute_raw(inline_paging(stmt)))
+            .await
     }
 
     async fn execute_unprepared(&self, sql: &str) -> Result<ExecResult, DbErr> {
-        self.writer.execute_unprepared(sql).await
+        self.guarded(self.writer.execute_unprepared(sql)).await
     }
 
     async fn query_one_raw(&self, stmt: Statement) -> Result<Option<QueryResult>, DbErr> {
         let stmt = inline_paging(stmt);
-        self.for_statement(&stmt.sql).query_one_raw(stmt).await
+        let connection = self.for_statement(&stmt.sql);
+        self.guarded(connection.query_one_raw(stmt)).await
     }
 
     async fn query_all_raw(&self, stmt: Statement) -> Result<Vec<QueryResult>, DbErr> {
         let stmt = inline_paging(stmt);
-        self.for_statement(&stmt.sql).query_all_raw(stmt).await
+        let connection = self.for_statement(&stmt.sql);
+        self.guarded(connection.query_all_raw(stmt)).await
     }
 
     fn support_returning(&self) -> bool {
@@ -329,10 +362,12 @@ impl TransactionTrait for Database {
     }
 
     async fn begin_with_options(&self, options: TransactionOptions) -> Result<Transaction, DbErr> {
-        self.writer
-            .begin_with_options(self.with_write_lock(options))
-            .await
-            .map(Transaction)
+        self.guarded(
+            self.writer
+                .begin_with_options(self.with_write_lock(options)),
+        )
+        .await
+        .map(Transaction)
     }
 
     async fn transaction<F, T, E>(&self, callback: F) -> Result<T, TransactionError<E>>

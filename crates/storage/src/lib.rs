@@ -7,8 +7,10 @@
 
 mod database;
 mod group_commit;
+mod outage;
 mod work_queue;
 
 pub use database::{Database, Transaction, connect};
 pub use group_commit::{Batch, GroupCommit, GroupCommitError, GroupCommitLimits};
+pub use outage::is_unreachable;
 pub use work_queue::{FAILED, Failure, QueueDepth, RetryPolicy, WorkQueue};
