@@ -4,11 +4,12 @@
 //! any failure. Options after the task's name go to `st run` (`--seed 1` replays a
 //! run).
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 
 use anyhow::{Context, bail};
 
+use crate::python::virtualenv;
 use crate::server::{Server, target_dir};
 
 /// The schemathesis this task was written against: its checks grow between
@@ -58,48 +59,11 @@ pub(crate) fn run(arguments: &[String]) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// `st` of the pinned schemathesis, installed into a virtualenv under the target
-/// folder when it is missing or another version.
+/// `st` of the pinned schemathesis.
 fn schemathesis() -> anyhow::Result<PathBuf> {
-    let venv = target_dir().join("api-contract").join("venv");
-    let st = venv.join("bin").join("st");
-    let pinned = format!(" {SCHEMATHESIS_VERSION}");
-    if installed_version(&st).is_some_and(|version| version.trim_end().ends_with(&pinned)) {
-        return Ok(st);
-    }
-    println!(
-        "xtask: installing schemathesis {SCHEMATHESIS_VERSION} into {}",
-        venv.display()
-    );
-    let status = Command::new("python3")
-        .args(["-m", "venv", "--clear"])
-        .arg(&venv)
-        .status()
-        .context("cannot run python3; install Python 3 with its venv module")?;
-    if !status.success() {
-        bail!("python3 -m venv {} failed", venv.display());
-    }
-    let pip = venv.join("bin").join("pip");
-    let requirement = format!("schemathesis=={SCHEMATHESIS_VERSION}");
-    let status = Command::new(&pip)
-        .args([
-            "install",
-            "--quiet",
-            "--disable-pip-version-check",
-            &requirement,
-        ])
-        .status()
-        .with_context(|| format!("cannot run {}", pip.display()))?;
-    if !status.success() {
-        bail!("pip could not install {requirement}");
-    }
-    Ok(st)
-}
-
-fn installed_version(st: &Path) -> Option<String> {
-    let output = Command::new(st).arg("--version").output().ok()?;
-    output
-        .status
-        .success()
-        .then(|| String::from_utf8_lossy(&output.stdout).into_owned())
+    let venv = virtualenv(
+        &target_dir().join("api-contract").join("venv"),
+        &format!("schemathesis=={SCHEMATHESIS_VERSION}"),
+    )?;
+    Ok(venv.join("bin").join("st"))
 }

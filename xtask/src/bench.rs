@@ -5,7 +5,6 @@
 
 mod chart;
 mod hashing;
-mod http;
 mod report;
 mod scenarios;
 mod server;
@@ -17,7 +16,6 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 
 use self::hashing::HashingCeiling;
-use self::http::form_encode;
 use self::report::{
     BenchReport, DatabaseFigures, ScaleFigures, ScenarioFigures, SideBySide, percent,
 };
@@ -26,11 +24,13 @@ use self::scenarios::{
     LOGIN_PAGE_DURING_SIGN_IN, LoadFigures, RESET_LINK, RESET_PAGE, SCALE_FORGOT_KNOWN,
     SCALE_LOGIN_PAGE, SIGN_IN, Scenario, WrkRunner,
 };
-use self::server::{DatabaseKind, Drain, RunningServer, ScratchDatabase, ServerSettings};
+use self::server::{DatabaseKind, Drain, ScratchDatabase, ServerSettings, drain_queues};
 use self::staff_flows::{
     DEMO_HOST, RESET_CONTACT_EMAIL, RESET_CONTACT_PASSWORD, StaffSession, add_contacts, csrf_pair,
     open_reset_link,
 };
+use crate::fleet::Serving;
+use crate::http::form_encode;
 
 const USAGE: &str =
     "usage: cargo xtask bench [--duration SECS] [--skip-scale] [--only sqlite|postgres]";
@@ -232,7 +232,7 @@ fn measure_database(
     options: &BenchOptions,
     hashing: &HashingCeiling,
 ) -> anyhow::Result<DatabaseFigures> {
-    let server = RunningServer::start(settings)?;
+    let server = settings.start()?;
     println!(
         "xtask: bench: latchkey (pid {}) is serving {} on {}",
         server.pid(),
@@ -393,7 +393,7 @@ fn measure_database(
 #[derive(Debug)]
 struct DatabaseRun {
     /// `None` only while the server is restarted.
-    server: Option<RunningServer>,
+    server: Option<Serving>,
     runner: WrkRunner,
     notes: Vec<String>,
     gauge_missing_noted: bool,
@@ -402,7 +402,7 @@ struct DatabaseRun {
 }
 
 impl DatabaseRun {
-    fn server(&self) -> &RunningServer {
+    fn server(&self) -> &Serving {
         self.server
             .as_ref()
             .expect("the server runs between restarts")
@@ -416,7 +416,7 @@ impl DatabaseRun {
     /// Lets the background queues empty, so one scenario's leftovers do not slow
     /// the next.
     fn drain(&mut self, after: &str) -> anyhow::Result<()> {
-        match self.server().drain_queues()? {
+        match drain_queues(self.server())? {
             Drain::Empty(waited) if waited > Duration::from_secs(1) => {
                 println!("xtask: bench: the queues took {waited:.1?} to empty after {after}");
             }
@@ -490,7 +490,7 @@ impl DatabaseRun {
         let seed_seconds = settings
             .seed(SCALE_FIRMS, SCALE_CONTACTS_PER_FIRM)?
             .as_secs_f64();
-        let server = RunningServer::start(settings)?;
+        let server = settings.start()?;
         self.runner.address = server.public;
         self.server = Some(server);
         let one_firm_scenarios = self.scenarios.len();

@@ -14,6 +14,9 @@
 //!   its own OpenAPI document by schemathesis, every check on.
 //! - `fuzz [--seconds N] [TARGET...]`: the cargo-fuzz targets in `fuzz/` on nightly,
 //!   5 minutes each (30 s when `CI=true`), failing on any crashing input.
+//! - `chaos [--only ACT]`: faults caused on purpose to real processes (the SMTP server
+//!   gone, a sender killed, PostgreSQL stopped, three instances racing), with what
+//!   came of them counted; never part of `ci`.
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
@@ -22,9 +25,14 @@ use anyhow::{Context, bail};
 
 mod api_contract;
 mod bench;
+mod chaos;
 mod e2e;
+mod fleet;
 mod fuzz;
+mod http;
 mod log_scan;
+mod pages;
+mod python;
 mod server;
 
 const TEST_DATABASE_URL_VAR: &str = "LATCHKEY_TEST_DATABASE_URL";
@@ -39,13 +47,16 @@ fn main() -> anyhow::Result<()> {
         Some("e2e") => e2e::run(),
         Some("api-contract") => api_contract::run(&task_arguments()),
         Some("fuzz") => fuzz::run(&task_arguments()),
+        Some("chaos") => chaos::run(&task_arguments()),
         Some(other) => {
             bail!(
-                "unknown task `{other}`; tasks: ci, dev, bench, bench-chart, e2e, api-contract, fuzz"
+                "unknown task `{other}`; tasks: ci, dev, bench, bench-chart, e2e, api-contract, fuzz, chaos"
             )
         }
         None => {
-            bail!("usage: cargo xtask <ci | dev | bench | bench-chart | e2e | api-contract | fuzz>")
+            bail!(
+                "usage: cargo xtask <ci | dev | bench | bench-chart | e2e | api-contract | fuzz | chaos>"
+            )
         }
     }
 }

@@ -10,7 +10,9 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 use serde::{Deserialize, Serialize};
 
-use super::http::{HttpClient, csrf_field, unescape_html};
+use crate::fleet::{decode_quoted_printable, reset_path};
+use crate::http::{HttpClient, csrf_field, unescape_html};
+use crate::pages::sign_in;
 
 /// The development data that `latchkey serve` creates.
 pub(crate) const DEMO_HOST: &str = "acme.localhost";
@@ -33,25 +35,12 @@ pub(crate) struct StaffSession {
 impl StaffSession {
     pub(crate) fn sign_in(address: SocketAddr) -> anyhow::Result<Self> {
         let mut client = HttpClient::new(address, DEMO_HOST);
-        let page = client.get("/staff/login")?;
-        if page.status != 200 {
-            bail!("GET /staff/login answered {}", page.status);
-        }
-        let token = csrf_field(&page.body)?;
-        let answer = client.post_form(
+        sign_in(
+            &mut client,
             "/staff/login",
-            &[
-                ("email", DEMO_ADMIN_EMAIL),
-                ("password", DEMO_ADMIN_PASSWORD),
-                ("csrf_token", &token),
-            ],
+            DEMO_ADMIN_EMAIL,
+            DEMO_ADMIN_PASSWORD,
         )?;
-        if answer.status != 303 {
-            bail!(
-                "signing in as {DEMO_ADMIN_EMAIL} answered {} instead of 303",
-                answer.status
-            );
-        }
         Ok(Self { client })
     }
 
@@ -318,61 +307,9 @@ fn wait_for_reset_link(mail_dir: &Path, seen_before: &BTreeSet<String>) -> anyho
     )
 }
 
-/// Undoes quoted-printable: soft line breaks and `=XX` bytes. Text that is not
-/// quoted-printable passes through unharmed unless it has `=` before two hex digits.
-fn decode_quoted_printable(text: &str) -> String {
-    let joined = text.replace("=\r\n", "").replace("=\n", "");
-    let bytes = joined.as_bytes();
-    let mut decoded = Vec::with_capacity(bytes.len());
-    let mut index = 0;
-    while index < bytes.len() {
-        let escaped = (bytes[index] == b'=')
-            .then(|| bytes.get(index + 1..index + 3))
-            .flatten()
-            .and_then(|hex| std::str::from_utf8(hex).ok())
-            .and_then(|hex| u8::from_str_radix(hex, 16).ok());
-        if let Some(byte) = escaped {
-            decoded.push(byte);
-            index += 3;
-        } else {
-            decoded.push(bytes[index]);
-            index += 1;
-        }
-    }
-    String::from_utf8_lossy(&decoded).into_owned()
-}
-
-/// The first `http(s)://acme.localhost[:PORT]/reset/TOKEN` link, as `/reset/TOKEN`.
-fn reset_path(text: &str) -> Option<String> {
-    let mut rest = text;
-    while let Some(start) = rest.find(DEMO_HOST) {
-        rest = &rest[start + DEMO_HOST.len()..];
-        let after_port = rest
-            .trim_start_matches(|character: char| character == ':' || character.is_ascii_digit());
-        let Some(after) = after_port.strip_prefix("/reset/") else {
-            continue;
-        };
-        let token: String = after
-            .chars()
-            .take_while(|character| !character.is_whitespace() && !"\"'<>\\)]".contains(*character))
-            .collect();
-        if !token.is_empty() && token != "temporary" {
-            return Some(format!("/reset/{token}"));
-        }
-    }
-    None
-}
-
 #[cfg(test)]
 mod tests {
-    use super::{decode_quoted_printable, linked_ids, reset_path};
-
-    #[test]
-    fn finds_the_reset_link_in_a_quoted_printable_message() {
-        let message = "To: Body Boom <body.boom@acme.test>\r\n\r\n<a href=3D\"http://acme.l=\r\nocalhost:8080/reset/AbC-12_x=\r\nyz\">Reset</a>";
-        let text = decode_quoted_printable(message);
-        assert_eq!(reset_path(&text).as_deref(), Some("/reset/AbC-12_xyz"));
-    }
+    use super::linked_ids;
 
     #[test]
     fn reads_ids_and_names_of_links() {

@@ -1,5 +1,5 @@
-//! A small HTTP/1.1 client over `TcpStream` for the benchmark's set-up steps: it
-//! names the `Host` itself (firms are told apart by host, and `*.localhost` need not
+//! A small HTTP/1.1 client over `TcpStream` for the tasks' own requests (the
+//! benchmark's set-up, the chaos run): it names the `Host` itself (firms are told apart by host, and `*.localhost` need not
 //! resolve), never follows redirects, and keeps its own cookie jar.
 
 use std::collections::BTreeMap;
@@ -18,6 +18,7 @@ pub(crate) struct HttpClient {
     address: SocketAddr,
     host: String,
     cookies: BTreeMap<String, String>,
+    headers: Vec<(String, String)>,
 }
 
 #[derive(Debug)]
@@ -33,7 +34,20 @@ impl HttpClient {
             address,
             host: host.to_owned(),
             cookies: BTreeMap::new(),
+            headers: Vec::new(),
         }
+    }
+
+    /// Sends the next requests (cookies and all) to another server, as a load
+    /// balancer does with a browser's.
+    pub(crate) fn set_address(&mut self, address: SocketAddr) {
+        self.address = address;
+    }
+
+    /// Sends `name: value` with every request, e.g. the `X-Forwarded-For` of a proxy.
+    pub(crate) fn with_header(mut self, name: &str, value: &str) -> Self {
+        self.headers.push((name.to_owned(), value.to_owned()));
+        self
     }
 
     pub(crate) fn cookie(&self, name: &str) -> Option<&str> {
@@ -57,6 +71,9 @@ impl HttpClient {
             "{method} {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\nUser-Agent: latchkey-bench\r\n",
             self.host
         );
+        for (name, value) in &self.headers {
+            request.push_str(&format!("{name}: {value}\r\n"));
+        }
         if !self.cookies.is_empty() {
             let cookies: Vec<String> = self
                 .cookies
@@ -185,14 +202,19 @@ pub(crate) fn form_encode(text: &str) -> String {
 
 /// The value of the page's hidden `csrf_token` field.
 pub(crate) fn csrf_field(html: &str) -> anyhow::Result<String> {
-    const FIELD: &str = r#"name="csrf_token" value=""#;
+    hidden_field(html, "csrf_token")
+}
+
+/// The value of the page's hidden field `name`.
+pub(crate) fn hidden_field(html: &str, name: &str) -> anyhow::Result<String> {
+    let field = format!(r#"name="{name}" value=""#);
     let start = html
-        .find(FIELD)
-        .context("the page has no csrf_token field")?
-        + FIELD.len();
+        .find(&field)
+        .with_context(|| format!("the page has no {name} field"))?
+        + field.len();
     let end = html[start..]
         .find('"')
-        .context("the csrf_token field is cut off")?;
+        .with_context(|| format!("the {name} field is cut off"))?;
     Ok(unescape_html(&html[start..start + end]))
 }
 

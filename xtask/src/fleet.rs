@@ -1,0 +1,11 @@
+//! Real processes for the tasks that run more than one: `latchkey serve` and
+//! `latchkey worker` instances, a PostgreSQL cluster of the task's own, and an SMTP
+//! server on loopback. Each is stopped however the task ends.
+
+mod latchkey;
+mod postgres;
+mod smtp;
+
+pub(crate) use self::latchkey::{Latchkey, Serving, log_tail};
+pub(crate) use self::postgres::PrivateCluster;
+pub(crate) use self::smtp::{ReceivedMessage, SmtpSink, decode_quoted_printable, reset_path};
