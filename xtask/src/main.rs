@@ -14,6 +14,7 @@
 //!   its own OpenAPI document by schemathesis, every check on.
 //! - `fuzz [--seconds N] [TARGET...]`: the cargo-fuzz targets in `fuzz/` on nightly,
 //!   5 minutes each (30 s when `CI=true`), failing on any crashing input.
+//! - `deploy-check`: the files in `deploy/` checked by the tools that read them.
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
@@ -22,6 +23,7 @@ use anyhow::{Context, bail};
 
 mod api_contract;
 mod bench;
+mod deploy_check;
 mod e2e;
 mod fuzz;
 mod log_scan;
@@ -39,13 +41,16 @@ fn main() -> anyhow::Result<()> {
         Some("e2e") => e2e::run(),
         Some("api-contract") => api_contract::run(&task_arguments()),
         Some("fuzz") => fuzz::run(&task_arguments()),
+        Some("deploy-check") => deploy_check::run(),
         Some(other) => {
             bail!(
-                "unknown task `{other}`; tasks: ci, dev, bench, bench-chart, e2e, api-contract, fuzz"
+                "unknown task `{other}`; tasks: ci, dev, bench, bench-chart, e2e, api-contract, fuzz, deploy-check"
             )
         }
         None => {
-            bail!("usage: cargo xtask <ci | dev | bench | bench-chart | e2e | api-contract | fuzz>")
+            bail!(
+                "usage: cargo xtask <ci | dev | bench | bench-chart | e2e | api-contract | fuzz | deploy-check>"
+            )
         }
     }
 }
