@@ -1,5 +1,6 @@
 //! Several instances starting at once on one new database, as a deployment that scales
-//! out does: every one of them starts, and the demo firm exists once.
+//! out does: every one of them starts, the demo firm exists once, and the purge that
+//! each runs at start-up removes each deleted firm once.
 
 use gateway::demo::{DEMO_ADMIN_EMAIL, DEMO_CONTACTS, DEMO_SLUG};
 use gateway::settings::{Environment, Settings};
@@ -68,4 +69,44 @@ async fn instances_starting_together_on_a_new_database_all_start_and_share_one_d
     for state in started {
         state.db.close().await.ok();
     }
+}
+
+/// The purge runs in every instance, first at start-up: instances that purge at the
+/// same moment remove each deleted firm once, and none of them fails.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn instances_purging_together_purge_each_firm_once() {
+    let app = crate::helpers::spawn_app().await;
+    let slugs = ["gone-one", "gone-two", "gone-three"];
+    for slug in slugs {
+        let firm = app.create_firm(slug, "Gone").await;
+        let client = app.create_client(&firm, "A client").await;
+        app.create_contact(
+            &firm,
+            &client,
+            "Ann",
+            "ann@client.test",
+            "ann battery staple",
+        )
+        .await;
+        gateway::firms::delete_firm(&app.state, slug).await.unwrap();
+    }
+    let after_the_grace = chrono::Utc::now() + chrono::Duration::days(31);
+    let mut purges = tokio::task::JoinSet::new();
+    for _ in 0..INSTANCES {
+        let state = app.state.clone();
+        purges.spawn(
+            async move { gateway::firms::purge_deleted_firms(&state, after_the_grace).await },
+        );
+    }
+    let mut purged = Vec::new();
+    while let Some(outcome) = purges.join_next().await {
+        let slugs = outcome
+            .expect("the purge task runs to its end")
+            .unwrap_or_else(|error| panic!("a purge failed: {error}"));
+        purged.extend(slugs.iter().map(ToString::to_string));
+    }
+    purged.sort();
+    let mut expected: Vec<String> = slugs.iter().map(|slug| (*slug).to_owned()).collect();
+    expected.sort();
+    assert_eq!(purged, expected, "each firm purged exactly once");
 }
