@@ -1,7 +1,8 @@
 //! `cargo xtask deploy-check`: the files in `deploy/` checked without Docker or a
 //! cluster, each by the tool that would read it, and against each other.
 //!
-//! - compose: parsed; every service, network, volume, mounted file, build file and
+//! - compose: against the compose specification (PyPI's `check-jsonschema`, which
+//!   ships it); every service, network, volume, mounted file, build file and
 //!   `${VARIABLE}` it names exists or has a default; every `LATCHKEY__…` variable is a
 //!   configuration key; the database and SMTP hosts and nginx's upstreams are services.
 //! - nginx: `nginx -t` on the server blocks with a throw-away top-level file, and
@@ -28,6 +29,8 @@ use crate::server::{Server, target_dir, workspace_root};
 /// The validator and the schema versions it checks against: the oldest Kubernetes
 /// release still supported upstream when this was written, and the newest it ships.
 const KUBERNETES_VALIDATE_VERSION: &str = "1.37.0";
+/// Validates the compose file against the compose specification it ships.
+const CHECK_JSONSCHEMA_VERSION: &str = "0.39.0";
 const KUBERNETES_VERSIONS: &[&str] = &["1.32.0", "1.37.0"];
 
 /// The prefix of every metric the binary registers.
@@ -128,6 +131,16 @@ impl ConfigKeys {
 
 fn check_compose(deploy: &Path, keys: &ConfigKeys, problems: &mut Problems) -> anyhow::Result<()> {
     let path = deploy.join("compose.yaml");
+    // The shape first (a misspelt key, a wrong type), by the compose specification.
+    let checker = python_validators()?.join("check-jsonschema");
+    let status = Command::new(&checker)
+        .args(["--builtin-schema", "vendor.compose-spec"])
+        .arg(&path)
+        .status()
+        .with_context(|| format!("cannot run {}", checker.display()))?;
+    if !status.success() {
+        bail!("compose.yaml does not follow the compose specification");
+    }
     let text = std::fs::read_to_string(&path)
         .with_context(|| format!("cannot read {}", path.display()))?;
     let text = substitute_variables(&text, problems);
@@ -941,7 +954,7 @@ fn container_port_names(workload: &Workload<'_>) -> BTreeSet<String> {
 /// Every manifest file against the schemas of each Kubernetes version, strictly: a
 /// field the schema does not know is an error, not a warning.
 fn validate_kubernetes_schemas(manifests: &[Manifest]) -> anyhow::Result<()> {
-    let validator = kubernetes_validate()?;
+    let validator = python_validators()?.join("kubernetes-validate");
     let files: BTreeSet<&Path> = manifests
         .iter()
         .map(|manifest| manifest.file.as_path())
@@ -963,23 +976,31 @@ fn validate_kubernetes_schemas(manifests: &[Manifest]) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The pinned `kubernetes-validate`, installed into a virtualenv under the target
-/// folder when missing: its package carries the schemas, so it needs no network once
-/// installed.
-fn kubernetes_validate() -> anyhow::Result<PathBuf> {
+/// The pinned validators from PyPI, installed into a virtualenv under the target
+/// folder when missing or of another version. Both packages carry their schemas (the
+/// Kubernetes API's, the compose specification's), so they need no network once
+/// installed. Returns the virtualenv's `bin` folder.
+fn python_validators() -> anyhow::Result<PathBuf> {
     let venv = target_dir().join("deploy-check").join("venv");
-    let validator = venv.join("bin").join("kubernetes-validate");
-    let installed = Command::new(&validator)
-        .arg("--version")
-        .output()
-        .is_ok_and(|output| {
-            String::from_utf8_lossy(&output.stdout).contains(KUBERNETES_VALIDATE_VERSION)
-        });
-    if installed {
-        return Ok(validator);
+    let bin = venv.join("bin");
+    let reports = |program: &str, version: &str| {
+        Command::new(bin.join(program))
+            .arg("--version")
+            .output()
+            .is_ok_and(|output| String::from_utf8_lossy(&output.stdout).contains(version))
+    };
+    if reports("kubernetes-validate", KUBERNETES_VALIDATE_VERSION)
+        && reports("check-jsonschema", CHECK_JSONSCHEMA_VERSION)
+    {
+        return Ok(bin);
     }
+    let requirements = [
+        format!("kubernetes-validate=={KUBERNETES_VALIDATE_VERSION}"),
+        format!("check-jsonschema=={CHECK_JSONSCHEMA_VERSION}"),
+    ];
     println!(
-        "xtask: installing kubernetes-validate {KUBERNETES_VALIDATE_VERSION} into {}",
+        "xtask: installing {} into {}",
+        requirements.join(" "),
         venv.display()
     );
     let status = Command::new("python3")
@@ -990,20 +1011,15 @@ fn kubernetes_validate() -> anyhow::Result<PathBuf> {
     if !status.success() {
         bail!("python3 -m venv {} failed", venv.display());
     }
-    let requirement = format!("kubernetes-validate=={KUBERNETES_VALIDATE_VERSION}");
-    let status = Command::new(venv.join("bin").join("pip"))
-        .args([
-            "install",
-            "--quiet",
-            "--disable-pip-version-check",
-            &requirement,
-        ])
+    let status = Command::new(bin.join("pip"))
+        .args(["install", "--quiet", "--disable-pip-version-check"])
+        .args(&requirements)
         .status()
         .context("cannot run pip")?;
     if !status.success() {
-        bail!("pip could not install {requirement}");
+        bail!("pip could not install {}", requirements.join(" "));
     }
-    Ok(validator)
+    Ok(bin)
 }
 
 // ---------------------------------------------------------------------------------
