@@ -17,6 +17,7 @@
 //! - `chaos [--only ACT]`: faults caused on purpose to real processes (the SMTP server
 //!   gone, a sender killed, PostgreSQL stopped, three instances racing), with what
 //!   came of them counted; never part of `ci`.
+//! - `deploy-check`: the files in `deploy/` checked by the tools that read them.
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
@@ -26,6 +27,7 @@ use anyhow::{Context, bail};
 mod api_contract;
 mod bench;
 mod chaos;
+mod deploy_check;
 mod e2e;
 mod fleet;
 mod fuzz;
@@ -48,14 +50,15 @@ fn main() -> anyhow::Result<()> {
         Some("api-contract") => api_contract::run(&task_arguments()),
         Some("fuzz") => fuzz::run(&task_arguments()),
         Some("chaos") => chaos::run(&task_arguments()),
+        Some("deploy-check") => deploy_check::run(),
         Some(other) => {
             bail!(
-                "unknown task `{other}`; tasks: ci, dev, bench, bench-chart, e2e, api-contract, fuzz, chaos"
+                "unknown task `{other}`; tasks: ci, dev, bench, bench-chart, e2e, api-contract, fuzz, chaos, deploy-check"
             )
         }
         None => {
             bail!(
-                "usage: cargo xtask <ci | dev | bench | bench-chart | e2e | api-contract | fuzz | chaos>"
+                "usage: cargo xtask <ci | dev | bench | bench-chart | e2e | api-contract | fuzz | chaos | deploy-check>"
             )
         }
     }

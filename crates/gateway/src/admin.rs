@@ -1,5 +1,6 @@
 //! The admin listener's health, readiness and metrics endpoints.
 
+use chrono::Utc;
 use poem::http::StatusCode;
 use poem::web::Data;
 use poem::{IntoResponse, Response, handler};
@@ -29,10 +30,11 @@ pub async fn readyz(state: Data<&AppState>) -> Response {
     }
 }
 
-/// Prometheus metrics. Queue depths are counted afresh at each scrape, so they are
-/// right whichever instance did the work.
+/// Prometheus metrics. Queue depths and ages are counted afresh at each scrape, so
+/// they are right whichever instance did the work.
 #[handler]
 pub async fn metrics(state: Data<&AppState>) -> Response {
+    state.metrics.set_hashing_load(state.hasher.load());
     if let Err(error) = refresh_queue_depths(&state).await {
         tracing::warn!(error = %error.detail(), "cannot count the queues for /metrics");
     }
@@ -47,6 +49,13 @@ async fn refresh_queue_depths(state: &AppState) -> Result<(), GatewayError> {
         .map_err(GatewayError::internal)?;
     let count = |status| outbox.get(&status).copied().unwrap_or(0);
     let gauges = &state.metrics;
+    let oldest = notification::oldest_unsent_message_at(&state.db)
+        .await
+        .map_err(GatewayError::internal)?;
+    gauges.set_queue_oldest_age(
+        "outbox",
+        oldest.map_or(0, |created| (Utc::now() - created).num_seconds()),
+    );
     gauges.set_queue_depth(
         "outbox",
         QueueDepth {

@@ -7,8 +7,11 @@ use identity::{
     EmailAddress, IdentityError, NewContact, NewStaffUser, PasswordHasher, StaffRole,
     create_client, create_contact, create_staff_user, find_staff_by_email,
 };
+use sea_orm::{ConnectionTrait, DbErr};
 use storage::Database;
 use tenancy::{NewTenant, TenancyError, Tenant, TenantSlug, create_tenant, find_tenant_by_slug};
+
+use crate::database::StartupLock;
 
 pub const DEMO_SLUG: &str = "acme";
 pub const DEMO_NAME: &str = "ACME Corporation";
@@ -31,26 +34,35 @@ pub enum DemoError {
     Tenancy(#[from] TenancyError),
     #[error(transparent)]
     Identity(#[from] IdentityError),
+    #[error("cannot take the start-up lock: {0}")]
+    Lock(DbErr),
 }
 
 /// Creates the demo firm unless it exists; an operator's later changes to it stay.
+///
+/// Instances that start together take turns (the start-up lock), so each looks the
+/// firm and its people up after the one before has committed them: whoever comes
+/// second finds them and creates nothing. Half a demo firm is never left behind, as
+/// the firm and its people are written in the lock's one transaction.
 pub async fn ensure_demo_firm(db: &Database, hasher: &PasswordHasher) -> Result<Tenant, DemoError> {
+    let lock = StartupLock::acquire(db).await.map_err(DemoError::Lock)?;
+    let tenant = ensure_demo_firm_in(lock.connection(), hasher).await?;
+    lock.commit().await.map_err(DemoError::Lock)?;
+    Ok(tenant)
+}
+
+async fn ensure_demo_firm_in(
+    db: &impl ConnectionTrait,
+    hasher: &PasswordHasher,
+) -> Result<Tenant, DemoError> {
     let slug = TenantSlug::parse(DEMO_SLUG).map_err(TenancyError::from)?;
     let tenant = match find_tenant_by_slug(db, &slug).await? {
         Some(existing) => existing,
         None => {
             let new = NewTenant::new(slug.clone(), DEMO_NAME, DEMO_ADMIN_EMAIL)?;
-            match create_tenant(db, new, Utc::now()).await {
-                Ok(tenant) => {
-                    tracing::info!(tenant = %tenant.slug, "created the demo firm");
-                    tenant
-                }
-                // Another instance created it between our look-up and insert.
-                Err(TenancyError::SlugTaken(_)) => find_tenant_by_slug(db, &slug)
-                    .await?
-                    .ok_or_else(|| TenancyError::UnknownTenant(DEMO_SLUG.to_owned()))?,
-                Err(error) => return Err(error.into()),
-            }
+            let tenant = create_tenant(db, new, Utc::now()).await?;
+            tracing::info!(tenant = %tenant.slug, "created the demo firm");
+            tenant
         }
     };
     let admin_email = EmailAddress::parse(DEMO_ADMIN_EMAIL).expect("the demo address is valid");
@@ -64,7 +76,7 @@ pub async fn ensure_demo_firm(db: &Database, hasher: &PasswordHasher) -> Result<
 }
 
 async fn seed_people(
-    db: &Database,
+    db: &impl ConnectionTrait,
     hasher: &PasswordHasher,
     tenant: &Tenant,
     admin_email: EmailAddress,

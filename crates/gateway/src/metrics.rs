@@ -1,8 +1,10 @@
 //! Prometheus metrics of the public listener: requests by route and status, and
-//! latency histograms by route.
+//! latency histograms by route; the queues' depth and age; the hashing pool's load.
 
+use identity::HashingLoad;
 use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry, TextEncoder,
+    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
+    TextEncoder,
 };
 use storage::QueueDepth;
 
@@ -13,6 +15,10 @@ pub struct Metrics {
     latency: HistogramVec,
     queue_pending: IntGaugeVec,
     queue_failed: IntGaugeVec,
+    queue_oldest: IntGaugeVec,
+    hashing_waiting: IntGauge,
+    hashing_busy: IntGauge,
+    hashing_threads: IntGauge,
 }
 
 impl Metrics {
@@ -54,11 +60,38 @@ impl Metrics {
             &["queue"],
         )
         .expect("the queue gauge is well-formed");
-        for gauge in [&queue_pending, &queue_failed] {
+        let queue_oldest = IntGaugeVec::new(
+            Opts::new(
+                "queue_oldest_age_seconds",
+                "Seconds the oldest work still waiting in each queue has waited (0 when none waits).",
+            ),
+            &["queue"],
+        )
+        .expect("the queue gauge is well-formed");
+        for gauge in [&queue_pending, &queue_failed, &queue_oldest] {
             registry
                 .register(Box::new(gauge.clone()))
                 .expect("registered once");
         }
+        let hashing_gauge = |name: &str, help: &str| {
+            let gauge = IntGauge::new(name, help).expect("the hashing gauge is well-formed");
+            registry
+                .register(Box::new(gauge.clone()))
+                .expect("registered once");
+            gauge
+        };
+        let hashing_waiting = hashing_gauge(
+            "password_hashing_waiting",
+            "Password hashes waiting for a hashing thread.",
+        );
+        let hashing_busy = hashing_gauge(
+            "password_hashing_busy",
+            "Hashing threads hashing a password now.",
+        );
+        let hashing_threads = hashing_gauge(
+            "password_hashing_threads",
+            "Hashing threads in this process (password.hash_concurrency).",
+        );
         registry
             .register(Box::new(requests.clone()))
             .expect("registered once");
@@ -71,6 +104,10 @@ impl Metrics {
             latency,
             queue_pending,
             queue_failed,
+            queue_oldest,
+            hashing_waiting,
+            hashing_busy,
+            hashing_threads,
         }
     }
 
@@ -94,6 +131,21 @@ impl Metrics {
         self.queue_failed
             .with_label_values(&[queue])
             .set(gauge(depth.failed));
+    }
+
+    /// Records how long the oldest work waiting in `queue` has waited.
+    pub fn set_queue_oldest_age(&self, queue: &str, seconds: i64) {
+        self.queue_oldest
+            .with_label_values(&[queue])
+            .set(seconds.max(0));
+    }
+
+    /// Records how busy this process's hashing pool is.
+    pub fn set_hashing_load(&self, load: HashingLoad) {
+        let gauge = |count: usize| i64::try_from(count).unwrap_or(i64::MAX);
+        self.hashing_waiting.set(gauge(load.waiting));
+        self.hashing_busy.set(gauge(load.busy));
+        self.hashing_threads.set(gauge(load.threads));
     }
 
     /// The registry for other metrics (the outbox adds its own).

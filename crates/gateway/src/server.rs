@@ -39,15 +39,10 @@ pub async fn serve(
     settings: Settings,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServeError> {
-    let db = database::open(&settings).await?;
-    database::prepare_schema(&db, &settings).await?;
     let grace = Duration::from_secs(settings.server.shutdown_grace_seconds);
     let public_address = settings.server.bind;
     let admin_address = settings.server.admin_bind;
-    let state = AppState::new(settings, db)?;
-    if state.settings.environment == Environment::Development {
-        demo::ensure_demo_firm(&state.db, &state.hasher).await?;
-    }
+    let state = start_up(settings).await?;
 
     let public = bind(public_address).await?;
     let admin = bind(admin_address).await?;
@@ -85,6 +80,19 @@ pub async fn serve(
     state.db.close().await.ok();
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Everything `serve` does before it listens: opens the database, brings the schema
+/// up to date (development) or checks it, and creates the demo firm (development).
+/// Instances that start together on one database each get through it.
+pub async fn start_up(settings: Settings) -> Result<AppState, ServeError> {
+    let db = database::open(&settings).await?;
+    database::prepare_schema(&db, &settings).await?;
+    let state = AppState::new(settings, db)?;
+    if state.settings.environment == Environment::Development {
+        demo::ensure_demo_firm(&state.db, &state.hasher).await?;
+    }
+    Ok(state)
 }
 
 /// The delivery worker, the reset-request processor and the purge of deleted firms,

@@ -45,7 +45,7 @@ pub use firm_lookups::{
     failed_firm_lookups, finish_firm_lookup, firm_lookup_depth, pending_firm_lookups,
     record_firm_lookups, requeue_firm_lookup,
 };
-pub use password::{HashingBusy, PasswordHasher, PasswordParams, Verification};
+pub use password::{HashingBusy, HashingLoad, PasswordHasher, PasswordParams, Verification};
 pub use policy::{PasswordPolicy, PolicyViolation};
 pub use rate_limit::{
     RateLimit, RateLimited, WindowHits, check_limit, clear_bucket, hit_buckets,

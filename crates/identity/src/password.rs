@@ -14,6 +14,7 @@
 //! still runs.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use argon2::password_hash::phc::PasswordHash;
@@ -67,10 +68,24 @@ pub enum Verification {
 /// Work for a hashing thread: it runs with the thread's memory.
 type Job = Box<dyn FnOnce(&mut Workspace) + Send>;
 
+/// How busy the hashing pool is, for metrics: a queue that grows while every thread
+/// is busy means sign-ins are about to be told to come back later.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HashingLoad {
+    /// Hashes waiting for a thread.
+    pub waiting: usize,
+    /// Threads hashing now.
+    pub busy: usize,
+    /// Threads in the pool.
+    pub threads: usize,
+}
+
 #[derive(Clone)]
 pub struct PasswordHasher {
     params: Params,
     permits: Arc<Semaphore>,
+    threads: usize,
+    waiting: Arc<AtomicUsize>,
     max_wait: Duration,
     jobs: Sender<Job>,
     dummy_hash: Arc<str>,
@@ -118,9 +133,21 @@ impl PasswordHasher {
             dummy_hash: dummy_hash(&params)?.into(),
             params,
             permits: Arc::new(Semaphore::new(concurrency)),
+            threads: concurrency,
+            waiting: Arc::new(AtomicUsize::new(0)),
             max_wait,
             jobs,
         })
+    }
+
+    /// The pool's load at this moment.
+    pub fn load(&self) -> HashingLoad {
+        let idle = self.permits.available_permits().min(self.threads);
+        HashingLoad {
+            waiting: self.waiting.load(Ordering::Relaxed),
+            busy: self.threads - idle,
+            threads: self.threads,
+        }
     }
 
     /// The PHC string of `password`, normalised as the policy reads it, with a fresh
@@ -185,12 +212,14 @@ impl PasswordHasher {
         &self,
         work: impl FnOnce(&mut Workspace) -> Result<T, IdentityError> + Send + 'static,
     ) -> Result<T, IdentityError> {
+        let waiting = Waiting::count(&self.waiting);
         let permit = tokio::time::timeout(self.max_wait, self.permits.clone().acquire_owned())
             .await
             .map_err(|_| HashingBusy {
                 retry_after_seconds: self.max_wait.as_secs().max(1),
             })?
             .map_err(|_| IdentityError::Hashing("the hashing pool is closed".into()))?;
+        drop(waiting);
         let (answer, answered) = oneshot::channel();
         let span = tracing::Span::current();
         let job: Job = Box::new(move |workspace| {
@@ -204,6 +233,23 @@ impl PasswordHasher {
         answered
             .await
             .map_err(|_| IdentityError::Hashing("a hashing thread failed".into()))?
+    }
+}
+
+/// One caller waiting for a hashing slot, counted until it has one or gives up; a
+/// guard, so a request dropped while it waits (the client went away) is uncounted too.
+struct Waiting<'a>(&'a AtomicUsize);
+
+impl<'a> Waiting<'a> {
+    fn count(waiting: &'a AtomicUsize) -> Self {
+        waiting.fetch_add(1, Ordering::Relaxed);
+        Self(waiting)
+    }
+}
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
     }
 }
 
@@ -307,7 +353,7 @@ mod tests {
     use argon2::password_hash::PasswordHasher as _;
     use argon2::{Algorithm, Argon2, Params, Version};
 
-    use super::{PasswordHasher, PasswordParams, Verification};
+    use super::{HashingLoad, PasswordHasher, PasswordParams, Verification};
     use unicode_normalization::UnicodeNormalization;
 
     const CHEAP: PasswordParams = PasswordParams {
@@ -341,6 +387,56 @@ mod tests {
         assert_eq!(
             hasher.verify("x", Some("not a phc string")).await.unwrap(),
             Verification::Invalid
+        );
+    }
+
+    /// The load reads what the metrics show: with one thread and three hashes asked
+    /// for at once, one hashes and two wait, and all is quiet again afterwards.
+    #[tokio::test]
+    async fn the_load_counts_busy_threads_and_waiting_hashes() {
+        // Costly enough that the first hash is still running while the others queue.
+        let slow = PasswordParams {
+            memory_kib: 32 * 1024,
+            iterations: 4,
+            parallelism: 1,
+        };
+        let hasher = PasswordHasher::new(slow, 1, Duration::from_secs(30)).unwrap();
+        assert_eq!(
+            hasher.load(),
+            HashingLoad {
+                waiting: 0,
+                busy: 0,
+                threads: 1
+            }
+        );
+        let hashes: Vec<_> = (0..3)
+            .map(|n| {
+                let hasher = hasher.clone();
+                tokio::spawn(async move { hasher.hash(&format!("password number {n}")).await })
+            })
+            .collect();
+        let mut peak = hasher.load();
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        while peak.waiting < 2 && std::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+            peak = hasher.load();
+        }
+        assert_eq!((peak.waiting, peak.busy), (2, 1), "{peak:?}");
+        for hash in hashes {
+            hash.await.unwrap().unwrap();
+        }
+        // The thread frees its slot just after it answers.
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        while hasher.load().busy > 0 && std::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        assert_eq!(
+            hasher.load(),
+            HashingLoad {
+                waiting: 0,
+                busy: 0,
+                threads: 1
+            }
         );
     }
 

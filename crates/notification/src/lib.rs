@@ -27,7 +27,7 @@ pub use metrics::DeliveryMetrics;
 pub use outbox::{
     MessageFilter, OutboxMessage, OutboxMessageId, OutboxStatus, QueuedMessage, count_messages,
     count_unsent_messages, discard_dead_message, enqueue, enqueue_about, enqueue_platform,
-    find_message, last_status, list_messages, retry_message,
+    find_message, last_status, list_messages, oldest_unsent_message_at, retry_message,
 };
 pub use phrases::LOCALES;
 pub use render::Renderer;

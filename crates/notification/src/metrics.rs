@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use prometheus::{HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry};
 
-use crate::OutboxStatus;
+use crate::{EmailKind, OutboxStatus};
 
 /// Counters by kind, the outbox depth by status, and the time from enqueue to
 /// delivery. Clones share the same series.
@@ -62,6 +62,21 @@ impl DeliveryMetrics {
                 &["kind"],
             )?,
         };
+        // Every kind's series exists from the start, at zero. A series that first
+        // appears at 1 has no increase to show, so an alert on `increase(…) > 0`
+        // would miss the first dead email, and a rate would miss the first minute.
+        for kind in EmailKind::ALL {
+            let kind = [kind.as_str()];
+            for counter in [
+                &metrics.queued,
+                &metrics.sent,
+                &metrics.retried,
+                &metrics.dead,
+            ] {
+                counter.with_label_values(&kind);
+            }
+            metrics.delivery_seconds.with_label_values(&kind);
+        }
         Ok(metrics)
     }
 

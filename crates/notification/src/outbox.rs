@@ -354,6 +354,27 @@ pub async fn count_unsent_messages(
     Ok(counts)
 }
 
+/// When the oldest message still waiting to go out (queued, or being sent) was
+/// written; `None` when nothing waits. Its age is how far behind delivery is, which
+/// a count alone does not tell: ten messages a second old are fine, one an hour old
+/// is not.
+pub async fn oldest_unsent_message_at(
+    db: &impl ConnectionTrait,
+) -> Result<Option<DateTime<Utc>>, NotificationError> {
+    let oldest = Entity::find()
+        .filter(Column::Status.is_in([
+            OutboxStatus::Queued.as_str(),
+            OutboxStatus::Sending.as_str(),
+        ]))
+        .select_only()
+        .column(Column::CreatedAt)
+        .order_by_asc(Column::CreatedAt)
+        .into_tuple::<DateTime<Utc>>()
+        .one(db)
+        .await?;
+    Ok(oldest)
+}
+
 async fn count_where(
     db: &impl ConnectionTrait,
     condition: Condition,

@@ -55,6 +55,51 @@ async fn metrics_count_requests_by_route_and_status() {
     );
 }
 
+/// What the dashboard and the alert rules read besides requests: the outbox's age and
+/// the hashing pool, present from the first scrape; email counters at zero.
+#[tokio::test]
+async fn metrics_show_the_outbox_age_and_the_hashing_pool() {
+    let app = spawn_app().await;
+    let response = app.admin.get("/metrics").send().await;
+    response.assert_status_is_ok();
+    let text = body(response).await;
+    for series in [
+        r#"latchkey_queue_oldest_age_seconds{queue="outbox"} 0"#,
+        "latchkey_password_hashing_waiting 0",
+        "latchkey_password_hashing_busy 0",
+        r#"latchkey_email_dead_total{kind="password_reset"} 0"#,
+    ] {
+        assert!(text.contains(series), "no `{series}` in:\n{text}");
+    }
+    let threads = text
+        .lines()
+        .find_map(|line| line.strip_prefix("latchkey_password_hashing_threads "))
+        .and_then(|value| value.parse::<u64>().ok());
+    assert!(threads.is_some_and(|threads| threads >= 1), "{text}");
+
+    // An email written ten minutes ago and still waiting: the outbox is that old.
+    let email = notification::Email::from(notification::FindYourFirm {
+        firms: vec![notification::FirmLink {
+            name: "ACME Corporation".into(),
+            url: "http://acme.localhost/login".into(),
+        }],
+    });
+    let rendered = notification::Renderer::new()
+        .render_platform(&email, "Latchkey", None)
+        .unwrap();
+    let written = chrono::Utc::now() - chrono::TimeDelta::minutes(10);
+    notification::enqueue_platform(&app.state.db, "ann@client.test", &rendered, written)
+        .await
+        .unwrap();
+    let text = body(app.admin.get("/metrics").send().await).await;
+    let age = text
+        .lines()
+        .find_map(|line| line.strip_prefix(r#"latchkey_queue_oldest_age_seconds{queue="outbox"} "#))
+        .and_then(|value| value.parse::<i64>().ok())
+        .unwrap_or_else(|| panic!("no outbox age in:\n{text}"));
+    assert!((600..700).contains(&age), "{age}");
+}
+
 #[tokio::test]
 async fn the_admin_listener_serves_no_firm_pages() {
     let app = spawn_app().await;

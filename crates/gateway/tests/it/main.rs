@@ -16,3 +16,4 @@ mod operator;
 mod portal;
 mod queues;
 mod reset;
+mod startup;

@@ -8,9 +8,9 @@ use std::time::Duration;
 use chrono::TimeDelta;
 use migrations::testing::fresh_database;
 use notification::{
-    DeliveryMetrics, DeliveryReport, DeliveryWaker, DeliveryWorker, FileMailbox, ManualClock,
-    MessageFilter, OutboxStatus, Transport, count_messages, enqueue, find_message, list_messages,
-    retry_message,
+    DeliveryMetrics, DeliveryReport, DeliveryWaker, DeliveryWorker, EmailKind, FileMailbox,
+    ManualClock, MessageFilter, OutboxStatus, Transport, count_messages, enqueue, find_message,
+    list_messages, oldest_unsent_message_at, retry_message,
 };
 use prometheus::Registry;
 use prometheus::proto::MetricType;
@@ -467,4 +467,75 @@ async fn a_running_worker_delivers_at_once_when_woken_and_stops_on_shutdown() {
         .unwrap();
     let message = find_message(db, queued.id).await.unwrap().unwrap();
     assert_eq!(message.status, OutboxStatus::Sent);
+}
+
+/// The outbox's age is its oldest message still waiting: none while it is empty, the
+/// first written while two wait, none again once both are sent.
+#[tokio::test]
+async fn the_oldest_unsent_message_is_the_first_still_waiting() {
+    let database = fresh_database().await;
+    let db = &database.connection;
+    let acme = firm(db, "acme", "ACME").await;
+    assert_eq!(oldest_unsent_message_at(db).await.unwrap(), None);
+
+    enqueue(
+        db,
+        acme.id,
+        "ann@client.test",
+        &reset_email(&acme, "Ann"),
+        t0(),
+    )
+    .await
+    .unwrap();
+    let later = t0() + TimeDelta::minutes(3);
+    enqueue(
+        db,
+        acme.id,
+        "bob@client.test",
+        &reset_email(&acme, "Bob"),
+        later,
+    )
+    .await
+    .unwrap();
+    assert_eq!(oldest_unsent_message_at(db).await.unwrap(), Some(t0()));
+
+    let folder = tempfile::tempdir().unwrap();
+    let clock = ManualClock::starting_at(later + TimeDelta::seconds(1));
+    let sent = worker(db, Transport::file(folder.path()), &clock)
+        .deliver_due()
+        .await
+        .unwrap();
+    assert_eq!(sent, report(2, 2, 0, 0));
+    assert_eq!(oldest_unsent_message_at(db).await.unwrap(), None);
+}
+
+/// Each kind's counters exist at zero before any email: an alert on the increase of
+/// dead emails then sees the first one.
+#[tokio::test]
+async fn every_kind_is_counted_from_zero_before_any_email() {
+    let registry = Registry::new();
+    DeliveryMetrics::register(&registry).unwrap();
+    let families = registry.gather();
+    for name in [
+        "email_queued_total",
+        "email_sent_total",
+        "email_retried_total",
+        "email_dead_total",
+    ] {
+        let family = families
+            .iter()
+            .find(|family| family.name() == name)
+            .unwrap_or_else(|| panic!("{name} is registered"));
+        for kind in EmailKind::ALL {
+            assert!(
+                family.get_metric().iter().any(|metric| metric
+                    .get_label()
+                    .iter()
+                    .any(|pair| pair.value() == kind.as_str())),
+                "{name} has no series for {}",
+                kind.as_str()
+            );
+        }
+        assert_eq!(metric(&registry, name, "password_reset"), 0.0);
+    }
 }
