@@ -19,6 +19,7 @@ mod delivery;
 mod desk;
 mod report;
 
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -90,6 +91,16 @@ fn chosen_acts(arguments: &[String]) -> anyhow::Result<Vec<&'static str>> {
     }
 }
 
+/// An act's seeded database: how to run `latchkey` on it, its SMTP server, and its
+/// contacts.
+pub(crate) struct Seeded {
+    pub(crate) smtp: SmtpSink,
+    pub(crate) latchkey: Latchkey,
+    pub(crate) contacts: Vec<desk::Contact>,
+    /// Every contact's address.
+    pub(crate) addresses: BTreeSet<String>,
+}
+
 /// What every act shares: the binary, a scratch folder for logs and mail, and the
 /// run's own PostgreSQL.
 pub(crate) struct Stage {
@@ -134,6 +145,35 @@ impl Stage {
     /// An SMTP server of the act's own.
     pub(crate) fn smtp(&self, act: &str, pause: Duration) -> anyhow::Result<SmtpSink> {
         SmtpSink::start(&self.scratch, act, pause)
+    }
+
+    /// A new database `database`, migrated and seeded with `firms` firms of
+    /// `contacts_per_firm` contacts, with an SMTP server of the act's own that waits
+    /// `pause` before accepting each message.
+    pub(crate) fn seeded(
+        &self,
+        act: &str,
+        database: &str,
+        firms: usize,
+        contacts_per_firm: usize,
+        pause: Duration,
+    ) -> anyhow::Result<Seeded> {
+        let url = self.database(database)?;
+        let smtp = self.smtp(act, pause)?;
+        let latchkey = self.latchkey(&url, &smtp);
+        latchkey.migrate(act)?;
+        latchkey.seed(act, firms, contacts_per_firm, |_| {})?;
+        let contacts = desk::seeded_contacts(self, database)?;
+        let addresses = contacts
+            .iter()
+            .map(|contact| contact.email.clone())
+            .collect();
+        Ok(Seeded {
+            smtp,
+            latchkey,
+            contacts,
+            addresses,
+        })
     }
 
     /// `latchkey` with the test configuration on `database_url`, sending through

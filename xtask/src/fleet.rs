@@ -7,5 +7,5 @@ mod postgres;
 mod smtp;
 
 pub(crate) use self::latchkey::{Latchkey, Serving, log_tail};
-pub(crate) use self::postgres::PrivateCluster;
+pub(crate) use self::postgres::{PrivateCluster, psql};
 pub(crate) use self::smtp::{ReceivedMessage, SmtpSink, decode_quoted_printable, reset_path};

@@ -2,12 +2,10 @@
 //! with the benchmark's settings, and waiting for its queues.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, bail};
 
-use crate::fleet::{Latchkey, Serving};
+use crate::fleet::{Latchkey, Serving, psql};
 use crate::http::HttpClient;
 
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(120);
@@ -86,7 +84,7 @@ impl ScratchDatabase {
              LOOP EXECUTE 'ANALYZE {}.' || t; END LOOP; END $$",
             schema.name, schema.name
         );
-        psql(&schema.server_url, &statement)
+        psql(&schema.server_url, &statement).map(drop)
     }
 }
 
@@ -103,20 +101,6 @@ impl Drop for PostgresSchema {
             eprintln!("xtask: bench: cannot drop schema {}: {error:#}", self.name);
         }
     }
-}
-
-fn psql(url: &str, statement: &str) -> anyhow::Result<()> {
-    let output = Command::new("psql")
-        .args([url, "-v", "ON_ERROR_STOP=1", "-q", "-c", statement])
-        .output()
-        .context("cannot run psql; install postgresql-client")?;
-    if !output.status.success() {
-        bail!(
-            "psql -c '{statement}' failed: {}",
-            String::from_utf8_lossy(&output.stderr).trim()
-        );
-    }
-    Ok(())
 }
 
 /// What every `latchkey` command of one benchmark run shares.

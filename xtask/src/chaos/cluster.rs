@@ -2,7 +2,7 @@
 //! limits that must hold whichever instance a request reaches, links redeemed by
 //! many posts at once, and the database going away under them.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::Barrier;
 use std::sync::atomic::AtomicUsize;
@@ -10,10 +10,10 @@ use std::time::{Duration, Instant};
 
 use anyhow::bail;
 
-use super::Stage;
 use super::delivery::outbox_report;
-use super::desk::{Contact, Desk, firm_host, press_for_all, seeded_contacts, wait_for_resets};
+use super::desk::{Contact, Desk, firm_host, press_for_all, wait_for_resets};
 use super::report::{Report, Seconds};
+use super::{Seeded, Stage};
 use crate::fleet::{ReceivedMessage, Serving, SmtpSink};
 use crate::http::{HttpClient, csrf_field, hidden_field};
 use crate::pages::post_sign_in;
@@ -36,22 +36,23 @@ const DATABASE_OUTAGE: Duration = Duration::from_secs(20);
 const RECOVERY_TIMEOUT: Duration = Duration::from_secs(60);
 
 pub(crate) fn three_instances(stage: &Stage, report: &mut Report) -> anyhow::Result<()> {
-    let url = stage.database(DATABASE)?;
-    let smtp = stage.smtp(ACT, Duration::ZERO)?;
-    let latchkey = stage.latchkey(&url, &smtp);
-    latchkey.migrate(ACT)?;
-    latchkey.seed(ACT, FIRMS, CONTACTS_PER_FIRM, |_| {})?;
+    let seeded = stage.seeded(ACT, DATABASE, FIRMS, CONTACTS_PER_FIRM, Duration::ZERO)?;
+    let Seeded {
+        smtp,
+        latchkey,
+        contacts,
+        ..
+    } = &seeded;
     let mut instances = Vec::with_capacity(INSTANCES);
     for number in 1..=INSTANCES {
         instances.push(latchkey.serve(&format!("{ACT}-{number}"))?);
     }
     let servers: Vec<SocketAddr> = instances.iter().map(|instance| instance.public).collect();
-    let contacts = seeded_contacts(stage, DATABASE)?;
 
-    let mail = resets_over_instances(stage, report, &smtp, &servers, &contacts)?;
+    let mail = resets_over_instances(stage, report, &seeded, &servers)?;
     limits_across_instances(report, &servers)?;
     concurrent_redemptions(report, &servers, &mail)?;
-    database_outage(stage, report, &smtp, &mut instances, &contacts)?;
+    database_outage(stage, report, smtp, &mut instances, contacts)?;
     let panics = instances
         .iter()
         .map(|instance| {
@@ -67,18 +68,14 @@ pub(crate) fn three_instances(stage: &Stage, report: &mut Report) -> anyhow::Res
 fn resets_over_instances(
     stage: &Stage,
     report: &mut Report,
-    smtp: &SmtpSink,
+    seeded: &Seeded,
     servers: &[SocketAddr],
-    contacts: &[Contact],
 ) -> anyhow::Result<Vec<ReceivedMessage>> {
-    let expected: BTreeSet<String> = contacts
-        .iter()
-        .map(|contact| contact.email.clone())
-        .collect();
+    let (smtp, contacts, expected) = (&seeded.smtp, &seeded.contacts, &seeded.addresses);
     let started = Instant::now();
     let presses = press_for_all(servers, contacts, DESKS_PER_FIRM, &AtomicUsize::new(0))?;
     let pressing = started.elapsed();
-    let mail = wait_for_resets(smtp, &expected, DELIVERY_TIMEOUT)?;
+    let mail = wait_for_resets(smtp, expected, DELIVERY_TIMEOUT)?;
     report.expect_eq(
         ACT,
         "Reset Password presses answered queued, over 3 instances",

@@ -1,15 +1,14 @@
 //! The first two acts: email delivery when the SMTP server goes away, and when the
 //! process sending is killed.
 
-use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
 
-use super::desk::{Mail, outbox, press_for_all, seeded_contacts, wait_for_resets};
+use super::desk::{Mail, outbox, press_for_all, wait_for_resets};
 use super::report::Report;
-use super::{DELIVERY_BATCH, LEASE_SECONDS, Stage};
+use super::{DELIVERY_BATCH, LEASE_SECONDS, Seeded, Stage};
 
 const CONTACTS: usize = 1_000;
 const DESKS: usize = 4;
@@ -28,17 +27,13 @@ const SLOW_ACCEPT: Duration = Duration::from_millis(250);
 pub(crate) fn smtp_outage(stage: &Stage, report: &mut Report) -> anyhow::Result<()> {
     const ACT: &str = "smtp-outage";
     let database = "chaos_smtp_outage";
-    let url = stage.database(database)?;
-    let mut smtp = stage.smtp(ACT, Duration::ZERO)?;
-    let latchkey = stage.latchkey(&url, &smtp);
-    latchkey.migrate(ACT)?;
-    latchkey.seed(ACT, 1, CONTACTS, |_| {})?;
+    let Seeded {
+        mut smtp,
+        latchkey,
+        contacts,
+        addresses: expected,
+    } = stage.seeded(ACT, database, 1, CONTACTS, Duration::ZERO)?;
     let server = latchkey.serve(ACT)?;
-    let contacts = seeded_contacts(stage, database)?;
-    let expected: BTreeSet<String> = contacts
-        .iter()
-        .map(|contact| contact.email.clone())
-        .collect();
 
     let pressed = AtomicUsize::new(0);
     let mut outage = None;
@@ -97,17 +92,13 @@ pub(crate) fn smtp_outage(stage: &Stage, report: &mut Report) -> anyhow::Result<
 pub(crate) fn kill_during_delivery(stage: &Stage, report: &mut Report) -> anyhow::Result<()> {
     const ACT: &str = "kill-during-delivery";
     let database = "chaos_kill";
-    let url = stage.database(database)?;
-    let smtp = stage.smtp(ACT, SLOW_ACCEPT)?;
-    let latchkey = stage.latchkey(&url, &smtp);
-    latchkey.migrate(ACT)?;
-    latchkey.seed(ACT, 1, CONTACTS, |_| {})?;
+    let Seeded {
+        smtp,
+        latchkey,
+        contacts,
+        addresses: expected,
+    } = stage.seeded(ACT, database, 1, CONTACTS, SLOW_ACCEPT)?;
     let server = latchkey.serve(ACT)?;
-    let contacts = seeded_contacts(stage, database)?;
-    let expected: BTreeSet<String> = contacts
-        .iter()
-        .map(|contact| contact.email.clone())
-        .collect();
 
     let presses = press_for_all(&[server.public], &contacts, DESKS, &AtomicUsize::new(0))?;
     // The kill must find messages in flight, or it tests nothing.

@@ -106,18 +106,7 @@ impl PrivateCluster {
     /// Runs `sql` in `database` and returns its rows, one a line, columns joined by
     /// `|`.
     pub(crate) fn query(&self, database: &str, sql: &str) -> anyhow::Result<String> {
-        let output = Command::new("psql")
-            .arg(self.url(database))
-            .args(["-v", "ON_ERROR_STOP=1", "-q", "-A", "-t", "-c", sql])
-            .output()
-            .context("cannot run psql; install postgresql-client")?;
-        if !output.status.success() {
-            bail!(
-                "psql -c '{sql}' failed: {}",
-                String::from_utf8_lossy(&output.stderr).trim()
-            );
-        }
-        Ok(String::from_utf8_lossy(&output.stdout).trim().to_owned())
+        psql(&self.url(database), sql)
     }
 
     /// One number, e.g. of `SELECT count(*) …`.
@@ -189,6 +178,23 @@ fn postgres_binaries() -> anyhow::Result<PathBuf> {
             versions.display()
         )
     })
+}
+
+/// Runs `sql` on the database at `url` with psql; returns its rows, one a line,
+/// columns joined by `|`.
+pub(crate) fn psql(url: &str, sql: &str) -> anyhow::Result<String> {
+    let output = Command::new("psql")
+        .arg(url)
+        .args(["-v", "ON_ERROR_STOP=1", "-q", "-A", "-t", "-c", sql])
+        .output()
+        .context("cannot run psql; install postgresql-client")?;
+    if !output.status.success() {
+        bail!(
+            "psql -c '{sql}' failed: {}",
+            String::from_utf8_lossy(&output.stderr).trim()
+        );
+    }
+    Ok(String::from_utf8_lossy(&output.stdout).trim().to_owned())
 }
 
 fn is_root() -> bool {
