@@ -17,7 +17,6 @@
 mod cluster;
 mod delivery;
 mod desk;
-mod report;
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -25,7 +24,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 
-use self::report::Report;
+use crate::checks::Report;
 use crate::fleet::{Latchkey, PrivateCluster, SmtpSink};
 use crate::server::target_dir;
 

@@ -1,11 +1,13 @@
 //! Real processes for the tasks that run more than one: `latchkey serve` and
-//! `latchkey worker` instances, a PostgreSQL cluster of the task's own, and an SMTP
-//! server on loopback. Each is stopped however the task ends.
+//! `latchkey worker` instances, a PostgreSQL cluster of the task's own, an SMTP
+//! server and nginx on loopback. Each is stopped however the task ends.
 
 mod latchkey;
+mod nginx;
 mod postgres;
 mod smtp;
 
 pub(crate) use self::latchkey::{Latchkey, Serving, log_tail};
+pub(crate) use self::nginx::{Nginx, ROUTE_HEADER, SERVED_BY_HEADER};
 pub(crate) use self::postgres::{PrivateCluster, psql};
 pub(crate) use self::smtp::{ReceivedMessage, SmtpSink, decode_quoted_printable, reset_path};

@@ -28,6 +28,16 @@ pub(crate) struct Answer {
     pub(crate) body: String,
 }
 
+impl Answer {
+    /// The first header `name`, whatever its case.
+    pub(crate) fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(header, _)| header.eq_ignore_ascii_case(name))
+            .map(|(_, value)| value.as_str())
+    }
+}
+
 impl HttpClient {
     pub(crate) fn new(address: SocketAddr, host: &str) -> Self {
         Self {
@@ -66,7 +76,22 @@ impl HttpClient {
         self.send("POST", path, Some(&form_body(fields)))
     }
 
+    /// POSTs `json` as `application/json`, as an API client does.
+    pub(crate) fn post_json(&mut self, path: &str, json: &str) -> anyhow::Result<Answer> {
+        self.send_typed("POST", path, Some(("application/json", json)))
+    }
+
     fn send(&mut self, method: &str, path: &str, body: Option<&str>) -> anyhow::Result<Answer> {
+        let typed = body.map(|body| ("application/x-www-form-urlencoded", body));
+        self.send_typed(method, path, typed)
+    }
+
+    fn send_typed(
+        &mut self,
+        method: &str,
+        path: &str,
+        body: Option<(&str, &str)>,
+    ) -> anyhow::Result<Answer> {
         let mut request = format!(
             "{method} {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\nUser-Agent: latchkey-bench\r\n",
             self.host
@@ -82,14 +107,14 @@ impl HttpClient {
                 .collect();
             request.push_str(&format!("Cookie: {}\r\n", cookies.join("; ")));
         }
-        if let Some(body) = body {
+        if let Some((content_type, body)) = body {
             request.push_str(&format!(
-                "Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n",
+                "Content-Type: {content_type}\r\nContent-Length: {}\r\n",
                 body.len()
             ));
         }
         request.push_str("\r\n");
-        request.push_str(body.unwrap_or_default());
+        request.push_str(body.map(|(_, body)| body).unwrap_or_default());
 
         let mut stream = TcpStream::connect(self.address)
             .with_context(|| format!("cannot connect to {}", self.address))?;

@@ -18,6 +18,8 @@
 //!   gone, a sender killed, PostgreSQL stopped, three instances racing), with what
 //!   came of them counted; never part of `ci`.
 //! - `deploy-check`: the files in `deploy/` checked by the tools that read them.
+//! - `cluster`: the deployment as real processes (PostgreSQL, three instances, a
+//!   worker, SMTP, nginx with `deploy/nginx/`), smoke-tested through nginx.
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
@@ -27,6 +29,8 @@ use anyhow::{Context, bail};
 mod api_contract;
 mod bench;
 mod chaos;
+mod checks;
+mod cluster;
 mod deploy_check;
 mod e2e;
 mod fleet;
@@ -51,14 +55,15 @@ fn main() -> anyhow::Result<()> {
         Some("fuzz") => fuzz::run(&task_arguments()),
         Some("chaos") => chaos::run(&task_arguments()),
         Some("deploy-check") => deploy_check::run(),
+        Some("cluster") => cluster::run(),
         Some(other) => {
             bail!(
-                "unknown task `{other}`; tasks: ci, dev, bench, bench-chart, e2e, api-contract, fuzz, chaos, deploy-check"
+                "unknown task `{other}`; tasks: ci, dev, bench, bench-chart, e2e, api-contract, fuzz, chaos, deploy-check, cluster"
             )
         }
         None => {
             bail!(
-                "usage: cargo xtask <ci | dev | bench | bench-chart | e2e | api-contract | fuzz | chaos | deploy-check>"
+                "usage: cargo xtask <ci | dev | bench | bench-chart | e2e | api-contract | fuzz | chaos | deploy-check | cluster>"
             )
         }
     }

@@ -4,7 +4,6 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-
 use crate::fleet::{Latchkey, Serving, psql};
 use crate::http::HttpClient;
 

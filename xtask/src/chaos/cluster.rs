@@ -12,11 +12,11 @@ use anyhow::bail;
 
 use super::delivery::outbox_report;
 use super::desk::{Contact, Desk, firm_host, press_for_all, wait_for_resets};
-use super::report::{Report, Seconds};
 use super::{Seeded, Stage};
+use crate::checks::{Report, Seconds};
 use crate::fleet::{ReceivedMessage, Serving, SmtpSink};
-use crate::http::{HttpClient, csrf_field, hidden_field};
-use crate::pages::post_sign_in;
+use crate::http::{HttpClient, csrf_field};
+use crate::pages::{open_link, post_sign_in};
 
 const ACT: &str = "three-instances";
 const DATABASE: &str = "chaos_cluster";
@@ -319,16 +319,7 @@ fn redemption_posts(
     path: &str,
 ) -> anyhow::Result<Vec<Post>> {
     let mut opener = HttpClient::new(servers[0], host);
-    let opened = opener.get(path)?;
-    if opened.status != 303 {
-        bail!("GET {path} answered {} instead of 303", opened.status);
-    }
-    let form = opener.get("/reset")?;
-    if form.status != 200 {
-        bail!("GET /reset after opening a link answered {}", form.status);
-    }
-    let token = csrf_field(&form.body)?;
-    let link = hidden_field(&form.body, "link")?;
+    let form = open_link(&mut opener, path)?;
     Ok((0..POSTS_PER_LINK)
         .map(|number| {
             let password = format!("Chaos-{link_number}-Password-{number}");
@@ -340,12 +331,7 @@ fn redemption_posts(
             Post {
                 client,
                 path: "/reset".to_owned(),
-                fields: vec![
-                    ("new_password", password.clone()),
-                    ("confirm_password", password),
-                    ("link", link.clone()),
-                    ("csrf_token", token.clone()),
-                ],
+                fields: form.fields(&password),
             }
         })
         .collect())

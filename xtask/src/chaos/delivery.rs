@@ -7,8 +7,8 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 
 use super::desk::{Mail, outbox, press_for_all, wait_for_resets};
-use super::report::Report;
 use super::{DELIVERY_BATCH, LEASE_SECONDS, Seeded, Stage};
+use crate::checks::Report;
 
 const CONTACTS: usize = 1_000;
 const DESKS: usize = 4;

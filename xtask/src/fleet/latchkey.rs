@@ -1,5 +1,5 @@
 //! The `latchkey` binary as a task runs it: one environment for every command, the
-//! `seed` command, and `serve` processes, each logging to a file of its
+//! `seed` command, and `serve` and `worker` processes, each logging to a file of its
 //! own and stopped when dropped.
 
 use std::ffi::OsString;
@@ -140,6 +140,12 @@ impl Latchkey {
         Ok(serving)
     }
 
+    /// `latchkey worker`, once it says it is delivering.
+    pub(crate) fn work(&self, name: &str) -> anyhow::Result<Working> {
+        let (process, _) = self.spawn(name, "worker", " is delivering email")?;
+        Ok(Working { process })
+    }
+
     /// Starts `subcommand` and waits for the line of its output holding `ready`.
     fn spawn(&self, name: &str, subcommand: &str, ready: &str) -> anyhow::Result<(Child, String)> {
         let log = self.open_log(name)?;
@@ -237,6 +243,25 @@ impl Serving {
 }
 
 impl Drop for Serving {
+    fn drop(&mut self) {
+        terminate(&mut self.process);
+    }
+}
+
+/// A running `latchkey worker`, stopped when dropped.
+#[derive(Debug)]
+pub(crate) struct Working {
+    process: Child,
+}
+
+impl Working {
+    /// `true` while the process runs.
+    pub(crate) fn is_running(&mut self) -> bool {
+        matches!(self.process.try_wait(), Ok(None))
+    }
+}
+
+impl Drop for Working {
     fn drop(&mut self) {
         terminate(&mut self.process);
     }

@@ -8,6 +8,8 @@ use std::process::{Command, Output};
 
 use anyhow::{Context, bail};
 
+use super::nginx::is_root;
+
 /// A cluster in `data`, served on `port` while started; removed when dropped.
 #[derive(Debug)]
 pub(crate) struct PrivateCluster {
@@ -195,11 +197,4 @@ pub(crate) fn psql(url: &str, sql: &str) -> anyhow::Result<String> {
         );
     }
     Ok(String::from_utf8_lossy(&output.stdout).trim().to_owned())
-}
-
-fn is_root() -> bool {
-    Command::new("id")
-        .arg("-u")
-        .output()
-        .is_ok_and(|output| String::from_utf8_lossy(&output.stdout).trim() == "0")
 }

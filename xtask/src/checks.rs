@@ -1,5 +1,5 @@
-//! What the chaos run counted: each figure with the bound it is held to, printed as
-//! a markdown table for docs/security.md.
+//! What a run of real processes counted (`chaos`, `cluster`): each figure with the
+//! bound it is held to, printed as a markdown table for the docs.
 
 use std::fmt::Display;
 use std::time::Duration;
@@ -48,7 +48,7 @@ impl Report {
         let counted = counted.to_string();
         let wanted = wanted.to_string();
         let verdict = if holds { "ok" } else { "FAILED" };
-        println!("xtask: chaos: {act}: {measure}: {counted} (wanted {wanted}) {verdict}");
+        println!("xtask: {act}: {measure}: {counted} (wanted {wanted}) {verdict}");
         self.rows.push(Row {
             act: act.to_owned(),
             measure: measure.to_owned(),
@@ -85,7 +85,7 @@ impl Report {
     /// A figure reported without a bound.
     pub(crate) fn note(&mut self, act: &str, measure: &str, counted: impl Display) {
         let counted = counted.to_string();
-        println!("xtask: chaos: {act}: {measure}: {counted}");
+        println!("xtask: {act}: {measure}: {counted}");
         self.rows.push(Row {
             act: act.to_owned(),
             measure: measure.to_owned(),
