@@ -123,15 +123,33 @@ pub async fn work(
 ) -> Result<(), ServeError> {
     let db = database::open(&settings).await?;
     database::prepare_schema(&db, &settings).await?;
+    let grace = Duration::from_secs(settings.server.shutdown_grace_seconds);
+    let admin_address = settings.server.admin_bind;
     let state = AppState::new(settings, db)?;
+    // Health, readiness and metrics, as `serve` has them: an orchestrator probes a
+    // worker like any other process, and its queue gauges are scraped from it.
+    let admin = bind(admin_address).await?;
+    let admin_bound = first_address(&admin, admin_address);
     let (stop_sender, stop_receiver) = watch::channel(false);
-    let tasks = start_background(&state, stop_receiver)?;
+    let tasks = start_background(&state, stop_receiver.clone())?;
     println!(
-        "Latchkey worker ({}) is delivering email",
+        "Latchkey worker ({}) is delivering email (admin http://{admin_bound})",
         state.settings.environment
     );
-    shutdown.await;
-    let _ = stop_sender.send(true);
+    let mut stopped = stop_receiver;
+    let admin_server = Server::new_with_acceptor(admin).run_with_graceful_shutdown(
+        admin_endpoint(&state),
+        async move {
+            let _ = stopped.wait_for(|stop| *stop).await;
+        },
+        Some(grace),
+    );
+    let stop = async move {
+        shutdown.await;
+        let _ = stop_sender.send(true);
+    };
+    let (admin_result, ()) = tokio::join!(admin_server, stop);
+    admin_result?;
     for task in tasks {
         let _ = task.await;
     }

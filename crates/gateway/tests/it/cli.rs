@@ -287,3 +287,61 @@ fn development_keys_never_serve_a_public_address() {
         "{stderr}"
     );
 }
+
+/// `latchkey worker` has the admin listener too, so an orchestrator can probe it and
+/// Prometheus scrape its queues; SIGTERM stops it cleanly.
+#[tokio::test]
+async fn a_worker_answers_probes_and_metrics_and_stops_on_sigterm() {
+    use std::io::{BufRead, BufReader, Read, Write};
+
+    let cli = Cli::new().await;
+    cli.succeeds(&["migrate"]);
+    let mut worker = Command::new(env!("CARGO_BIN_EXE_latchkey"))
+        .arg("worker")
+        .env("LATCHKEY_ENV", "test")
+        .env("LATCHKEY__DATABASE__URL", &cli.database.url)
+        .env_remove("RUST_LOG")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut banner = String::new();
+    BufReader::new(worker.stdout.take().unwrap())
+        .read_line(&mut banner)
+        .unwrap();
+    let admin = banner
+        .split("(admin http://")
+        .nth(1)
+        .and_then(|rest| rest.split(')').next())
+        .unwrap_or_else(|| panic!("no admin address in {banner:?}"))
+        .to_owned();
+    let get = |path: &str| {
+        let mut stream = std::net::TcpStream::connect(&admin).unwrap();
+        write!(stream, "GET {path} HTTP/1.0\r\nHost: localhost\r\n\r\n").unwrap();
+        let mut answer = String::new();
+        stream.read_to_string(&mut answer).unwrap();
+        answer
+    };
+    assert!(get("/healthz").starts_with("HTTP/1.0 200"));
+    assert!(get("/readyz").starts_with("HTTP/1.0 200"));
+    let metrics = get("/metrics");
+    assert!(metrics.contains("latchkey_queue_pending{"), "{metrics}");
+
+    Command::new("kill")
+        .args(["-TERM", &worker.id().to_string()])
+        .status()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let status = loop {
+        if let Some(status) = worker.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the worker ignored SIGTERM"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    };
+    assert!(status.success(), "{status}");
+}
