@@ -142,8 +142,9 @@ impl Latchkey {
 
     /// `latchkey worker`, once it says it is delivering.
     pub(crate) fn work(&self, name: &str) -> anyhow::Result<Working> {
-        let (process, _) = self.spawn(name, "worker", " is delivering email")?;
-        Ok(Working { process })
+        let (process, banner) = self.spawn(name, "worker", " is delivering email")?;
+        let admin = address_after(&banner, "(admin http://")?;
+        Ok(Working { process, admin })
     }
 
     /// Starts `subcommand` and waits for the line of its output holding `ready`.
@@ -252,6 +253,7 @@ impl Drop for Serving {
 #[derive(Debug)]
 pub(crate) struct Working {
     process: Child,
+    pub(crate) admin: SocketAddr,
 }
 
 impl Working {
@@ -299,22 +301,24 @@ fn terminate(child: &mut Child) {
 
 /// Reads `… is listening on http://127.0.0.1:PORT (admin http://127.0.0.1:PORT)`.
 fn listening_addresses(line: &str) -> anyhow::Result<(SocketAddr, SocketAddr)> {
-    let address_after = |marker: &str| -> anyhow::Result<SocketAddr> {
-        let start = line
-            .find(marker)
-            .with_context(|| format!("no `{marker}` in {line:?}"))?
-            + marker.len();
-        let text: String = line[start..]
-            .chars()
-            .take_while(|character| !character.is_whitespace() && *character != ')')
-            .collect();
-        text.parse()
-            .with_context(|| format!("`{text}` is not an address, in {line:?}"))
-    };
     Ok((
-        address_after("listening on http://")?,
-        address_after("(admin http://")?,
+        address_after(line, "listening on http://")?,
+        address_after(line, "(admin http://")?,
     ))
+}
+
+/// The address written after `marker` in `line`.
+fn address_after(line: &str, marker: &str) -> anyhow::Result<SocketAddr> {
+    let start = line
+        .find(marker)
+        .with_context(|| format!("no `{marker}` in {line:?}"))?
+        + marker.len();
+    let text: String = line[start..]
+        .chars()
+        .take_while(|character| !character.is_whitespace() && *character != ')')
+        .collect();
+    text.parse()
+        .with_context(|| format!("`{text}` is not an address, in {line:?}"))
 }
 
 /// The end of a log, for an error message.
