@@ -20,7 +20,7 @@ use anyhow::{Context, bail};
 
 use crate::checks::{Report, Seconds};
 use crate::fleet::{
-    Latchkey, Nginx, PrivateCluster, ROUTE_HEADER, SERVED_BY_HEADER, Serving, SmtpSink,
+    Latchkey, Nginx, PrivateCluster, ROUTE_HEADER, SERVED_BY_HEADER, Serving, SmtpSink, join_each,
 };
 use crate::http::{Answer, HttpClient, csrf_field};
 use crate::pages::{LinkForm, open_link, sign_in};
@@ -122,14 +122,7 @@ fn start_together(latchkey: &Latchkey) -> anyhow::Result<Vec<Serving>> {
         let handles: Vec<_> = (1..=INSTANCES)
             .map(|number| scope.spawn(move || latchkey.serve(&format!("{RUN}-{number}"))))
             .collect();
-        handles
-            .into_iter()
-            .map(|handle| {
-                handle
-                    .join()
-                    .unwrap_or_else(|_| Err(anyhow::anyhow!("a starting thread panicked")))
-            })
-            .collect()
+        join_each(handles).into_iter().collect()
     })
 }
 

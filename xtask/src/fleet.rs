@@ -7,7 +7,22 @@ mod nginx;
 mod postgres;
 mod smtp;
 
-pub(crate) use self::latchkey::{Latchkey, Serving, log_tail};
+pub(crate) use self::latchkey::{Latchkey, Serving, log_tail, stop_process};
 pub(crate) use self::nginx::{Nginx, ROUTE_HEADER, SERVED_BY_HEADER};
 pub(crate) use self::postgres::{PrivateCluster, psql};
 pub(crate) use self::smtp::{ReceivedMessage, SmtpSink, decode_quoted_printable, reset_path};
+
+/// Joins scoped threads that each return a result, in order; a thread that
+/// panicked is an error of its own.
+pub(crate) fn join_each<T>(
+    handles: Vec<std::thread::ScopedJoinHandle<'_, anyhow::Result<T>>>,
+) -> Vec<anyhow::Result<T>> {
+    handles
+        .into_iter()
+        .map(|handle| {
+            handle
+                .join()
+                .unwrap_or_else(|_| Err(anyhow::anyhow!("a thread panicked")))
+        })
+        .collect()
+}

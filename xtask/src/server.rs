@@ -105,20 +105,7 @@ impl Server {
 impl Drop for Server {
     fn drop(&mut self) {
         // SIGTERM first, so the graceful shutdown path runs too.
-        let _ = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status();
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        if let Ok(None) = self.child.try_wait() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
+        crate::fleet::stop_process(&mut self.child, "TERM", Duration::from_secs(10));
         let _ = std::fs::remove_dir_all(&self.scratch);
     }
 }

@@ -401,14 +401,12 @@ mod tests {
             parallelism: 1,
         };
         let hasher = PasswordHasher::new(slow, 1, Duration::from_secs(30)).unwrap();
-        assert_eq!(
-            hasher.load(),
-            HashingLoad {
-                waiting: 0,
-                busy: 0,
-                threads: 1
-            }
-        );
+        let idle = HashingLoad {
+            waiting: 0,
+            busy: 0,
+            threads: 1,
+        };
+        assert_eq!(hasher.load(), idle);
         let hashes: Vec<_> = (0..3)
             .map(|n| {
                 let hasher = hasher.clone();
@@ -430,14 +428,7 @@ mod tests {
         while hasher.load().busy > 0 && std::time::Instant::now() < deadline {
             tokio::time::sleep(Duration::from_millis(1)).await;
         }
-        assert_eq!(
-            hasher.load(),
-            HashingLoad {
-                waiting: 0,
-                busy: 0,
-                threads: 1
-            }
-        );
+        assert_eq!(hasher.load(), idle);
     }
 
     /// NIST SP 800-63B 5.1.1.2: a password is normalised before it is hashed, so "é"

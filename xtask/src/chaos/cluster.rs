@@ -14,7 +14,7 @@ use super::delivery::outbox_report;
 use super::desk::{Contact, Desk, firm_host, press_for_all, wait_for_resets};
 use super::{Seeded, Stage};
 use crate::checks::{Report, Seconds};
-use crate::fleet::{ReceivedMessage, Serving, SmtpSink};
+use crate::fleet::{ReceivedMessage, Serving, SmtpSink, join_each};
 use crate::http::{HttpClient, csrf_field};
 use crate::pages::{open_link, post_sign_in};
 
@@ -216,14 +216,7 @@ fn post_all_at_once(posts: Vec<Post>) -> Vec<anyhow::Result<u16>> {
                 })
             })
             .collect();
-        handles
-            .into_iter()
-            .map(|handle| {
-                handle
-                    .join()
-                    .unwrap_or_else(|_| Err(anyhow::anyhow!("a posting thread panicked")))
-            })
-            .collect()
+        join_each(handles)
     })
 }
 

@@ -281,14 +281,19 @@ impl Drop for Starting {
 }
 
 fn terminate(child: &mut Child) {
+    stop_process(child, "TERM", STOP_GRACE);
+}
+
+/// Sends `signal` (`TERM`, or `QUIT` for nginx: their graceful stops), waits up to
+/// `grace` for the process to exit, then kills it.
+pub(crate) fn stop_process(child: &mut Child, signal: &str, grace: Duration) {
     if let Ok(Some(_)) = child.try_wait() {
         return;
     }
-    // SIGTERM first, so the graceful shutdown path runs too.
     let _ = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
+        .args([&format!("-{signal}"), &child.id().to_string()])
         .status();
-    let deadline = Instant::now() + STOP_GRACE;
+    let deadline = Instant::now() + grace;
     while Instant::now() < deadline {
         if let Ok(Some(_)) = child.try_wait() {
             return;

@@ -107,18 +107,7 @@ impl Nginx {
 impl Drop for Nginx {
     fn drop(&mut self) {
         // SIGQUIT: nginx's graceful stop.
-        let _ = Command::new("kill")
-            .args(["-QUIT", &self.process.id().to_string()])
-            .status();
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.process.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        let _ = self.process.kill();
-        let _ = self.process.wait();
+        super::stop_process(&mut self.process, "QUIT", Duration::from_secs(5));
     }
 }
 
