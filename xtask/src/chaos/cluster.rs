@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::bail;
 
-use super::delivery::outbox_report;
+use super::delivery::{outbox_report, presses_report};
 use super::desk::{Contact, Desk, firm_host, press_for_all, wait_for_resets};
 use super::{Seeded, Stage};
 use crate::checks::{Report, Seconds};
@@ -76,15 +76,7 @@ fn resets_over_instances(
     let presses = press_for_all(servers, contacts, DESKS_PER_FIRM, &AtomicUsize::new(0))?;
     let pressing = started.elapsed();
     let mail = wait_for_resets(smtp, expected, DELIVERY_TIMEOUT)?;
-    report.expect_eq(
-        ACT,
-        "Reset Password presses answered queued, over 3 instances",
-        presses.queued,
-        FIRMS * CONTACTS_PER_FIRM,
-    );
-    if let Some(refusal) = presses.first_refusal {
-        report.note(ACT, "first refused press", refusal);
-    }
+    presses_report(ACT, report, presses, FIRMS * CONTACTS_PER_FIRM);
     report.note(
         ACT,
         "seconds to press them all; to the last email",

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 
-use super::desk::{Mail, outbox, press_for_all, wait_for_resets};
+use super::desk::{Mail, Presses, outbox, press_for_all, wait_for_resets};
 use super::{DELIVERY_BATCH, LEASE_SECONDS, Seeded, Stage};
 use crate::checks::Report;
 
@@ -57,15 +57,7 @@ pub(crate) fn smtp_outage(stage: &Stage, report: &mut Report) -> anyhow::Result<
     let delivered_during = smtp.count();
     let mail = wait_for_resets(&smtp, &expected, DELIVERY_TIMEOUT)?;
 
-    report.expect_eq(
-        ACT,
-        "Reset Password presses answered queued",
-        presses.queued,
-        CONTACTS,
-    );
-    if let Some(refusal) = presses.first_refusal {
-        report.note(ACT, "first refused press", refusal);
-    }
+    presses_report(ACT, report, presses, CONTACTS);
     report.note(
         ACT,
         "presses made before the SMTP server stopped",
@@ -114,12 +106,7 @@ pub(crate) fn kill_during_delivery(stage: &Stage, report: &mut Report) -> anyhow
     let _server = latchkey.serve(&format!("{ACT}-restarted"))?;
     let mail = wait_for_resets(&smtp, &expected, DELIVERY_TIMEOUT)?;
 
-    report.expect_eq(
-        ACT,
-        "Reset Password presses answered queued",
-        presses.queued,
-        CONTACTS,
-    );
+    presses_report(ACT, report, presses, CONTACTS);
     report.note(ACT, "emails in the mailbox at the kill", delivered_at_kill);
     report.check(
         ACT,
@@ -140,6 +127,19 @@ pub(crate) fn kill_during_delivery(stage: &Stage, report: &mut Report) -> anyhow
     report.expect_at_most(ACT, "emails sent twice", mail.duplicates as u64, claimed);
     outbox_report(stage, database, ACT, report)?;
     Ok(())
+}
+
+/// Every press answered "queued" (and the first refusal, if any).
+pub(crate) fn presses_report(act: &str, report: &mut Report, presses: Presses, wanted: usize) {
+    report.expect_eq(
+        act,
+        "Reset Password presses answered queued",
+        presses.queued,
+        wanted,
+    );
+    if let Some(refusal) = presses.first_refusal {
+        report.note(act, "first refused press", refusal);
+    }
 }
 
 fn delivered_report(act: &str, report: &mut Report, mail: &Mail, contacts: usize) {
