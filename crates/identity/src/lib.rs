@@ -48,8 +48,8 @@ pub use firm_lookups::{
 pub use password::{HashingBusy, HashingLoad, PasswordHasher, PasswordParams, Verification};
 pub use policy::{PasswordPolicy, PolicyViolation};
 pub use rate_limit::{
-    RateLimit, RateLimited, WindowHits, check_limit, clear_bucket, hit_buckets,
-    purge_rate_limit_counters, refund_hits, window_hits,
+    RateLimit, RateLimited, WindowHits, clear_bucket, hit_buckets, purge_rate_limit_counters,
+    refund_hits, window_hits,
 };
 pub use sessions::{
     AccountKind, Session, SessionLifetime, SessionToken, authenticate_session, create_session,

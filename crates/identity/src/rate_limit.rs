@@ -96,17 +96,6 @@ fn bucket_key(bucket: &str) -> String {
     digest.iter().map(|byte| format!("{byte:02x}")).collect()
 }
 
-/// Whether one more hit of `bucket` would be allowed now, without counting one.
-pub async fn check_limit(
-    db: &impl ConnectionTrait,
-    bucket: &str,
-    limit: RateLimit,
-    now: DateTime<Utc>,
-) -> Result<Result<(), RateLimited>, IdentityError> {
-    let hits = window_hits(db, bucket, limit, now).await?;
-    Ok(limit.judge(hits.plus(1), now))
-}
-
 /// The hits `bucket` has now, in the current window of `limit` and the one before.
 pub async fn window_hits(
     db: &impl ConnectionTrait,
