@@ -86,13 +86,19 @@ pub async fn serve(
 /// up to date (development) or checks it, and creates the demo firm (development).
 /// Instances that start together on one database each get through it.
 pub async fn start_up(settings: Settings) -> Result<AppState, ServeError> {
-    let db = database::open(&settings).await?;
-    database::prepare_schema(&db, &settings).await?;
-    let state = AppState::new(settings, db)?;
+    let state = open_state(settings).await?;
     if state.settings.environment == Environment::Development {
         demo::ensure_demo_firm(&state.db, &state.hasher).await?;
     }
     Ok(state)
+}
+
+/// The database opened, its schema brought up to date or checked, and the state
+/// every process of the binary shares.
+async fn open_state(settings: Settings) -> Result<AppState, ServeError> {
+    let db = database::open(&settings).await?;
+    database::prepare_schema(&db, &settings).await?;
+    Ok(AppState::new(settings, db)?)
 }
 
 /// The delivery worker, the reset-request processor and the purge of deleted firms,
@@ -121,11 +127,9 @@ pub async fn work(
     settings: Settings,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServeError> {
-    let db = database::open(&settings).await?;
-    database::prepare_schema(&db, &settings).await?;
     let grace = Duration::from_secs(settings.server.shutdown_grace_seconds);
     let admin_address = settings.server.admin_bind;
-    let state = AppState::new(settings, db)?;
+    let state = open_state(settings).await?;
     // Health, readiness and metrics, as `serve` has them: an orchestrator probes a
     // worker like any other process, and its queue gauges are scraped from it.
     let admin = bind(admin_address).await?;

@@ -2,7 +2,7 @@
 //! limits that must hold whichever instance a request reaches, links redeemed by
 //! many posts at once, and the database going away under them.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
 use std::sync::Barrier;
 use std::sync::atomic::AtomicUsize;
@@ -334,10 +334,7 @@ fn database_outage(
 ) -> anyhow::Result<()> {
     let firm = "firm-00002";
     let mut desk = Desk::sign_in(instances[0].public, firm)?;
-    let before: BTreeMap<u32, ()> = instances
-        .iter()
-        .map(|instance| (instance.pid(), ()))
-        .collect();
+    let before: BTreeSet<u32> = instances.iter().map(Serving::pid).collect();
 
     stage.postgres().stop()?;
     let stopped = Instant::now();
@@ -353,7 +350,7 @@ fn database_outage(
 
     let mut recovery = Vec::new();
     for instance in instances.iter() {
-        recovery.push(wait_until_ready(instance)?);
+        recovery.push(instance.wait_until_ready(RECOVERY_TIMEOUT)?);
     }
     let alive = instances
         .iter_mut()
@@ -362,7 +359,7 @@ fn database_outage(
         .count();
     let same = instances
         .iter()
-        .filter(|instance| before.contains_key(&instance.pid()))
+        .filter(|instance| before.contains(&instance.pid()))
         .count();
 
     report.expect_eq(
@@ -525,23 +522,4 @@ fn status_in(message: &str) -> u16 {
         .and_then(|rest| rest.get(..3))
         .and_then(|digits| digits.parse().ok())
         .unwrap_or(0)
-}
-
-fn wait_until_ready(instance: &Serving) -> anyhow::Result<Duration> {
-    let started = Instant::now();
-    let mut admin = HttpClient::new(instance.admin, "localhost");
-    while started.elapsed() < RECOVERY_TIMEOUT {
-        if admin
-            .get("/readyz")
-            .is_ok_and(|answer| answer.status == 200)
-        {
-            return Ok(started.elapsed());
-        }
-        std::thread::sleep(Duration::from_millis(250));
-    }
-    bail!(
-        "{} was not ready {} s after PostgreSQL came back",
-        instance.name,
-        RECOVERY_TIMEOUT.as_secs()
-    )
 }

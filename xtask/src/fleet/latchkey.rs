@@ -136,7 +136,7 @@ impl Latchkey {
             public,
             admin,
         };
-        serving.wait_until_ready()?;
+        serving.wait_until_ready(START_TIMEOUT)?;
         Ok(serving)
     }
 
@@ -193,19 +193,24 @@ pub(crate) struct Serving {
 }
 
 impl Serving {
-    fn wait_until_ready(&self) -> anyhow::Result<()> {
-        let deadline = Instant::now() + START_TIMEOUT;
+    /// Waits until `/readyz` answers 200; returns how long that took.
+    pub(crate) fn wait_until_ready(&self, timeout: Duration) -> anyhow::Result<Duration> {
+        let started = Instant::now();
         let mut admin = HttpClient::new(self.admin, "localhost");
-        while Instant::now() < deadline {
+        while started.elapsed() < timeout {
             if admin
                 .get("/readyz")
                 .is_ok_and(|answer| answer.status == 200)
             {
-                return Ok(());
+                return Ok(started.elapsed());
             }
             std::thread::sleep(Duration::from_millis(200));
         }
-        bail!("latchkey serve ({}) did not become ready", self.name)
+        bail!(
+            "latchkey serve ({}) was not ready within {} s",
+            self.name,
+            timeout.as_secs()
+        )
     }
 
     pub(crate) fn pid(&self) -> u32 {

@@ -8,6 +8,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 
+use super::is_root;
+
 /// The header whose value picks the instance (nginx hashes it), so a task can send a
 /// request to the instance it wants through nginx; and the header nginx adds to say
 /// which instance answered.
@@ -109,11 +111,4 @@ impl Drop for Nginx {
         // SIGQUIT: nginx's graceful stop.
         super::stop_process(&mut self.process, "QUIT", Duration::from_secs(5));
     }
-}
-
-pub(crate) fn is_root() -> bool {
-    Command::new("id")
-        .arg("-u")
-        .output()
-        .is_ok_and(|output| String::from_utf8_lossy(&output.stdout).trim() == "0")
 }

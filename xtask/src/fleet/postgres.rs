@@ -8,7 +8,7 @@ use std::process::{Command, Output};
 
 use anyhow::{Context, bail};
 
-use super::nginx::is_root;
+use super::is_root;
 
 /// A cluster in `data`, served on `port` while started; removed when dropped.
 #[derive(Debug)]
