@@ -5,11 +5,10 @@ use std::path::PathBuf;
 
 use anyhow::bail;
 use clap::{Args, Parser, Subcommand};
-use gateway::app::AppState;
-use gateway::firms::{self, NewFirm};
 use gateway::settings::{Environment, Settings};
 use gateway::{database, server, telemetry};
 use notification::{MessageFilter, OutboxMessageId};
+use service::firms::{self, NewFirm};
 use tenancy::{TenantSlug, TenantStatus};
 
 #[derive(Debug, Parser)]
@@ -137,10 +136,10 @@ pub async fn run() -> anyhow::Result<()> {
 async fn run_requests(command: RequestsCommand, settings: Settings) -> anyhow::Result<()> {
     let db = database::open(&settings).await?;
     database::prepare_schema(&db, &settings).await?;
-    let state = AppState::new(settings, db)?;
+    let services = gateway::state::services_for(&settings, db)?;
     match command {
         RequestsCommand::List => {
-            let set_aside = gateway::processors::set_aside_requests(&state, 200).await?;
+            let set_aside = service::processors::set_aside_requests(&services, 200).await?;
             println!(
                 "{:<36} {:<16} {:<24} {:<20} {:>8} LAST ERROR",
                 "ID", "QUEUE", "EMAIL DOMAIN", "REQUESTED", "ATTEMPTS"
@@ -160,7 +159,7 @@ async fn run_requests(command: RequestsCommand, settings: Settings) -> anyhow::R
         RequestsCommand::Retry { id } => {
             let parsed = uuid::Uuid::parse_str(&id)
                 .map_err(|_| anyhow::anyhow!("`{id}` is not a request id"))?;
-            match gateway::processors::retry_request(&state, parsed).await? {
+            match service::processors::retry_request(&services, parsed).await? {
                 Some(queue) => println!(
                     "request {parsed} is back in {}; a running `serve` or `worker` handles it within seconds",
                     queue.as_str()
@@ -169,7 +168,7 @@ async fn run_requests(command: RequestsCommand, settings: Settings) -> anyhow::R
             }
         }
     }
-    state.db.close().await.ok();
+    services.db.close().await.ok();
     Ok(())
 }
 
@@ -181,25 +180,26 @@ async fn run_seed(seed: Seed, settings: Settings) -> anyhow::Result<()> {
     }
     let db = database::open(&settings).await?;
     database::prepare_schema(&db, &settings).await?;
-    let state = AppState::new(settings, db)?;
+    let services = gateway::state::services_for(&settings, db)?;
     let started = std::time::Instant::now();
-    let created = gateway::seed::seed_firms(&state, seed.firms, seed.contacts_per_firm, |number| {
-        if number % 1000 == 0 || number == seed.firms {
-            println!(
-                "{number} of {} firms ready ({:.0?})",
-                seed.firms,
-                started.elapsed()
-            );
-        }
-    })
-    .await?;
+    let created =
+        gateway::seed::seed_firms(&services, seed.firms, seed.contacts_per_firm, |number| {
+            if number % 1000 == 0 || number == seed.firms {
+                println!(
+                    "{number} of {} firms ready ({:.0?})",
+                    seed.firms,
+                    started.elapsed()
+                );
+            }
+        })
+        .await?;
     println!(
         "created {created} firm(s) of {} contacts in {:.1?}; every seeded account's password is {}",
         seed.contacts_per_firm,
         started.elapsed(),
         gateway::seed::SEED_PASSWORD
     );
-    state.db.close().await.ok();
+    services.db.close().await.ok();
     Ok(())
 }
 
@@ -207,8 +207,7 @@ async fn run_tenant(command: TenantCommand, settings: Settings) -> anyhow::Resul
     let db = database::open(&settings).await?;
     database::prepare_schema(&db, &settings).await?;
     // The same service functions as the operator API, so both follow the same rules.
-    let state = AppState::new(settings, db)?;
-    let base_domain = &state.settings.server.base_domain;
+    let services = gateway::state::services_for(&settings, db)?;
     match command {
         TenantCommand::Create(create) => {
             let new = NewFirm {
@@ -217,15 +216,12 @@ async fn run_tenant(command: TenantCommand, settings: Settings) -> anyhow::Resul
                 admin_email: &create.admin_email,
                 admin_name: None,
             };
-            let tenant = firms::provision_firm(&state, new).await?;
+            let tenant = firms::provision_firm(&services, new).await?;
             println!(
                 "created firm {} ({}) at {}/",
                 tenant.slug,
                 tenant.display_name,
-                state
-                    .settings
-                    .server
-                    .public_origin(&tenant.canonical_host(base_domain))
+                services.firm_url(&tenant, "")
             );
             println!(
                 "an invitation for {} is in the outbox; a running `serve` or `worker` sends it",
@@ -233,7 +229,7 @@ async fn run_tenant(command: TenantCommand, settings: Settings) -> anyhow::Resul
             );
         }
         TenantCommand::List => {
-            let tenants = tenancy::list_tenants(&state.db).await?;
+            let tenants = tenancy::list_tenants(&services.db).await?;
             println!("{:<24} {:<10} {:<32} HOST", "SLUG", "STATUS", "NAME");
             for tenant in tenants {
                 println!(
@@ -241,25 +237,25 @@ async fn run_tenant(command: TenantCommand, settings: Settings) -> anyhow::Resul
                     tenant.slug,
                     tenant.status,
                     tenant.display_name,
-                    tenant.canonical_host(base_domain)
+                    tenant.canonical_host(&services.config.links.base_domain)
                 );
             }
         }
         TenantCommand::Suspend { slug } => {
-            let tenant = firms::set_firm_status(&state, &slug, TenantStatus::Suspended).await?;
+            let tenant = firms::set_firm_status(&services, &slug, TenantStatus::Suspended).await?;
             println!("suspended firm {}", tenant.slug);
         }
         TenantCommand::Resume { slug } => {
-            let tenant = firms::set_firm_status(&state, &slug, TenantStatus::Active).await?;
+            let tenant = firms::set_firm_status(&services, &slug, TenantStatus::Active).await?;
             println!("resumed firm {}", tenant.slug);
         }
         TenantCommand::Delete { slug, yes } => {
-            let tenant = firms::find_firm(&state, &slug).await?;
+            let tenant = firms::find_firm(&services, &slug).await?;
             if !yes {
                 confirm_deletion(&tenant.slug)?;
             }
-            let deleted = firms::delete_firm(&state, &slug).await?;
-            let purge = firms::purge_due(&state, &deleted)
+            let deleted = firms::delete_firm(&services, &slug).await?;
+            let purge = firms::purge_due(&services, &deleted)
                 .map(|at| at.format("%Y-%m-%d %H:%M UTC").to_string())
                 .unwrap_or_default();
             println!(
@@ -268,7 +264,7 @@ async fn run_tenant(command: TenantCommand, settings: Settings) -> anyhow::Resul
             );
         }
         TenantCommand::Purge => {
-            let purged = firms::purge_deleted_firms(&state, chrono::Utc::now()).await?;
+            let purged = firms::purge_deleted_firms(&services, chrono::Utc::now()).await?;
             if purged.is_empty() {
                 println!("no deleted firm is past its grace period");
             }
@@ -277,7 +273,7 @@ async fn run_tenant(command: TenantCommand, settings: Settings) -> anyhow::Resul
             }
         }
     }
-    state.db.close().await.ok();
+    services.db.close().await.ok();
     Ok(())
 }
 
@@ -313,8 +309,8 @@ async fn run_outbox(command: OutboxCommand, settings: Settings) -> anyhow::Resul
                 .parse()
                 .map_err(|_| anyhow::anyhow!("`{id}` is not a message id"))?;
             // Re-issuing a credential renders and queues a new email, as the pages do.
-            let state = AppState::new(settings, db.clone())?;
-            let sent = gateway::emails::retry_dead_message(&state, id).await?;
+            let services = gateway::state::services_for(&settings, db.clone())?;
+            let sent = service::emails::retry_dead_message(&services, id).await?;
             if sent.id == id {
                 println!("message {id} is queued again; a running worker sends it within seconds");
             } else {

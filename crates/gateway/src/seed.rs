@@ -10,7 +10,7 @@ use identity::{
 use sea_orm::TransactionTrait;
 use tenancy::{NewTenant, TenancyError, TenantSlug, create_tenant, find_tenant_by_slug};
 
-use crate::app::AppState;
+use service::Services;
 
 /// The password of every seeded staff member and contact.
 pub const SEED_PASSWORD: &str = "seeded-password-2026";
@@ -45,20 +45,20 @@ pub fn seeded_contact_email(slug: &str, number: usize) -> String {
 /// statistics, as anyone should after a bulk load (SQLite is kept without them; see
 /// `Database::refresh_statistics`).
 pub async fn seed_firms(
-    state: &AppState,
+    services: &Services,
     firms: usize,
     contacts_per_firm: usize,
     mut progress: impl FnMut(usize),
 ) -> Result<usize, SeedError> {
     // One hash for everyone: hashing a million passwords would take days, and only
     // sign-in cares which hash it checks.
-    let hash = state.hasher.hash(SEED_PASSWORD).await?;
+    let hash = services.hasher.hash(SEED_PASSWORD).await?;
     let mut created = 0;
     let numbers: Vec<usize> = (1..=firms).collect();
     // A hundred firms a transaction: one commit (and, on PostgreSQL, one fsync) for
     // each hundred, instead of one for each firm.
     for chunk in numbers.chunks(FIRMS_PER_TRANSACTION) {
-        let txn = state.db.begin().await?;
+        let txn = services.db.begin().await?;
         for &number in chunk {
             let slug_text = seeded_slug(number);
             let slug = TenantSlug::parse(&slug_text).map_err(TenancyError::from)?;
@@ -94,7 +94,7 @@ pub async fn seed_firms(
             progress(last);
         }
     }
-    state.db.refresh_statistics().await?;
+    services.db.refresh_statistics().await?;
     Ok(created)
 }
 

@@ -8,11 +8,13 @@ use poem::Server;
 use poem::listener::{Acceptor, Listener, TcpListener};
 use tokio::sync::watch;
 
-use crate::app::{AppState, admin_endpoint, public_endpoint};
 use crate::database::{self, DatabaseError};
+use crate::routes::{admin_endpoint, public_endpoint};
 use crate::settings::{Environment, Settings};
-use crate::{demo, emails, firms, processors};
+use crate::state::AppState;
+use crate::{demo, mail};
 use notification::DeliveryWorker;
+use service::{emails, firms, processors};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
@@ -77,7 +79,7 @@ pub async fn serve(
     for task in background {
         let _ = task.await;
     }
-    state.db.close().await.ok();
+    state.services.db.close().await.ok();
     tracing::info!("stopped");
     Ok(())
 }
@@ -88,7 +90,7 @@ pub async fn serve(
 pub async fn start_up(settings: Settings) -> Result<AppState, ServeError> {
     let state = open_state(settings).await?;
     if state.settings.environment == Environment::Development {
-        demo::ensure_demo_firm(&state.db, &state.hasher).await?;
+        demo::ensure_demo_firm(&state.services.db, &state.services.hasher).await?;
     }
     Ok(state)
 }
@@ -110,14 +112,22 @@ fn start_background(
     let stopped = |mut receiver: watch::Receiver<bool>| async move {
         let _ = receiver.wait_for(|stop| *stop).await;
     };
-    let transport = emails::transport(&state.settings).map_err(ServeError::Mail)?;
-    let settings = emails::delivery_settings(&state.settings).map_err(ServeError::Mail)?;
-    let worker = DeliveryWorker::new(state.db.clone(), transport, settings, state.waker.clone())
-        .with_observer(std::sync::Arc::new(emails::AuditTrailObserver));
+    let transport = mail::transport(&state.settings).map_err(ServeError::Mail)?;
+    let settings = mail::delivery_settings(&state.settings).map_err(ServeError::Mail)?;
+    let worker = DeliveryWorker::new(
+        state.services.db.clone(),
+        transport,
+        settings,
+        state.services.waker.clone(),
+    )
+    .with_observer(std::sync::Arc::new(emails::AuditTrailObserver));
     Ok(vec![
         tokio::spawn(worker.run(stopped(stop.clone()))),
-        tokio::spawn(processors::run(state.clone(), stopped(stop.clone()))),
-        tokio::spawn(firms::run_purge(state.clone(), stopped(stop))),
+        tokio::spawn(processors::run(
+            state.services.clone(),
+            stopped(stop.clone()),
+        )),
+        tokio::spawn(firms::run_purge(state.services.clone(), stopped(stop))),
     ])
 }
 

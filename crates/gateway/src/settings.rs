@@ -14,6 +14,8 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use tenancy::HostName;
 
+pub use service::{LimitSettings, PublicScheme};
+
 const DEFAULT_FILE: &str = include_str!("../../../config/default.toml");
 const DEVELOPMENT_FILE: &str = include_str!("../../../config/development.toml");
 const TEST_FILE: &str = include_str!("../../../config/test.toml");
@@ -160,40 +162,16 @@ fn deserialize_host_name<'de, D: serde::Deserializer<'de>>(
     HostName::parse(&raw).map_err(|error| serde::de::Error::custom(format!("`{raw}`: {error}")))
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum PublicScheme {
-    Http,
-    Https,
-}
-
-impl PublicScheme {
-    pub fn as_str(&self) -> &'static str {
-        match self {
-            Self::Http => "http",
-            Self::Https => "https",
-        }
-    }
-
-    fn default_port(&self) -> u16 {
-        match self {
-            Self::Http => 80,
-            Self::Https => 443,
-        }
-    }
-}
-
 impl ServerSettings {
     /// The public origin of a host: scheme, host and, when it is not the scheme's
     /// default, the port. Links in emails and pages are built from this alone.
     pub fn public_origin(&self, host: &str) -> String {
-        match self
-            .public_port
-            .filter(|port| *port != self.public_scheme.default_port())
-        {
-            Some(port) => format!("{}://{host}:{port}", self.public_scheme.as_str()),
-            None => format!("{}://{host}", self.public_scheme.as_str()),
+        service::FirmLinks {
+            base_domain: self.base_domain.clone(),
+            scheme: self.public_scheme,
+            port: self.public_port,
         }
+        .origin(host)
     }
 }
 
@@ -282,26 +260,6 @@ pub struct PasswordSettings {
 pub struct SessionSettings {
     pub idle_minutes: i64,
     pub absolute_hours: i64,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct LimitSettings {
-    pub sign_in_per_email: u64,
-    pub sign_in_per_address: u64,
-    pub forgot_per_address: u64,
-    pub reset_emails_per_email: u64,
-    /// "Request your credential" requests a firm accepts per hour, from anyone: each
-    /// one emails every staff member text a stranger wrote.
-    pub access_requests_per_firm_per_hour: u64,
-    pub window_minutes: i64,
-}
-
-impl LimitSettings {
-    /// The window of every limit but the hourly ones.
-    pub fn window(&self) -> chrono::Duration {
-        chrono::Duration::minutes(self.window_minutes)
-    }
 }
 
 /// What `cargo xtask bench` needs from the binary it measures.
@@ -628,7 +586,7 @@ mod tests {
         )
         .unwrap();
         assert_eq!(settings.mail.lease_seconds, 10);
-        let delivery = crate::emails::delivery_settings(&settings).unwrap();
+        let delivery = crate::mail::delivery_settings(&settings).unwrap();
         assert_eq!(delivery.lease, std::time::Duration::from_secs(10));
         let error = Settings::load_with_variables(
             Environment::Development,

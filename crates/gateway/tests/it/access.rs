@@ -138,7 +138,7 @@ async fn declining_and_other_firms_requests() {
         )
         .await
         .assert_status_is_ok();
-    let request = identity::pending_access_requests(&app.state.db, acme.id, 10)
+    let request = identity::pending_access_requests(&app.state.services.db, acme.id, 10)
         .await
         .unwrap()
         .remove(0);
@@ -174,7 +174,7 @@ async fn declining_and_other_firms_requests() {
         .await;
     assert_eq!(location(&declined), "/staff/access-requests");
     assert!(
-        identity::pending_access_requests(&app.state.db, acme.id, 10)
+        identity::pending_access_requests(&app.state.services.db, acme.id, 10)
             .await
             .unwrap()
             .is_empty()
@@ -228,12 +228,14 @@ async fn requests_are_capped_per_firm_per_hour_whatever_the_address() {
         ]
     );
     assert_eq!(request("globex.localhost", 5).await, StatusCode::OK);
-    let acme =
-        tenancy::find_tenant_by_slug(&app.state.db, &tenancy::TenantSlug::parse("acme").unwrap())
-            .await
-            .unwrap()
-            .unwrap();
-    let kept = identity::pending_access_requests(&app.state.db, acme.id, 100)
+    let acme = tenancy::find_tenant_by_slug(
+        &app.state.services.db,
+        &tenancy::TenantSlug::parse("acme").unwrap(),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    let kept = identity::pending_access_requests(&app.state.services.db, acme.id, 100)
         .await
         .unwrap();
     assert_eq!(kept.len(), 3, "the refused one was not kept");

@@ -16,7 +16,7 @@ async fn healthz_answers_ok() {
 async fn readyz_follows_the_database() {
     let app = spawn_app().await;
     app.admin.get("/readyz").send().await.assert_status_is_ok();
-    app.state.db.clone().close().await.unwrap();
+    app.state.services.db.clone().close().await.unwrap();
     app.admin
         .get("/readyz")
         .send()
@@ -88,9 +88,14 @@ async fn metrics_show_the_outbox_age_and_the_hashing_pool() {
         .render_platform(&email, "Latchkey", None)
         .unwrap();
     let written = chrono::Utc::now() - chrono::TimeDelta::minutes(10);
-    notification::enqueue_platform(&app.state.db, "ann@client.test", &rendered, written)
-        .await
-        .unwrap();
+    notification::enqueue_platform(
+        &app.state.services.db,
+        "ann@client.test",
+        &rendered,
+        written,
+    )
+    .await
+    .unwrap();
     let text = body(app.admin.get("/metrics").send().await).await;
     let age = text
         .lines()

@@ -35,7 +35,7 @@ async fn setup(app: &TestApp) {
     )
     .await;
     tenancy::set_tenant_status(
-        &app.state.db,
+        &app.state.services.db,
         &initech.slug,
         tenancy::TenantStatus::Suspended,
         chrono::Utc::now(),
@@ -66,7 +66,7 @@ async fn known_and_unknown_addresses_get_the_same_page_and_only_known_ones_an_em
     );
     assert!(pages[0].contains("Check your email"));
 
-    gateway::processors::process_firm_lookups(&app.state)
+    service::processors::process_firm_lookups(&app.state.services)
         .await
         .unwrap();
     let folder = tempfile::tempdir().unwrap();
@@ -130,18 +130,18 @@ async fn the_form_needs_its_csrf_token_one_email_field_and_respects_the_limits()
             .await
             .assert_status_is_ok();
     }
-    gateway::processors::process_firm_lookups(&app.state)
+    service::processors::process_firm_lookups(&app.state.services)
         .await
         .unwrap();
     let folder = tempfile::tempdir().unwrap();
     let mailbox = deliver(&app, folder.path()).await;
     assert_eq!(mailbox.list(20).await.unwrap().len(), 3);
 
-    let from = |ip: &str| gateway::request_context::ClientAddress(Some(ip.parse().unwrap()));
+    let from = |ip: &str| gateway::http::request_context::ClientAddress(Some(ip.parse().unwrap()));
     // Per client address: refused past `limits.forgot_per_address` (10) in the window.
     // Called directly, as the form would from that address.
     for _ in 0..10 {
-        gateway::forms::record_limited(
+        gateway::http::forms::record_limited(
             &app.state,
             "find-firm",
             from("203.0.113.9"),
@@ -151,7 +151,7 @@ async fn the_form_needs_its_csrf_token_one_email_field_and_respects_the_limits()
         .await
         .unwrap();
     }
-    let refused = gateway::forms::record_limited(
+    let refused = gateway::http::forms::record_limited(
         &app.state,
         "find-firm",
         from("203.0.113.9"),
@@ -161,10 +161,10 @@ async fn the_form_needs_its_csrf_token_one_email_field_and_respects_the_limits()
     .await;
     assert!(matches!(
         refused,
-        Err(gateway::error::GatewayError::TooManyAttempts { .. })
+        Err(gateway::http::error::GatewayError::TooManyAttempts { .. })
     ));
     // Another address, and the other form's bucket, are not affected.
-    gateway::forms::record_limited(
+    gateway::http::forms::record_limited(
         &app.state,
         "find-firm",
         from("203.0.113.10"),
@@ -173,7 +173,13 @@ async fn the_form_needs_its_csrf_token_one_email_field_and_respects_the_limits()
     )
     .await
     .unwrap();
-    gateway::forms::record_limited(&app.state, "forgot", from("203.0.113.9"), Vec::new(), None)
-        .await
-        .unwrap();
+    gateway::http::forms::record_limited(
+        &app.state,
+        "forgot",
+        from("203.0.113.9"),
+        Vec::new(),
+        None,
+    )
+    .await
+    .unwrap();
 }

@@ -42,10 +42,13 @@ fn fields<'a>(overrides: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
 }
 
 async fn stored(app: &TestApp) -> tenancy::Tenant {
-    tenancy::find_tenant_by_slug(&app.state.db, &tenancy::TenantSlug::parse("acme").unwrap())
-        .await
-        .unwrap()
-        .unwrap()
+    tenancy::find_tenant_by_slug(
+        &app.state.services.db,
+        &tenancy::TenantSlug::parse("acme").unwrap(),
+    )
+    .await
+    .unwrap()
+    .unwrap()
 }
 
 #[tokio::test]
@@ -111,7 +114,7 @@ async fn an_administrator_changes_the_settings_and_the_firm_follows() {
         Some("#0a7c55")
     );
     // The firm's own password rule is the one its pages apply.
-    assert_eq!(app.state.policy_for(&firm).min_length, 12);
+    assert_eq!(app.state.services.policy(&firm).password.min_length, 12);
 }
 
 #[tokio::test]

@@ -181,9 +181,13 @@ async fn an_ended_session_tells_the_button_401_and_sends_nothing() {
     );
     let forged = post(format!("{csrf_only}; latchkey_staff=forged-session")).await;
     forged.assert_status(StatusCode::UNAUTHORIZED);
-    let queued = notification::list_messages(&app.state.db, notification::MessageFilter::all(), 10)
-        .await
-        .unwrap();
+    let queued = notification::list_messages(
+        &app.state.services.db,
+        notification::MessageFilter::all(),
+        10,
+    )
+    .await
+    .unwrap();
     assert!(queued.is_empty(), "nothing was sent: {queued:?}");
 }
 
@@ -235,7 +239,7 @@ async fn forgot_password_emails_the_stored_address_and_respects_the_limit() {
             .await
             .assert_status_is_ok();
     }
-    gateway::processors::process_reset_requests(&app.state)
+    service::processors::process_reset_requests(&app.state.services)
         .await
         .unwrap();
     let mailbox = deliver(&app, folder.path()).await;
@@ -252,7 +256,7 @@ async fn forgot_password_emails_the_stored_address_and_respects_the_limit() {
             )
             .await;
     }
-    gateway::processors::process_reset_requests(&app.state)
+    service::processors::process_reset_requests(&app.state.services)
         .await
         .unwrap();
     let mailbox = deliver(&app, folder.path()).await;
@@ -269,10 +273,15 @@ async fn temporary_password_mode_end_to_end() {
     let (firm, client, contact) = setup(&app).await;
     let mut settings = firm.settings.clone();
     settings.reset_mode = tenancy::ResetMode::TemporaryPassword;
-    tenancy::update_tenant_settings(&app.state.db, firm.id, &settings, chrono::Utc::now())
-        .await
-        .unwrap();
-    app.state.resolver.invalidate_tenant(firm.id);
+    tenancy::update_tenant_settings(
+        &app.state.services.db,
+        firm.id,
+        &settings,
+        chrono::Utc::now(),
+    )
+    .await
+    .unwrap();
+    app.state.services.resolver.invalidate_tenant(firm.id);
     let folder = tempfile::tempdir().unwrap();
 
     let staff = Browser::new(&app, "acme.localhost");
@@ -350,8 +359,8 @@ async fn an_expired_link_leads_to_a_new_one_that_works() {
     let (firm, _, contact) = setup(&app).await;
     let folder = tempfile::tempdir().unwrap();
     let stale = reset_token::mint_token(
-        &app.state.db,
-        &app.state.token_keys,
+        &app.state.services.db,
+        &app.state.services.token_keys,
         firm.id,
         reset_token::TokenPurpose::Reset,
         "contact",
@@ -380,7 +389,7 @@ async fn an_expired_link_leads_to_a_new_one_that_works() {
         .await;
     assert!(body(sent).await.contains("Got it"));
 
-    gateway::processors::process_reset_requests(&app.state)
+    service::processors::process_reset_requests(&app.state.services)
         .await
         .unwrap();
     let mailbox = deliver(&app, folder.path()).await;
@@ -425,17 +434,17 @@ async fn a_reset_emails_delivery_or_failure_enters_the_contacts_audit_trail() {
         notification::DeliverySettings::new("Latchkey <no-reply@latchkey.test>").unwrap();
     settings.max_attempts = 1;
     notification::DeliveryWorker::new(
-        app.state.db.clone(),
+        app.state.services.db.clone(),
         notification::Transport::smtp("smtp://127.0.0.1:9?tls=none").unwrap(),
         settings,
-        app.state.waker.clone(),
+        app.state.services.waker.clone(),
     )
-    .with_observer(Arc::new(gateway::emails::AuditTrailObserver))
+    .with_observer(Arc::new(service::emails::AuditTrailObserver))
     .deliver_due()
     .await
     .unwrap();
 
-    let history = identity::account_history(&app.state.db, firm.id, contact.id, 50)
+    let history = identity::account_history(&app.state.services.db, firm.id, contact.id, 50)
         .await
         .unwrap();
     let actions: Vec<&str> = history.iter().map(|event| event.action.as_str()).collect();

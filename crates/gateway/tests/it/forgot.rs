@@ -40,7 +40,7 @@ async fn the_form_follows_figure_eight_and_the_answer_figure_nine() {
         html.contains("Success") && html.contains("Got it") && html.contains("href=\"/login\""),
         "{html}"
     );
-    let queued = pending_reset_requests(&app.state.db, chrono::Utc::now(), 10)
+    let queued = pending_reset_requests(&app.state.services.db, chrono::Utc::now(), 10)
         .await
         .unwrap();
     assert_eq!(queued.len(), 1);
@@ -118,7 +118,7 @@ async fn a_field_sent_twice_or_as_an_array_is_refused() {
         .await
         .assert_status(StatusCode::BAD_REQUEST);
     assert!(
-        pending_reset_requests(&app.state.db, chrono::Utc::now(), 10)
+        pending_reset_requests(&app.state.services.db, chrono::Utc::now(), 10)
             .await
             .unwrap()
             .is_empty(),
@@ -150,16 +150,23 @@ async fn a_malformed_address_is_a_validation_error() {
 async fn the_answer_states_the_firms_own_link_lifetime() {
     let app = spawn_app().await;
     setup(&app).await;
-    let firm =
-        tenancy::find_tenant_by_slug(&app.state.db, &tenancy::TenantSlug::parse("acme").unwrap())
-            .await
-            .unwrap()
-            .unwrap();
+    let firm = tenancy::find_tenant_by_slug(
+        &app.state.services.db,
+        &tenancy::TenantSlug::parse("acme").unwrap(),
+    )
+    .await
+    .unwrap()
+    .unwrap();
     let mut settings = firm.settings.clone();
     settings.reset_link_minutes = Some(42);
-    tenancy::update_tenant_settings(&app.state.db, firm.id, &settings, chrono::Utc::now())
-        .await
-        .unwrap();
+    tenancy::update_tenant_settings(
+        &app.state.services.db,
+        firm.id,
+        &settings,
+        chrono::Utc::now(),
+    )
+    .await
+    .unwrap();
     let browser = Browser::new(&app, "acme.localhost");
     let sent = browser
         .submit(

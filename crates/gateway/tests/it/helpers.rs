@@ -2,8 +2,9 @@
 
 use std::sync::Arc;
 
-use gateway::app::{AppState, admin_endpoint, public_endpoint};
+use gateway::routes::{admin_endpoint, public_endpoint};
 use gateway::settings::{Environment, Settings};
+use gateway::state::AppState;
 use migrations::testing::{TestDatabase, fresh_database};
 use notification::{DeliverySettings, DeliveryWorker, FileMailbox, Transport};
 use poem::endpoint::BoxEndpoint;
@@ -114,7 +115,7 @@ impl OtherInstance {
 
 impl TestApp {
     pub async fn second_instance(&self) -> OtherInstance {
-        let state = app_state(&self.variables, &self.state.db, &self.dns);
+        let state = app_state(&self.variables, &self.state.services.db, &self.dns);
         OtherInstance {
             public: TestClient::new(public_endpoint(&state)),
         }
@@ -123,7 +124,7 @@ impl TestApp {
     pub async fn create_firm(&self, slug: &str, name: &str) -> Tenant {
         let new =
             NewTenant::new(TenantSlug::parse(slug).unwrap(), name, "admin@firm.test").unwrap();
-        tenancy::create_tenant(&self.state.db, new, chrono::Utc::now())
+        tenancy::create_tenant(&self.state.services.db, new, chrono::Utc::now())
             .await
             .unwrap()
     }
@@ -140,15 +141,15 @@ impl TestApp {
             email: identity::EmailAddress::parse(email).unwrap(),
             name: "Test Staff".to_owned(),
             role,
-            password_hash: Some(self.state.hasher.hash(password).await.unwrap()),
+            password_hash: Some(self.state.services.hasher.hash(password).await.unwrap()),
         };
-        identity::create_staff_user(&self.state.db, tenant.id, new, chrono::Utc::now())
+        identity::create_staff_user(&self.state.services.db, tenant.id, new, chrono::Utc::now())
             .await
             .unwrap();
     }
 
     pub async fn create_client(&self, tenant: &Tenant, name: &str) -> identity::Client {
-        identity::create_client(&self.state.db, tenant.id, name, chrono::Utc::now())
+        identity::create_client(&self.state.services.db, tenant.id, name, chrono::Utc::now())
             .await
             .unwrap()
     }
@@ -167,9 +168,9 @@ impl TestApp {
             name: name.to_owned(),
             email: identity::EmailAddress::parse(email).unwrap(),
             locale: "en".to_owned(),
-            password_hash: Some(self.state.hasher.hash(password).await.unwrap()),
+            password_hash: Some(self.state.services.hasher.hash(password).await.unwrap()),
         };
-        identity::create_contact(&self.state.db, tenant.id, new, chrono::Utc::now())
+        identity::create_contact(&self.state.services.db, tenant.id, new, chrono::Utc::now())
             .await
             .unwrap()
     }
@@ -184,12 +185,12 @@ impl TestApp {
 pub async fn deliver(app: &TestApp, folder: &std::path::Path) -> FileMailbox {
     let settings = DeliverySettings::new("Latchkey <no-reply@latchkey.test>").unwrap();
     let worker = DeliveryWorker::new(
-        app.state.db.clone(),
+        app.state.services.db.clone(),
         Transport::file(folder),
         settings,
-        app.state.waker.clone(),
+        app.state.services.waker.clone(),
     )
-    .with_observer(Arc::new(gateway::emails::AuditTrailObserver));
+    .with_observer(Arc::new(service::emails::AuditTrailObserver));
     worker.deliver_due().await.unwrap();
     FileMailbox::new(folder)
 }

@@ -215,22 +215,24 @@ async fn every_route_sends_the_security_headers_and_only_strict_cookies() {
 
 /// Counts what hostile input could have half-written.
 async fn stored(app: &TestApp) -> (usize, usize) {
-    let firm =
-        tenancy::find_tenant_by_slug(&app.state.db, &tenancy::TenantSlug::parse("acme").unwrap())
-            .await
-            .unwrap()
-            .unwrap();
-    let clients = identity::list_clients(&app.state.db, firm.id, None, 1, 200)
+    let firm = tenancy::find_tenant_by_slug(
+        &app.state.services.db,
+        &tenancy::TenantSlug::parse("acme").unwrap(),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    let clients = identity::list_clients(&app.state.services.db, firm.id, None, 1, 200)
         .await
         .unwrap()
         .total as usize;
     let mut contacts = 0;
-    for page in identity::list_clients(&app.state.db, firm.id, None, 1, 200)
+    for page in identity::list_clients(&app.state.services.db, firm.id, None, 1, 200)
         .await
         .unwrap()
         .clients
     {
-        contacts += identity::list_contacts(&app.state.db, firm.id, page.id)
+        contacts += identity::list_contacts(&app.state.services.db, firm.id, page.id)
             .await
             .unwrap()
             .len();
@@ -371,9 +373,13 @@ async fn hostile_input_gets_a_clear_answer_and_writes_nothing() {
     post_raw(&admin, &new_contact, &new_contact, raw.into_bytes())
         .await
         .assert_status(StatusCode::SEE_OTHER);
-    let contacts = identity::list_contacts(&app.state.db, firm.contact.tenant_id, firm.client.id)
-        .await
-        .unwrap();
+    let contacts = identity::list_contacts(
+        &app.state.services.db,
+        firm.contact.tenant_id,
+        firm.client.id,
+    )
+    .await
+    .unwrap();
     let emails: Vec<&str> = contacts.iter().map(|c| c.email.as_str()).collect();
     assert!(
         emails.contains(&homoglyph) && emails.contains(&"body.boom@acme.test"),
@@ -481,9 +487,10 @@ async fn the_public_forms_refuse_hostile_input_alike() {
             .await;
         assert_eq!(response.0.status(), status, "{fields:?}");
     }
-    let nothing = reset_token::pending_reset_requests(&app.state.db, chrono::Utc::now(), 10)
-        .await
-        .unwrap();
+    let nothing =
+        reset_token::pending_reset_requests(&app.state.services.db, chrono::Utc::now(), 10)
+            .await
+            .unwrap();
     assert!(
         nothing
             .iter()

@@ -57,14 +57,14 @@ async fn a_suspended_firm_is_a_403_page_with_its_name() {
         .await
         .assert_status_is_ok();
     tenancy::set_tenant_status(
-        &app.state.db,
+        &app.state.services.db,
         &firm.slug,
         TenantStatus::Suspended,
         chrono::Utc::now(),
     )
     .await
     .unwrap();
-    app.state.resolver.invalidate_tenant(firm.id);
+    app.state.services.resolver.invalidate_tenant(firm.id);
     let response = app.get("acme.localhost", "/").await;
     response.assert_status(StatusCode::FORBIDDEN);
     let body = body(response).await;
@@ -154,7 +154,7 @@ async fn a_verified_custom_domain_serves_its_firm() {
     let domain = tenancy::HostName::parse("portal.acme-tax.test").unwrap();
     let base = app.state.settings.server.base_domain.clone();
     tenancy::add_tenant_domain(
-        &app.state.db,
+        &app.state.services.db,
         firm.id,
         domain.clone(),
         &base,
@@ -166,10 +166,15 @@ async fn a_verified_custom_domain_serves_its_firm() {
         .await
         .assert_status(StatusCode::NOT_FOUND);
 
-    tenancy::mark_tenant_domain_verified(&app.state.db, firm.id, &domain, chrono::Utc::now())
-        .await
-        .unwrap();
-    app.state.resolver.invalidate_tenant(firm.id);
+    tenancy::mark_tenant_domain_verified(
+        &app.state.services.db,
+        firm.id,
+        &domain,
+        chrono::Utc::now(),
+    )
+    .await
+    .unwrap();
+    app.state.services.resolver.invalidate_tenant(firm.id);
     let response = app.get("portal.acme-tax.test", "/login").await;
     response.assert_status_is_ok();
     assert_contains(response, "ACME Corporation").await;

@@ -6,9 +6,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use gateway::processors;
 use notification::{DeliverySettings, DeliveryWorker, MessageFilter, OutboxStatus, Transport};
 use poem::http::StatusCode;
+use service::processors;
 use tokio::sync::watch;
 
 use crate::helpers::{Browser, TestApp, location, spawn_app_with};
@@ -100,9 +100,10 @@ async fn ask_for_links(app: Arc<TestApp>) -> Failures {
 async fn every_message_leaves_the_queue(app: &TestApp, expected_at_least: usize) {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
     loop {
-        let messages = notification::list_messages(&app.state.db, MessageFilter::all(), 100_000)
-            .await
-            .unwrap();
+        let messages =
+            notification::list_messages(&app.state.services.db, MessageFilter::all(), 100_000)
+                .await
+                .unwrap();
         let sent = messages
             .iter()
             .filter(|message| message.status == OutboxStatus::Sent)
@@ -151,16 +152,16 @@ async fn eight_staff_sessions_add_contacts_while_the_queues_run() {
     let mut delivery = DeliverySettings::new("Latchkey <no-reply@latchkey.test>").unwrap();
     delivery.max_attempts = 3;
     let worker = DeliveryWorker::new(
-        app.state.db.clone(),
+        app.state.services.db.clone(),
         Transport::Log,
         delivery,
-        app.state.waker.clone(),
+        app.state.services.waker.clone(),
     )
-    .with_observer(Arc::new(gateway::emails::AuditTrailObserver));
+    .with_observer(Arc::new(service::emails::AuditTrailObserver));
     let background = [
         tokio::spawn(worker.run(until_stopped(stopped.clone()))),
         tokio::spawn(processors::run(
-            app.state.clone(),
+            app.state.services.clone(),
             until_stopped(stopped.clone()),
         )),
     ];
@@ -179,7 +180,7 @@ async fn eight_staff_sessions_add_contacts_while_the_queues_run() {
         failures.len(),
         &failures[..failures.len().min(5)]
     );
-    let contacts = identity::list_contacts(&app.state.db, firm.id, client.id)
+    let contacts = identity::list_contacts(&app.state.services.db, firm.id, client.id)
         .await
         .unwrap();
     assert_eq!(contacts.len(), STAFF_SESSIONS * CONTACTS_EACH);
@@ -187,7 +188,7 @@ async fn eight_staff_sessions_add_contacts_while_the_queues_run() {
     // Every invitation goes out, and every request is handled.
     every_message_leaves_the_queue(&app, STAFF_SESSIONS * CONTACTS_EACH).await;
     let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-    while !reset_token::pending_reset_requests(&app.state.db, chrono::Utc::now(), 1)
+    while !reset_token::pending_reset_requests(&app.state.services.db, chrono::Utc::now(), 1)
         .await
         .unwrap()
         .is_empty()

@@ -531,11 +531,13 @@ async fn delete_takes_the_firm_offline_and_purge_removes_all_its_data() {
     let app = spawn_app().await;
     create(&app, "acme").await;
     create(&app, "keeper").await;
-    let acme =
-        tenancy::find_tenant_by_slug(&app.state.db, &tenancy::TenantSlug::parse("acme").unwrap())
-            .await
-            .unwrap()
-            .unwrap();
+    let acme = tenancy::find_tenant_by_slug(
+        &app.state.services.db,
+        &tenancy::TenantSlug::parse("acme").unwrap(),
+    )
+    .await
+    .unwrap()
+    .unwrap();
     let client = app.create_client(&acme, "John A. Teague").await;
     app.create_contact(
         &acme,
@@ -586,14 +588,14 @@ async fn delete_takes_the_firm_offline_and_purge_removes_all_its_data() {
     assert_eq!(listed.json["firms"][0]["slug"], "acme");
 
     // Not yet: the grace period holds.
-    let early = gateway::firms::purge_deleted_firms(&app.state, Utc::now())
+    let early = service::firms::purge_deleted_firms(&app.state.services, Utc::now())
         .await
         .unwrap();
     assert!(early.is_empty());
     assert!(count_rows_of(&app, acme.id).await > 0);
 
     let later = Utc::now() + chrono::Duration::days(31);
-    let purged = gateway::firms::purge_deleted_firms(&app.state, later)
+    let purged = service::firms::purge_deleted_firms(&app.state.services, later)
         .await
         .unwrap();
     assert_eq!(
@@ -624,7 +626,7 @@ async fn delete_takes_the_firm_offline_and_purge_removes_all_its_data() {
 /// Rows that belong to a firm, across every table that has a `tenant_id`.
 async fn count_rows_of(app: &TestApp, tenant: tenancy::TenantId) -> i64 {
     use sea_orm::{ConnectionTrait, Statement};
-    let db = &app.state.db;
+    let db = &app.state.services.db;
     let backend = db.get_database_backend();
     let mut total = 0;
     for table in [
@@ -853,10 +855,10 @@ async fn dead_messages_are_listed_and_retried() {
         notification::DeliverySettings::new("Latchkey <no-reply@latchkey.test>").unwrap();
     settings.max_attempts = 1;
     let worker = notification::DeliveryWorker::new(
-        app.state.db.clone(),
+        app.state.services.db.clone(),
         notification::Transport::smtp("smtp://127.0.0.1:9?tls=none").unwrap(),
         settings,
-        app.state.waker.clone(),
+        app.state.services.waker.clone(),
     );
     worker.deliver_due().await.unwrap();
 
@@ -879,9 +881,10 @@ async fn dead_messages_are_listed_and_retried() {
 
     use sea_orm::ConnectionTrait as _;
     // The dead invitation's link is not kept at rest...
-    let backend = app.state.db.get_database_backend();
+    let backend = app.state.services.db.get_database_backend();
     let unwiped = app
         .state
+        .services
         .db
         .query_one_raw(sea_orm::Statement::from_string(
             backend,
@@ -953,11 +956,13 @@ async fn dead_messages_are_listed_and_retried() {
 async fn audit_events_page_and_activity_counts_resets() {
     let app = spawn_app().await;
     create(&app, "acme").await;
-    let acme =
-        tenancy::find_tenant_by_slug(&app.state.db, &tenancy::TenantSlug::parse("acme").unwrap())
-            .await
-            .unwrap()
-            .unwrap();
+    let acme = tenancy::find_tenant_by_slug(
+        &app.state.services.db,
+        &tenancy::TenantSlug::parse("acme").unwrap(),
+    )
+    .await
+    .unwrap()
+    .unwrap();
     app.create_staff(
         &acme,
         "staff@acme.test",
@@ -1309,7 +1314,7 @@ async fn a_custom_domain_whose_record_is_gone_lapses() {
 
     // Still in place a day later: confirmed, nothing changes.
     let tomorrow = Utc::now() + chrono::Duration::hours(25);
-    let checked = gateway::firms::reverify_domains(&app.state, tomorrow)
+    let checked = service::firms::reverify_domains(&app.state.services, tomorrow)
         .await
         .unwrap();
     assert_eq!((checked.confirmed, checked.lapsed), (1, 0));
@@ -1317,15 +1322,15 @@ async fn a_custom_domain_whose_record_is_gone_lapses() {
         .await
         .assert_status_is_ok();
     // Just confirmed: not due again for a day.
-    let again = gateway::firms::reverify_domains(&app.state, tomorrow)
+    let again = service::firms::reverify_domains(&app.state.services, tomorrow)
         .await
         .unwrap();
-    assert_eq!(again, gateway::firms::Reverified::default());
+    assert_eq!(again, service::firms::Reverified::default());
 
     // The record is taken down (the domain was sold): the next day's round drops it.
     app.dns.publish(record, "someone else's value");
     let later = tomorrow + chrono::Duration::hours(25);
-    let checked = gateway::firms::reverify_domains(&app.state, later)
+    let checked = service::firms::reverify_domains(&app.state.services, later)
         .await
         .unwrap();
     assert_eq!((checked.confirmed, checked.lapsed), (0, 1));

@@ -235,7 +235,7 @@ async fn the_limit_holds_in_the_database_not_in_one_process() {
     let bucket = format!("sign-in:pair:{}:staff:admin@acme.test:unknown", firm.id);
     // Five failures counted by another instance: only the database knows.
     identity::hit_buckets(
-        &app.state.db,
+        &app.state.services.db,
         &[(bucket.as_str(), 5)],
         chrono::Duration::minutes(15),
         chrono::Utc::now(),
@@ -518,10 +518,15 @@ async fn changing_the_password_ends_the_other_sessions() {
     let app = spawn_app().await;
     let (firm, _, contact) = firm_with_people(&app, "acme").await;
     identity::set_contact_password(
-        &app.state.db,
+        &app.state.services.db,
         firm.id,
         contact.id,
-        app.state.hasher.hash(CONTACT_PASSWORD).await.unwrap(),
+        app.state
+            .services
+            .hasher
+            .hash(CONTACT_PASSWORD)
+            .await
+            .unwrap(),
         true,
         chrono::Utc::now(),
     )

@@ -11,7 +11,7 @@ const OPERATOR_TOKEN: &str = "test-operator-token-0123456789abcdef";
 
 /// Runs `sql` written with `$1`-style placeholders on either database.
 async fn execute(app: &TestApp, sql: &str, values: Vec<Value>) -> u64 {
-    let backend = app.state.db.get_database_backend();
+    let backend = app.state.services.db.get_database_backend();
     let sql = match backend {
         DbBackend::Postgres => sql.to_owned(),
         _ => (1..=values.len())
@@ -19,6 +19,7 @@ async fn execute(app: &TestApp, sql: &str, values: Vec<Value>) -> u64 {
             .fold(sql.to_owned(), |sql, n| sql.replace(&format!("${n}"), "?")),
     };
     app.state
+        .services
         .db
         .execute_raw(Statement::from_sql_and_values(backend, sql, values))
         .await
@@ -67,12 +68,16 @@ async fn metrics(app: &TestApp) -> String {
 }
 
 async fn outbox_recipients(app: &TestApp) -> Vec<String> {
-    notification::list_messages(&app.state.db, notification::MessageFilter::all(), 100)
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|message| message.recipient)
-        .collect()
+    notification::list_messages(
+        &app.state.services.db,
+        notification::MessageFilter::all(),
+        100,
+    )
+    .await
+    .unwrap()
+    .into_iter()
+    .map(|message| message.recipient)
+    .collect()
 }
 
 /// Makes every retry that is waiting due now, instead of waiting for its backoff.
@@ -95,10 +100,11 @@ async fn one_firms_broken_request_holds_up_nobody_and_waits_for_an_operator() {
     // ACME's stored settings become unreadable: every request of ACME now fails.
     let settings: String = app
         .state
+        .services
         .db
         .query_one_raw(Statement::from_sql_and_values(
-            app.state.db.get_database_backend(),
-            match app.state.db.get_database_backend() {
+            app.state.services.db.get_database_backend(),
+            match app.state.services.db.get_database_backend() {
                 DbBackend::Postgres => "SELECT settings FROM tenants WHERE id = $1",
                 _ => "SELECT settings FROM tenants WHERE id = ?",
             },
@@ -116,7 +122,7 @@ async fn one_firms_broken_request_holds_up_nobody_and_waits_for_an_operator() {
     )
     .await;
 
-    gateway::processors::process_reset_requests(&app.state)
+    service::processors::process_reset_requests(&app.state.services)
         .await
         .unwrap();
     assert_eq!(
@@ -125,9 +131,9 @@ async fn one_firms_broken_request_holds_up_nobody_and_waits_for_an_operator() {
         "Globex's request went through"
     );
     // ACME's is retried after a backoff, then set aside after the last attempt.
-    for _ in 1..gateway::processors::RETRY.max_attempts {
+    for _ in 1..service::processors::RETRY.max_attempts {
         make_retries_due(&app).await;
-        gateway::processors::process_reset_requests(&app.state)
+        service::processors::process_reset_requests(&app.state.services)
             .await
             .unwrap();
     }
@@ -168,7 +174,7 @@ async fn one_firms_broken_request_holds_up_nobody_and_waits_for_an_operator() {
     assert_eq!(requeued["queue"], "reset_requests");
     let (status, again) = operator(&app, "POST", &format!("/api/v1/requests/{id}/retry")).await;
     assert_eq!(status, StatusCode::NOT_FOUND, "{again}");
-    gateway::processors::process_reset_requests(&app.state)
+    service::processors::process_reset_requests(&app.state.services)
         .await
         .unwrap();
     let mut recipients = outbox_recipients(&app).await;
@@ -203,12 +209,12 @@ async fn an_unsendable_address_stored_before_the_fix_wedges_nothing() {
     )
     .await;
     forgot(&app, "globex.localhost", "pat@globex.test").await;
-    gateway::processors::process_reset_requests(&app.state)
+    service::processors::process_reset_requests(&app.state.services)
         .await
         .unwrap();
     assert_eq!(outbox_recipients(&app).await, ["pat@globex.test"]);
     assert!(
-        reset_token::pending_reset_requests(&app.state.db, chrono::Utc::now(), 10)
+        reset_token::pending_reset_requests(&app.state.services.db, chrono::Utc::now(), 10)
             .await
             .unwrap()
             .is_empty(),
@@ -280,7 +286,7 @@ async fn the_firms_staff_are_told_of_an_access_request_by_the_processor() {
         "{scraped}"
     );
     assert_eq!(
-        gateway::processors::process_access_notices(&app.state)
+        service::processors::process_access_notices(&app.state.services)
             .await
             .unwrap(),
         1
@@ -294,7 +300,7 @@ async fn the_firms_staff_are_told_of_an_access_request_by_the_processor() {
     assert!(message.text.contains("Dana Doe"), "{}", message.text);
     // Told once: a second pass finds nothing to do.
     assert_eq!(
-        gateway::processors::process_access_notices(&app.state)
+        service::processors::process_access_notices(&app.state.services)
             .await
             .unwrap(),
         0

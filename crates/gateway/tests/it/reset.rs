@@ -31,8 +31,8 @@ async fn mint(
     issued: chrono::DateTime<Utc>,
 ) -> MintedToken {
     mint_token(
-        &app.state.db,
-        &app.state.token_keys,
+        &app.state.services.db,
+        &app.state.services.token_keys,
         firm.id,
         TokenPurpose::Reset,
         "contact",
@@ -193,7 +193,7 @@ async fn forged_superseded_and_foreign_links_look_like_links_that_never_existed(
     let (acme, contact) = setup(&app, "acme").await;
     let (_, globex_contact) = setup(&app, "globex").await;
     let globex = tenancy::find_tenant_by_slug(
-        &app.state.db,
+        &app.state.services.db,
         &tenancy::TenantSlug::parse("globex").unwrap(),
     )
     .await
@@ -509,7 +509,7 @@ async fn a_form_changes_only_the_account_of_the_link_it_was_shown_for() {
     let stale = post_form(first_form.clone()).await;
     stale.assert_status(StatusCode::CONFLICT);
     assert!(body(stale).await.contains("Another reset link was opened"));
-    let contact = identity::find_contact(&app.state.db, firm.id, second.id)
+    let contact = identity::find_contact(&app.state.services.db, firm.id, second.id)
         .await
         .unwrap()
         .unwrap();
@@ -520,12 +520,12 @@ async fn a_form_changes_only_the_account_of_the_link_it_was_shown_for() {
 
     let done = post_form(second_form).await;
     done.assert_status(StatusCode::SEE_OTHER);
-    let changed = identity::find_contact(&app.state.db, firm.id, second.id)
+    let changed = identity::find_contact(&app.state.services.db, firm.id, second.id)
         .await
         .unwrap()
         .unwrap();
     assert_ne!(changed.password_hash, second.password_hash);
-    let untouched = identity::find_contact(&app.state.db, firm.id, first.id)
+    let untouched = identity::find_contact(&app.state.services.db, firm.id, first.id)
         .await
         .unwrap()
         .unwrap();
@@ -558,8 +558,8 @@ async fn the_token_cookie_lives_as_long_as_the_link() {
     let app = spawn_app().await;
     let (firm, contact) = setup(&app, "acme").await;
     let invitation = mint_token(
-        &app.state.db,
-        &app.state.token_keys,
+        &app.state.services.db,
+        &app.state.services.token_keys,
         firm.id,
         TokenPurpose::Invite,
         "contact",
@@ -654,12 +654,16 @@ async fn a_disabled_clients_contacts_are_locked_out_until_it_is_enabled() {
         )
         .await
         .assert_status_is_ok();
-    gateway::processors::process_reset_requests(&app.state)
+    service::processors::process_reset_requests(&app.state.services)
         .await
         .unwrap();
-    let sent = notification::list_messages(&app.state.db, notification::MessageFilter::all(), 10)
-        .await
-        .unwrap();
+    let sent = notification::list_messages(
+        &app.state.services.db,
+        notification::MessageFilter::all(),
+        10,
+    )
+    .await
+    .unwrap();
     assert!(sent.is_empty(), "no reset email: {sent:?}");
     let while_disabled = mint(&app, &firm, &contact, Utc::now()).await;
 

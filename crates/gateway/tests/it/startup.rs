@@ -67,7 +67,7 @@ async fn instances_starting_together_on_a_new_database_all_start_and_share_one_d
         .unwrap();
     assert_eq!(contacts.len(), DEMO_CONTACTS.len());
     for state in started {
-        state.db.close().await.ok();
+        state.services.db.close().await.ok();
     }
 }
 
@@ -88,15 +88,17 @@ async fn instances_purging_together_purge_each_firm_once() {
             "ann battery staple",
         )
         .await;
-        gateway::firms::delete_firm(&app.state, slug).await.unwrap();
+        service::firms::delete_firm(&app.state.services, slug)
+            .await
+            .unwrap();
     }
     let after_the_grace = chrono::Utc::now() + chrono::Duration::days(31);
     let mut purges = tokio::task::JoinSet::new();
     for _ in 0..INSTANCES {
         let state = app.state.clone();
-        purges.spawn(
-            async move { gateway::firms::purge_deleted_firms(&state, after_the_grace).await },
-        );
+        purges.spawn(async move {
+            service::firms::purge_deleted_firms(&state.services, after_the_grace).await
+        });
     }
     let mut purged = Vec::new();
     while let Some(outcome) = purges.join_next().await {

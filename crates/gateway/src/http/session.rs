@@ -1,0 +1,221 @@
+//! Who is signed in: session cookies, and the look-ups that turn them into accounts.
+//!
+//! Cookies are host-only (never `Domain=`), so one firm's session is never sent to
+//! another firm's subdomain; and a session is looked up with the firm of the request,
+//! so one presented to the wrong firm simply does not exist there.
+
+use identity::{
+    AccountKind, Contact, ContactStatus, Session, SessionToken, StaffRole, StaffStatus, StaffUser,
+    authenticate_session, client_is_active, create_session, find_contact, find_staff_user,
+    revoke_session,
+};
+use poem::web::cookie::{Cookie, CookieJar, SameSite};
+use tenancy::Tenant;
+
+use crate::http::error::GatewayError;
+use crate::state::AppState;
+
+/// A signed-in account and the session that proves it.
+#[derive(Debug, Clone)]
+pub struct SignedIn<A> {
+    pub account: A,
+    pub session: Session,
+    pub token: SessionToken,
+}
+
+/// The cookie that carries a session of `kind`. Over https it takes the `__Host-`
+/// prefix, which browsers only accept Secure, host-only and for the whole site.
+pub fn cookie_name(kind: AccountKind, https: bool) -> String {
+    let base = match kind {
+        AccountKind::Staff => "latchkey_staff",
+        AccountKind::Contact => "latchkey_session",
+    };
+    if https {
+        format!("__Host-{base}")
+    } else {
+        base.to_owned()
+    }
+}
+
+/// Puts a new session's token in its cookie.
+pub fn set_session_cookie(jar: &CookieJar, kind: AccountKind, token: &SessionToken, https: bool) {
+    let mut cookie = Cookie::new_with_str(cookie_name(kind, https), token.expose());
+    cookie.set_http_only(true);
+    cookie.set_same_site(SameSite::Lax);
+    cookie.set_secure(https);
+    cookie.set_path("/");
+    jar.add(cookie);
+}
+
+pub fn clear_session_cookie(jar: &CookieJar, kind: AccountKind, https: bool) {
+    let mut cookie = Cookie::new_with_str(cookie_name(kind, https), "");
+    cookie.set_http_only(true);
+    cookie.set_same_site(SameSite::Lax);
+    cookie.set_secure(https);
+    cookie.set_path("/");
+    cookie.make_removal();
+    jar.add(cookie);
+}
+
+/// The token in the request's cookie of `kind`, if it has the right shape.
+pub fn session_token(jar: &CookieJar, kind: AccountKind, https: bool) -> Option<SessionToken> {
+    jar.get(&cookie_name(kind, https))
+        .and_then(|cookie| SessionToken::from_cookie(cookie.value_str()))
+}
+
+async fn live_session(
+    state: &AppState,
+    tenant: &Tenant,
+    jar: &CookieJar,
+    kind: AccountKind,
+) -> Result<Option<(Session, SessionToken)>, GatewayError> {
+    let Some(token) = session_token(jar, kind, state.is_https()) else {
+        return Ok(None);
+    };
+    let now = chrono::Utc::now();
+    let session = authenticate_session(
+        &state.services.db,
+        tenant.id,
+        kind,
+        &token,
+        state.services.session_lifetime,
+        now,
+    )
+    .await?;
+    Ok(session.map(|session| (session, token)))
+}
+
+/// The signed-in, active staff user of this firm, or `None`.
+pub async fn current_staff(
+    state: &AppState,
+    tenant: &Tenant,
+    jar: &CookieJar,
+) -> Result<Option<SignedIn<StaffUser>>, GatewayError> {
+    let Some((session, token)) = live_session(state, tenant, jar, AccountKind::Staff).await? else {
+        return Ok(None);
+    };
+    let account = find_staff_user(&state.services.db, tenant.id, session.account_id).await?;
+    Ok(account
+        .filter(|user| user.status == StaffStatus::Active)
+        .map(|account| SignedIn {
+            account,
+            session,
+            token,
+        }))
+}
+
+/// Like [`current_staff`], but signed-out visitors go to the staff sign-in page.
+pub async fn require_staff(
+    state: &AppState,
+    tenant: &Tenant,
+    jar: &CookieJar,
+) -> Result<SignedIn<StaffUser>, GatewayError> {
+    current_staff(state, tenant, jar)
+        .await?
+        .ok_or(GatewayError::SignInRequired(AccountKind::Staff))
+}
+
+/// A signed-in administrator of the firm.
+pub async fn require_admin(
+    state: &AppState,
+    tenant: &Tenant,
+    jar: &CookieJar,
+) -> Result<SignedIn<StaffUser>, GatewayError> {
+    let staff = require_staff(state, tenant, jar).await?;
+    if staff.account.role != StaffRole::Admin {
+        return Err(GatewayError::AdminOnly);
+    }
+    Ok(staff)
+}
+
+/// The signed-in, active contact of this firm, or `None`.
+pub async fn current_contact(
+    state: &AppState,
+    tenant: &Tenant,
+    jar: &CookieJar,
+) -> Result<Option<SignedIn<Contact>>, GatewayError> {
+    let Some((session, token)) = live_session(state, tenant, jar, AccountKind::Contact).await?
+    else {
+        return Ok(None);
+    };
+    let account = find_contact(&state.services.db, tenant.id, session.account_id).await?;
+    let account = with_active_client(
+        state,
+        tenant,
+        account.filter(|contact| contact.status == ContactStatus::Active),
+    )
+    .await?;
+    Ok(account.map(|account| SignedIn {
+        account,
+        session,
+        token,
+    }))
+}
+
+/// `contact`, if its client is enabled: a firm that disables a client expects its
+/// contacts to be locked out (no sign-in, no session, no link, no reset email) until
+/// it is enabled again.
+pub async fn with_active_client(
+    state: &AppState,
+    tenant: &Tenant,
+    contact: Option<Contact>,
+) -> Result<Option<Contact>, GatewayError> {
+    Ok(match contact {
+        Some(contact)
+            if client_is_active(&state.services.db, tenant.id, contact.client_id).await? =>
+        {
+            Some(contact)
+        }
+        _ => None,
+    })
+}
+
+pub async fn require_contact(
+    state: &AppState,
+    tenant: &Tenant,
+    jar: &CookieJar,
+) -> Result<SignedIn<Contact>, GatewayError> {
+    current_contact(state, tenant, jar)
+        .await?
+        .ok_or(GatewayError::SignInRequired(AccountKind::Contact))
+}
+
+/// Signs `account_id` in: any session the browser held before is ended and a new one
+/// is made, so an id planted before sign-in is never promoted.
+pub async fn start_session(
+    state: &AppState,
+    tenant: &Tenant,
+    jar: &CookieJar,
+    kind: AccountKind,
+    account_id: uuid::Uuid,
+) -> Result<(), GatewayError> {
+    if let Some(old) = session_token(jar, kind, state.is_https()) {
+        revoke_session(&state.services.db, tenant.id, &old).await?;
+    }
+    let now = chrono::Utc::now();
+    let (token, _) = create_session(
+        &state.services.db,
+        tenant.id,
+        kind,
+        account_id,
+        state.services.session_lifetime,
+        now,
+    )
+    .await?;
+    set_session_cookie(jar, kind, &token, state.is_https());
+    Ok(())
+}
+
+/// Signs out: the session ends in the database and its cookie is removed.
+pub async fn end_session(
+    state: &AppState,
+    tenant: &Tenant,
+    jar: &CookieJar,
+    kind: AccountKind,
+) -> Result<(), GatewayError> {
+    if let Some(token) = session_token(jar, kind, state.is_https()) {
+        revoke_session(&state.services.db, tenant.id, &token).await?;
+    }
+    clear_session_cookie(jar, kind, state.is_https());
+    Ok(())
+}

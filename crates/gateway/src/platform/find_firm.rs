@@ -1,0 +1,80 @@
+//! "Find your firm" on the platform host: a person who forgot their firm's address
+//! asks for the list of firms where their email has an account. Like "Forgot your
+//! password?", the page only queues the request, so its answer and timing are the
+//! same for every address; the processor emails the list to that address alone.
+
+use identity::{EmailAddress, NewFirmLookup};
+use minijinja::context;
+use poem::http::StatusCode;
+use poem::web::{Data, Form, Html};
+use poem::{IntoResponse, Response, handler};
+
+use crate::http::csrf::{CsrfToken, CsrfVerifier};
+use crate::http::error::GatewayError;
+use crate::http::forms::{check_csrf, record_limited, single};
+use crate::http::request_context::ClientAddress;
+use crate::state::AppState;
+use service::intake::Record;
+
+fn form_page(
+    state: &AppState,
+    csrf: CsrfToken,
+    email: &str,
+    error: Option<&str>,
+) -> Result<Html<String>, GatewayError> {
+    let context = context! { csrf_token => csrf.0.clone(), email, error };
+    Ok(Html(
+        state
+            .templates
+            .render("platform/find_your_firm.html", context)?,
+    ))
+}
+
+#[handler]
+pub async fn find_page(
+    state: Data<&AppState>,
+    csrf: CsrfToken,
+) -> Result<Html<String>, GatewayError> {
+    form_page(&state, csrf, "", None)
+}
+
+#[handler]
+pub async fn request_list(
+    state: Data<&AppState>,
+    csrf: CsrfToken,
+    verifier: CsrfVerifier,
+    client: Data<&ClientAddress>,
+    Form(fields): Form<Vec<(String, String)>>,
+) -> Result<Response, GatewayError> {
+    check_csrf(&verifier, single(&fields, "csrf_token").unwrap_or_default())?;
+    let raw_email = single(&fields, "email")?;
+    let address = client.0.0.map(|address| address.to_string());
+    let email = EmailAddress::parse(raw_email).ok();
+    let record = email.as_ref().map(|email| {
+        Record::FirmLookup(NewFirmLookup {
+            email: email.clone(),
+            client_address: address.clone(),
+        })
+    });
+    record_limited(&state, "find-firm", **client, Vec::new(), record).await?;
+    let Some(email) = email else {
+        let page = form_page(
+            &state,
+            csrf,
+            raw_email.trim(),
+            Some("Enter an email address, like name@example.com."),
+        )?;
+        return Ok(page
+            .with_status(StatusCode::UNPROCESSABLE_ENTITY)
+            .into_response());
+    };
+    state.services.reset_requests.notify_one();
+    // Recorded in the database; the processor logs what came of it.
+    tracing::debug!(email_domain = email.domain(), "firm list requested");
+    Ok(Html(
+        state
+            .templates
+            .render("platform/find_your_firm_sent.html", context! {})?,
+    )
+    .into_response())
+}

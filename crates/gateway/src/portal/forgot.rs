@@ -1,0 +1,91 @@
+//! "Forgot your password?" (figures 8 and 9): the same page, status and work whether
+//! or not the address has an account. The request is only queued here; the worker
+//! decides whether an email goes out, and sends it to the address on the account.
+
+use std::sync::Arc;
+
+use identity::EmailAddress;
+use minijinja::context;
+use poem::http::StatusCode;
+use poem::web::{Data, Form, Html};
+use poem::{IntoResponse, Response, handler};
+use reset_token::NewResetRequest;
+use tenancy::Tenant;
+
+use crate::http::csrf::{CsrfToken, CsrfVerifier};
+use crate::http::error::GatewayError;
+use crate::http::forms::{check_csrf, record_limited, single};
+use crate::http::request_context::ClientAddress;
+use crate::http::templates::firm_value;
+use crate::state::AppState;
+use service::intake::Record;
+
+fn form_page(
+    state: &AppState,
+    tenant: &Tenant,
+    csrf: CsrfToken,
+    email: &str,
+    error: Option<&str>,
+) -> Result<Html<String>, GatewayError> {
+    let context =
+        context! { firm => firm_value(tenant), csrf_token => csrf.0.clone(), email, error };
+    Ok(Html(
+        state
+            .templates
+            .render("portal/forgot_password.html", context)?,
+    ))
+}
+
+#[handler]
+pub async fn forgot_page(
+    state: Data<&AppState>,
+    tenant: Data<&Arc<Tenant>>,
+    csrf: CsrfToken,
+) -> Result<Html<String>, GatewayError> {
+    form_page(&state, &tenant, csrf, "", None)
+}
+
+#[handler]
+pub async fn request_reset(
+    state: Data<&AppState>,
+    tenant: Data<&Arc<Tenant>>,
+    csrf: CsrfToken,
+    verifier: CsrfVerifier,
+    client: Data<&ClientAddress>,
+    Form(fields): Form<Vec<(String, String)>>,
+) -> Result<Response, GatewayError> {
+    check_csrf(&verifier, single(&fields, "csrf_token").unwrap_or_default())?;
+    let raw_email = single(&fields, "email")?;
+    let address = client.0.0.map(|address| address.to_string());
+    let email = EmailAddress::parse(raw_email).ok();
+    // A malformed address counts against the limit too, and is recorded nowhere.
+    let record = email.as_ref().map(|email| {
+        Record::ResetRequest(NewResetRequest {
+            tenant_id: tenant.id,
+            email: email.as_str().to_owned(),
+            client_address: address.clone(),
+        })
+    });
+    record_limited(&state, "forgot", **client, Vec::new(), record).await?;
+    let Some(email) = email else {
+        let page = form_page(
+            &state,
+            &tenant,
+            csrf,
+            raw_email.trim(),
+            Some("Enter an email address, like name@example.com."),
+        )?;
+        return Ok(page
+            .with_status(StatusCode::UNPROCESSABLE_ENTITY)
+            .into_response());
+    };
+    state.services.reset_requests.notify_one();
+    // Recorded in the database; the processor logs what came of it.
+    tracing::debug!(email_domain = email.domain(), "password reset requested");
+    // The firm's own lifetime: the one its link will carry.
+    let context = context! {
+        firm => firm_value(&tenant),
+        ttl_minutes => state.services.policy(&tenant).reset_minutes,
+    };
+    Ok(Html(state.templates.render("portal/forgot_sent.html", context)?).into_response())
+}

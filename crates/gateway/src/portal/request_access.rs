@@ -1,0 +1,111 @@
+//! "Request your credential": the public form on a firm's host.
+
+use crate::http::csrf::{CsrfToken, CsrfVerifier};
+use crate::http::error::GatewayError;
+use crate::http::forms::{check_csrf, record_limited};
+use crate::http::request_context::ClientAddress;
+use crate::http::templates::{firm_value, serialized};
+use crate::state::AppState;
+use identity::{EmailAddress, NewAccessRequest};
+use minijinja::context;
+use poem::http::StatusCode;
+use poem::web::{Data, Form, Html};
+use poem::{IntoResponse, Response, handler};
+use serde::{Deserialize, Serialize};
+use service::intake::{BucketLimit, Record};
+use std::sync::Arc;
+use tenancy::Tenant;
+
+#[derive(Debug, Default, Deserialize, Serialize)]
+pub struct AccessForm {
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    email: String,
+    #[serde(default)]
+    company: String,
+    #[serde(default)]
+    message: String,
+    #[serde(default, skip_serializing)]
+    csrf_token: String,
+}
+
+fn form_page(
+    state: &AppState,
+    tenant: &Tenant,
+    csrf: CsrfToken,
+    values: &AccessForm,
+    error: Option<(&str, &str)>,
+) -> Result<Html<String>, GatewayError> {
+    let context = context! {
+        firm => firm_value(tenant),
+        csrf_token => csrf.0.clone(),
+        values => serialized(values),
+        error_field => error.map(|(field, _)| field),
+        error => error.map(|(_, message)| message),
+    };
+    Ok(Html(
+        state
+            .templates
+            .render("portal/request_access.html", context)?,
+    ))
+}
+
+#[handler]
+pub async fn request_page(
+    state: Data<&AppState>,
+    tenant: Data<&Arc<Tenant>>,
+    csrf: CsrfToken,
+) -> Result<Html<String>, GatewayError> {
+    form_page(&state, &tenant, csrf, &AccessForm::default(), None)
+}
+
+#[handler]
+pub async fn submit_request(
+    state: Data<&AppState>,
+    tenant: Data<&Arc<Tenant>>,
+    csrf: CsrfToken,
+    verifier: CsrfVerifier,
+    client: Data<&ClientAddress>,
+    Form(form): Form<AccessForm>,
+) -> Result<Response, GatewayError> {
+    check_csrf(&verifier, &form.csrf_token)?;
+    let checked = EmailAddress::parse(&form.email)
+        .map_err(|_| ("email", "Enter an email address, like name@example.com."))
+        .and_then(|email| {
+            NewAccessRequest::new(&form.name, email, &form.company, &form.message).map_err(
+                |field| match field {
+                    "name" => ("name", "Enter your name (up to 200 characters)."),
+                    "company" => ("company", "The company name can have up to 200 characters."),
+                    _ => ("message", "The message can have up to 2000 characters."),
+                },
+            )
+        });
+    // Refused forms count against the limit too. The firm's staff are told by the
+    // processor, so that this page only records.
+    let record = checked
+        .as_ref()
+        .ok()
+        .map(|new| Record::AccessRequest(tenant.id, new.clone()));
+    let per_firm = BucketLimit {
+        bucket: format!("access-request:firm:{}", tenant.id),
+        max: state.settings.limits.access_requests_per_firm_per_hour,
+        window: chrono::Duration::hours(1),
+    };
+    record_limited(&state, "access-request", **client, vec![per_firm], record).await?;
+    if let Err((field, message)) = checked {
+        return Ok(
+            form_page(&state, &tenant, csrf, &form, Some((field, message)))?
+                .with_status(StatusCode::UNPROCESSABLE_ENTITY)
+                .into_response(),
+        );
+    }
+    state.services.reset_requests.notify_one();
+    // Recorded in the database; the processor logs what came of it.
+    tracing::debug!("access requested");
+    let page = state.templates.render(
+        "portal/request_access_sent.html",
+        context! { firm => firm_value(&tenant) },
+    )?;
+    Ok(Html(page).into_response())
+}

@@ -1,0 +1,242 @@
+//! The firm's workspaces and clients: the lists, and the client forms.
+
+use super::contacts::end_contact_access;
+use super::views::{ClientView, render, staff_context};
+use crate::http::csrf::{CsrfToken, CsrfVerifier};
+use crate::http::error::GatewayError;
+use crate::http::forms::{check_csrf, parse_id};
+use crate::http::session::{require_admin, require_staff};
+use crate::http::templates::serialized;
+use crate::state::AppState;
+use chrono::Utc;
+use identity::{
+    Client, ClientStatus, IdentityError, create_client, find_client, list_clients, list_contacts,
+    rename_client, set_client_status,
+};
+use minijinja::context;
+use poem::web::cookie::CookieJar;
+use poem::web::{Data, Form, Html, Path, Query, Redirect};
+use poem::{IntoResponse, Response, handler};
+use sea_orm::TransactionTrait;
+use serde::Deserialize;
+use std::sync::Arc;
+use tenancy::Tenant;
+
+pub(crate) const CLIENTS_PER_PAGE: u64 = 50;
+
+#[derive(Debug, Deserialize)]
+pub struct ListQuery {
+    q: Option<String>,
+    page: Option<u64>,
+}
+
+/// "All workspaces": every client of the firm, a page at a time.
+#[handler]
+pub async fn workspaces(
+    state: Data<&AppState>,
+    tenant: Data<&Arc<Tenant>>,
+    jar: &CookieJar,
+    csrf: CsrfToken,
+    Query(query): Query<ListQuery>,
+) -> Result<Html<String>, GatewayError> {
+    let staff = require_staff(&state, &tenant, jar).await?;
+    let page = list_clients(
+        &state.services.db,
+        tenant.id,
+        query.q.as_deref(),
+        query.page.unwrap_or(1),
+        CLIENTS_PER_PAGE,
+    )
+    .await?;
+    render(
+        &state,
+        "staff/workspaces.html",
+        staff_context(
+            &tenant,
+            &staff,
+            csrf,
+            "workspaces",
+            context! {
+                clients => serialized(page.clients.iter().map(ClientView::of).collect::<Vec<_>>()),
+                total => page.total,
+                page => page.page,
+                pages => page.pages(),
+                q => query.q.unwrap_or_default(),
+            },
+        ),
+    )
+}
+
+/// "Client Settings: All Firm Clients".
+#[handler]
+pub async fn clients(
+    state: Data<&AppState>,
+    tenant: Data<&Arc<Tenant>>,
+    jar: &CookieJar,
+    csrf: CsrfToken,
+    Query(query): Query<ListQuery>,
+) -> Result<Html<String>, GatewayError> {
+    let staff = require_staff(&state, &tenant, jar).await?;
+    let page = list_clients(
+        &state.services.db,
+        tenant.id,
+        query.q.as_deref(),
+        query.page.unwrap_or(1),
+        CLIENTS_PER_PAGE,
+    )
+    .await?;
+    render(
+        &state,
+        "staff/clients.html",
+        staff_context(
+            &tenant,
+            &staff,
+            csrf,
+            "clients",
+            context! {
+                clients => serialized(page.clients.iter().map(ClientView::of).collect::<Vec<_>>()),
+                total => page.total,
+                page => page.page,
+                pages => page.pages(),
+                q => query.q.unwrap_or_default(),
+            },
+        ),
+    )
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ClientForm {
+    name: String,
+    #[serde(default)]
+    status: Option<String>,
+    /// Missing is the same as wrong: refused with the CSRF page, not a parse error.
+    #[serde(default)]
+    csrf_token: String,
+}
+
+#[handler]
+pub async fn new_client_page(
+    state: Data<&AppState>,
+    tenant: Data<&Arc<Tenant>>,
+    jar: &CookieJar,
+    csrf: CsrfToken,
+) -> Result<Html<String>, GatewayError> {
+    let staff = require_admin(&state, &tenant, jar).await?;
+    render(
+        &state,
+        "staff/client_form.html",
+        staff_context(&tenant, &staff, csrf, "clients", context! { name => "" }),
+    )
+}
+
+#[handler]
+pub async fn new_client(
+    state: Data<&AppState>,
+    tenant: Data<&Arc<Tenant>>,
+    jar: &CookieJar,
+    csrf: CsrfToken,
+    verifier: CsrfVerifier,
+    Form(form): Form<ClientForm>,
+) -> Result<Response, GatewayError> {
+    let staff = require_admin(&state, &tenant, jar).await?;
+    check_csrf(&verifier, &form.csrf_token)?;
+    match create_client(&state.services.db, tenant.id, &form.name, Utc::now()).await {
+        Ok(client) => Ok(
+            Redirect::see_other(format!("/staff/clients/{}/contacts", client.id)).into_response(),
+        ),
+        Err(IdentityError::InvalidName) => {
+            let context = context! { name => form.name, error => "Enter the client's name (up to 200 characters)." };
+            Ok(render(
+                &state,
+                "staff/client_form.html",
+                staff_context(&tenant, &staff, csrf, "clients", context),
+            )?
+            .with_status(poem::http::StatusCode::UNPROCESSABLE_ENTITY)
+            .into_response())
+        }
+        Err(error) => Err(error.into()),
+    }
+}
+
+pub(crate) async fn firm_client(
+    state: &AppState,
+    tenant: &Tenant,
+    raw_id: &str,
+) -> Result<Client, GatewayError> {
+    find_client(&state.services.db, tenant.id, parse_id(raw_id)?)
+        .await?
+        .ok_or(GatewayError::NotFound)
+}
+
+#[handler]
+pub async fn edit_client_page(
+    state: Data<&AppState>,
+    tenant: Data<&Arc<Tenant>>,
+    jar: &CookieJar,
+    csrf: CsrfToken,
+    Path(client_id): Path<String>,
+) -> Result<Html<String>, GatewayError> {
+    let staff = require_admin(&state, &tenant, jar).await?;
+    let client = firm_client(&state, &tenant, &client_id).await?;
+    let context = context! { client => serialized(ClientView::of(&client)), name => client.name };
+    render(
+        &state,
+        "staff/client_form.html",
+        staff_context(&tenant, &staff, csrf, "clients", context),
+    )
+}
+
+#[handler]
+pub async fn edit_client(
+    state: Data<&AppState>,
+    tenant: Data<&Arc<Tenant>>,
+    jar: &CookieJar,
+    csrf: CsrfToken,
+    verifier: CsrfVerifier,
+    Path(client_id): Path<String>,
+    Form(form): Form<ClientForm>,
+) -> Result<Response, GatewayError> {
+    let staff = require_admin(&state, &tenant, jar).await?;
+    check_csrf(&verifier, &form.csrf_token)?;
+    let client = firm_client(&state, &tenant, &client_id).await?;
+    let now = Utc::now();
+    match rename_client(&state.services.db, tenant.id, client.id, &form.name, now).await {
+        Ok(()) => {}
+        Err(IdentityError::InvalidName) => {
+            let context = context! {
+                client => serialized(ClientView::of(&client)),
+                name => form.name,
+                error => "Enter the client's name (up to 200 characters).",
+            };
+            return Ok(render(
+                &state,
+                "staff/client_form.html",
+                staff_context(&tenant, &staff, csrf, "clients", context),
+            )?
+            .with_status(poem::http::StatusCode::UNPROCESSABLE_ENTITY)
+            .into_response());
+        }
+        Err(error) => return Err(error.into()),
+    }
+    let status = if form.status.as_deref() == Some("disabled") {
+        ClientStatus::Disabled
+    } else {
+        ClientStatus::Active
+    };
+    // Disabling a client locks its contacts out: their sessions and links end with it,
+    // and links sent while it was disabled end when it is enabled again.
+    let txn = state
+        .services
+        .db
+        .begin()
+        .await
+        .map_err(GatewayError::internal)?;
+    set_client_status(&txn, tenant.id, client.id, status, now).await?;
+    if status != client.status {
+        for contact in list_contacts(&txn, tenant.id, client.id).await? {
+            end_contact_access(&txn, &tenant, contact.id, status == ClientStatus::Disabled).await?;
+        }
+    }
+    txn.commit().await.map_err(GatewayError::internal)?;
+    Ok(Redirect::see_other(format!("/staff/clients/{}/contacts", client.id)).into_response())
+}

@@ -1,0 +1,430 @@
+//! A client's contacts: the list, the contact forms, the contact's page and its
+//! **Reset Password** button (reference 000).
+
+use super::clients::firm_client;
+use super::sign_in::CsrfOnlyForm;
+use super::views::{ClientView, ContactView, FieldErrors, form_errors, render, staff_context};
+use crate::http::csrf::{CsrfToken, CsrfVerifier};
+use crate::http::error::GatewayError;
+use crate::http::forms::{check_csrf, parse_id};
+use crate::http::request_context::ClientAddress;
+use crate::http::session::{require_admin, require_staff};
+use crate::http::templates::serialized;
+use crate::state::AppState;
+use chrono::Utc;
+use identity::{
+    AccountKind, Client, ClientStatus, Contact, ContactChanges, ContactStatus, EmailAddress,
+    IdentityError, NewContact, create_contact, find_contact, list_contacts, update_contact,
+};
+use minijinja::context;
+use notification::{EmailKind, OutboxStatus};
+use poem::web::cookie::CookieJar;
+use poem::web::{Data, Form, Html, Path, Query, Redirect};
+use poem::{IntoResponse, Response, handler};
+use sea_orm::TransactionTrait;
+use serde::{Deserialize, Serialize};
+use service::emails::{Invitee, queue_invitation};
+use std::sync::Arc;
+use tenancy::Tenant;
+
+/// A client's "Contacts" tab, with a Reset Password button beside each contact.
+#[handler]
+pub async fn contacts(
+    state: Data<&AppState>,
+    tenant: Data<&Arc<Tenant>>,
+    jar: &CookieJar,
+    csrf: CsrfToken,
+    Path(client_id): Path<String>,
+    Query(query): Query<ContactsQuery>,
+) -> Result<Html<String>, GatewayError> {
+    let staff = require_staff(&state, &tenant, jar).await?;
+    let client = firm_client(&state, &tenant, &client_id).await?;
+    let contacts = list_contacts(&state.services.db, tenant.id, client.id).await?;
+    let mut views = Vec::with_capacity(contacts.len());
+    for contact in &contacts {
+        let mut view = ContactView::of(contact);
+        view.delivery = notification::last_status(
+            &state.services.db,
+            tenant.id,
+            EmailKind::PasswordReset,
+            contact.email.as_str(),
+        )
+        .await
+        .map_err(GatewayError::internal)?
+        .map(|status| match status {
+            OutboxStatus::Queued | OutboxStatus::Sending => "queued",
+            OutboxStatus::Sent => "sent",
+            OutboxStatus::Dead => "failed",
+        });
+        views.push(view);
+    }
+    let reset_for = query
+        .reset
+        .and_then(|id| contacts.iter().find(|contact| contact.id.to_string() == id))
+        .map(|contact| contact.name.clone());
+    let context = context! {
+        client => serialized(ClientView::of(&client)),
+        contacts => serialized(views),
+        reset_for,
+    };
+    render(
+        &state,
+        "staff/contacts.html",
+        staff_context(&tenant, &staff, csrf, "clients", context),
+    )
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ContactsQuery {
+    /// The contact a Password Reset was just sent to (the no-JavaScript path).
+    reset: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ContactForm {
+    name: String,
+    email: String,
+    #[serde(default)]
+    locale: Option<String>,
+    #[serde(default)]
+    status: Option<String>,
+    /// Missing is the same as wrong: refused with the CSRF page, not a parse error.
+    #[serde(default)]
+    csrf_token: String,
+}
+
+/// Checks a contact form, giving one message per field.
+fn check_contact_form(form: &ContactForm) -> Result<(String, EmailAddress, String), FieldErrors> {
+    let mut errors = Vec::new();
+    let name = form.name.trim().to_owned();
+    if name.is_empty() || name.chars().count() > 200 || name.chars().any(char::is_control) {
+        errors.push((
+            "name",
+            "Enter the contact's name (up to 200 characters).".to_owned(),
+        ));
+    }
+    let email = EmailAddress::parse(&form.email);
+    if let Err(error) = &email {
+        errors.push(("email", error.to_string()));
+    }
+    let locale = form
+        .locale
+        .clone()
+        .filter(|l| l == "en" || l == "it")
+        .unwrap_or_else(|| "en".to_owned());
+    match email {
+        Ok(email) if errors.is_empty() => Ok((name, email, locale)),
+        _ => Err(errors),
+    }
+}
+
+#[handler]
+pub async fn new_contact_page(
+    state: Data<&AppState>,
+    tenant: Data<&Arc<Tenant>>,
+    jar: &CookieJar,
+    csrf: CsrfToken,
+    Path(client_id): Path<String>,
+) -> Result<Html<String>, GatewayError> {
+    let staff = require_admin(&state, &tenant, jar).await?;
+    let client = firm_client(&state, &tenant, &client_id).await?;
+    let context = context! { client => serialized(ClientView::of(&client)), values => context! { locale => tenant.settings.default_locale.clone() } };
+    render(
+        &state,
+        "staff/contact_form.html",
+        staff_context(&tenant, &staff, csrf, "clients", context),
+    )
+}
+
+#[handler]
+pub async fn new_contact(
+    state: Data<&AppState>,
+    tenant: Data<&Arc<Tenant>>,
+    jar: &CookieJar,
+    csrf: CsrfToken,
+    verifier: CsrfVerifier,
+    Path(client_id): Path<String>,
+    Form(form): Form<ContactForm>,
+) -> Result<Response, GatewayError> {
+    let staff = require_admin(&state, &tenant, jar).await?;
+    check_csrf(&verifier, &form.csrf_token)?;
+    let client = firm_client(&state, &tenant, &client_id).await?;
+    let invalid = |errors: FieldErrors| -> Result<Response, GatewayError> {
+        let context = context! {
+            client => serialized(ClientView::of(&client)),
+            values => context! { name => form.name.clone(), email => form.email.clone(), locale => form.locale.clone() },
+            errors => form_errors(&errors),
+        };
+        Ok(render(
+            &state,
+            "staff/contact_form.html",
+            staff_context(&tenant, &staff, csrf, "clients", context),
+        )?
+        .with_status(poem::http::StatusCode::UNPROCESSABLE_ENTITY)
+        .into_response())
+    };
+    let (name, email, locale) = match check_contact_form(&form) {
+        Ok(valid) => valid,
+        Err(errors) => return invalid(errors),
+    };
+    let new = NewContact {
+        client_id: client.id,
+        name,
+        email,
+        locale,
+        password_hash: None,
+    };
+    // The contact and its invitation: both or neither.
+    let txn = state
+        .services
+        .db
+        .begin()
+        .await
+        .map_err(GatewayError::internal)?;
+    let contact = match create_contact(&txn, tenant.id, new, Utc::now()).await {
+        Ok(contact) => contact,
+        Err(IdentityError::EmailTaken) => {
+            return invalid(vec![(
+                "email",
+                "A contact with this email address already exists.".to_owned(),
+            )]);
+        }
+        Err(error) => return Err(error.into()),
+    };
+    let invitee = Invitee::contact(&contact);
+    let queued = queue_invitation(&txn, &state.services, &tenant, invitee).await?;
+    txn.commit().await.map_err(GatewayError::internal)?;
+    state.services.waker.notify(&queued);
+    Ok(Redirect::see_other(format!("/staff/clients/{}/contacts", client.id)).into_response())
+}
+
+async fn client_contact(
+    state: &AppState,
+    tenant: &Tenant,
+    client: &Client,
+    raw_id: &str,
+) -> Result<Contact, GatewayError> {
+    find_contact(&state.services.db, tenant.id, parse_id(raw_id)?)
+        .await?
+        .filter(|contact| contact.client_id == client.id)
+        .ok_or(GatewayError::NotFound)
+}
+
+#[handler]
+pub async fn edit_contact_page(
+    state: Data<&AppState>,
+    tenant: Data<&Arc<Tenant>>,
+    jar: &CookieJar,
+    csrf: CsrfToken,
+    Path((client_id, contact_id)): Path<(String, String)>,
+) -> Result<Html<String>, GatewayError> {
+    let staff = require_admin(&state, &tenant, jar).await?;
+    let client = firm_client(&state, &tenant, &client_id).await?;
+    let contact = client_contact(&state, &tenant, &client, &contact_id).await?;
+    let context = context! {
+        client => serialized(ClientView::of(&client)),
+        contact => serialized(ContactView::of(&contact)),
+        values => serialized(ContactView::of(&contact)),
+    };
+    render(
+        &state,
+        "staff/contact_form.html",
+        staff_context(&tenant, &staff, csrf, "clients", context),
+    )
+}
+
+#[handler]
+pub async fn edit_contact(
+    state: Data<&AppState>,
+    tenant: Data<&Arc<Tenant>>,
+    jar: &CookieJar,
+    csrf: CsrfToken,
+    verifier: CsrfVerifier,
+    Path((client_id, contact_id)): Path<(String, String)>,
+    Form(form): Form<ContactForm>,
+) -> Result<Response, GatewayError> {
+    let staff = require_admin(&state, &tenant, jar).await?;
+    check_csrf(&verifier, &form.csrf_token)?;
+    let client = firm_client(&state, &tenant, &client_id).await?;
+    let contact = client_contact(&state, &tenant, &client, &contact_id).await?;
+    let invalid = |errors: FieldErrors| -> Result<Response, GatewayError> {
+        let context = context! {
+            client => serialized(ClientView::of(&client)),
+            contact => serialized(ContactView::of(&contact)),
+            values => context! {
+                name => form.name.clone(), email => form.email.clone(), locale => form.locale.clone(),
+                status => form.status.clone(),
+            },
+            errors => form_errors(&errors),
+        };
+        Ok(render(
+            &state,
+            "staff/contact_form.html",
+            staff_context(&tenant, &staff, csrf, "clients", context),
+        )?
+        .with_status(poem::http::StatusCode::UNPROCESSABLE_ENTITY)
+        .into_response())
+    };
+    let (name, email, locale) = match check_contact_form(&form) {
+        Ok(valid) => valid,
+        Err(errors) => return invalid(errors),
+    };
+    let status = match form.status.as_deref() {
+        Some("disabled") => ContactStatus::Disabled,
+        // Re-enabling a contact that never set a password leaves it invited.
+        _ if contact.password_hash.is_none() => ContactStatus::Invited,
+        _ => ContactStatus::Active,
+    };
+    let changes = ContactChanges {
+        name,
+        email,
+        locale,
+        status,
+    };
+    let email_changed = changes.email != contact.email;
+    let status_changed = status != contact.status;
+    // A link or an invitation sent to the old (perhaps mistyped) address, or before a
+    // disable, must not set a password now; a session must not outlive the address
+    // it signed in with, nor the disable. All with the edit or not at all.
+    let txn = state
+        .services
+        .db
+        .begin()
+        .await
+        .map_err(GatewayError::internal)?;
+    match update_contact(&txn, tenant.id, contact.id, changes, Utc::now()).await {
+        Ok(()) => {
+            if email_changed || status_changed {
+                let end_sessions = email_changed || status == ContactStatus::Disabled;
+                end_contact_access(&txn, &tenant, contact.id, end_sessions).await?;
+            }
+            txn.commit().await.map_err(GatewayError::internal)?;
+            Ok(
+                Redirect::see_other(format!("/staff/clients/{}/contacts", client.id))
+                    .into_response(),
+            )
+        }
+        Err(IdentityError::EmailTaken) => invalid(vec![(
+            "email",
+            "A contact with this email address already exists.".to_owned(),
+        )]),
+        Err(error) => Err(error.into()),
+    }
+}
+
+/// Ends every live link of a contact and, with `sessions`, every session: what an
+/// email change, a disable or a re-enable (of the contact or its client) requires.
+pub(crate) async fn end_contact_access(
+    txn: &impl sea_orm::ConnectionTrait,
+    tenant: &Tenant,
+    contact_id: uuid::Uuid,
+    sessions: bool,
+) -> Result<(), GatewayError> {
+    reset_token::revoke_tokens(
+        txn,
+        tenant.id,
+        AccountKind::Contact.as_str(),
+        contact_id,
+        None,
+    )
+    .await
+    .map_err(GatewayError::internal)?;
+    if sessions {
+        identity::revoke_all_sessions(txn, tenant.id, AccountKind::Contact, contact_id, None)
+            .await?;
+    }
+    Ok(())
+}
+
+#[derive(Debug, Serialize)]
+struct HistoryView {
+    when: String,
+    what: &'static str,
+    who: String,
+    from: Option<String>,
+}
+
+/// A contact's details and history, for every staff member.
+#[handler]
+pub async fn contact_page(
+    state: Data<&AppState>,
+    tenant: Data<&Arc<Tenant>>,
+    jar: &CookieJar,
+    csrf: CsrfToken,
+    Path((client_id, contact_id)): Path<(String, String)>,
+) -> Result<Html<String>, GatewayError> {
+    let staff = require_staff(&state, &tenant, jar).await?;
+    let client = firm_client(&state, &tenant, &client_id).await?;
+    let contact = client_contact(&state, &tenant, &client, &contact_id).await?;
+    let history: Vec<HistoryView> =
+        identity::account_history(&state.services.db, tenant.id, contact.id, 50)
+            .await?
+            .into_iter()
+            .map(|event| HistoryView {
+                when: event.created_at.format("%Y-%m-%d %H:%M:%S UTC").to_string(),
+                what: identity::AuditAction::describe(&event.action),
+                who: match (event.actor_kind.as_str(), event.actor_id) {
+                    ("contact", Some(id)) if id == contact.id => "the contact".to_owned(),
+                    ("staff", Some(_)) => "staff".to_owned(),
+                    ("system", _) => "Latchkey".to_owned(),
+                    _ => "someone not signed in".to_owned(),
+                },
+                from: event.client_address,
+            })
+            .collect();
+    let context = context! {
+        client => serialized(ClientView::of(&client)),
+        contact => serialized(ContactView::of(&contact)),
+        history => serialized(history),
+    };
+    render(
+        &state,
+        "staff/contact.html",
+        staff_context(&tenant, &staff, csrf, "clients", context),
+    )
+}
+
+/// Figure 5's orange button: supersedes the contact's older links, mints a new one
+/// and queues the Password Reset email, in one transaction. With JavaScript the page
+/// asks for JSON and the button briefly reads "Success"; without it the form posts
+/// and the Contacts tab shows a notice.
+#[handler]
+#[allow(clippy::too_many_arguments)]
+pub async fn reset_password(
+    state: Data<&AppState>,
+    tenant: Data<&Arc<Tenant>>,
+    jar: &CookieJar,
+    verifier: CsrfVerifier,
+    client: Data<&ClientAddress>,
+    headers: &poem::http::HeaderMap,
+    Path((client_id, contact_id)): Path<(String, String)>,
+    Form(form): Form<CsrfOnlyForm>,
+) -> Result<Response, GatewayError> {
+    let staff = require_staff(&state, &tenant, jar).await?;
+    check_csrf(&verifier, &form.csrf_token)?;
+    let firm_client = firm_client(&state, &tenant, &client_id).await?;
+    let contact = client_contact(&state, &tenant, &firm_client, &contact_id).await?;
+    if firm_client.status == ClientStatus::Disabled {
+        return Err(GatewayError::ClientDisabled);
+    }
+    if contact.status == ContactStatus::Disabled {
+        return Err(GatewayError::ContactDisabled);
+    }
+    service::emails::issue_contact_reset(
+        &state.services,
+        &tenant,
+        &contact,
+        identity::Actor::Staff(staff.account.id),
+        client.0.0.map(|address| address.to_string()),
+    )
+    .await?;
+    tracing::info!(contact = %contact.id, "staff sent a password reset");
+    if crate::http::error::is_fetch(headers) {
+        return Ok(poem::web::Json(serde_json::json!({ "status": "queued" })).into_response());
+    }
+    Ok(Redirect::see_other(format!(
+        "/staff/clients/{}/contacts?reset={}",
+        firm_client.id, contact.id
+    ))
+    .into_response())
+}

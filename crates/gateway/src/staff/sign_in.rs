@@ -1,0 +1,107 @@
+//! Staff sign-in and sign-out at `/staff/login`, and `/staff` itself.
+
+use super::views::render;
+use crate::http::csrf::{CsrfToken, CsrfVerifier};
+use crate::http::error::GatewayError;
+use crate::http::forms::check_csrf;
+use crate::http::request_context::ClientAddress;
+use crate::http::session::current_staff;
+use crate::http::session::{end_session, start_session};
+use crate::http::templates::firm_value;
+use crate::state::AppState;
+use identity::AccountKind;
+use minijinja::context;
+use poem::web::cookie::CookieJar;
+use poem::web::{Data, Form, Redirect};
+use poem::{IntoResponse, Response, handler};
+use serde::Deserialize;
+use service::sign_in::{SignInOutcome, attempt_sign_in};
+use std::sync::Arc;
+use tenancy::Tenant;
+
+#[derive(Debug, Deserialize)]
+pub struct SignInForm {
+    email: String,
+    password: String,
+    /// Missing is the same as wrong: refused with the CSRF page, not a parse error.
+    #[serde(default)]
+    csrf_token: String,
+}
+
+#[handler]
+pub async fn login_page(
+    state: Data<&AppState>,
+    tenant: Data<&Arc<Tenant>>,
+    jar: &CookieJar,
+    csrf: CsrfToken,
+) -> Result<Response, GatewayError> {
+    if current_staff(&state, &tenant, jar).await?.is_some() {
+        return Ok(Redirect::see_other("/staff/workspaces").into_response());
+    }
+    let page = render(
+        &state,
+        "staff/login.html",
+        context! { firm => firm_value(&tenant), csrf_token => csrf.0.clone(), email => "" },
+    )?;
+    Ok(page.into_response())
+}
+
+#[handler]
+pub async fn login(
+    state: Data<&AppState>,
+    tenant: Data<&Arc<Tenant>>,
+    jar: &CookieJar,
+    csrf: CsrfToken,
+    verifier: CsrfVerifier,
+    client: Data<&ClientAddress>,
+    Form(form): Form<SignInForm>,
+) -> Result<Response, GatewayError> {
+    check_csrf(&verifier, &form.csrf_token)?;
+    let outcome = attempt_sign_in(
+        &state.services,
+        &tenant,
+        AccountKind::Staff,
+        &form.email,
+        &form.password,
+        client.0.0,
+    )
+    .await?;
+    let SignInOutcome::SignedIn { account_id, .. } = outcome else {
+        let context = context! {
+            firm => firm_value(&tenant),
+            csrf_token => csrf.0.clone(),
+            email => form.email.trim(),
+            error => "Email or password is incorrect",
+        };
+        return Ok(render(&state, "staff/login.html", context)?.into_response());
+    };
+    // A session from before sign-in is never kept: a new id every time.
+    start_session(&state, &tenant, jar, AccountKind::Staff, account_id).await?;
+    tracing::info!("staff signed in");
+    Ok(Redirect::see_other("/staff/workspaces").into_response())
+}
+
+#[derive(Debug, Deserialize)]
+pub struct CsrfOnlyForm {
+    /// Missing is the same as wrong: refused with the CSRF page, not a parse error.
+    #[serde(default)]
+    pub(crate) csrf_token: String,
+}
+
+#[handler]
+pub async fn logout(
+    state: Data<&AppState>,
+    tenant: Data<&Arc<Tenant>>,
+    jar: &CookieJar,
+    verifier: CsrfVerifier,
+    Form(form): Form<CsrfOnlyForm>,
+) -> Result<Redirect, GatewayError> {
+    check_csrf(&verifier, &form.csrf_token)?;
+    end_session(&state, &tenant, jar, AccountKind::Staff).await?;
+    Ok(Redirect::see_other("/staff/login"))
+}
+
+#[handler]
+pub fn staff_home() -> Redirect {
+    Redirect::see_other("/staff/workspaces")
+}

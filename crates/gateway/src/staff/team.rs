@@ -1,0 +1,144 @@
+//! The firm's staff: the team page and invitations.
+
+use super::views::{FieldErrors, form_errors, render, staff_context};
+use crate::http::csrf::{CsrfToken, CsrfVerifier};
+use crate::http::error::GatewayError;
+use crate::http::forms::check_csrf;
+use crate::http::session::{SignedIn, require_admin};
+use crate::http::templates::serialized;
+use crate::state::AppState;
+use chrono::Utc;
+use identity::{
+    EmailAddress, IdentityError, NewStaffUser, StaffRole, StaffUser, create_staff_user,
+    list_staff_users,
+};
+use minijinja::context;
+use poem::web::cookie::CookieJar;
+use poem::web::{Data, Form, Html, Redirect};
+use poem::{IntoResponse, Response, handler};
+use sea_orm::TransactionTrait;
+use serde::{Deserialize, Serialize};
+use service::emails::{Invitee, queue_invitation};
+use std::sync::Arc;
+use tenancy::Tenant;
+
+#[derive(Debug, Serialize)]
+struct TeamMemberView {
+    name: String,
+    email: String,
+    role: &'static str,
+    status: &'static str,
+}
+
+async fn team_page(
+    state: &AppState,
+    tenant: &Tenant,
+    staff: &SignedIn<StaffUser>,
+    csrf: CsrfToken,
+    extra: minijinja::Value,
+) -> Result<Html<String>, GatewayError> {
+    let members: Vec<TeamMemberView> = list_staff_users(&state.services.db, tenant.id)
+        .await?
+        .iter()
+        .map(|user| TeamMemberView {
+            name: user.name.clone(),
+            email: user.email.to_string(),
+            role: user.role.as_str(),
+            status: user.status.as_str(),
+        })
+        .collect();
+    render(
+        state,
+        "staff/team.html",
+        staff_context(
+            tenant,
+            staff,
+            csrf,
+            "team",
+            context! { members => serialized(members), ..extra },
+        ),
+    )
+}
+
+#[handler]
+pub async fn team(
+    state: Data<&AppState>,
+    tenant: Data<&Arc<Tenant>>,
+    jar: &CookieJar,
+    csrf: CsrfToken,
+) -> Result<Html<String>, GatewayError> {
+    let staff = require_admin(&state, &tenant, jar).await?;
+    team_page(&state, &tenant, &staff, csrf, context! {}).await
+}
+
+#[derive(Debug, Deserialize)]
+pub struct InviteForm {
+    name: String,
+    email: String,
+    role: String,
+    /// Missing is the same as wrong: refused with the CSRF page, not a parse error.
+    #[serde(default)]
+    csrf_token: String,
+}
+
+/// Invites a staff member: the account exists, invited, until a password is set.
+#[handler]
+pub async fn invite(
+    state: Data<&AppState>,
+    tenant: Data<&Arc<Tenant>>,
+    jar: &CookieJar,
+    csrf: CsrfToken,
+    verifier: CsrfVerifier,
+    Form(form): Form<InviteForm>,
+) -> Result<Response, GatewayError> {
+    let staff = require_admin(&state, &tenant, jar).await?;
+    check_csrf(&verifier, &form.csrf_token)?;
+    let mut errors: FieldErrors = Vec::new();
+    let email = EmailAddress::parse(&form.email);
+    if let Err(error) = &email {
+        errors.push(("email", error.to_string()));
+    }
+    let role = StaffRole::parse(&form.role);
+    if role.is_none() {
+        errors.push(("role", "Choose a role.".to_owned()));
+    }
+    if let (Ok(email), Some(role)) = (email, role) {
+        let new = NewStaffUser {
+            email,
+            name: form.name.clone(),
+            role,
+            password_hash: None,
+        };
+        let txn = state
+            .services
+            .db
+            .begin()
+            .await
+            .map_err(GatewayError::internal)?;
+        match create_staff_user(&txn, tenant.id, new, Utc::now()).await {
+            Ok(user) => {
+                let invitee = Invitee::staff(&user);
+                let queued = queue_invitation(&txn, &state.services, &tenant, invitee).await?;
+                txn.commit().await.map_err(GatewayError::internal)?;
+                state.services.waker.notify(&queued);
+                return Ok(Redirect::see_other("/staff/team").into_response());
+            }
+            Err(IdentityError::InvalidName) => {
+                errors.push(("name", "Enter a name (up to 200 characters).".to_owned()))
+            }
+            Err(IdentityError::EmailTaken) => errors.push((
+                "email",
+                "A staff member with this email address already exists.".to_owned(),
+            )),
+            Err(error) => return Err(error.into()),
+        }
+    }
+    let extra = context! {
+        values => context! { name => form.name, email => form.email, role => form.role },
+        errors => form_errors(&errors),
+    };
+    Ok(team_page(&state, &tenant, &staff, csrf, extra)
+        .await?
+        .with_status(poem::http::StatusCode::UNPROCESSABLE_ENTITY)
+        .into_response())
+}

@@ -1,0 +1,1 @@
+//! Reset links: issuing, redeeming, temporary passwords.
