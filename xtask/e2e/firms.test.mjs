@@ -5,7 +5,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  atPath, choosePassword, email, firmOrigin, launch, linkIn, newContext, newPage, openEmail,
+  assertEveryPageChecked, atPath, check, choosePassword, email, firmOrigin, launch, linkIn, newContext, newPage, openEmail,
   operator, origin, platform, provisionFirm, secret, step,
 } from './support.mjs';
 
@@ -38,11 +38,18 @@ test('two firms in one browser: a session stays with its firm, a link with its h
   // The administrator adds a client and a contact: the contact's invitation is a
   // link of Northwind's.
   await staff.getByRole('link', { name: 'Client Settings' }).click();
+  await staff.getByRole('heading', { name: 'All Firm Clients' }).waitFor();
+  await check(staff);
   await staff.getByRole('link', { name: 'Add client' }).click();
+  await staff.getByRole('heading', { name: 'Add client' }).waitFor();
+  await check(staff);
   await staff.getByLabel('Name').fill('Fabrikam');
   await staff.getByRole('button', { name: 'Save' }).click();
   await staff.getByRole('heading', { name: 'Fabrikam' }).waitFor();
+  await check(staff);
   await staff.getByRole('link', { name: 'Add contact' }).click();
+  await staff.getByRole('heading', { name: 'Add contact' }).waitFor();
+  await check(staff);
   await staff.getByLabel('Name').fill('Pat Doe');
   await staff.getByLabel('Email').fill('pat.doe@fabrikam.test');
   await staff.getByRole('button', { name: 'Save' }).click();
@@ -77,6 +84,7 @@ test('two firms in one browser: a session stays with its firm, a link with its h
   await contact.getByLabel('Password').fill(password);
   await contact.getByRole('button', { name: 'Sign in' }).click();
   await contact.getByText('Welcome, Pat Doe').waitFor();
+  await check(contact);
 });
 
 test('"Find your firm" on the platform host', async () => {
@@ -125,4 +133,8 @@ test('a suspended firm shows its own page; a deleted firm\'s host answers 404', 
     await page.getByRole('heading', { name: 'No firm at this address' }).waitFor();
   }
   await step(page, 'firm-deleted', { mask: [page.locator('code')] });
+});
+
+test('every kind of page visited passed the accessibility check', () => {
+  assertEveryPageChecked();
 });

@@ -6,7 +6,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  atPath, choosePassword, demo, email, emailStep, expireLinks, focusIsOn, launch, linkIn, newPage, openEmail, origin,
+  assertEveryPageChecked, atPath, choosePassword, demo, email, emailStep, expireLinks, focusIsOn, launch, linkIn, newPage, openEmail, origin,
   secret, signIn, step, tabTo,
 } from './support.mjs';
 
@@ -226,4 +226,8 @@ test('a contact whose language is Italian gets the Italian emails', async () => 
   await mail.getByRole('link', { name: 'Reimposta password' }).waitFor();
   await mail.getByText('Se il pulsante non funziona, copia questo link nel browser:').waitFor();
   await emailStep(mail, 'it-password-reset-email');
+});
+
+test('every kind of page visited passed the accessibility check', () => {
+  assertEveryPageChecked();
 });

@@ -6,7 +6,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  atPath, choosePassword, email, emailStep, firmOrigin, launch, linkIn, newPage, openEmail,
+  assertEveryPageChecked, atPath, check, choosePassword, email, emailStep, firmOrigin, launch, linkIn, newPage, openEmail,
   provisionFirm, secret, step,
 } from './support.mjs';
 
@@ -39,11 +39,18 @@ test('reference 004: "Forgot your password?" with a new password sent via mail',
 
   // A client and a contact, who sets a first password from the invitation.
   await staff.getByRole('link', { name: 'Client Settings' }).click();
+  await staff.getByRole('heading', { name: 'All Firm Clients' }).waitFor();
+  await check(staff);
   await staff.getByRole('link', { name: 'Add client' }).click();
+  await staff.getByRole('heading', { name: 'Add client' }).waitFor();
+  await check(staff);
   await staff.getByLabel('Name').fill('Officine Bianchi');
   await staff.getByRole('button', { name: 'Save' }).click();
   await staff.getByRole('heading', { name: 'Officine Bianchi' }).waitFor();
+  await check(staff);
   await staff.getByRole('link', { name: 'Add contact' }).click();
+  await staff.getByRole('heading', { name: 'Add contact' }).waitFor();
+  await check(staff);
   await staff.getByLabel('Name').fill('Marco Bianchi');
   await staff.getByLabel('Email').fill(contactAddress);
   await staff.getByRole('button', { name: 'Save' }).click();
@@ -51,6 +58,7 @@ test('reference 004: "Forgot your password?" with a new password sent via mail',
   const page = await newPage(browser);
   await page.goto(linkIn(invitation, 'imsiso.localhost'));
   await page.getByRole('heading', { name: 'Set your password' }).waitFor();
+  await check(page);
   await choosePassword(page, await secret('marco first passphrase'), 'Set password');
 
   // Step 1.2: the sign-in page, with "Forgot your password?" and "Request your credential".
@@ -66,6 +74,7 @@ test('reference 004: "Forgot your password?" with a new password sent via mail',
   await step(page, '004-step3-forgot-password');
   await page.getByRole('button', { name: 'Send Password Reset' }).click();
   await page.getByRole('dialog', { name: 'Success' }).waitFor();
+  await check(page);
 
   // Step 1.4: the email's button, and the link to copy if the button doesn't work.
   const sent = await email(contactAddress, 'Password Reset');
@@ -146,4 +155,8 @@ test('"Request your credential" approved by staff, the invitation, the first sig
   await visitor.getByRole('button', { name: 'Sign in' }).click();
   await visitor.getByText('Welcome, Lucia Verdi').waitFor();
   await step(visitor, 'request-credential-signed-in');
+});
+
+test('every kind of page visited passed the accessibility check', () => {
+  assertEveryPageChecked();
 });

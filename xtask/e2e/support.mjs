@@ -61,7 +61,7 @@ export async function newPage(browser) {
 }
 
 export async function newContext(browser) {
-  return browser.newContext({
+  const context = await browser.newContext({
     viewport: VIEWPORT,
     deviceScaleFactor: 1,
     locale: 'en-GB',
@@ -69,6 +69,8 @@ export async function newContext(browser) {
     reducedMotion: 'reduce',
     colorScheme: 'light',
   });
+  context.on('page', watch);
+  return context;
 }
 
 /// Remembers a password the flows typed or received, for the log scan.
@@ -80,6 +82,32 @@ export async function secret(password) {
 // ---- the accessibility check and the pictures ------------------------------------
 
 const axeSource = await readFile(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
+
+/// Every kind of page a browser of this file loaded, and those axe checked, each
+/// named by its kind and the first part of its title ("page: Sign in", "email:
+/// Password Reset"): the file's last test holds that none went unchecked.
+const visited = new Set();
+const checked = new Set();
+
+async function pageKind(page) {
+  // Both from the document itself, so they belong to the same one.
+  const [url, title] = await page.evaluate(() => [location.href, document.title]);
+  return `${new URL(url).origin === maildev ? 'email' : 'page'}: ${title.split(' · ')[0]}`;
+}
+
+function watch(page) {
+  page.on('load', () => {
+    if (page.url() === 'about:blank') return;
+    // A page left before its title could be read was not looked at either.
+    pageKind(page).then((kind) => visited.add(kind), () => {});
+  });
+}
+
+/// Fails listing each kind of page this file's browsers loaded that no step checked.
+export function assertEveryPageChecked() {
+  const unchecked = [...visited].filter((kind) => !checked.has(kind)).sort();
+  assert.deepEqual(unchecked, [], `pages loaded but never checked by axe:\n${unchecked.join('\n')}`);
+}
 
 /// axe-core on the page as it is now: fails on any serious or critical violation,
 /// listing each rule, its help text and the elements it found.
@@ -94,6 +122,13 @@ export async function checkAccessibility(page, step) {
   const list = bad.map((violation) => `  ${violation.impact}: ${violation.id} — ${violation.help}\n`
     + violation.nodes.map((node) => `      ${node.target.join(' ')}: ${node.failureSummary.replaceAll('\n', ' ')}`).join('\n'));
   assert.equal(bad.length, 0, `accessibility of ${step} (${page.url()}):\n${list.join('\n')}`);
+  checked.add(await pageKind(page));
+}
+
+/// The accessibility check alone, for a page not worth a picture.
+export async function check(page) {
+  await page.waitForLoadState('load');
+  await checkAccessibility(page, await page.title());
 }
 
 /// One step a person sees: checked by axe, and pictured as `docs/screenshots/NAME.png`
@@ -221,19 +256,21 @@ export async function provisionFirm(page, slug, name, { pictures: prefix } = {})
   const invitation = await email(admin, 'Set your password');
   await openEmail(page, invitation);
   await page.getByRole('link', { name: 'Set your password' }).waitFor();
-  if (prefix) await emailStep(page, `${prefix}-invitation-email`);
+  await (prefix ? emailStep(page, `${prefix}-invitation-email`) : check(page));
   await page.getByRole('link', { name: 'Set your password' }).click();
   await page.waitForURL(`${firmOrigin(slug)}/reset`);
   await page.getByRole('heading', { name: 'Set your password' }).waitFor();
   const password = await secret(`${slug} administrator passphrase`);
-  if (prefix) await step(page, `${prefix}-set-first-password`);
+  await (prefix ? step(page, `${prefix}-set-first-password`) : check(page));
   await choosePassword(page, password, 'Set password');
-  await page.waitForURL((url) => url.pathname === '/staff/login');
-  if (prefix) await step(page, `${prefix}-staff-sign-in`);
+  await page.waitForURL(atPath('/staff/login'));
+  await (prefix ? step(page, `${prefix}-staff-sign-in`) : check(page));
   await page.getByLabel('Email').fill(admin);
   await page.getByLabel('Password').fill(password);
   await page.getByRole('button', { name: 'Sign in' }).click();
-  await page.waitForURL('**/staff/workspaces');
+  await page.waitForURL(atPath('/staff/workspaces'));
+  await page.getByRole('heading', { name: 'All workspaces' }).waitFor();
+  if (!prefix) await check(page);
   return { admin, password };
 }
 
