@@ -1,27 +1,99 @@
-//! `cargo xtask e2e`: starts `latchkey serve` with the development data on free ports
-//! and a throw-away database, then runs the browser flows in `xtask/e2e/`.
+//! `cargo xtask e2e`: every flow in headless Chromium against the real `latchkey`
+//! binary, which delivers its email over SMTP to maildev; the flows read each email
+//! from maildev's HTTP API. The whole suite runs on SQLite, then again on a fresh
+//! PostgreSQL database when `LATCHKEY_TEST_DATABASE_URL` is set. The SQLite run
+//! writes the pictures in `docs/screenshots/`.
+
+mod database;
+mod maildev;
 
 use std::path::Path;
 use std::process::Command;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 
+use self::database::FreshDatabase;
+use self::maildev::Maildev;
 use crate::server::{Server, workspace_root};
 
-/// The passwords the flows and the demo data use: none may reach a log line.
+/// The passwords the flows and the demo data use: none may reach a log line. The
+/// flows add the ones they make up or receive by email in the secrets file.
 const PASSWORDS: &[&str] = &[
-    "not the password",
-    "a fresh e2e passphrase",
     "acme-demo-admin-2026",
     "body-boom-demo-2026",
     "john-teague-demo-2026",
 ];
 
+/// The development configuration's operator token: public, like the demo data.
+const OPERATOR_TOKEN: &str = "insecure-development-operator-token";
+
+/// Scenario files run side by side, each with its own browser; more than this
+/// starves the server's password hashing on a small machine.
+const FILES_AT_ONCE: usize = 3;
+
+enum Store {
+    Sqlite,
+    Postgres(FreshDatabase),
+}
+
+impl Store {
+    fn name(&self) -> &'static str {
+        match self {
+            Self::Sqlite => "SQLite",
+            Self::Postgres(_) => "PostgreSQL",
+        }
+    }
+}
+
 pub(crate) fn run() -> anyhow::Result<()> {
+    let flows = workspace_root().join("xtask").join("e2e");
+    install_packages(&flows)?;
+    let mut timings = Vec::new();
+    timings.push(("SQLite", run_on(&flows, &Store::Sqlite)?));
+    if let Some(server) = std::env::var("LATCHKEY_TEST_DATABASE_URL")
+        .ok()
+        .filter(|url| !url.is_empty())
+    {
+        let store = Store::Postgres(FreshDatabase::create(&server)?);
+        timings.push(("PostgreSQL", run_on(&flows, &store)?));
+    }
+    for (store, took) in timings {
+        println!(
+            "xtask: e2e on {store}: passed in {:.0} s",
+            took.as_secs_f64()
+        );
+    }
+    Ok(())
+}
+
+/// One whole run of the suite on `store`: maildev, the server, every scenario file,
+/// then the log scan. Returns how long it took.
+fn run_on(flows: &Path, store: &Store) -> anyhow::Result<Duration> {
+    let started = Instant::now();
+    println!("xtask: e2e on {}", store.name());
+    let scratch = tempfile::Builder::new()
+        .prefix("latchkey-e2e-")
+        .tempdir()
+        .context("cannot create a scratch folder")?;
+    let maildev = Maildev::start(flows, scratch.path())?;
+    let database_url = match store {
+        Store::Sqlite => format!(
+            "sqlite://{}?mode=rwc",
+            scratch.path().join("latchkey.db").display()
+        ),
+        Store::Postgres(database) => database.url.clone(),
+    };
+    let smtp_url = maildev.smtp_url();
     // Every level of our own code, as JSON lines, so the log can be checked after.
     let server = Server::start(
         "e2e",
         &[
+            ("LATCHKEY__DATABASE__URL", database_url.as_str()),
+            ("LATCHKEY__MAIL__TRANSPORT", "smtp"),
+            ("LATCHKEY__MAIL__SMTP_URL", smtp_url.as_str()),
+            // A failed send is retried within the flows' patience, not 30 s later.
+            ("LATCHKEY__MAIL__RETRY_BASE_SECONDS", "1"),
             ("LATCHKEY__LOG__FORMAT", "json"),
             (
                 "LATCHKEY__LOG__FILTER",
@@ -29,56 +101,126 @@ pub(crate) fn run() -> anyhow::Result<()> {
             ),
         ],
     )?;
-    let public_port = server.public_port;
-
-    let flows = workspace_root().join("xtask").join("e2e");
-    if !flows.join("node_modules").join("playwright-core").exists() {
-        run_in(&flows, "npm", &["ci", "--no-audit", "--no-fund"])?;
-    }
-    let status = Command::new("node")
-        .args(["--test", "flows.test.mjs"])
-        .current_dir(&flows)
+    let port = server.public_port;
+    let secrets = scratch.path().join("secrets.txt");
+    std::fs::write(&secrets, "")?;
+    let mut node = Command::new("node");
+    node.arg("--test")
+        .arg(format!("--test-concurrency={FILES_AT_ONCE}"))
+        .args(scenario_files(flows)?)
+        .current_dir(flows)
+        .env("LATCHKEY_E2E_PORT", port.to_string())
         .env(
             "LATCHKEY_E2E_ORIGIN",
-            format!("http://acme.localhost:{public_port}"),
+            format!("http://acme.localhost:{port}"),
         )
+        .env("LATCHKEY_E2E_PLATFORM", format!("http://localhost:{port}"))
         .env(
-            "LATCHKEY_E2E_PLATFORM",
-            format!("http://localhost:{public_port}"),
+            "LATCHKEY_E2E_ADMIN",
+            format!("http://127.0.0.1:{}", server.admin_port),
         )
+        .env("LATCHKEY_E2E_OPERATOR_TOKEN", OPERATOR_TOKEN)
+        .env("LATCHKEY_E2E_MAILDEV", maildev.api_origin())
+        .env("LATCHKEY_E2E_DATABASE", &database_url)
+        .env("LATCHKEY_E2E_SECRETS", &secrets)
+        .env_remove("LATCHKEY_E2E_SCREENSHOTS");
+    // One run writes the pictures, so the committed files do not flap between runs.
+    if matches!(store, Store::Sqlite) {
+        let pictures = workspace_root().join("docs").join("screenshots");
+        clear_pictures(&pictures)?;
+        node.env("LATCHKEY_E2E_SCREENSHOTS", &pictures);
+    }
+    let status = node
         .status()
         .context("cannot run node; install Node.js 20 or newer")?;
     let log = server.log()?;
     drop(server);
+    drop(maildev);
     if !status.success() {
-        bail!("the end-to-end flows failed");
+        bail!("the end-to-end flows failed on {}", store.name());
     }
+    scan_log(&log, &std::fs::read_to_string(&secrets)?, store)?;
+    Ok(started.elapsed())
+}
+
+/// The flows' secrets file holds one password a line: those they typed and those
+/// they received by email.
+fn scan_log(log: &str, secrets: &str, store: &Store) -> anyhow::Result<()> {
+    let mut passwords: Vec<&str> = PASSWORDS.to_vec();
+    passwords.extend(secrets.lines().filter(|line| !line.is_empty()));
     let lines = log.lines().filter(|line| line.starts_with('{')).count();
-    let leaks = crate::log_scan::leaks(&log, PASSWORDS);
+    let leaks = crate::log_scan::leaks(log, &passwords);
     for leak in &leaks {
         let text = log.lines().nth(leak.line - 1).unwrap_or_default();
         println!("xtask: log line {} holds {}: {text}", leak.line, leak.what);
     }
     if !leaks.is_empty() {
         bail!(
-            "{} log line(s) of the browser run hold a secret or an address",
-            leaks.len()
+            "{} log line(s) of the browser run on {} hold a secret or an address",
+            leaks.len(),
+            store.name()
         );
     }
     println!(
-        "xtask: end-to-end flows passed; {lines} log lines hold no token, password or address"
+        "xtask: end-to-end flows passed on {}; {lines} log lines hold no token, password or address",
+        store.name()
     );
     Ok(())
 }
 
-fn run_in(folder: &Path, program: &str, args: &[&str]) -> anyhow::Result<()> {
-    let status = Command::new(program)
-        .args(args)
-        .current_dir(folder)
-        .status()
-        .with_context(|| format!("cannot run {program}"))?;
-    if !status.success() {
-        bail!("{program} {} failed", args.join(" "));
+/// `*.test.mjs` in `flows`, in a stable order.
+fn scenario_files(flows: &Path) -> anyhow::Result<Vec<String>> {
+    let mut files: Vec<String> = std::fs::read_dir(flows)?
+        .filter_map(Result::ok)
+        .map(|entry| entry.file_name().to_string_lossy().into_owned())
+        .filter(|name| name.ends_with(".test.mjs"))
+        .collect();
+    files.sort();
+    if files.is_empty() {
+        bail!("no *.test.mjs in {}", flows.display());
+    }
+    Ok(files)
+}
+
+/// Removes the pictures of an earlier run, so a renamed or dropped step leaves none
+/// behind.
+fn clear_pictures(folder: &Path) -> anyhow::Result<()> {
+    std::fs::create_dir_all(folder)?;
+    for entry in std::fs::read_dir(folder)? {
+        let path = entry?.path();
+        if path.extension().is_some_and(|extension| extension == "png") {
+            std::fs::remove_file(&path)?;
+        }
     }
     Ok(())
+}
+
+/// `npm ci` unless every pinned package is installed at its pinned version.
+fn install_packages(flows: &Path) -> anyhow::Result<()> {
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(flows.join("package.json"))?)?;
+    let pinned = manifest["dependencies"]
+        .as_object()
+        .context("xtask/e2e/package.json has no dependencies")?;
+    let installed = pinned.iter().all(|(name, version)| {
+        installed_version(&flows.join("node_modules").join(name)).as_deref() == version.as_str()
+    });
+    if installed {
+        return Ok(());
+    }
+    let status = Command::new("npm")
+        .args(["ci", "--no-audit", "--no-fund"])
+        .current_dir(flows)
+        .status()
+        .context("cannot run npm; install Debian's npm")?;
+    if !status.success() {
+        bail!("npm ci in {} failed", flows.display());
+    }
+    Ok(())
+}
+
+fn installed_version(package: &Path) -> Option<String> {
+    let text = std::fs::read_to_string(package.join("package.json")).ok()?;
+    let manifest: serde_json::Value = serde_json::from_str(&text).ok()?;
+    manifest["version"].as_str().map(str::to_owned)
 }

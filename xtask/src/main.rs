@@ -8,8 +8,10 @@
 //!   JSON and a chart in `<target>/bench/`; never part of `ci`.
 //! - `bench-chart [JSON] [OUT.png]`: draws a kept benchmark report, by default
 //!   `<target>/bench/latest.json` into `docs/performance.png`.
-//! - `e2e`: the real `latchkey` binary with the development data, driven through
-//!   headless Chromium by `xtask/e2e/flows.test.mjs`.
+//! - `e2e`: the real `latchkey` binary with the development data, delivering over SMTP
+//!   to maildev, driven through headless Chromium by `xtask/e2e/*.test.mjs` on SQLite
+//!   (writing `docs/screenshots/`) and again on PostgreSQL when
+//!   `LATCHKEY_TEST_DATABASE_URL` is set.
 //! - `api-contract [ST-RUN-OPTIONS…]`: the real binary's operator API checked against
 //!   its own OpenAPI document by schemathesis, every check on.
 //! - `fuzz [--seconds N] [TARGET...]`: the cargo-fuzz targets in `fuzz/` on nightly,

@@ -7,6 +7,13 @@ document.addEventListener('submit', async (event) => {
   event.preventDefault();
   const button = form.querySelector('button');
   const label = button.textContent;
+  // The accessible name ("Reset Password for Body Boom") must keep holding the
+  // visible text while it changes, for speech input and screen readers alike.
+  const name = button.getAttribute('aria-label');
+  const show = (text) => {
+    button.textContent = text;
+    if (name) button.setAttribute('aria-label', text === label ? name : `${text}: ${name}`);
+  };
   button.disabled = true;
   try {
     const response = await fetch(form.action, {
@@ -20,20 +27,20 @@ document.addEventListener('submit', async (event) => {
     // 200 too, and nothing was sent.
     const answer = await response.json().catch(() => null);
     if (response.status === 401 && answer?.sign_in) {
-      button.textContent = 'Signed out';
+      show('Signed out');
       window.location.assign(answer.sign_in);
       return;
     }
     if (!response.ok || answer?.status !== 'queued') throw new Error(`HTTP ${response.status}`);
-    button.textContent = 'Success';
+    show('Success');
     button.classList.add('is-success');
     const delivery = form.closest('tr')?.querySelector('.delivery');
     if (delivery) delivery.textContent = 'queued';
   } catch (error) {
-    button.textContent = 'Try again';
+    show('Try again');
   }
   setTimeout(() => {
-    button.textContent = label;
+    show(label);
     button.classList.remove('is-success');
     button.disabled = false;
   }, 2000);
