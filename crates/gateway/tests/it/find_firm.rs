@@ -3,7 +3,8 @@
 
 use poem::http::StatusCode;
 
-use crate::helpers::{Browser, TestApp, body, deliver, spawn_app};
+use crate::fixture::{GatewayError, Mailbox};
+use crate::helpers::{Browser, TestApp, body, spawn_app};
 
 async fn setup(app: &TestApp) {
     let acme = app.create_firm("acme", "ACME Corporation").await;
@@ -66,11 +67,9 @@ async fn known_and_unknown_addresses_get_the_same_page_and_only_known_ones_an_em
     );
     assert!(pages[0].contains("Check your email"));
 
-    service::processors::process_firm_lookups(&app.state.services)
-        .await
-        .unwrap();
-    let folder = tempfile::tempdir().unwrap();
-    let mailbox = deliver(&app, folder.path()).await;
+    app.process_firm_lookups().await;
+    let mailbox = Mailbox::new();
+    let mailbox = mailbox.deliver(&app).await;
     let entries = mailbox.list(10).await.unwrap();
     assert_eq!(entries.len(), 1, "nothing goes to an unknown address");
     assert_eq!(entries[0].to, "pat@example.test");
@@ -130,56 +129,19 @@ async fn the_form_needs_its_csrf_token_one_email_field_and_respects_the_limits()
             .await
             .assert_status_is_ok();
     }
-    service::processors::process_firm_lookups(&app.state.services)
-        .await
-        .unwrap();
-    let folder = tempfile::tempdir().unwrap();
-    let mailbox = deliver(&app, folder.path()).await;
+    app.process_firm_lookups().await;
+    let mailbox = Mailbox::new();
+    let mailbox = mailbox.deliver(&app).await;
     assert_eq!(mailbox.list(20).await.unwrap().len(), 3);
 
-    let from = |ip: &str| gateway::http::request_context::ClientAddress(Some(ip.parse().unwrap()));
     // Per client address: refused past `limits.forgot_per_address` (10) in the window.
     // Called directly, as the form would from that address.
     for _ in 0..10 {
-        gateway::http::forms::record_limited(
-            &app.state,
-            "find-firm",
-            from("203.0.113.9"),
-            Vec::new(),
-            None,
-        )
-        .await
-        .unwrap();
+        app.record_form("find-firm", "203.0.113.9").await.unwrap();
     }
-    let refused = gateway::http::forms::record_limited(
-        &app.state,
-        "find-firm",
-        from("203.0.113.9"),
-        Vec::new(),
-        None,
-    )
-    .await;
-    assert!(matches!(
-        refused,
-        Err(gateway::http::error::GatewayError::TooManyAttempts { .. })
-    ));
+    let refused = app.record_form("find-firm", "203.0.113.9").await;
+    assert!(matches!(refused, Err(GatewayError::TooManyAttempts { .. })));
     // Another address, and the other form's bucket, are not affected.
-    gateway::http::forms::record_limited(
-        &app.state,
-        "find-firm",
-        from("203.0.113.10"),
-        Vec::new(),
-        None,
-    )
-    .await
-    .unwrap();
-    gateway::http::forms::record_limited(
-        &app.state,
-        "forgot",
-        from("203.0.113.9"),
-        Vec::new(),
-        None,
-    )
-    .await
-    .unwrap();
+    app.record_form("find-firm", "203.0.113.10").await.unwrap();
+    app.record_form("forgot", "203.0.113.9").await.unwrap();
 }

@@ -3,48 +3,27 @@
 
 use std::sync::Arc;
 
+use identity::StaffRole;
 use poem::http::StatusCode;
 
-use crate::helpers::{Browser, TestApp, body, deliver, link_in_newest_email, location, spawn_app};
+use crate::fixture::{CONTACT_PASSWORD, Firm, Mailbox, NEW_PASSWORD, one_attempt};
+use crate::helpers::{Browser, TestApp, body, location, spawn_app};
 
-const OLD_PASSWORD: &str = "contact battery staple";
-const NEW_PASSWORD: &str = "a brand new passphrase";
-
-async fn setup(app: &TestApp) -> (tenancy::Tenant, identity::Client, identity::Contact) {
-    let firm = app.create_firm("acme", "ACME Corporation").await;
-    app.create_staff(
-        &firm,
-        "admin@acme.test",
-        "staff correct horse",
-        identity::StaffRole::Staff,
-    )
-    .await;
-    let client = app.create_client(&firm, "John A. Teague").await;
-    let contact = app
-        .create_contact(
-            &firm,
-            &client,
-            "Body Boom",
-            "body.boom@acme.test",
-            OLD_PASSWORD,
-        )
-        .await;
-    (firm, client, contact)
+/// ACME with its contact, and a plain staff member (not an administrator) who presses
+/// the buttons.
+async fn setup(app: &TestApp) -> (Firm, Browser<'_>) {
+    let firm = app.firm_named("acme", "ACME Corporation").await;
+    let staff = app.signed_in_staff(&firm, StaffRole::Staff).await;
+    (firm, staff)
 }
 
 #[tokio::test]
 async fn staff_reset_email_link_new_password_sign_in() {
     let app = spawn_app().await;
-    let (_, client, contact) = setup(&app).await;
-    let folder = tempfile::tempdir().unwrap();
+    let (firm, staff) = setup(&app).await;
+    let mailbox = Mailbox::new();
 
-    let staff = Browser::new(&app, "acme.localhost");
-    staff
-        .sign_in_staff("admin@acme.test", "staff correct horse")
-        .await;
-    let contacts_page = format!("/staff/clients/{}/contacts", client.id);
-    let reset = format!("{contacts_page}/{}/reset-password", contact.id);
-    let pressed = staff.submit(&contacts_page, &reset, &[]).await;
+    let pressed = staff.press_reset(&firm.contact).await;
     pressed.assert_status(StatusCode::SEE_OTHER);
     let notice = body(staff.get(&location(&pressed)).await).await;
     assert!(
@@ -56,62 +35,36 @@ async fn staff_reset_email_link_new_password_sign_in() {
         "the row shows the email's delivery state"
     );
 
-    let mailbox = deliver(&app, folder.path()).await;
-    let (link, text) = link_in_newest_email(&mailbox, "body.boom@acme.test").await;
+    let (link, text) = mailbox.link_to(&app, "body.boom@acme.test").await;
     assert!(
         text.contains("Password Reset") && text.contains("15 minutes"),
         "{text}"
     );
     assert!(link.starts_with("http://acme.localhost/reset/"), "{link}");
     assert!(
-        body(staff.get(&contacts_page).await)
+        body(staff.get(&firm.contacts_page()).await)
             .await
             .contains(">sent<")
     );
 
     let contact_browser = Browser::new(&app, "acme.localhost");
-    let path = link.trim_start_matches("http://acme.localhost");
     contact_browser
-        .get(path)
+        .open_link(&link)
         .await
         .assert_status(StatusCode::SEE_OTHER);
-    let done = contact_browser
-        .submit(
-            "/reset",
-            "/reset",
-            &[
-                ("new_password", NEW_PASSWORD),
-                ("confirm_password", NEW_PASSWORD),
-            ],
-        )
-        .await;
+    let done = contact_browser.choose_password(NEW_PASSWORD).await;
     assert_eq!(location(&done), "/login?notice=password-changed");
 
     let old = contact_browser
-        .submit(
-            "/login",
-            "/login",
-            &[("email", "body.boom@acme.test"), ("password", OLD_PASSWORD)],
-        )
+        .sign_in_contact("body.boom@acme.test", CONTACT_PASSWORD)
         .await;
     assert!(body(old).await.contains("Email or password is incorrect"));
     let new = contact_browser
-        .submit(
-            "/login",
-            "/login",
-            &[("email", "body.boom@acme.test"), ("password", NEW_PASSWORD)],
-        )
+        .sign_in_contact("body.boom@acme.test", NEW_PASSWORD)
         .await;
     assert_eq!(location(&new), "/");
 
-    let mailbox = deliver(&app, folder.path()).await;
-    let subjects: Vec<String> = mailbox
-        .list(10)
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|entry| entry.subject)
-        .collect();
+    let subjects = mailbox.subjects(&app).await;
     assert!(
         subjects
             .iter()
@@ -123,28 +76,9 @@ async fn staff_reset_email_link_new_password_sign_in() {
 #[tokio::test]
 async fn with_javascript_the_button_gets_json() {
     let app = spawn_app().await;
-    let (_, client, contact) = setup(&app).await;
-    let staff = Browser::new(&app, "acme.localhost");
-    staff
-        .sign_in_staff("admin@acme.test", "staff correct horse")
-        .await;
-    let contacts_page = format!("/staff/clients/{}/contacts", client.id);
-    let token = staff.csrf_token(&contacts_page).await;
-    let response = app
-        .public
-        .post(format!("{contacts_page}/{}/reset-password", contact.id))
-        .header("host", "acme.localhost")
-        .header(
-            "cookie",
-            format!(
-                "latchkey_staff={}; latchkey_csrf={}",
-                staff.cookie("latchkey_staff").unwrap(),
-                staff.cookie("latchkey_csrf").unwrap()
-            ),
-        )
-        .header("x-requested-with", "fetch")
-        .form(&[("csrf_token", token.as_str())])
-        .send()
+    let (firm, staff) = setup(&app).await;
+    let response = staff
+        .press_reset_by_script(&firm.contact, &[("x-requested-with", "fetch")])
         .await;
     response.assert_status_is_ok();
     assert_eq!(body(response).await, r#"{"status":"queued"}"#);
@@ -155,74 +89,49 @@ async fn with_javascript_the_button_gets_json() {
 #[tokio::test]
 async fn an_ended_session_tells_the_button_401_and_sends_nothing() {
     let app = spawn_app().await;
-    let (_, client, contact) = setup(&app).await;
-    let staff = Browser::new(&app, "acme.localhost");
-    staff
-        .sign_in_staff("admin@acme.test", "staff correct horse")
-        .await;
-    let contacts_page = format!("/staff/clients/{}/contacts", client.id);
-    let token = staff.csrf_token(&contacts_page).await;
-    let post = |cookie: String| {
-        app.public
-            .post(format!("{contacts_page}/{}/reset-password", contact.id))
-            .header("host", "acme.localhost")
-            .header("cookie", cookie)
-            .header("x-requested-with", "fetch")
-            .form(&[("csrf_token", token.as_str())])
-            .send()
-    };
-    let csrf_only = format!("latchkey_csrf={}", staff.cookie("latchkey_csrf").unwrap());
-    let ended = post(csrf_only.clone()).await;
-    ended.assert_status(StatusCode::UNAUTHORIZED);
-    ended.assert_content_type("application/json; charset=utf-8");
+    let (firm, staff) = setup(&app).await;
+    let token = staff.csrf_token(&firm.contacts_page()).await;
+    let csrf = staff.cookie("latchkey_csrf").unwrap();
+    let ended = Browser::new(&app, "acme.localhost");
+    ended.set_cookie("latchkey_csrf", &csrf);
+    let forged = Browser::new(&app, "acme.localhost");
+    forged.set_cookie("latchkey_csrf", &csrf);
+    forged.set_cookie("latchkey_staff", "forged-session");
+    let fetch = [("x-requested-with", "fetch")];
+
+    let answer = ended.post_by_script(&firm.contact, &token, &fetch).await;
+    answer.assert_status(StatusCode::UNAUTHORIZED);
+    answer.assert_content_type("application/json; charset=utf-8");
     assert_eq!(
-        body(ended).await,
+        body(answer).await,
         r#"{"sign_in":"/staff/login","status":"sign_in_required"}"#
     );
-    let forged = post(format!("{csrf_only}; latchkey_staff=forged-session")).await;
-    forged.assert_status(StatusCode::UNAUTHORIZED);
-    let queued = notification::list_messages(
-        &app.state.services.db,
-        notification::MessageFilter::all(),
-        10,
-    )
-    .await
-    .unwrap();
+    forged
+        .post_by_script(&firm.contact, &token, &fetch)
+        .await
+        .assert_status(StatusCode::UNAUTHORIZED);
+    let queued = app.queued_emails().await;
     assert!(queued.is_empty(), "nothing was sent: {queued:?}");
 }
 
 #[tokio::test]
 async fn poisoned_host_headers_never_reach_the_link() {
     let app = spawn_app().await;
-    let (_, client, contact) = setup(&app).await;
-    let folder = tempfile::tempdir().unwrap();
-    let staff = Browser::new(&app, "ACME.localhost:8080");
-    staff
-        .sign_in_staff("admin@acme.test", "staff correct horse")
-        .await;
-    let contacts_page = format!("/staff/clients/{}/contacts", client.id);
-    let token = staff.csrf_token(&contacts_page).await;
-    let response = app
-        .public
-        .post(format!("{contacts_page}/{}/reset-password", contact.id))
-        .header("host", "ACME.localhost:8080")
-        .header("x-forwarded-host", "evil.test")
-        .header("forwarded", "host=evil.test;proto=https")
-        .header("x-forwarded-proto", "https")
-        .header(
-            "cookie",
-            format!(
-                "latchkey_staff={}; latchkey_csrf={}",
-                staff.cookie("latchkey_staff").unwrap(),
-                staff.cookie("latchkey_csrf").unwrap()
-            ),
+    let firm = app.firm_named("acme", "ACME Corporation").await;
+    let email = app.add_staff(&firm, StaffRole::Staff).await;
+    let staff = app.staff_browser("ACME.localhost:8080", &email).await;
+    let response = staff
+        .press_reset_by_script(
+            &firm.contact,
+            &[
+                ("x-forwarded-host", "evil.test"),
+                ("forwarded", "host=evil.test;proto=https"),
+                ("x-forwarded-proto", "https"),
+            ],
         )
-        .form(&[("csrf_token", token.as_str())])
-        .send()
         .await;
     response.assert_status(StatusCode::SEE_OTHER);
-    let mailbox = deliver(&app, folder.path()).await;
-    let (link, text) = link_in_newest_email(&mailbox, "body.boom@acme.test").await;
+    let (link, text) = Mailbox::new().link_to(&app, "body.boom@acme.test").await;
     assert!(link.starts_with("http://acme.localhost/reset/"), "{link}");
     assert!(!text.contains("evil.test"));
 }
@@ -231,37 +140,22 @@ async fn poisoned_host_headers_never_reach_the_link() {
 async fn forgot_password_emails_the_stored_address_and_respects_the_limit() {
     let app = Arc::new(spawn_app().await);
     setup(&app).await;
-    let folder = tempfile::tempdir().unwrap();
+    let mailbox = Mailbox::new();
     let visitor = Browser::new(&app, "acme.localhost");
     for typed in ["  BODY.BOOM@acme.test ", "nobody@acme.test"] {
-        visitor
-            .submit("/forgot-password", "/forgot-password", &[("email", typed)])
-            .await
-            .assert_status_is_ok();
+        visitor.forgot_password(typed).await.assert_status_is_ok();
     }
-    service::processors::process_reset_requests(&app.state.services)
-        .await
-        .unwrap();
-    let mailbox = deliver(&app, folder.path()).await;
-    let entries = mailbox.list(10).await.unwrap();
+    app.process_reset_requests().await;
+    let entries = mailbox.deliver(&app).await.list(10).await.unwrap();
     assert_eq!(entries.len(), 1, "only the existing account gets an email");
     assert_eq!(entries[0].to, "body.boom@acme.test");
 
     for _ in 0..4 {
-        visitor
-            .submit(
-                "/forgot-password",
-                "/forgot-password",
-                &[("email", "body.boom@acme.test")],
-            )
-            .await;
+        visitor.forgot_password("body.boom@acme.test").await;
     }
-    service::processors::process_reset_requests(&app.state.services)
-        .await
-        .unwrap();
-    let mailbox = deliver(&app, folder.path()).await;
+    app.process_reset_requests().await;
     assert_eq!(
-        mailbox.list(10).await.unwrap().len(),
+        mailbox.deliver(&app).await.list(10).await.unwrap().len(),
         3,
         "three emails per 15 minutes, the rest accepted but not sent"
     );
@@ -270,54 +164,33 @@ async fn forgot_password_emails_the_stored_address_and_respects_the_limit() {
 #[tokio::test]
 async fn temporary_password_mode_end_to_end() {
     let app = spawn_app().await;
-    let (firm, client, contact) = setup(&app).await;
-    let mut settings = firm.settings.clone();
-    settings.reset_mode = tenancy::ResetMode::TemporaryPassword;
-    tenancy::update_tenant_settings(
-        &app.state.services.db,
-        firm.id,
-        &settings,
-        chrono::Utc::now(),
-    )
-    .await
-    .unwrap();
-    app.state.services.resolver.invalidate_tenant(firm.id);
-    let folder = tempfile::tempdir().unwrap();
+    let (firm, staff) = setup(&app).await;
+    app.change_settings(&firm.tenant, |settings| {
+        settings.reset_mode = tenancy::ResetMode::TemporaryPassword;
+    })
+    .await;
+    let mailbox = Mailbox::new();
 
-    let staff = Browser::new(&app, "acme.localhost");
-    staff
-        .sign_in_staff("admin@acme.test", "staff correct horse")
-        .await;
-    let contacts_page = format!("/staff/clients/{}/contacts", client.id);
-    staff
-        .submit(
-            &contacts_page,
-            &format!("{contacts_page}/{}/reset-password", contact.id),
-            &[],
-        )
-        .await;
-    let mailbox = deliver(&app, folder.path()).await;
-    let (link, _) = link_in_newest_email(&mailbox, "body.boom@acme.test").await;
+    staff.press_reset(&firm.contact).await;
+    let (link, _) = mailbox.link_to(&app, "body.boom@acme.test").await;
 
     let browser = Browser::new(&app, "acme.localhost");
-    browser
-        .get(link.trim_start_matches("http://acme.localhost"))
-        .await;
+    browser.open_link(&link).await;
     let page = body(browser.get("/reset").await).await;
     assert!(page.contains("Send me a new password"), "{page}");
     let sent = browser.submit("/reset", "/reset/temporary", &[]).await;
     sent.assert_status_is_ok();
     assert!(body(sent).await.contains("New password sent via mail"));
 
-    let mailbox = deliver(&app, folder.path()).await;
-    let entry = mailbox
+    let delivered = mailbox.deliver(&app).await;
+    let entry = delivered
         .list(10)
         .await
         .unwrap()
         .into_iter()
         .find(|e| e.subject == "Your new password")
         .unwrap();
-    let text = mailbox.read(&entry.id).await.unwrap().unwrap().text;
+    let text = delivered.read(&entry.id).await.unwrap().unwrap().text;
     let password = text
         .lines()
         .map(str::trim)
@@ -326,11 +199,7 @@ async fn temporary_password_mode_end_to_end() {
         .to_owned();
 
     let signed_in = browser
-        .submit(
-            "/login",
-            "/login",
-            &[("email", "body.boom@acme.test"), ("password", &password)],
-        )
+        .sign_in_contact("body.boom@acme.test", &password)
         .await;
     assert_eq!(
         location(&signed_in),
@@ -338,113 +207,63 @@ async fn temporary_password_mode_end_to_end() {
         "a temporary password must be changed"
     );
     let old = Browser::new(&app, "acme.localhost")
-        .submit(
-            "/login",
-            "/login",
-            &[("email", "body.boom@acme.test"), ("password", OLD_PASSWORD)],
-        )
+        .sign_in_contact("body.boom@acme.test", CONTACT_PASSWORD)
         .await;
     assert!(body(old).await.contains("Email or password is incorrect"));
 
     let again = Browser::new(&app, "acme.localhost");
-    again
-        .get(link.trim_start_matches("http://acme.localhost"))
-        .await;
+    again.open_link(&link).await;
     again.get("/reset").await.assert_status(StatusCode::GONE);
 }
 
 #[tokio::test]
 async fn an_expired_link_leads_to_a_new_one_that_works() {
     let app = spawn_app().await;
-    let (firm, _, contact) = setup(&app).await;
-    let folder = tempfile::tempdir().unwrap();
-    let stale = reset_token::mint_token(
-        &app.state.services.db,
-        &app.state.services.token_keys,
-        firm.id,
-        reset_token::TokenPurpose::Reset,
-        "contact",
-        contact.id,
-        chrono::Duration::minutes(15),
-        chrono::Utc::now() - chrono::Duration::minutes(20),
-    )
-    .await
-    .unwrap();
+    let (firm, _) = setup(&app).await;
+    let mailbox = Mailbox::new();
+    let stale = app
+        .mint_reset_link(
+            &firm.contact,
+            chrono::Utc::now() - chrono::Duration::minutes(20),
+        )
+        .await;
 
     // Figure 7: the expired link's notice, whose Reset Password button leads to figure 8.
     let browser = Browser::new(&app, "acme.localhost");
-    browser
-        .get(&format!("/reset/{}", stale.token.expose()))
-        .await;
+    browser.open_minted(&stale).await;
     let notice = body(browser.get("/reset").await).await;
     assert!(
         notice.contains("This link has expired") && notice.contains("href=\"/forgot-password\"")
     );
-    let sent = browser
-        .submit(
-            "/forgot-password",
-            "/forgot-password",
-            &[("email", "body.boom@acme.test")],
-        )
-        .await;
+    let sent = browser.forgot_password("body.boom@acme.test").await;
     assert!(body(sent).await.contains("Got it"));
 
-    service::processors::process_reset_requests(&app.state.services)
-        .await
-        .unwrap();
-    let mailbox = deliver(&app, folder.path()).await;
-    let (link, _) = link_in_newest_email(&mailbox, "body.boom@acme.test").await;
+    app.process_reset_requests().await;
+    let (link, _) = mailbox.link_to(&app, "body.boom@acme.test").await;
     assert!(!link.contains(&stale.token.expose()));
-    browser
-        .get(link.trim_start_matches("http://acme.localhost"))
-        .await;
-    let done = browser
-        .submit(
-            "/reset",
-            "/reset",
-            &[
-                ("new_password", NEW_PASSWORD),
-                ("confirm_password", NEW_PASSWORD),
-            ],
-        )
-        .await;
+    browser.open_link(&link).await;
+    let done = browser.choose_password(NEW_PASSWORD).await;
     assert_eq!(location(&done), "/login?notice=password-changed");
 }
 
 #[tokio::test]
 async fn a_reset_emails_delivery_or_failure_enters_the_contacts_audit_trail() {
     let app = spawn_app().await;
-    let (firm, client, contact) = setup(&app).await;
-    let staff = Browser::new(&app, "acme.localhost");
-    staff
-        .sign_in_staff("admin@acme.test", "staff correct horse")
-        .await;
-    let contacts = format!("/staff/clients/{}/contacts", client.id);
-    let reset = format!(
-        "/staff/clients/{}/contacts/{}/reset-password",
-        client.id, contact.id
-    );
-    staff.submit(&contacts, &reset, &[]).await;
-    let folder = tempfile::tempdir().unwrap();
-    deliver(&app, folder.path()).await;
+    let (firm, staff) = setup(&app).await;
+    staff.press_reset(&firm.contact).await;
+    Mailbox::new().deliver(&app).await;
 
     // The next one fails for good: an SMTP port where nobody listens, one attempt.
-    staff.submit(&contacts, &reset, &[]).await;
-    let mut settings =
-        notification::DeliverySettings::new("Latchkey <no-reply@latchkey.test>").unwrap();
-    settings.max_attempts = 1;
-    notification::DeliveryWorker::new(
-        app.state.services.db.clone(),
+    staff.press_reset(&firm.contact).await;
+    app.delivery_worker(
         notification::Transport::smtp("smtp://127.0.0.1:9?tls=none").unwrap(),
-        settings,
-        app.state.services.waker.clone(),
+        one_attempt(),
     )
-    .with_observer(Arc::new(service::emails::AuditTrailObserver))
     .deliver_due()
     .await
     .unwrap();
 
-    let history = identity::account_history(&app.state.services.db, firm.id, contact.id, 50)
+    let history = identity::account_history(&app.state.db, firm.tenant.id, firm.contact.id, 50)
         .await
         .unwrap();
     let actions: Vec<&str> = history.iter().map(|event| event.action.as_str()).collect();
@@ -470,10 +289,7 @@ async fn a_reset_emails_delivery_or_failure_enters_the_contacts_audit_trail() {
     );
     let page = body(
         staff
-            .get(&format!(
-                "/staff/clients/{}/contacts/{}",
-                client.id, contact.id
-            ))
+            .get(&format!("{}/{}", firm.contacts_page(), firm.contact.id))
             .await,
     )
     .await;

@@ -8,16 +8,7 @@ use reset_token::pending_reset_requests;
 use crate::helpers::{Browser, TestApp, body, spawn_app};
 
 async fn setup(app: &TestApp) {
-    let firm = app.create_firm("acme", "ACME Corporation").await;
-    let client = app.create_client(&firm, "John A. Teague").await;
-    app.create_contact(
-        &firm,
-        &client,
-        "Body Boom",
-        "body.boom@acme.test",
-        "contact battery staple",
-    )
-    .await;
+    app.firm_named("acme", "ACME Corporation").await;
 }
 
 #[tokio::test]
@@ -27,13 +18,7 @@ async fn the_form_follows_figure_eight_and_the_answer_figure_nine() {
     let browser = Browser::new(&app, "acme.localhost");
     let page = body(browser.get("/forgot-password").await).await;
     assert!(page.contains("Send Password Reset") && page.contains("name=\"email\""));
-    let sent = browser
-        .submit(
-            "/forgot-password",
-            "/forgot-password",
-            &[("email", "body.boom@acme.test")],
-        )
-        .await;
+    let sent = browser.forgot_password("body.boom@acme.test").await;
     sent.assert_status_is_ok();
     let html = body(sent).await;
     assert!(
@@ -75,6 +60,9 @@ async fn known_and_unknown_addresses_get_identical_answers() {
     assert_eq!(known_status, unknown_status);
     assert_eq!(known_body, unknown_body, "byte-identical pages");
 
+    // Each known request is followed at once by an unknown one, so whatever else the
+    // machine is doing falls on both kinds alike; the medians of many pairs shed the
+    // odd request that a busy machine stalls.
     let mut known = Vec::new();
     let mut unknown = Vec::new();
     for _ in 0..200 {
@@ -86,10 +74,14 @@ async fn known_and_unknown_addresses_get_identical_answers() {
         times[times.len() / 2]
     };
     let (known, unknown) = (median(known), median(unknown));
-    let gap = known.abs_diff(unknown);
+    // What would tell the addresses apart is work done for one kind only: a password
+    // hash, an email sent while the visitor waits, extra queries. Each costs a
+    // multiple of the whole request, so it would push the ratio far past 2, while
+    // load shared by both kinds leaves it near 1 on any machine.
+    let ratio = known.as_secs_f64() / unknown.as_secs_f64();
     assert!(
-        gap < Duration::from_millis(1),
-        "medians {known:?} and {unknown:?}"
+        (0.5..=2.0).contains(&ratio),
+        "medians {known:?} and {unknown:?}: ratio {ratio:.2}"
     );
 }
 
@@ -131,13 +123,7 @@ async fn a_malformed_address_is_a_validation_error() {
     let app = spawn_app().await;
     setup(&app).await;
     let browser = Browser::new(&app, "acme.localhost");
-    let response = browser
-        .submit(
-            "/forgot-password",
-            "/forgot-password",
-            &[("email", "not an address")],
-        )
-        .await;
+    let response = browser.forgot_password("not an address").await;
     response.assert_status(StatusCode::UNPROCESSABLE_ENTITY);
     assert!(body(response).await.contains("Enter an email address"));
     let response = browser
@@ -150,31 +136,11 @@ async fn a_malformed_address_is_a_validation_error() {
 async fn the_answer_states_the_firms_own_link_lifetime() {
     let app = spawn_app().await;
     setup(&app).await;
-    let firm = tenancy::find_tenant_by_slug(
-        &app.state.services.db,
-        &tenancy::TenantSlug::parse("acme").unwrap(),
-    )
-    .await
-    .unwrap()
-    .unwrap();
-    let mut settings = firm.settings.clone();
-    settings.reset_link_minutes = Some(42);
-    tenancy::update_tenant_settings(
-        &app.state.services.db,
-        firm.id,
-        &settings,
-        chrono::Utc::now(),
-    )
-    .await
-    .unwrap();
-    let browser = Browser::new(&app, "acme.localhost");
-    let sent = browser
-        .submit(
-            "/forgot-password",
-            "/forgot-password",
-            &[("email", "body.boom@acme.test")],
-        )
+    let firm = app.stored_firm("acme").await;
+    app.change_settings(&firm, |settings| settings.reset_link_minutes = Some(42))
         .await;
+    let browser = Browser::new(&app, "acme.localhost");
+    let sent = browser.forgot_password("body.boom@acme.test").await;
     sent.assert_status_is_ok();
     let html = body(sent).await;
     assert!(html.contains("expires in 42 minutes"), "{html}");

@@ -2,14 +2,12 @@
 
 use std::sync::Arc;
 
-use gateway::routes::{admin_endpoint, public_endpoint};
-use gateway::settings::{Environment, Settings};
-use gateway::state::AppState;
 use migrations::testing::{TestDatabase, fresh_database};
-use notification::{DeliverySettings, DeliveryWorker, FileMailbox, Transport};
 use poem::endpoint::BoxEndpoint;
 use poem::test::TestClient;
 use tenancy::{NewTenant, StaticTxtLookup, Tenant, TenantSlug};
+
+use crate::fixture::{AppState, Environment, Settings, admin_endpoint, public_endpoint};
 
 pub struct TestApp {
     pub public: TestClient<BoxEndpoint<'static>>,
@@ -181,39 +179,6 @@ impl TestApp {
     }
 }
 
-/// Delivers whatever is due into a folder and returns the mailbox to read it.
-pub async fn deliver(app: &TestApp, folder: &std::path::Path) -> FileMailbox {
-    let settings = DeliverySettings::new("Latchkey <no-reply@latchkey.test>").unwrap();
-    let worker = DeliveryWorker::new(
-        app.state.services.db.clone(),
-        Transport::file(folder),
-        settings,
-        app.state.services.waker.clone(),
-    )
-    .with_observer(Arc::new(service::emails::AuditTrailObserver));
-    worker.deliver_due().await.unwrap();
-    FileMailbox::new(folder)
-}
-
-/// The first link in the newest email to `to`, and the email's text.
-pub async fn link_in_newest_email(mailbox: &FileMailbox, to: &str) -> (String, String) {
-    let entries = mailbox.list(50).await.unwrap();
-    let entry = entries
-        .iter()
-        .find(|entry| entry.to.contains(to))
-        .expect("an email to the contact");
-    let message = mailbox.read(&entry.id).await.unwrap().unwrap();
-    let start = message
-        .text
-        .find("http://")
-        .expect("a link in the text part");
-    let link: String = message.text[start..]
-        .chars()
-        .take_while(|c| !c.is_whitespace())
-        .collect();
-    (link, message.text)
-}
-
 pub async fn body(response: poem::test::TestResponse) -> String {
     response
         .0
@@ -292,33 +257,37 @@ impl<'a> Browser<'a> {
             .insert(name.to_owned(), value.to_owned());
     }
 
-    pub async fn get(&self, path: &str) -> poem::test::TestResponse {
-        let response = self
-            .app
+    /// A request from this browser: its host, its cookies, its address.
+    pub fn request(
+        &self,
+        method: poem::http::Method,
+        path: &str,
+    ) -> poem::test::TestRequestBuilder<'_, BoxEndpoint<'static>> {
+        self.app
             .public
-            .get(path)
+            .request(method, path)
             .header("host", self.host.as_str())
             .header("cookie", self.cookie_header())
             .header("x-test-peer", self.peer.clone().unwrap_or_default())
-            .send()
-            .await;
+    }
+
+    /// Sends `request` and keeps the cookies of its answer.
+    pub async fn send(
+        &self,
+        request: poem::test::TestRequestBuilder<'_, BoxEndpoint<'static>>,
+    ) -> poem::test::TestResponse {
+        let response = request.send().await;
         self.keep_cookies(&response);
         response
     }
 
+    pub async fn get(&self, path: &str) -> poem::test::TestResponse {
+        self.send(self.request(poem::http::Method::GET, path)).await
+    }
+
     pub async fn post(&self, path: &str, fields: &[(&str, &str)]) -> poem::test::TestResponse {
-        let response = self
-            .app
-            .public
-            .post(path)
-            .header("host", self.host.as_str())
-            .header("cookie", self.cookie_header())
-            .header("x-test-peer", self.peer.clone().unwrap_or_default())
-            .form(&fields)
-            .send()
-            .await;
-        self.keep_cookies(&response);
-        response
+        self.send(self.request(poem::http::Method::POST, path).form(&fields))
+            .await
     }
 
     /// Opens `page` and returns the CSRF token of its form.

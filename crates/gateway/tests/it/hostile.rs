@@ -4,36 +4,13 @@
 
 use poem::http::StatusCode;
 
+use identity::StaffRole;
+
+use crate::fixture::{CONTACT_PASSWORD, Firm, STAFF_PASSWORD};
 use crate::helpers::{Browser, TestApp, body, spawn_app, spawn_app_with};
 
-const STAFF_PASSWORD: &str = "staff correct horse";
-const CONTACT_PASSWORD: &str = "contact battery staple";
-
-struct Firm {
-    client: identity::Client,
-    contact: identity::Contact,
-}
-
 async fn firm(app: &TestApp) -> Firm {
-    let firm = app.create_firm("acme", "ACME Corporation").await;
-    app.create_staff(
-        &firm,
-        "admin@acme.test",
-        STAFF_PASSWORD,
-        identity::StaffRole::Admin,
-    )
-    .await;
-    let client = app.create_client(&firm, "John A. Teague").await;
-    let contact = app
-        .create_contact(
-            &firm,
-            &client,
-            "Body Boom",
-            "body.boom@acme.test",
-            CONTACT_PASSWORD,
-        )
-        .await;
-    Firm { client, contact }
+    app.firm_named("acme", "ACME Corporation").await
 }
 
 /// Every path of a firm's host, with real ids.
@@ -163,20 +140,14 @@ async fn every_route_sends_the_security_headers_and_only_strict_cookies() {
     ])
     .await;
     let firm = firm(&app).await;
+    let admin = app.add_staff(&firm, StaffRole::Admin).await;
     let anonymous = Browser::new(&app, "acme.localhost");
     let staff = Browser::new(&app, "acme.localhost");
-    let signed_in = staff.sign_in_staff("admin@acme.test", STAFF_PASSWORD).await;
+    let signed_in = staff.sign_in_staff(&admin, STAFF_PASSWORD).await;
     assert_secure(&signed_in, "the staff sign-in");
     let contact = Browser::new(&app, "acme.localhost");
     let signed_in = contact
-        .submit(
-            "/login",
-            "/login",
-            &[
-                ("email", "body.boom@acme.test"),
-                ("password", CONTACT_PASSWORD),
-            ],
-        )
+        .sign_in_contact("body.boom@acme.test", CONTACT_PASSWORD)
         .await;
     assert_secure(&signed_in, "the contact sign-in");
     for (who, browser) in [
@@ -215,14 +186,8 @@ async fn every_route_sends_the_security_headers_and_only_strict_cookies() {
 
 /// Counts what hostile input could have half-written.
 async fn stored(app: &TestApp) -> (usize, usize) {
-    let firm = tenancy::find_tenant_by_slug(
-        &app.state.services.db,
-        &tenancy::TenantSlug::parse("acme").unwrap(),
-    )
-    .await
-    .unwrap()
-    .unwrap();
-    let clients = identity::list_clients(&app.state.services.db, firm.id, None, 1, 200)
+    let firm = app.stored_firm("acme").await;
+    let clients = identity::list_clients(&app.state.db, firm.id, None, 1, 200)
         .await
         .unwrap()
         .total as usize;
@@ -284,11 +249,7 @@ fn urlencode(text: &str) -> String {
 async fn hostile_input_gets_a_clear_answer_and_writes_nothing() {
     let app = spawn_app().await;
     let firm = firm(&app).await;
-    let admin = Browser::new(&app, "acme.localhost");
-    admin
-        .sign_in_staff("admin@acme.test", STAFF_PASSWORD)
-        .await
-        .assert_status(StatusCode::SEE_OTHER);
+    let admin = app.signed_in_staff(&firm, StaffRole::Admin).await;
     let before = stored(&app).await;
     let new_client = "/staff/clients/new";
     let new_contact = format!("/staff/clients/{}/contacts/new", firm.client.id);
@@ -390,9 +351,8 @@ async fn hostile_input_gets_a_clear_answer_and_writes_nothing() {
 #[tokio::test]
 async fn stored_text_is_shown_literally_and_searches_are_data() {
     let app = spawn_app().await;
-    firm(&app).await;
-    let admin = Browser::new(&app, "acme.localhost");
-    admin.sign_in_staff("admin@acme.test", STAFF_PASSWORD).await;
+    let firm = firm(&app).await;
+    let admin = app.signed_in_staff(&firm, StaffRole::Admin).await;
     for hostile in [
         "{{ 7*7 }} {% if true %}yes{% endif %}",
         "<script>alert(1)</script>",

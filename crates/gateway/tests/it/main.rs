@@ -6,6 +6,7 @@ mod cli;
 mod csrf;
 mod find_firm;
 mod firm_settings;
+mod fixture;
 mod flow;
 mod forgot;
 mod helpers;

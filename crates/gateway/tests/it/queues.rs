@@ -5,7 +5,10 @@ use poem::http::StatusCode;
 use sea_orm::{ConnectionTrait, DbBackend, Statement, Value};
 use serde_json::Value as Json;
 
-use crate::helpers::{Browser, TestApp, body, deliver, spawn_app};
+use identity::StaffRole;
+
+use crate::fixture::{Mailbox, RETRY};
+use crate::helpers::{Browser, TestApp, body, spawn_app};
 
 const OPERATOR_TOKEN: &str = "test-operator-token-0123456789abcdef";
 
@@ -27,24 +30,9 @@ async fn execute(app: &TestApp, sql: &str, values: Vec<Value>) -> u64 {
         .rows_affected()
 }
 
-async fn firm_with_contact(app: &TestApp, slug: &str) -> (tenancy::Tenant, identity::Contact) {
-    let firm = app.create_firm(slug, &format!("Firm {slug}")).await;
-    let client = app.create_client(&firm, "Client").await;
-    let contact = app
-        .create_contact(
-            &firm,
-            &client,
-            "Pat",
-            &format!("pat@{slug}.test"),
-            "contact battery staple",
-        )
-        .await;
-    (firm, contact)
-}
-
 async fn forgot(app: &TestApp, host: &str, email: &str) {
     Browser::new(app, host)
-        .submit("/forgot-password", "/forgot-password", &[("email", email)])
+        .forgot_password(email)
         .await
         .assert_status_is_ok();
 }
@@ -68,16 +56,11 @@ async fn metrics(app: &TestApp) -> String {
 }
 
 async fn outbox_recipients(app: &TestApp) -> Vec<String> {
-    notification::list_messages(
-        &app.state.services.db,
-        notification::MessageFilter::all(),
-        100,
-    )
-    .await
-    .unwrap()
-    .into_iter()
-    .map(|message| message.recipient)
-    .collect()
+    app.queued_emails()
+        .await
+        .into_iter()
+        .map(|message| message.recipient)
+        .collect()
 }
 
 /// Makes every retry that is waiting due now, instead of waiting for its backoff.
@@ -93,10 +76,10 @@ async fn make_retries_due(app: &TestApp) {
 #[tokio::test]
 async fn one_firms_broken_request_holds_up_nobody_and_waits_for_an_operator() {
     let app = spawn_app().await;
-    let (acme, _) = firm_with_contact(&app, "acme").await;
-    firm_with_contact(&app, "globex").await;
-    forgot(&app, "acme.localhost", "pat@acme.test").await;
-    forgot(&app, "globex.localhost", "pat@globex.test").await;
+    let acme = app.firm("acme").await.tenant;
+    app.firm("globex").await;
+    forgot(&app, "acme.localhost", "body.boom@acme.test").await;
+    forgot(&app, "globex.localhost", "body.boom@globex.test").await;
     // ACME's stored settings become unreadable: every request of ACME now fails.
     let settings: String = app
         .state
@@ -122,20 +105,16 @@ async fn one_firms_broken_request_holds_up_nobody_and_waits_for_an_operator() {
     )
     .await;
 
-    service::processors::process_reset_requests(&app.state.services)
-        .await
-        .unwrap();
+    app.process_reset_requests().await;
     assert_eq!(
         outbox_recipients(&app).await,
-        ["pat@globex.test"],
+        ["body.boom@globex.test"],
         "Globex's request went through"
     );
     // ACME's is retried after a backoff, then set aside after the last attempt.
-    for _ in 1..service::processors::RETRY.max_attempts {
+    for _ in 1..RETRY.max_attempts {
         make_retries_due(&app).await;
-        service::processors::process_reset_requests(&app.state.services)
-            .await
-            .unwrap();
+        app.process_reset_requests().await;
     }
     let (status, listed) = operator(&app, "GET", "/api/v1/requests").await;
     assert_eq!(status, StatusCode::OK, "{listed}");
@@ -151,7 +130,7 @@ async fn one_firms_broken_request_holds_up_nobody_and_waits_for_an_operator() {
         "{set_aside}"
     );
     assert!(
-        !listed.to_string().contains("pat@acme.test"),
+        !listed.to_string().contains("body.boom@acme.test"),
         "operators see the domain only"
     );
     let scraped = metrics(&app).await;
@@ -174,12 +153,10 @@ async fn one_firms_broken_request_holds_up_nobody_and_waits_for_an_operator() {
     assert_eq!(requeued["queue"], "reset_requests");
     let (status, again) = operator(&app, "POST", &format!("/api/v1/requests/{id}/retry")).await;
     assert_eq!(status, StatusCode::NOT_FOUND, "{again}");
-    service::processors::process_reset_requests(&app.state.services)
-        .await
-        .unwrap();
+    app.process_reset_requests().await;
     let mut recipients = outbox_recipients(&app).await;
     recipients.sort();
-    assert_eq!(recipients, ["pat@acme.test", "pat@globex.test"]);
+    assert_eq!(recipients, ["body.boom@acme.test", "body.boom@globex.test"]);
 }
 
 /// `.a@example.com` passed the old parser but not lettre. An account stored with it
@@ -187,8 +164,9 @@ async fn one_firms_broken_request_holds_up_nobody_and_waits_for_an_operator() {
 #[tokio::test]
 async fn an_unsendable_address_stored_before_the_fix_wedges_nothing() {
     let app = spawn_app().await;
-    let (acme, legacy) = firm_with_contact(&app, "acme").await;
-    firm_with_contact(&app, "globex").await;
+    let acme = app.firm("acme").await;
+    let legacy = &acme.contact;
+    app.firm("globex").await;
     execute(
         &app,
         "UPDATE contacts SET email = $1 WHERE id = $2",
@@ -202,17 +180,15 @@ async fn an_unsendable_address_stored_before_the_fix_wedges_nothing() {
          VALUES ($1, $2, $3, NULL, $4, 0)",
         vec![
             uuid::Uuid::now_v7().into(),
-            acme.id.as_uuid().into(),
+            acme.tenant.id.as_uuid().into(),
             ".a@example.com".into(),
             (chrono::Utc::now() - chrono::Duration::minutes(1)).into(),
         ],
     )
     .await;
-    forgot(&app, "globex.localhost", "pat@globex.test").await;
-    service::processors::process_reset_requests(&app.state.services)
-        .await
-        .unwrap();
-    assert_eq!(outbox_recipients(&app).await, ["pat@globex.test"]);
+    forgot(&app, "globex.localhost", "body.boom@globex.test").await;
+    app.process_reset_requests().await;
+    assert_eq!(outbox_recipients(&app).await, ["body.boom@globex.test"]);
     assert!(
         reset_token::pending_reset_requests(&app.state.services.db, chrono::Utc::now(), 10)
             .await
@@ -222,34 +198,13 @@ async fn an_unsendable_address_stored_before_the_fix_wedges_nothing() {
     );
     // The form refuses the address at entry.
     let typed = Browser::new(&app, "acme.localhost")
-        .submit(
-            "/forgot-password",
-            "/forgot-password",
-            &[("email", ".a@example.com")],
-        )
+        .forgot_password(".a@example.com")
         .await;
     typed.assert_status(StatusCode::UNPROCESSABLE_ENTITY);
 
     // Staff pressing Reset Password are told what to fix, not shown a 500.
-    app.create_staff(
-        &acme,
-        "admin@acme.test",
-        "staff correct horse",
-        identity::StaffRole::Admin,
-    )
-    .await;
-    let staff = Browser::new(&app, "acme.localhost");
-    staff
-        .sign_in_staff("admin@acme.test", "staff correct horse")
-        .await;
-    let contacts = format!("/staff/clients/{}/contacts", legacy.client_id);
-    let pressed = staff
-        .submit(
-            &contacts,
-            &format!("{contacts}/{}/reset-password", legacy.id),
-            &[],
-        )
-        .await;
+    let staff = app.signed_in_staff(&acme, StaffRole::Admin).await;
+    let pressed = staff.press_reset(legacy).await;
     pressed.assert_status(StatusCode::UNPROCESSABLE_ENTITY);
     assert!(body(pressed).await.contains("cannot receive email"));
 }
@@ -257,25 +212,15 @@ async fn an_unsendable_address_stored_before_the_fix_wedges_nothing() {
 #[tokio::test]
 async fn the_firms_staff_are_told_of_an_access_request_by_the_processor() {
     let app = spawn_app().await;
-    let (acme, _) = firm_with_contact(&app, "acme").await;
-    app.create_staff(
-        &acme,
-        "admin@acme.test",
-        "staff correct horse",
-        identity::StaffRole::Admin,
-    )
-    .await;
+    let acme = app.firm("acme").await;
+    let admin = app.add_staff(&acme, StaffRole::Admin).await;
     Browser::new(&app, "acme.localhost")
-        .submit(
-            "/request-access",
-            "/request-access",
-            &[
-                ("name", "Dana Doe"),
-                ("email", "dana@client.test"),
-                ("company", "Doe Ltd"),
-                ("message", "Please let me in."),
-            ],
-        )
+        .request_access([
+            "Dana Doe",
+            "dana@client.test",
+            "Doe Ltd",
+            "Please let me in.",
+        ])
         .await
         .assert_status_is_ok();
     // The page only recorded the request.
@@ -285,24 +230,14 @@ async fn the_firms_staff_are_told_of_an_access_request_by_the_processor() {
         scraped.contains("latchkey_queue_pending{queue=\"access_requests\"} 1"),
         "{scraped}"
     );
-    assert_eq!(
-        service::processors::process_access_notices(&app.state.services)
-            .await
-            .unwrap(),
-        1
-    );
-    let folder = tempfile::tempdir().unwrap();
-    let mailbox = deliver(&app, folder.path()).await;
+    assert_eq!(app.process_access_notices().await, 1);
+    let mailbox = Mailbox::new();
+    let mailbox = mailbox.deliver(&app).await;
     let delivered = mailbox.list(10).await.unwrap();
     assert_eq!(delivered.len(), 1);
-    assert!(delivered[0].to.contains("admin@acme.test"));
+    assert!(delivered[0].to.contains(&admin));
     let message = mailbox.read(&delivered[0].id).await.unwrap().unwrap();
     assert!(message.text.contains("Dana Doe"), "{}", message.text);
     // Told once: a second pass finds nothing to do.
-    assert_eq!(
-        service::processors::process_access_notices(&app.state.services)
-            .await
-            .unwrap(),
-        0
-    );
+    assert_eq!(app.process_access_notices().await, 0);
 }

@@ -1,56 +1,19 @@
 //! The emailed link: opening it, the pages for each state, and using it.
 
 use chrono::{Duration, Utc};
+use identity::StaffRole;
 use poem::http::StatusCode;
-use reset_token::{MintedToken, TokenPurpose, mint_token};
+use reset_token::{MintedToken, TokenPurpose};
 
+use crate::fixture::{CONTACT_PASSWORD, NEW_PASSWORD};
 use crate::helpers::{Browser, TestApp, body, join_all, location, spawn_app};
 
-const OLD_PASSWORD: &str = "contact battery staple";
-const NEW_PASSWORD: &str = "a brand new passphrase";
-
-async fn setup(app: &TestApp, slug: &str) -> (tenancy::Tenant, identity::Contact) {
-    let firm = app.create_firm(slug, &format!("{slug} firm")).await;
-    let client = app.create_client(&firm, "John A. Teague").await;
-    let contact = app
-        .create_contact(
-            &firm,
-            &client,
-            "Body Boom",
-            &format!("body.boom@{slug}.test"),
-            OLD_PASSWORD,
-        )
-        .await;
-    (firm, contact)
-}
-
-async fn mint(
-    app: &TestApp,
-    firm: &tenancy::Tenant,
-    contact: &identity::Contact,
-    issued: chrono::DateTime<Utc>,
-) -> MintedToken {
-    mint_token(
-        &app.state.services.db,
-        &app.state.services.token_keys,
-        firm.id,
-        TokenPurpose::Reset,
-        "contact",
-        contact.id,
-        Duration::minutes(15),
-        issued,
-    )
-    .await
-    .unwrap()
-}
+/// The firm's contact's password before any reset.
+const OLD_PASSWORD: &str = CONTACT_PASSWORD;
 
 async fn sign_in(browser: &Browser<'_>, password: &str) -> String {
     let response = browser
-        .submit(
-            "/login",
-            "/login",
-            &[("email", "body.boom@acme.test"), ("password", password)],
-        )
+        .sign_in_contact("body.boom@acme.test", password)
         .await;
     location(&response)
 }
@@ -64,12 +27,11 @@ fn assert_token_headers(response: &poem::test::TestResponse) {
 #[tokio::test]
 async fn the_link_moves_the_token_out_of_the_address_bar_and_consumes_nothing() {
     let app = spawn_app().await;
-    let (firm, contact) = setup(&app, "acme").await;
-    let minted = mint(&app, &firm, &contact, Utc::now()).await;
+    let acme = app.firm("acme").await;
+    let contact = &acme.contact;
+    let minted = app.mint_reset_link(contact, Utc::now()).await;
     let browser = Browser::new(&app, "acme.localhost");
-    let opened = browser
-        .get(&format!("/reset/{}", minted.token.expose()))
-        .await;
+    let opened = browser.open_minted(&minted).await;
     opened.assert_status(StatusCode::SEE_OTHER);
     assert_eq!(location(&opened), "/reset");
     assert_token_headers(&opened);
@@ -94,38 +56,19 @@ async fn the_link_moves_the_token_out_of_the_address_bar_and_consumes_nothing() 
 #[tokio::test]
 async fn a_new_password_through_the_link_ends_sessions_and_old_password() {
     let app = spawn_app().await;
-    let (firm, contact) = setup(&app, "acme").await;
+    let acme = app.firm("acme").await;
+    let contact = &acme.contact;
     let signed_in = Browser::new(&app, "acme.localhost");
     assert_eq!(sign_in(&signed_in, OLD_PASSWORD).await, "/");
 
-    let minted = mint(&app, &firm, &contact, Utc::now()).await;
+    let minted = app.mint_reset_link(contact, Utc::now()).await;
     let browser = Browser::new(&app, "acme.localhost");
-    browser
-        .get(&format!("/reset/{}", minted.token.expose()))
-        .await;
-    let weak = browser
-        .submit(
-            "/reset",
-            "/reset",
-            &[
-                ("new_password", "password1"),
-                ("confirm_password", "password1"),
-            ],
-        )
-        .await;
+    browser.open_minted(&minted).await;
+    let weak = browser.choose_password("password1").await;
     weak.assert_status(StatusCode::UNPROCESSABLE_ENTITY);
     assert!(body(weak).await.contains("too common"));
 
-    let done = browser
-        .submit(
-            "/reset",
-            "/reset",
-            &[
-                ("new_password", NEW_PASSWORD),
-                ("confirm_password", NEW_PASSWORD),
-            ],
-        )
-        .await;
+    let done = browser.choose_password(NEW_PASSWORD).await;
     done.assert_status(StatusCode::SEE_OTHER);
     assert_eq!(location(&done), "/login?notice=password-changed");
     assert!(
@@ -149,9 +92,7 @@ async fn a_new_password_through_the_link_ends_sessions_and_old_password() {
 
     // The same link again: used once, never twice.
     let again = Browser::new(&app, "acme.localhost");
-    again
-        .get(&format!("/reset/{}", minted.token.expose()))
-        .await;
+    again.open_minted(&minted).await;
     let used = again.get("/reset").await;
     used.assert_status(StatusCode::GONE);
     assert!(body(used).await.contains("can be used only once"));
@@ -160,12 +101,13 @@ async fn a_new_password_through_the_link_ends_sessions_and_old_password() {
 #[tokio::test]
 async fn an_expired_link_offers_a_new_one() {
     let app = spawn_app().await;
-    let (firm, contact) = setup(&app, "acme").await;
-    let minted = mint(&app, &firm, &contact, Utc::now() - Duration::minutes(16)).await;
-    let browser = Browser::new(&app, "acme.localhost");
-    browser
-        .get(&format!("/reset/{}", minted.token.expose()))
+    let acme = app.firm("acme").await;
+    let contact = &acme.contact;
+    let minted = app
+        .mint_reset_link(contact, Utc::now() - Duration::minutes(16))
         .await;
+    let browser = Browser::new(&app, "acme.localhost");
+    browser.open_minted(&minted).await;
     let page = browser.get("/reset").await;
     page.assert_status(StatusCode::GONE);
     page.assert_content_type("text/html; charset=utf-8");
@@ -190,18 +132,11 @@ async fn an_expired_link_offers_a_new_one() {
 #[tokio::test]
 async fn forged_superseded_and_foreign_links_look_like_links_that_never_existed() {
     let app = spawn_app().await;
-    let (acme, contact) = setup(&app, "acme").await;
-    let (_, globex_contact) = setup(&app, "globex").await;
-    let globex = tenancy::find_tenant_by_slug(
-        &app.state.services.db,
-        &tenancy::TenantSlug::parse("globex").unwrap(),
-    )
-    .await
-    .unwrap()
-    .unwrap();
-    let superseded = mint(&app, &acme, &contact, Utc::now()).await;
-    mint(&app, &acme, &contact, Utc::now()).await;
-    let foreign = mint(&app, &globex, &globex_contact, Utc::now()).await;
+    let contact = app.firm("acme").await.contact;
+    let globex_contact = app.firm("globex").await.contact;
+    let superseded = app.mint_reset_link(&contact, Utc::now()).await;
+    app.mint_reset_link(&contact, Utc::now()).await;
+    let foreign = app.mint_reset_link(&globex_contact, Utc::now()).await;
     let text = superseded.token.expose();
     let forged = format!("{}.{}", text.split_once('.').unwrap().0, "A".repeat(43));
     let never = format!("{}.{}", "A".repeat(22), "A".repeat(43));
@@ -231,12 +166,11 @@ async fn forged_superseded_and_foreign_links_look_like_links_that_never_existed(
 #[tokio::test]
 async fn of_fifty_concurrent_posts_of_one_link_exactly_one_succeeds() {
     let app = spawn_app().await;
-    let (firm, contact) = setup(&app, "acme").await;
-    let minted = mint(&app, &firm, &contact, Utc::now()).await;
+    let acme = app.firm("acme").await;
+    let contact = &acme.contact;
+    let minted = app.mint_reset_link(contact, Utc::now()).await;
     let browser = Browser::new(&app, "acme.localhost");
-    browser
-        .get(&format!("/reset/{}", minted.token.expose()))
-        .await;
+    browser.open_minted(&minted).await;
     let form = body(browser.get("/reset").await).await;
     let hidden = crate::helpers::hidden_fields_in(&form);
     let mut fields = vec![
@@ -273,52 +207,26 @@ async fn futures_all<F: std::future::Future<Output = poem::test::TestResponse>>(
 #[tokio::test]
 async fn staff_see_the_links_history_on_the_contacts_page() {
     let app = spawn_app().await;
-    let (firm, contact) = setup(&app, "acme").await;
-    app.create_staff(
-        &firm,
-        "admin@acme.test",
-        "staff correct horse",
-        identity::StaffRole::Staff,
-    )
-    .await;
-    let minted = mint(&app, &firm, &contact, Utc::now()).await;
+    let acme = app.firm("acme").await;
+    let contact = &acme.contact;
+    let staff_email = app.add_staff(&acme, StaffRole::Staff).await;
+    let minted = app.mint_reset_link(contact, Utc::now()).await;
     let browser = Browser::new(&app, "acme.localhost");
-    browser
-        .get(&format!("/reset/{}", minted.token.expose()))
-        .await;
+    browser.open_minted(&minted).await;
     // Reloads (and mail scanners) write nothing more: one entry per state.
     for _ in 0..3 {
         browser.get("/reset").await.assert_status_is_ok();
     }
     browser
-        .submit(
-            "/reset",
-            "/reset",
-            &[
-                ("new_password", NEW_PASSWORD),
-                ("confirm_password", NEW_PASSWORD),
-            ],
-        )
+        .choose_password(NEW_PASSWORD)
         .await
         .assert_status(StatusCode::SEE_OTHER);
-    browser
-        .get(&format!("/reset/{}", minted.token.expose()))
-        .await;
+    browser.open_minted(&minted).await;
     for _ in 0..2 {
         browser.get("/reset").await.assert_status(StatusCode::GONE);
     }
 
-    let staff = Browser::new(&app, "acme.localhost");
-    staff
-        .submit(
-            "/staff/login",
-            "/staff/login",
-            &[
-                ("email", "admin@acme.test"),
-                ("password", "staff correct horse"),
-            ],
-        )
-        .await;
+    let staff = app.staff_browser("acme.localhost", &staff_email).await;
     let page = staff
         .get(&format!(
             "/staff/clients/{}/contacts/{}",
@@ -345,26 +253,8 @@ async fn staff_see_the_links_history_on_the_contacts_page() {
 /// Opens `minted`'s link in a fresh browser and tells what the page says.
 async fn link_status(app: &TestApp, minted: &MintedToken) -> StatusCode {
     let browser = Browser::new(app, "acme.localhost");
-    browser
-        .get(&format!("/reset/{}", minted.token.expose()))
-        .await;
+    browser.open_minted(minted).await;
     browser.get("/reset").await.0.status()
-}
-
-/// An administrator of `firm`, signed in.
-async fn signed_in_admin<'a>(app: &'a TestApp, firm: &tenancy::Tenant) -> Browser<'a> {
-    app.create_staff(
-        firm,
-        "admin@acme.test",
-        "staff correct horse",
-        identity::StaffRole::Admin,
-    )
-    .await;
-    let admin = Browser::new(app, "acme.localhost");
-    admin
-        .sign_in_staff("admin@acme.test", "staff correct horse")
-        .await;
-    admin
 }
 
 /// An administrator edits `contact` through the form, changing only what is given.
@@ -388,21 +278,22 @@ async fn edit_contact(
 #[tokio::test]
 async fn an_email_change_or_a_disable_ends_the_accounts_links_and_sessions() {
     let app = spawn_app().await;
-    let (firm, contact) = setup(&app, "acme").await;
-    let admin = signed_in_admin(&app, &firm).await;
+    let acme = app.firm("acme").await;
+    let contact = &acme.contact;
+    let admin = app.signed_in_staff(&acme, StaffRole::Admin).await;
 
     // A rename alone leaves the link and the session alone.
     let signed_in = Browser::new(&app, "acme.localhost");
     assert_eq!(sign_in(&signed_in, OLD_PASSWORD).await, "/");
-    let kept = mint(&app, &firm, &contact, Utc::now()).await;
-    edit_contact(&admin, &contact, "body.boom@acme.test", "")
+    let kept = app.mint_reset_link(contact, Utc::now()).await;
+    edit_contact(&admin, contact, "body.boom@acme.test", "")
         .await
         .assert_status(StatusCode::SEE_OTHER);
     assert_eq!(link_status(&app, &kept).await, StatusCode::OK);
     signed_in.get("/").await.assert_status_is_ok();
 
     // The link sent to the old address stops working, and so does the session.
-    edit_contact(&admin, &contact, "b.boom@acme.test", "")
+    edit_contact(&admin, contact, "b.boom@acme.test", "")
         .await
         .assert_status(StatusCode::SEE_OTHER);
     assert_eq!(link_status(&app, &kept).await, StatusCode::NOT_FOUND);
@@ -411,16 +302,16 @@ async fn an_email_change_or_a_disable_ends_the_accounts_links_and_sessions() {
     assert!(location(&ended).starts_with("/login"));
 
     // A disable ends them too; so does a re-enable, for links sent while disabled.
-    let before_disable = mint(&app, &firm, &contact, Utc::now()).await;
-    edit_contact(&admin, &contact, "b.boom@acme.test", "disabled")
+    let before_disable = app.mint_reset_link(contact, Utc::now()).await;
+    edit_contact(&admin, contact, "b.boom@acme.test", "disabled")
         .await
         .assert_status(StatusCode::SEE_OTHER);
     assert_eq!(
         link_status(&app, &before_disable).await,
         StatusCode::NOT_FOUND
     );
-    let while_disabled = mint(&app, &firm, &contact, Utc::now()).await;
-    edit_contact(&admin, &contact, "b.boom@acme.test", "")
+    let while_disabled = app.mint_reset_link(contact, Utc::now()).await;
+    edit_contact(&admin, contact, "b.boom@acme.test", "")
         .await
         .assert_status(StatusCode::SEE_OTHER);
     assert_eq!(
@@ -435,7 +326,7 @@ async fn an_email_change_or_a_disable_ends_the_accounts_links_and_sessions() {
 async fn guessing_at_links_is_limited_per_address_on_both_forms() {
     let app =
         crate::helpers::spawn_app_with(&[("LATCHKEY__LIMITS__SIGN_IN_PER_ADDRESS", "3")]).await;
-    setup(&app, "acme").await;
+    app.firm("acme").await;
     // The limit is the address's, so each form is tried from a machine of its own.
     for (action, address) in [
         ("/reset/temporary", "198.51.100.30"),
@@ -474,22 +365,19 @@ async fn guessing_at_links_is_limited_per_address_on_both_forms() {
 #[tokio::test]
 async fn a_form_changes_only_the_account_of_the_link_it_was_shown_for() {
     let app = spawn_app().await;
-    let (firm, first) = setup(&app, "acme").await;
-    let client = app.create_client(&firm, "Wayne Enterprises").await;
+    let acme = app.firm("acme").await;
+    let (firm, first) = (&acme.tenant, &acme.contact);
+    let client = app.create_client(firm, "Wayne Enterprises").await;
     let second = app
-        .create_contact(&firm, &client, "Second", "second@acme.test", OLD_PASSWORD)
+        .create_contact(firm, &client, "Second", "second@acme.test", OLD_PASSWORD)
         .await;
-    let first_link = mint(&app, &firm, &first, Utc::now()).await;
-    let second_link = mint(&app, &firm, &second, Utc::now()).await;
+    let first_link = app.mint_reset_link(first, Utc::now()).await;
+    let second_link = app.mint_reset_link(&second, Utc::now()).await;
     let browser = Browser::new(&app, "acme.localhost");
-    browser
-        .get(&format!("/reset/{}", first_link.token.expose()))
-        .await;
+    browser.open_minted(&first_link).await;
     let first_form = body(browser.get("/reset").await).await;
     assert!(first_form.contains("body.boom@acme.test"), "{first_form}");
-    browser
-        .get(&format!("/reset/{}", second_link.token.expose()))
-        .await;
+    browser.open_minted(&second_link).await;
     let second_form = body(browser.get("/reset").await).await;
     assert!(second_form.contains("second@acme.test"));
 
@@ -556,23 +444,18 @@ async fn a_form_changes_only_the_account_of_the_link_it_was_shown_for() {
 #[tokio::test]
 async fn the_token_cookie_lives_as_long_as_the_link() {
     let app = spawn_app().await;
-    let (firm, contact) = setup(&app, "acme").await;
-    let invitation = mint_token(
-        &app.state.services.db,
-        &app.state.services.token_keys,
-        firm.id,
-        TokenPurpose::Invite,
-        "contact",
-        contact.id,
-        Duration::hours(72),
-        Utc::now(),
-    )
-    .await
-    .unwrap();
-    let browser = Browser::new(&app, "acme.localhost");
-    let opened = browser
-        .get(&format!("/reset/{}", invitation.token.expose()))
+    let acme = app.firm("acme").await;
+    let contact = &acme.contact;
+    let invitation = app
+        .mint_link(
+            contact,
+            TokenPurpose::Invite,
+            Duration::hours(72),
+            Utc::now(),
+        )
         .await;
+    let browser = Browser::new(&app, "acme.localhost");
+    let opened = browser.open_minted(&invitation).await;
     let set_cookie = opened.0.headers()["set-cookie"]
         .to_str()
         .unwrap()
@@ -606,8 +489,9 @@ async fn the_token_cookie_lives_as_long_as_the_link() {
 #[tokio::test]
 async fn a_disabled_clients_contacts_are_locked_out_until_it_is_enabled() {
     let app = spawn_app().await;
-    let (firm, contact) = setup(&app, "acme").await;
-    let admin = signed_in_admin(&app, &firm).await;
+    let acme = app.firm("acme").await;
+    let contact = &acme.contact;
+    let admin = app.signed_in_staff(&acme, StaffRole::Admin).await;
     let set_status = |status: &'static str| {
         let admin = &admin;
         let page = format!("/staff/clients/{}/edit", contact.client_id);
@@ -623,7 +507,7 @@ async fn a_disabled_clients_contacts_are_locked_out_until_it_is_enabled() {
     };
     let signed_in = Browser::new(&app, "acme.localhost");
     assert_eq!(sign_in(&signed_in, OLD_PASSWORD).await, "/");
-    let link = mint(&app, &firm, &contact, Utc::now()).await;
+    let link = app.mint_reset_link(contact, Utc::now()).await;
 
     set_status("disabled")
         .await
@@ -635,37 +519,18 @@ async fn a_disabled_clients_contacts_are_locked_out_until_it_is_enabled() {
     assert_eq!(link_status(&app, &link).await, StatusCode::NOT_FOUND);
     let refused = Browser::new(&app, "acme.localhost");
     assert_eq!(sign_in(&refused, OLD_PASSWORD).await, "", "not signed in");
-    let contacts = format!("/staff/clients/{}/contacts", contact.client_id);
-    let reset = admin
-        .submit(
-            &contacts,
-            &format!("{contacts}/{}/reset-password", contact.id),
-            &[],
-        )
-        .await;
+    let reset = admin.press_reset(contact).await;
     reset.assert_status(StatusCode::CONFLICT);
     assert!(body(reset).await.contains("This client is disabled"));
     let forgot = Browser::new(&app, "acme.localhost");
     forgot
-        .submit(
-            "/forgot-password",
-            "/forgot-password",
-            &[("email", "body.boom@acme.test")],
-        )
+        .forgot_password("body.boom@acme.test")
         .await
         .assert_status_is_ok();
-    service::processors::process_reset_requests(&app.state.services)
-        .await
-        .unwrap();
-    let sent = notification::list_messages(
-        &app.state.services.db,
-        notification::MessageFilter::all(),
-        10,
-    )
-    .await
-    .unwrap();
+    app.process_reset_requests().await;
+    let sent = app.queued_emails().await;
     assert!(sent.is_empty(), "no reset email: {sent:?}");
-    let while_disabled = mint(&app, &firm, &contact, Utc::now()).await;
+    let while_disabled = app.mint_reset_link(contact, Utc::now()).await;
 
     set_status("active")
         .await

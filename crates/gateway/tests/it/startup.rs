@@ -2,10 +2,13 @@
 //! out does: every one of them starts, the demo firm exists once, and the purge that
 //! each runs at start-up removes each deleted firm once.
 
-use gateway::demo::{DEMO_ADMIN_EMAIL, DEMO_CONTACTS, DEMO_SLUG};
-use gateway::settings::{Environment, Settings};
 use migrations::testing::empty_database;
 use tenancy::TenantSlug;
+
+use crate::fixture::{
+    DEMO_ADMIN_EMAIL, DEMO_CLIENT, DEMO_CONTACTS, DEMO_SLUG, Environment, Settings,
+    purge_deleted_firms, start_up,
+};
 
 /// Enough instances that, without the start-up lock, two of them collide in the
 /// migrations or in creating the demo firm on every run seen so far.
@@ -30,7 +33,7 @@ async fn instances_starting_together_on_a_new_database_all_start_and_share_one_d
     let mut starts = tokio::task::JoinSet::new();
     for _ in 0..INSTANCES {
         let settings = development_settings(&database.url);
-        starts.spawn(gateway::server::start_up(settings));
+        starts.spawn(start_up(settings));
     }
     let mut started = Vec::new();
     while let Some(outcome) = starts.join_next().await {
@@ -60,7 +63,7 @@ async fn instances_starting_together_on_a_new_database_all_start_and_share_one_d
     let teague = clients
         .clients
         .iter()
-        .find(|client| client.name == gateway::demo::DEMO_CLIENT)
+        .find(|client| client.name == DEMO_CLIENT)
         .expect("the demo client exists");
     let contacts = identity::list_contacts(db, tenant.id, teague.id)
         .await
@@ -78,27 +81,14 @@ async fn instances_purging_together_purge_each_firm_once() {
     let app = crate::helpers::spawn_app().await;
     let slugs = ["gone-one", "gone-two", "gone-three"];
     for slug in slugs {
-        let firm = app.create_firm(slug, "Gone").await;
-        let client = app.create_client(&firm, "A client").await;
-        app.create_contact(
-            &firm,
-            &client,
-            "Ann",
-            "ann@client.test",
-            "ann battery staple",
-        )
-        .await;
-        service::firms::delete_firm(&app.state.services, slug)
-            .await
-            .unwrap();
+        app.firm_named(slug, "Gone").await;
+        app.delete_firm(slug).await;
     }
     let after_the_grace = chrono::Utc::now() + chrono::Duration::days(31);
     let mut purges = tokio::task::JoinSet::new();
     for _ in 0..INSTANCES {
         let state = app.state.clone();
-        purges.spawn(async move {
-            service::firms::purge_deleted_firms(&state.services, after_the_grace).await
-        });
+        purges.spawn(async move { purge_deleted_firms(&state, after_the_grace).await });
     }
     let mut purged = Vec::new();
     while let Some(outcome) = purges.join_next().await {
