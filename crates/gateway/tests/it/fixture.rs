@@ -13,13 +13,14 @@ use tenancy::{Tenant, TenantSlug};
 
 use crate::helpers::{Browser, TestApp};
 
-pub use gateway::app::{AppState, admin_endpoint, public_endpoint};
 pub use gateway::demo::{DEMO_ADMIN_EMAIL, DEMO_CLIENT, DEMO_CONTACTS, DEMO_SLUG};
-pub use gateway::error::GatewayError;
-pub use gateway::firms::Reverified;
-pub use gateway::processors::RETRY;
+pub use gateway::http::error::GatewayError;
+pub use gateway::routes::{admin_endpoint, public_endpoint};
 pub use gateway::server::start_up;
 pub use gateway::settings::{Environment, Settings};
+pub use gateway::state::AppState;
+pub use service::firms::Reverified;
+pub use service::processors::RETRY;
 
 pub const STAFF_PASSWORD: &str = "staff correct horse";
 pub const CONTACT_PASSWORD: &str = "contact battery staple";
@@ -136,7 +137,7 @@ impl TestApp {
 
     /// The firm stored under `slug`, as it is now.
     pub async fn stored_firm(&self, slug: &str) -> Tenant {
-        tenancy::find_tenant_by_slug(&self.state.db, &TenantSlug::parse(slug).unwrap())
+        tenancy::find_tenant_by_slug(&self.state.services.db, &TenantSlug::parse(slug).unwrap())
             .await
             .unwrap()
             .expect("the firm exists")
@@ -150,10 +151,15 @@ impl TestApp {
     ) {
         let mut settings = firm.settings.clone();
         change(&mut settings);
-        tenancy::update_tenant_settings(&self.state.db, firm.id, &settings, chrono::Utc::now())
-            .await
-            .unwrap();
-        self.state.resolver.invalidate_tenant(firm.id);
+        tenancy::update_tenant_settings(
+            &self.state.services.db,
+            firm.id,
+            &settings,
+            chrono::Utc::now(),
+        )
+        .await
+        .unwrap();
+        self.state.services.resolver.invalidate_tenant(firm.id);
     }
 
     /// A link of `purpose` for `contact`, issued at `issued`, living `lifetime`.
@@ -165,8 +171,8 @@ impl TestApp {
         issued: chrono::DateTime<chrono::Utc>,
     ) -> MintedToken {
         reset_token::mint_token(
-            &self.state.db,
-            &self.state.token_keys,
+            &self.state.services.db,
+            &self.state.services.token_keys,
             contact.tenant_id,
             purpose,
             "contact",
@@ -195,28 +201,32 @@ impl TestApp {
 
     /// Every email queued so far, of every firm.
     pub async fn queued_emails(&self) -> Vec<notification::OutboxMessage> {
-        notification::list_messages(&self.state.db, notification::MessageFilter::all(), 100_000)
-            .await
-            .unwrap()
+        notification::list_messages(
+            &self.state.services.db,
+            notification::MessageFilter::all(),
+            100_000,
+        )
+        .await
+        .unwrap()
     }
 
     /// One pass of the "Forgot your password?" processor; how many it handled.
     pub async fn process_reset_requests(&self) -> usize {
-        gateway::processors::process_reset_requests(&self.state)
+        service::processors::process_reset_requests(&self.state.services)
             .await
             .unwrap()
     }
 
     /// One pass of the "Find your firm" processor; how many it handled.
     pub async fn process_firm_lookups(&self) -> usize {
-        gateway::processors::process_firm_lookups(&self.state)
+        service::processors::process_firm_lookups(&self.state.services)
             .await
             .unwrap()
     }
 
     /// One pass of the access-request notices; how many it sent.
     pub async fn process_access_notices(&self) -> usize {
-        gateway::processors::process_access_notices(&self.state)
+        service::processors::process_access_notices(&self.state.services)
             .await
             .unwrap()
     }
@@ -226,7 +236,10 @@ impl TestApp {
         &self,
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> tokio::task::JoinHandle<()> {
-        tokio::spawn(gateway::processors::run(self.state.clone(), shutdown))
+        tokio::spawn(service::processors::run(
+            self.state.services.clone(),
+            shutdown,
+        ))
     }
 
     /// A delivery worker over `transport` that writes the audit trail as a server's does.
@@ -236,7 +249,7 @@ impl TestApp {
         settings: DeliverySettings,
     ) -> DeliveryWorker {
         self.bare_delivery_worker(transport, settings)
-            .with_observer(Arc::new(gateway::emails::AuditTrailObserver))
+            .with_observer(Arc::new(service::emails::AuditTrailObserver))
     }
 
     /// A delivery worker that only sends, writing nothing to the audit trail.
@@ -246,15 +259,15 @@ impl TestApp {
         settings: DeliverySettings,
     ) -> DeliveryWorker {
         DeliveryWorker::new(
-            self.state.db.clone(),
+            self.state.services.db.clone(),
             transport,
             settings,
-            self.state.waker.clone(),
+            self.state.services.waker.clone(),
         )
     }
 
     pub async fn delete_firm(&self, slug: &str) {
-        gateway::firms::delete_firm(&self.state, slug)
+        service::firms::delete_firm(&self.state.services, slug)
             .await
             .unwrap();
     }
@@ -262,20 +275,20 @@ impl TestApp {
     pub async fn purge_deleted_firms(
         &self,
         now: chrono::DateTime<chrono::Utc>,
-    ) -> Result<Vec<TenantSlug>, gateway::firms::FirmError> {
+    ) -> Result<Vec<TenantSlug>, service::ServiceError> {
         purge_deleted_firms(&self.state, now).await
     }
 
     pub async fn reverify_domains(&self, now: chrono::DateTime<chrono::Utc>) -> Reverified {
-        gateway::firms::reverify_domains(&self.state, now)
+        service::firms::reverify_domains(&self.state.services, now)
             .await
             .unwrap()
     }
 
     /// Counts one submission of the form `kind` from `ip`, as the form itself does.
     pub async fn record_form(&self, kind: &str, ip: &str) -> Result<(), GatewayError> {
-        let client = gateway::request_context::ClientAddress(Some(ip.parse().unwrap()));
-        gateway::forms::record_limited(&self.state, kind, client, Vec::new(), None).await
+        let client = gateway::http::request_context::ClientAddress(Some(ip.parse().unwrap()));
+        gateway::http::forms::record_limited(&self.state, kind, client, Vec::new(), None).await
     }
 }
 
@@ -283,8 +296,8 @@ impl TestApp {
 pub async fn purge_deleted_firms(
     state: &AppState,
     now: chrono::DateTime<chrono::Utc>,
-) -> Result<Vec<TenantSlug>, gateway::firms::FirmError> {
-    gateway::firms::purge_deleted_firms(state, now).await
+) -> Result<Vec<TenantSlug>, service::ServiceError> {
+    service::firms::purge_deleted_firms(&state.services, now).await
 }
 
 /// A folder the delivery worker writes emails into, read as a mailbox.

@@ -187,7 +187,7 @@ async fn every_route_sends_the_security_headers_and_only_strict_cookies() {
 /// Counts what hostile input could have half-written.
 async fn stored(app: &TestApp) -> (usize, usize) {
     let firm = app.stored_firm("acme").await;
-    let clients = identity::list_clients(&app.state.db, firm.id, None, 1, 200)
+    let clients = identity::list_clients(&app.state.services.db, firm.id, None, 1, 200)
         .await
         .unwrap()
         .total as usize;

@@ -9,7 +9,6 @@ use std::time::Duration;
 use identity::StaffRole;
 use notification::{OutboxStatus, Transport};
 use poem::http::StatusCode;
-use service::processors;
 use tokio::sync::watch;
 
 use crate::fixture::{STAFF_PASSWORD, attempts};
@@ -162,7 +161,7 @@ async fn eight_staff_sessions_add_contacts_while_the_queues_run() {
         failures.len(),
         &failures[..failures.len().min(5)]
     );
-    let contacts = identity::list_contacts(&app.state.db, firm.tenant.id, client.id)
+    let contacts = identity::list_contacts(&app.state.services.db, firm.tenant.id, client.id)
         .await
         .unwrap();
     // Body Boom was there before the sessions began.

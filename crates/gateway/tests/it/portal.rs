@@ -471,7 +471,7 @@ async fn changing_the_password_ends_the_other_sessions() {
     let firm = app.firm_with_admin("acme").await;
     let contact = &firm.contact;
     identity::set_contact_password(
-        &app.state.db,
+        &app.state.services.db,
         firm.tenant.id,
         contact.id,
         app.state
