@@ -4,6 +4,7 @@
 pub mod assets;
 pub mod csrf;
 pub mod error;
+pub mod extractors;
 pub mod forms;
 pub mod host_dispatch;
 pub mod request_context;

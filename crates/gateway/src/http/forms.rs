@@ -1,22 +1,12 @@
-//! What every form page shares: the CSRF check, single-valued fields, the limit per
-//! client address and the ids in paths.
+//! What every form page shares: single-valued fields, the limit per client address
+//! and the ids in paths.
 
 use uuid::Uuid;
 
-use crate::http::csrf::CsrfVerifier;
 use crate::http::error::GatewayError;
 use crate::http::request_context::ClientAddress;
 use crate::state::AppState;
 use service::intake::{self, BucketLimit, Intake, Record};
-
-/// Refuses a POST whose `csrf_token` field does not match the CSRF cookie.
-pub fn check_csrf(verifier: &CsrfVerifier, token: &str) -> Result<(), GatewayError> {
-    if verifier.is_valid(token) {
-        Ok(())
-    } else {
-        Err(GatewayError::CsrfRejected)
-    }
-}
 
 /// An id from a path. A malformed id is answered like one that does not exist.
 pub fn parse_id(raw: &str) -> Result<Uuid, GatewayError> {

@@ -10,17 +10,17 @@ use identity::{
 };
 use minijinja::context;
 use poem::web::cookie::CookieJar;
-use poem::web::{Data, Form, Html, Query, Redirect};
+use poem::web::{Data, Html, Query, Redirect};
 use poem::{IntoResponse, Response, handler};
 use sea_orm::TransactionTrait;
 use serde::Deserialize;
 use tenancy::Tenant;
 
-use crate::http::csrf::{CsrfToken, CsrfVerifier};
+use crate::http::csrf::CsrfToken;
 use crate::http::error::GatewayError;
-use crate::http::forms::check_csrf;
+use crate::http::extractors::{ContactSession, CsrfForm};
 use crate::http::request_context::ClientAddress;
-use crate::http::session::{current_contact, require_contact, set_session_cookie};
+use crate::http::session::{current_contact, set_session_cookie};
 use crate::http::session::{end_session, start_session};
 use crate::http::templates::firm_value;
 use crate::state::AppState;
@@ -100,9 +100,6 @@ pub async fn login_page(
 pub struct SignInForm {
     email: String,
     password: String,
-    /// Missing is the same as wrong: refused with the CSRF page, not a parse error.
-    #[serde(default)]
-    csrf_token: String,
 }
 
 #[handler]
@@ -111,11 +108,9 @@ pub async fn login(
     tenant: Data<&Arc<Tenant>>,
     jar: &CookieJar,
     csrf: CsrfToken,
-    verifier: CsrfVerifier,
     client: Data<&ClientAddress>,
-    Form(form): Form<SignInForm>,
+    CsrfForm(form): CsrfForm<SignInForm>,
 ) -> Result<Response, GatewayError> {
-    check_csrf(&verifier, &form.csrf_token)?;
     let outcome = attempt_sign_in(
         &state.services,
         &tenant,
@@ -147,22 +142,13 @@ pub async fn login(
     Ok(Redirect::see_other(next).into_response())
 }
 
-#[derive(Debug, Deserialize)]
-pub struct CsrfOnlyForm {
-    /// Missing is the same as wrong: refused with the CSRF page, not a parse error.
-    #[serde(default)]
-    csrf_token: String,
-}
-
 #[handler]
 pub async fn logout(
     state: Data<&AppState>,
     tenant: Data<&Arc<Tenant>>,
     jar: &CookieJar,
-    verifier: CsrfVerifier,
-    Form(form): Form<CsrfOnlyForm>,
+    _: CsrfForm,
 ) -> Result<Redirect, GatewayError> {
-    check_csrf(&verifier, &form.csrf_token)?;
     end_session(&state, &tenant, jar, AccountKind::Contact).await?;
     Ok(Redirect::see_other("/login?notice=signed-out"))
 }
@@ -171,10 +157,9 @@ pub async fn logout(
 pub async fn password_page(
     state: Data<&AppState>,
     tenant: Data<&Arc<Tenant>>,
-    jar: &CookieJar,
+    ContactSession(contact): ContactSession,
     csrf: CsrfToken,
 ) -> Result<Html<String>, GatewayError> {
-    let contact = require_contact(&state, &tenant, jar).await?;
     let context = context! {
         firm => firm_value(&tenant),
         csrf_token => csrf.0.clone(),
@@ -189,9 +174,6 @@ pub struct ChangePasswordForm {
     password: String,
     new_password: String,
     confirm_password: String,
-    /// Missing is the same as wrong: refused with the CSRF page, not a parse error.
-    #[serde(default)]
-    csrf_token: String,
 }
 
 /// Changes the password with the current one; every other session of the contact
@@ -201,13 +183,11 @@ pub async fn change_password(
     state: Data<&AppState>,
     tenant: Data<&Arc<Tenant>>,
     jar: &CookieJar,
+    ContactSession(contact): ContactSession,
     csrf: CsrfToken,
-    verifier: CsrfVerifier,
     client: Data<&ClientAddress>,
-    Form(form): Form<ChangePasswordForm>,
+    CsrfForm(form): CsrfForm<ChangePasswordForm>,
 ) -> Result<Response, GatewayError> {
-    let contact = require_contact(&state, &tenant, jar).await?;
-    check_csrf(&verifier, &form.csrf_token)?;
     // The current password is a secret a stolen session could guess at: counted like
     // a sign-in, per client address and per account, before the hash.
     let limits = &state.settings.limits;

@@ -7,14 +7,15 @@ use std::sync::Arc;
 use identity::EmailAddress;
 use minijinja::context;
 use poem::http::StatusCode;
-use poem::web::{Data, Form, Html};
+use poem::web::{Data, Html};
 use poem::{IntoResponse, Response, handler};
 use reset_token::NewResetRequest;
 use tenancy::Tenant;
 
-use crate::http::csrf::{CsrfToken, CsrfVerifier};
+use crate::http::csrf::CsrfToken;
 use crate::http::error::GatewayError;
-use crate::http::forms::{check_csrf, record_limited, single};
+use crate::http::extractors::CsrfForm;
+use crate::http::forms::{record_limited, single};
 use crate::http::request_context::ClientAddress;
 use crate::http::templates::firm_value;
 use crate::state::AppState;
@@ -50,11 +51,9 @@ pub async fn request_reset(
     state: Data<&AppState>,
     tenant: Data<&Arc<Tenant>>,
     csrf: CsrfToken,
-    verifier: CsrfVerifier,
     client: Data<&ClientAddress>,
-    Form(fields): Form<Vec<(String, String)>>,
+    CsrfForm(fields): CsrfForm<Vec<(String, String)>>,
 ) -> Result<Response, GatewayError> {
-    check_csrf(&verifier, single(&fields, "csrf_token").unwrap_or_default())?;
     let raw_email = single(&fields, "email")?;
     let address = client.0.0.map(|address| address.to_string());
     let email = EmailAddress::parse(raw_email).ok();

@@ -1,15 +1,16 @@
 //! "Request your credential": the public form on a firm's host.
 
-use crate::http::csrf::{CsrfToken, CsrfVerifier};
+use crate::http::csrf::CsrfToken;
 use crate::http::error::GatewayError;
-use crate::http::forms::{check_csrf, record_limited};
+use crate::http::extractors::CsrfForm;
+use crate::http::forms::record_limited;
 use crate::http::request_context::ClientAddress;
 use crate::http::templates::{firm_value, serialized};
 use crate::state::AppState;
 use identity::{EmailAddress, NewAccessRequest};
 use minijinja::context;
 use poem::http::StatusCode;
-use poem::web::{Data, Form, Html};
+use poem::web::{Data, Html};
 use poem::{IntoResponse, Response, handler};
 use serde::{Deserialize, Serialize};
 use service::intake::{BucketLimit, Record};
@@ -26,8 +27,6 @@ pub struct AccessForm {
     company: String,
     #[serde(default)]
     message: String,
-    #[serde(default, skip_serializing)]
-    csrf_token: String,
 }
 
 fn form_page(
@@ -65,11 +64,9 @@ pub async fn submit_request(
     state: Data<&AppState>,
     tenant: Data<&Arc<Tenant>>,
     csrf: CsrfToken,
-    verifier: CsrfVerifier,
     client: Data<&ClientAddress>,
-    Form(form): Form<AccessForm>,
+    CsrfForm(form): CsrfForm<AccessForm>,
 ) -> Result<Response, GatewayError> {
-    check_csrf(&verifier, &form.csrf_token)?;
     let checked = EmailAddress::parse(&form.email)
         .map_err(|_| ("email", "Enter an email address, like name@example.com."))
         .and_then(|email| {

@@ -14,7 +14,7 @@ use identity::{
 use minijinja::context;
 use poem::http::{StatusCode, header};
 use poem::web::cookie::{Cookie, CookieJar, SameSite};
-use poem::web::{Data, Form, Html, Path, Redirect};
+use poem::web::{Data, Html, Path, Redirect};
 use poem::{IntoResponse, Response, handler};
 use reset_token::{
     Opening, RedeemError, TokenCheck, TokenPurpose, TokenRecord, UrlToken, check_any_token,
@@ -25,9 +25,9 @@ use serde::Deserialize;
 use tenancy::Tenant;
 use uuid::Uuid;
 
-use crate::http::csrf::{CsrfToken, CsrfVerifier};
+use crate::http::csrf::CsrfToken;
 use crate::http::error::GatewayError;
-use crate::http::forms::check_csrf;
+use crate::http::extractors::CsrfForm;
 use crate::http::request_context::ClientAddress;
 use crate::http::session::with_active_client;
 use crate::http::templates::firm_value;
@@ -352,8 +352,6 @@ pub struct NewPasswordForm {
     /// The id of the link the form was shown for; see [`check_form_link`].
     #[serde(default)]
     link: String,
-    #[serde(default)]
-    csrf_token: String,
 }
 
 /// The token the browser holds, if any: without one only the email can tell which
@@ -390,11 +388,9 @@ pub async fn set_password(
     tenant: Data<&Arc<Tenant>>,
     jar: &CookieJar,
     csrf: CsrfToken,
-    verifier: CsrfVerifier,
     client: Data<&ClientAddress>,
-    Form(form): Form<NewPasswordForm>,
+    CsrfForm(form): CsrfForm<NewPasswordForm>,
 ) -> Result<Response, GatewayError> {
-    check_csrf(&verifier, &form.csrf_token)?;
     let attempt = link_attempt(&state, **client).await?;
     let token = match held_token(jar) {
         Ok(token) => token,
@@ -511,8 +507,6 @@ pub async fn set_password(
 pub struct LinkForm {
     #[serde(default)]
     link: String,
-    #[serde(default)]
-    csrf_token: String,
 }
 
 /// Letters and digits that cannot be mistaken for one another when typed from an
@@ -545,11 +539,9 @@ pub async fn send_temporary_password(
     state: Data<&AppState>,
     tenant: Data<&Arc<Tenant>>,
     jar: &CookieJar,
-    verifier: CsrfVerifier,
     client: Data<&ClientAddress>,
-    Form(form): Form<LinkForm>,
+    CsrfForm(form): CsrfForm<LinkForm>,
 ) -> Result<Response, GatewayError> {
-    check_csrf(&verifier, &form.csrf_token)?;
     let attempt = link_attempt(&state, **client).await?;
     let token = match held_token(jar) {
         Ok(token) => token,

@@ -1,11 +1,11 @@
 //! The staff's list of credential requests at `/staff/access-requests`, with Approve
 //! (creates the contact under a chosen client) and Decline.
 
-use crate::http::csrf::{CsrfToken, CsrfVerifier};
+use crate::http::csrf::CsrfToken;
 use crate::http::error::GatewayError;
-use crate::http::forms::{check_csrf, parse_id};
+use crate::http::extractors::{AdminSession, CsrfForm, StaffSession};
+use crate::http::forms::parse_id;
 use crate::http::request_context::ClientAddress;
-use crate::http::session::{require_admin, require_staff};
 use crate::http::templates::{firm_value, serialized};
 use crate::state::AppState;
 use chrono::Utc;
@@ -15,8 +15,7 @@ use identity::{
     pending_access_requests, record_audit,
 };
 use minijinja::context;
-use poem::web::cookie::CookieJar;
-use poem::web::{Data, Form, Html, Path, Redirect};
+use poem::web::{Data, Html, Path, Redirect};
 use poem::{IntoResponse, Response, handler};
 use sea_orm::TransactionTrait;
 use serde::{Deserialize, Serialize};
@@ -44,10 +43,9 @@ struct ClientOption {
 pub async fn list_requests(
     state: Data<&AppState>,
     tenant: Data<&Arc<Tenant>>,
-    jar: &CookieJar,
+    StaffSession(staff): StaffSession,
     csrf: CsrfToken,
 ) -> Result<Html<String>, GatewayError> {
-    let staff = require_staff(&state, &tenant, jar).await?;
     let requests: Vec<RequestView> = pending_access_requests(&state.services.db, tenant.id, 200)
         .await?
         .into_iter()
@@ -88,8 +86,6 @@ pub async fn list_requests(
 pub struct DecisionForm {
     #[serde(default)]
     client_id: String,
-    #[serde(default)]
-    csrf_token: String,
 }
 
 /// Approve: the contact is created (invited) under the chosen client, and the request
@@ -98,14 +94,11 @@ pub struct DecisionForm {
 pub async fn approve(
     state: Data<&AppState>,
     tenant: Data<&Arc<Tenant>>,
-    jar: &CookieJar,
-    verifier: CsrfVerifier,
+    AdminSession(staff): AdminSession,
     client: Data<&ClientAddress>,
     Path(request_id): Path<String>,
-    Form(form): Form<DecisionForm>,
+    CsrfForm(form): CsrfForm<DecisionForm>,
 ) -> Result<Response, GatewayError> {
-    let staff = require_admin(&state, &tenant, jar).await?;
-    check_csrf(&verifier, &form.csrf_token)?;
     let request = find_access_request(&state.services.db, tenant.id, parse_id(&request_id)?)
         .await?
         .filter(|request| request.status == AccessRequestStatus::Pending)
@@ -171,13 +164,10 @@ pub async fn approve(
 pub async fn decline(
     state: Data<&AppState>,
     tenant: Data<&Arc<Tenant>>,
-    jar: &CookieJar,
-    verifier: CsrfVerifier,
+    AdminSession(staff): AdminSession,
     Path(request_id): Path<String>,
-    Form(form): Form<DecisionForm>,
+    CsrfForm(_form): CsrfForm<DecisionForm>,
 ) -> Result<Redirect, GatewayError> {
-    let staff = require_admin(&state, &tenant, jar).await?;
-    check_csrf(&verifier, &form.csrf_token)?;
     let id = parse_id(&request_id)?;
     decide_access_request(
         &state.services.db,

@@ -2,10 +2,10 @@
 
 use super::contacts::end_contact_access;
 use super::views::{ClientView, render, staff_context};
-use crate::http::csrf::{CsrfToken, CsrfVerifier};
+use crate::http::csrf::CsrfToken;
 use crate::http::error::GatewayError;
-use crate::http::forms::{check_csrf, parse_id};
-use crate::http::session::{require_admin, require_staff};
+use crate::http::extractors::{AdminSession, CsrfForm, StaffSession};
+use crate::http::forms::parse_id;
 use crate::http::templates::serialized;
 use crate::state::AppState;
 use chrono::Utc;
@@ -14,8 +14,7 @@ use identity::{
     rename_client, set_client_status,
 };
 use minijinja::context;
-use poem::web::cookie::CookieJar;
-use poem::web::{Data, Form, Html, Path, Query, Redirect};
+use poem::web::{Data, Html, Path, Query, Redirect};
 use poem::{IntoResponse, Response, handler};
 use sea_orm::TransactionTrait;
 use serde::Deserialize;
@@ -35,11 +34,10 @@ pub struct ListQuery {
 pub async fn workspaces(
     state: Data<&AppState>,
     tenant: Data<&Arc<Tenant>>,
-    jar: &CookieJar,
+    StaffSession(staff): StaffSession,
     csrf: CsrfToken,
     Query(query): Query<ListQuery>,
 ) -> Result<Html<String>, GatewayError> {
-    let staff = require_staff(&state, &tenant, jar).await?;
     let page = list_clients(
         &state.services.db,
         tenant.id,
@@ -72,11 +70,10 @@ pub async fn workspaces(
 pub async fn clients(
     state: Data<&AppState>,
     tenant: Data<&Arc<Tenant>>,
-    jar: &CookieJar,
+    StaffSession(staff): StaffSession,
     csrf: CsrfToken,
     Query(query): Query<ListQuery>,
 ) -> Result<Html<String>, GatewayError> {
-    let staff = require_staff(&state, &tenant, jar).await?;
     let page = list_clients(
         &state.services.db,
         tenant.id,
@@ -109,19 +106,15 @@ pub struct ClientForm {
     name: String,
     #[serde(default)]
     status: Option<String>,
-    /// Missing is the same as wrong: refused with the CSRF page, not a parse error.
-    #[serde(default)]
-    csrf_token: String,
 }
 
 #[handler]
 pub async fn new_client_page(
     state: Data<&AppState>,
     tenant: Data<&Arc<Tenant>>,
-    jar: &CookieJar,
+    AdminSession(staff): AdminSession,
     csrf: CsrfToken,
 ) -> Result<Html<String>, GatewayError> {
-    let staff = require_admin(&state, &tenant, jar).await?;
     render(
         &state,
         "staff/client_form.html",
@@ -133,13 +126,10 @@ pub async fn new_client_page(
 pub async fn new_client(
     state: Data<&AppState>,
     tenant: Data<&Arc<Tenant>>,
-    jar: &CookieJar,
+    AdminSession(staff): AdminSession,
     csrf: CsrfToken,
-    verifier: CsrfVerifier,
-    Form(form): Form<ClientForm>,
+    CsrfForm(form): CsrfForm<ClientForm>,
 ) -> Result<Response, GatewayError> {
-    let staff = require_admin(&state, &tenant, jar).await?;
-    check_csrf(&verifier, &form.csrf_token)?;
     match create_client(&state.services.db, tenant.id, &form.name, Utc::now()).await {
         Ok(client) => Ok(
             Redirect::see_other(format!("/staff/clients/{}/contacts", client.id)).into_response(),
@@ -172,11 +162,10 @@ pub(crate) async fn firm_client(
 pub async fn edit_client_page(
     state: Data<&AppState>,
     tenant: Data<&Arc<Tenant>>,
-    jar: &CookieJar,
+    AdminSession(staff): AdminSession,
     csrf: CsrfToken,
     Path(client_id): Path<String>,
 ) -> Result<Html<String>, GatewayError> {
-    let staff = require_admin(&state, &tenant, jar).await?;
     let client = firm_client(&state, &tenant, &client_id).await?;
     let context = context! { client => serialized(ClientView::of(&client)), name => client.name };
     render(
@@ -190,14 +179,11 @@ pub async fn edit_client_page(
 pub async fn edit_client(
     state: Data<&AppState>,
     tenant: Data<&Arc<Tenant>>,
-    jar: &CookieJar,
+    AdminSession(staff): AdminSession,
     csrf: CsrfToken,
-    verifier: CsrfVerifier,
     Path(client_id): Path<String>,
-    Form(form): Form<ClientForm>,
+    CsrfForm(form): CsrfForm<ClientForm>,
 ) -> Result<Response, GatewayError> {
-    let staff = require_admin(&state, &tenant, jar).await?;
-    check_csrf(&verifier, &form.csrf_token)?;
     let client = firm_client(&state, &tenant, &client_id).await?;
     let now = Utc::now();
     match rename_client(&state.services.db, tenant.id, client.id, &form.name, now).await {

@@ -2,13 +2,12 @@
 //! **Reset Password** button (reference 000).
 
 use super::clients::firm_client;
-use super::sign_in::CsrfOnlyForm;
 use super::views::{ClientView, ContactView, FieldErrors, form_errors, render, staff_context};
-use crate::http::csrf::{CsrfToken, CsrfVerifier};
+use crate::http::csrf::CsrfToken;
 use crate::http::error::GatewayError;
-use crate::http::forms::{check_csrf, parse_id};
+use crate::http::extractors::{AdminSession, CsrfForm, StaffSession};
+use crate::http::forms::parse_id;
 use crate::http::request_context::ClientAddress;
-use crate::http::session::{require_admin, require_staff};
 use crate::http::templates::serialized;
 use crate::state::AppState;
 use chrono::Utc;
@@ -18,8 +17,7 @@ use identity::{
 };
 use minijinja::context;
 use notification::{EmailKind, OutboxStatus};
-use poem::web::cookie::CookieJar;
-use poem::web::{Data, Form, Html, Path, Query, Redirect};
+use poem::web::{Data, Html, Path, Query, Redirect};
 use poem::{IntoResponse, Response, handler};
 use sea_orm::TransactionTrait;
 use serde::{Deserialize, Serialize};
@@ -32,12 +30,11 @@ use tenancy::Tenant;
 pub async fn contacts(
     state: Data<&AppState>,
     tenant: Data<&Arc<Tenant>>,
-    jar: &CookieJar,
+    StaffSession(staff): StaffSession,
     csrf: CsrfToken,
     Path(client_id): Path<String>,
     Query(query): Query<ContactsQuery>,
 ) -> Result<Html<String>, GatewayError> {
-    let staff = require_staff(&state, &tenant, jar).await?;
     let client = firm_client(&state, &tenant, &client_id).await?;
     let contacts = list_contacts(&state.services.db, tenant.id, client.id).await?;
     let mut views = Vec::with_capacity(contacts.len());
@@ -88,9 +85,6 @@ pub struct ContactForm {
     locale: Option<String>,
     #[serde(default)]
     status: Option<String>,
-    /// Missing is the same as wrong: refused with the CSRF page, not a parse error.
-    #[serde(default)]
-    csrf_token: String,
 }
 
 /// Checks a contact form, giving one message per field.
@@ -122,11 +116,10 @@ fn check_contact_form(form: &ContactForm) -> Result<(String, EmailAddress, Strin
 pub async fn new_contact_page(
     state: Data<&AppState>,
     tenant: Data<&Arc<Tenant>>,
-    jar: &CookieJar,
+    AdminSession(staff): AdminSession,
     csrf: CsrfToken,
     Path(client_id): Path<String>,
 ) -> Result<Html<String>, GatewayError> {
-    let staff = require_admin(&state, &tenant, jar).await?;
     let client = firm_client(&state, &tenant, &client_id).await?;
     let context = context! { client => serialized(ClientView::of(&client)), values => context! { locale => tenant.settings.default_locale.clone() } };
     render(
@@ -140,14 +133,11 @@ pub async fn new_contact_page(
 pub async fn new_contact(
     state: Data<&AppState>,
     tenant: Data<&Arc<Tenant>>,
-    jar: &CookieJar,
+    AdminSession(staff): AdminSession,
     csrf: CsrfToken,
-    verifier: CsrfVerifier,
     Path(client_id): Path<String>,
-    Form(form): Form<ContactForm>,
+    CsrfForm(form): CsrfForm<ContactForm>,
 ) -> Result<Response, GatewayError> {
-    let staff = require_admin(&state, &tenant, jar).await?;
-    check_csrf(&verifier, &form.csrf_token)?;
     let client = firm_client(&state, &tenant, &client_id).await?;
     let invalid = |errors: FieldErrors| -> Result<Response, GatewayError> {
         let context = context! {
@@ -214,11 +204,10 @@ async fn client_contact(
 pub async fn edit_contact_page(
     state: Data<&AppState>,
     tenant: Data<&Arc<Tenant>>,
-    jar: &CookieJar,
+    AdminSession(staff): AdminSession,
     csrf: CsrfToken,
     Path((client_id, contact_id)): Path<(String, String)>,
 ) -> Result<Html<String>, GatewayError> {
-    let staff = require_admin(&state, &tenant, jar).await?;
     let client = firm_client(&state, &tenant, &client_id).await?;
     let contact = client_contact(&state, &tenant, &client, &contact_id).await?;
     let context = context! {
@@ -237,14 +226,11 @@ pub async fn edit_contact_page(
 pub async fn edit_contact(
     state: Data<&AppState>,
     tenant: Data<&Arc<Tenant>>,
-    jar: &CookieJar,
+    AdminSession(staff): AdminSession,
     csrf: CsrfToken,
-    verifier: CsrfVerifier,
     Path((client_id, contact_id)): Path<(String, String)>,
-    Form(form): Form<ContactForm>,
+    CsrfForm(form): CsrfForm<ContactForm>,
 ) -> Result<Response, GatewayError> {
-    let staff = require_admin(&state, &tenant, jar).await?;
-    check_csrf(&verifier, &form.csrf_token)?;
     let client = firm_client(&state, &tenant, &client_id).await?;
     let contact = client_contact(&state, &tenant, &client, &contact_id).await?;
     let invalid = |errors: FieldErrors| -> Result<Response, GatewayError> {
@@ -349,11 +335,10 @@ struct HistoryView {
 pub async fn contact_page(
     state: Data<&AppState>,
     tenant: Data<&Arc<Tenant>>,
-    jar: &CookieJar,
+    StaffSession(staff): StaffSession,
     csrf: CsrfToken,
     Path((client_id, contact_id)): Path<(String, String)>,
 ) -> Result<Html<String>, GatewayError> {
-    let staff = require_staff(&state, &tenant, jar).await?;
     let client = firm_client(&state, &tenant, &client_id).await?;
     let contact = client_contact(&state, &tenant, &client, &contact_id).await?;
     let history: Vec<HistoryView> =
@@ -393,15 +378,12 @@ pub async fn contact_page(
 pub async fn reset_password(
     state: Data<&AppState>,
     tenant: Data<&Arc<Tenant>>,
-    jar: &CookieJar,
-    verifier: CsrfVerifier,
+    StaffSession(staff): StaffSession,
     client: Data<&ClientAddress>,
     headers: &poem::http::HeaderMap,
     Path((client_id, contact_id)): Path<(String, String)>,
-    Form(form): Form<CsrfOnlyForm>,
+    _: CsrfForm,
 ) -> Result<Response, GatewayError> {
-    let staff = require_staff(&state, &tenant, jar).await?;
-    check_csrf(&verifier, &form.csrf_token)?;
     let firm_client = firm_client(&state, &tenant, &client_id).await?;
     let contact = client_contact(&state, &tenant, &firm_client, &contact_id).await?;
     if firm_client.status == ClientStatus::Disabled {

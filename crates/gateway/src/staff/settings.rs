@@ -4,17 +4,16 @@
 use std::sync::Arc;
 
 use minijinja::context;
-use poem::web::cookie::CookieJar;
-use poem::web::{Data, Form, Html, Query, Redirect};
+use poem::web::{Data, Html, Query, Redirect};
 use poem::{IntoResponse, Response, handler};
 use serde::{Deserialize, Serialize};
 use tenancy::{ResetMode, TenancyError, Tenant, TenantSettings};
 
 use super::views::{FieldErrors, form_errors, render, staff_context};
-use crate::http::csrf::{CsrfToken, CsrfVerifier};
+use crate::http::csrf::CsrfToken;
 use crate::http::error::GatewayError;
-use crate::http::forms::check_csrf;
-use crate::http::session::{SignedIn, require_admin};
+use crate::http::extractors::{AdminSession, CsrfForm};
+use crate::http::session::SignedIn;
 use crate::http::templates::serialized;
 use crate::state::AppState;
 use identity::StaffUser;
@@ -33,8 +32,6 @@ pub struct SettingsForm {
     reset_link_minutes: String,
     min_password_length: String,
     default_locale: String,
-    #[serde(skip_serializing)]
-    csrf_token: String,
 }
 
 impl SettingsForm {
@@ -58,7 +55,6 @@ impl SettingsForm {
                 .map(|length| length.to_string())
                 .unwrap_or_default(),
             default_locale: settings.default_locale.clone(),
-            csrf_token: String::new(),
         }
     }
 
@@ -154,11 +150,10 @@ pub struct SavedQuery {
 pub async fn settings_form(
     state: Data<&AppState>,
     tenant: Data<&Arc<Tenant>>,
-    jar: &CookieJar,
+    AdminSession(staff): AdminSession,
     csrf: CsrfToken,
     Query(query): Query<SavedQuery>,
 ) -> Result<Html<String>, GatewayError> {
-    let staff = require_admin(&state, &tenant, jar).await?;
     let form = SettingsForm::of(&tenant);
     settings_page(
         &state,
@@ -175,13 +170,10 @@ pub async fn settings_form(
 pub async fn save_settings(
     state: Data<&AppState>,
     tenant: Data<&Arc<Tenant>>,
-    jar: &CookieJar,
+    AdminSession(staff): AdminSession,
     csrf: CsrfToken,
-    verifier: CsrfVerifier,
-    Form(form): Form<SettingsForm>,
+    CsrfForm(form): CsrfForm<SettingsForm>,
 ) -> Result<Response, GatewayError> {
-    let staff = require_admin(&state, &tenant, jar).await?;
-    check_csrf(&verifier, &form.csrf_token)?;
     let errors = match form.settings(&tenant.settings) {
         Err(errors) => errors,
         Ok(settings) => {

@@ -1,9 +1,9 @@
 //! Staff sign-in and sign-out at `/staff/login`, and `/staff` itself.
 
 use super::views::render;
-use crate::http::csrf::{CsrfToken, CsrfVerifier};
+use crate::http::csrf::CsrfToken;
 use crate::http::error::GatewayError;
-use crate::http::forms::check_csrf;
+use crate::http::extractors::CsrfForm;
 use crate::http::request_context::ClientAddress;
 use crate::http::session::current_staff;
 use crate::http::session::{end_session, start_session};
@@ -12,7 +12,7 @@ use crate::state::AppState;
 use identity::AccountKind;
 use minijinja::context;
 use poem::web::cookie::CookieJar;
-use poem::web::{Data, Form, Redirect};
+use poem::web::{Data, Redirect};
 use poem::{IntoResponse, Response, handler};
 use serde::Deserialize;
 use service::sign_in::{SignInOutcome, attempt_sign_in};
@@ -23,9 +23,6 @@ use tenancy::Tenant;
 pub struct SignInForm {
     email: String,
     password: String,
-    /// Missing is the same as wrong: refused with the CSRF page, not a parse error.
-    #[serde(default)]
-    csrf_token: String,
 }
 
 #[handler]
@@ -52,11 +49,9 @@ pub async fn login(
     tenant: Data<&Arc<Tenant>>,
     jar: &CookieJar,
     csrf: CsrfToken,
-    verifier: CsrfVerifier,
     client: Data<&ClientAddress>,
-    Form(form): Form<SignInForm>,
+    CsrfForm(form): CsrfForm<SignInForm>,
 ) -> Result<Response, GatewayError> {
-    check_csrf(&verifier, &form.csrf_token)?;
     let outcome = attempt_sign_in(
         &state.services,
         &tenant,
@@ -81,22 +76,13 @@ pub async fn login(
     Ok(Redirect::see_other("/staff/workspaces").into_response())
 }
 
-#[derive(Debug, Deserialize)]
-pub struct CsrfOnlyForm {
-    /// Missing is the same as wrong: refused with the CSRF page, not a parse error.
-    #[serde(default)]
-    pub(crate) csrf_token: String,
-}
-
 #[handler]
 pub async fn logout(
     state: Data<&AppState>,
     tenant: Data<&Arc<Tenant>>,
     jar: &CookieJar,
-    verifier: CsrfVerifier,
-    Form(form): Form<CsrfOnlyForm>,
+    _: CsrfForm,
 ) -> Result<Redirect, GatewayError> {
-    check_csrf(&verifier, &form.csrf_token)?;
     end_session(&state, &tenant, jar, AccountKind::Staff).await?;
     Ok(Redirect::see_other("/staff/login"))
 }

@@ -1,10 +1,10 @@
 //! The firm's staff: the team page and invitations.
 
 use super::views::{FieldErrors, form_errors, render, staff_context};
-use crate::http::csrf::{CsrfToken, CsrfVerifier};
+use crate::http::csrf::CsrfToken;
 use crate::http::error::GatewayError;
-use crate::http::forms::check_csrf;
-use crate::http::session::{SignedIn, require_admin};
+use crate::http::extractors::{AdminSession, CsrfForm};
+use crate::http::session::SignedIn;
 use crate::http::templates::serialized;
 use crate::state::AppState;
 use chrono::Utc;
@@ -13,8 +13,7 @@ use identity::{
     list_staff_users,
 };
 use minijinja::context;
-use poem::web::cookie::CookieJar;
-use poem::web::{Data, Form, Html, Redirect};
+use poem::web::{Data, Html, Redirect};
 use poem::{IntoResponse, Response, handler};
 use sea_orm::TransactionTrait;
 use serde::{Deserialize, Serialize};
@@ -64,10 +63,9 @@ async fn team_page(
 pub async fn team(
     state: Data<&AppState>,
     tenant: Data<&Arc<Tenant>>,
-    jar: &CookieJar,
+    AdminSession(staff): AdminSession,
     csrf: CsrfToken,
 ) -> Result<Html<String>, GatewayError> {
-    let staff = require_admin(&state, &tenant, jar).await?;
     team_page(&state, &tenant, &staff, csrf, context! {}).await
 }
 
@@ -76,9 +74,6 @@ pub struct InviteForm {
     name: String,
     email: String,
     role: String,
-    /// Missing is the same as wrong: refused with the CSRF page, not a parse error.
-    #[serde(default)]
-    csrf_token: String,
 }
 
 /// Invites a staff member: the account exists, invited, until a password is set.
@@ -86,13 +81,10 @@ pub struct InviteForm {
 pub async fn invite(
     state: Data<&AppState>,
     tenant: Data<&Arc<Tenant>>,
-    jar: &CookieJar,
+    AdminSession(staff): AdminSession,
     csrf: CsrfToken,
-    verifier: CsrfVerifier,
-    Form(form): Form<InviteForm>,
+    CsrfForm(form): CsrfForm<InviteForm>,
 ) -> Result<Response, GatewayError> {
-    let staff = require_admin(&state, &tenant, jar).await?;
-    check_csrf(&verifier, &form.csrf_token)?;
     let mut errors: FieldErrors = Vec::new();
     let email = EmailAddress::parse(&form.email);
     if let Err(error) = &email {
