@@ -17,17 +17,7 @@ use prometheus::proto::MetricType;
 use sea_orm::{ConnectionTrait, Statement};
 use storage::Database;
 
-use crate::support::{Script, SmtpStub, enqueue_reset, firm, reset_email, settings, t0};
-
-fn worker(db: &Database, transport: Transport, clock: &ManualClock) -> DeliveryWorker {
-    DeliveryWorker::with_clock(
-        db.clone(),
-        transport,
-        settings(),
-        DeliveryWaker::default(),
-        Arc::new(clock.clone()),
-    )
-}
+use crate::support::{Script, SmtpStub, enqueue_reset, firm, reset_email, settings, t0, worker};
 
 fn report(claimed: usize, sent: usize, retried: usize, dead: usize) -> DeliveryReport {
     DeliveryReport {
