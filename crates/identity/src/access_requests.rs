@@ -12,6 +12,7 @@ use uuid::Uuid;
 
 use crate::entity::access_request;
 use crate::error::clean_name;
+use crate::firm_rows::{FirmTable, one_row};
 use crate::{EmailAddress, IdentityError};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -127,9 +128,15 @@ pub async fn create_access_requests(
     Ok(())
 }
 
+const REQUESTS: FirmTable<access_request::Column> = FirmTable {
+    tenant_id: access_request::Column::TenantId,
+    id: access_request::Column::Id,
+};
+
 /// The queue of staff notices: a request whose firm's staff are still to be told.
 const NOTICES: WorkQueue<access_request::Column> = WorkQueue {
     id: access_request::Column::Id,
+    queued_at: access_request::Column::CreatedAt,
     done_at: access_request::Column::NotifiedAt,
     outcome: access_request::Column::NotifyOutcome,
     attempts: access_request::Column::Attempts,
@@ -162,11 +169,8 @@ pub async fn pending_access_notices(
     now: DateTime<Utc>,
     limit: u64,
 ) -> Result<Vec<AccessNotice>, IdentityError> {
-    access_request::Entity::find()
-        .filter(NOTICES.due(now))
-        .order_by_asc(access_request::Column::CreatedAt)
-        .limit(limit)
-        .all(db)
+    NOTICES
+        .due_rows::<access_request::Entity>(db, now, limit)
         .await?
         .into_iter()
         .map(to_notice)
@@ -180,14 +184,9 @@ pub async fn finish_access_notice(
     id: Uuid,
     now: DateTime<Utc>,
 ) -> Result<bool, IdentityError> {
-    let result = access_request::Entity::update_many()
-        .col_expr(access_request::Column::NotifiedAt, Expr::value(now))
-        .col_expr(access_request::Column::NotifyOutcome, Expr::value("sent"))
-        .filter(access_request::Column::Id.eq(id))
-        .filter(access_request::Column::NotifiedAt.is_null())
-        .exec(db)
-        .await?;
-    Ok(result.rows_affected == 1)
+    Ok(NOTICES
+        .finish::<access_request::Entity>(db, id, "sent", now)
+        .await?)
 }
 
 /// Records that telling the staff of `notice` failed: retried later, or set aside.
@@ -215,11 +214,8 @@ pub async fn failed_access_notices(
     db: &impl ConnectionTrait,
     limit: u64,
 ) -> Result<Vec<AccessNotice>, IdentityError> {
-    access_request::Entity::find()
-        .filter(NOTICES.set_aside())
-        .order_by_desc(access_request::Column::CreatedAt)
-        .limit(limit)
-        .all(db)
+    NOTICES
+        .set_aside_rows::<access_request::Entity>(db, limit)
         .await?
         .into_iter()
         .map(to_notice)
@@ -262,9 +258,8 @@ pub async fn find_access_request(
     tenant: TenantId,
     id: Uuid,
 ) -> Result<Option<AccessRequest>, IdentityError> {
-    access_request::Entity::find_by_id(id)
-        .filter(access_request::Column::TenantId.eq(tenant.as_uuid()))
-        .one(db)
+    REQUESTS
+        .find::<access_request::Entity>(db, tenant, id)
         .await?
         .map(to_request)
         .transpose()
@@ -280,22 +275,18 @@ pub async fn decide_access_request(
     staff_id: Uuid,
     now: DateTime<Utc>,
 ) -> Result<(), IdentityError> {
-    let result = access_request::Entity::update_many()
+    let result = REQUESTS
+        .update::<access_request::Entity>(tenant, id)
         .col_expr(
             access_request::Column::Status,
             Expr::value(decision.as_str()),
         )
         .col_expr(access_request::Column::DecidedBy, Expr::value(staff_id))
         .col_expr(access_request::Column::DecidedAt, Expr::value(now))
-        .filter(access_request::Column::TenantId.eq(tenant.as_uuid()))
-        .filter(access_request::Column::Id.eq(id))
         .filter(access_request::Column::Status.eq(AccessRequestStatus::Pending.as_str()))
         .exec(db)
         .await?;
-    if result.rows_affected == 0 {
-        return Err(IdentityError::NotFound);
-    }
-    Ok(())
+    one_row(result)
 }
 
 fn to_request(row: access_request::Model) -> Result<AccessRequest, IdentityError> {

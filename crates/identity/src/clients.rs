@@ -12,6 +12,12 @@ use uuid::Uuid;
 use crate::IdentityError;
 use crate::entity::client;
 use crate::error::clean_name;
+use crate::firm_rows::{FirmTable, one_row};
+
+const CLIENTS: FirmTable<client::Column> = FirmTable {
+    tenant_id: client::Column::TenantId,
+    id: client::Column::Id,
+};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ClientStatus {
@@ -87,18 +93,14 @@ pub async fn rename_client(
     now: DateTime<Utc>,
 ) -> Result<(), IdentityError> {
     let name = clean_name(name)?;
-    let result = client::Entity::update_many()
+    let result = CLIENTS
+        .update::<client::Entity>(tenant, id)
         .col_expr(client::Column::NameKey, Expr::value(name.to_lowercase()))
         .col_expr(client::Column::Name, Expr::value(name))
         .col_expr(client::Column::UpdatedAt, Expr::value(now))
-        .filter(client::Column::TenantId.eq(tenant.as_uuid()))
-        .filter(client::Column::Id.eq(id))
         .exec(db)
         .await?;
-    if result.rows_affected == 0 {
-        return Err(IdentityError::NotFound);
-    }
-    Ok(())
+    one_row(result)
 }
 
 pub async fn set_client_status(
@@ -108,17 +110,13 @@ pub async fn set_client_status(
     status: ClientStatus,
     now: DateTime<Utc>,
 ) -> Result<(), IdentityError> {
-    let result = client::Entity::update_many()
+    let result = CLIENTS
+        .update::<client::Entity>(tenant, id)
         .col_expr(client::Column::Status, Expr::value(status.as_str()))
         .col_expr(client::Column::UpdatedAt, Expr::value(now))
-        .filter(client::Column::TenantId.eq(tenant.as_uuid()))
-        .filter(client::Column::Id.eq(id))
         .exec(db)
         .await?;
-    if result.rows_affected == 0 {
-        return Err(IdentityError::NotFound);
-    }
-    Ok(())
+    one_row(result)
 }
 
 /// Whether the client exists and is enabled: a disabled client's contacts neither
@@ -138,9 +136,8 @@ pub async fn find_client(
     tenant: TenantId,
     id: Uuid,
 ) -> Result<Option<Client>, IdentityError> {
-    client::Entity::find_by_id(id)
-        .filter(client::Column::TenantId.eq(tenant.as_uuid()))
-        .one(db)
+    CLIENTS
+        .find::<client::Entity>(db, tenant, id)
         .await?
         .map(to_client)
         .transpose()

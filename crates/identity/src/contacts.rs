@@ -10,6 +10,7 @@ use uuid::Uuid;
 
 use crate::entity::contact;
 use crate::error::{clean_name, is_unique_violation};
+use crate::firm_rows::{AccountTable, FirmTable, one_row};
 use crate::{EmailAddress, IdentityError};
 
 /// Locales the portal and its emails speak.
@@ -84,6 +85,47 @@ fn checked_locale(locale: &str) -> String {
     }
 }
 
+const CONTACTS: AccountTable<contact::Column> = AccountTable {
+    firm: FirmTable {
+        tenant_id: contact::Column::TenantId,
+        id: contact::Column::Id,
+    },
+    email: contact::Column::Email,
+    status: contact::Column::Status,
+    password_hash: contact::Column::PasswordHash,
+    last_sign_in_at: contact::Column::LastSignInAt,
+    updated_at: contact::Column::UpdatedAt,
+};
+
+/// The new row of a contact of client `client_id`: active when it comes with a
+/// password, invited otherwise.
+fn new_row(
+    tenant: TenantId,
+    client_id: Uuid,
+    new: NewContact,
+    now: DateTime<Utc>,
+) -> Result<contact::ActiveModel, IdentityError> {
+    let status = if new.password_hash.is_some() {
+        ContactStatus::Active
+    } else {
+        ContactStatus::Invited
+    };
+    Ok(contact::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        tenant_id: Set(tenant.as_uuid()),
+        client_id: Set(client_id),
+        name: Set(clean_name(&new.name)?),
+        email: Set(new.email.to_string()),
+        locale: Set(checked_locale(&new.locale)),
+        status: Set(status.as_str().to_owned()),
+        password_hash: Set(new.password_hash),
+        must_change_password: Set(false),
+        last_sign_in_at: Set(None),
+        created_at: Set(now),
+        updated_at: Set(now),
+    })
+}
+
 /// Creates a contact under a client of the same firm.
 pub async fn create_contact(
     db: &impl ConnectionTrait,
@@ -97,25 +139,7 @@ pub async fn create_contact(
     {
         return Err(IdentityError::NotFound);
     }
-    let status = if new.password_hash.is_some() {
-        ContactStatus::Active
-    } else {
-        ContactStatus::Invited
-    };
-    let row = contact::ActiveModel {
-        id: Set(Uuid::now_v7()),
-        tenant_id: Set(tenant.as_uuid()),
-        client_id: Set(new.client_id),
-        name: Set(clean_name(&new.name)?),
-        email: Set(new.email.to_string()),
-        locale: Set(checked_locale(&new.locale)),
-        status: Set(status.as_str().to_owned()),
-        password_hash: Set(new.password_hash),
-        must_change_password: Set(false),
-        last_sign_in_at: Set(None),
-        created_at: Set(now),
-        updated_at: Set(now),
-    };
+    let row = new_row(tenant, new.client_id, new, now)?;
     match row.insert(db).await {
         Ok(model) => to_contact(model),
         Err(error) if is_unique_violation(&error) => Err(IdentityError::EmailTaken),
@@ -145,25 +169,7 @@ pub async fn import_contacts(
         if new.client_id != client_id {
             return Err(IdentityError::NotFound);
         }
-        let status = if new.password_hash.is_some() {
-            ContactStatus::Active
-        } else {
-            ContactStatus::Invited
-        };
-        rows.push(contact::ActiveModel {
-            id: Set(Uuid::now_v7()),
-            tenant_id: Set(tenant.as_uuid()),
-            client_id: Set(client_id),
-            name: Set(clean_name(&new.name)?),
-            email: Set(new.email.to_string()),
-            locale: Set(checked_locale(&new.locale)),
-            status: Set(status.as_str().to_owned()),
-            password_hash: Set(new.password_hash),
-            must_change_password: Set(false),
-            last_sign_in_at: Set(None),
-            created_at: Set(now),
-            updated_at: Set(now),
-        });
+        rows.push(new_row(tenant, client_id, new, now)?);
     }
     let mut created = 0;
     while !rows.is_empty() {
@@ -189,7 +195,9 @@ pub async fn update_contact(
     changes: ContactChanges,
     now: DateTime<Utc>,
 ) -> Result<(), IdentityError> {
-    let result = contact::Entity::update_many()
+    let result = CONTACTS
+        .firm
+        .update::<contact::Entity>(tenant, id)
         .col_expr(
             contact::Column::Name,
             Expr::value(clean_name(&changes.name)?),
@@ -207,13 +215,10 @@ pub async fn update_contact(
             Expr::value(changes.status.as_str()),
         )
         .col_expr(contact::Column::UpdatedAt, Expr::value(now))
-        .filter(contact::Column::TenantId.eq(tenant.as_uuid()))
-        .filter(contact::Column::Id.eq(id))
         .exec(db)
         .await;
     match result {
-        Ok(result) if result.rows_affected == 0 => Err(IdentityError::NotFound),
-        Ok(_) => Ok(()),
+        Ok(result) => one_row(result),
         Err(error) if is_unique_violation(&error) => Err(IdentityError::EmailTaken),
         Err(error) => Err(error.into()),
     }
@@ -224,9 +229,9 @@ pub async fn find_contact(
     tenant: TenantId,
     id: Uuid,
 ) -> Result<Option<Contact>, IdentityError> {
-    contact::Entity::find_by_id(id)
-        .filter(contact::Column::TenantId.eq(tenant.as_uuid()))
-        .one(db)
+    CONTACTS
+        .firm
+        .find::<contact::Entity>(db, tenant, id)
         .await?
         .map(to_contact)
         .transpose()
@@ -237,10 +242,8 @@ pub async fn find_contact_by_email(
     tenant: TenantId,
     email: &EmailAddress,
 ) -> Result<Option<Contact>, IdentityError> {
-    contact::Entity::find()
-        .filter(contact::Column::TenantId.eq(tenant.as_uuid()))
-        .filter(contact::Column::Email.eq(email.as_str()))
-        .one(db)
+    CONTACTS
+        .find_by_email::<contact::Entity>(db, tenant, email)
         .await?
         .map(to_contact)
         .transpose()
@@ -293,26 +296,14 @@ pub async fn set_contact_password(
     must_change: bool,
     now: DateTime<Utc>,
 ) -> Result<(), IdentityError> {
-    let result = contact::Entity::update_many()
-        .col_expr(contact::Column::PasswordHash, Expr::value(password_hash))
-        .col_expr(
-            contact::Column::MustChangePassword,
-            Expr::value(must_change),
-        )
-        .col_expr(
-            contact::Column::Status,
-            Expr::value(ContactStatus::Active.as_str()),
-        )
-        .col_expr(contact::Column::UpdatedAt, Expr::value(now))
-        .filter(contact::Column::TenantId.eq(tenant.as_uuid()))
-        .filter(contact::Column::Id.eq(id))
-        .filter(contact::Column::Status.ne(ContactStatus::Disabled.as_str()))
-        .exec(db)
-        .await?;
-    if result.rows_affected == 0 {
-        return Err(IdentityError::NotFound);
-    }
-    Ok(())
+    CONTACTS
+        .set_password::<contact::Entity>(db, tenant, id, password_hash, now, |update| {
+            update.col_expr(
+                contact::Column::MustChangePassword,
+                Expr::value(must_change),
+            )
+        })
+        .await
 }
 
 /// Notes a successful sign-in, storing an upgraded hash when the parameters changed.
@@ -323,15 +314,9 @@ pub async fn record_contact_sign_in(
     upgraded_hash: Option<String>,
     now: DateTime<Utc>,
 ) -> Result<(), IdentityError> {
-    let mut update = contact::Entity::update_many()
-        .col_expr(contact::Column::LastSignInAt, Expr::value(now))
-        .filter(contact::Column::TenantId.eq(tenant.as_uuid()))
-        .filter(contact::Column::Id.eq(id));
-    if let Some(hash) = upgraded_hash {
-        update = update.col_expr(contact::Column::PasswordHash, Expr::value(hash));
-    }
-    update.exec(db).await?;
-    Ok(())
+    Ok(CONTACTS
+        .record_sign_in::<contact::Entity>(db, tenant, id, upgraded_hash, now)
+        .await?)
 }
 
 fn to_contact(row: contact::Model) -> Result<Contact, IdentityError> {

@@ -7,10 +7,7 @@
 //! then set aside ([`storage::WorkQueue`]).
 
 use chrono::{DateTime, Utc};
-use sea_orm::sea_query::Expr;
-use sea_orm::{
-    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
-};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect, Set};
 use storage::{Failure, QueueDepth, RetryPolicy, WorkQueue};
 use tenancy::TenantId;
 use uuid::Uuid;
@@ -21,6 +18,7 @@ use crate::{AccountKind, EmailAddress, IdentityError};
 
 const QUEUE: WorkQueue<Column> = WorkQueue {
     id: Column::Id,
+    queued_at: Column::RequestedAt,
     done_at: Column::ProcessedAt,
     outcome: Column::Outcome,
     attempts: Column::Attempts,
@@ -112,15 +110,8 @@ pub async fn pending_firm_lookups(
     now: DateTime<Utc>,
     limit: u64,
 ) -> Result<Vec<FirmLookup>, IdentityError> {
-    Ok(Entity::find()
-        .filter(QUEUE.due(now))
-        .order_by_asc(Column::RequestedAt)
-        .limit(limit)
-        .all(db)
-        .await?
-        .into_iter()
-        .map(FirmLookup::from)
-        .collect())
+    let rows = QUEUE.due_rows::<Entity>(db, now, limit).await?;
+    Ok(rows.into_iter().map(FirmLookup::from).collect())
 }
 
 /// Records that handling `lookup` failed with `error`: retried later, or set aside.
@@ -141,15 +132,8 @@ pub async fn failed_firm_lookups(
     db: &impl ConnectionTrait,
     limit: u64,
 ) -> Result<Vec<FirmLookup>, IdentityError> {
-    Ok(Entity::find()
-        .filter(QUEUE.set_aside())
-        .order_by_desc(Column::RequestedAt)
-        .limit(limit)
-        .all(db)
-        .await?
-        .into_iter()
-        .map(FirmLookup::from)
-        .collect())
+    let rows = QUEUE.set_aside_rows::<Entity>(db, limit).await?;
+    Ok(rows.into_iter().map(FirmLookup::from).collect())
 }
 
 /// Puts a set-aside request back in the queue; false when `id` is not one.
@@ -173,14 +157,9 @@ pub async fn finish_firm_lookup(
     outcome: LookupOutcome,
     now: DateTime<Utc>,
 ) -> Result<bool, IdentityError> {
-    let result = Entity::update_many()
-        .col_expr(Column::ProcessedAt, Expr::value(now))
-        .col_expr(Column::Outcome, Expr::value(outcome.as_str()))
-        .filter(Column::Id.eq(id))
-        .filter(Column::ProcessedAt.is_null())
-        .exec(db)
-        .await?;
-    Ok(result.rows_affected == 1)
+    Ok(QUEUE
+        .finish::<Entity>(db, id, outcome.as_str(), now)
+        .await?)
 }
 
 /// An account somewhere: which firm, and whether it is staff or a contact.

@@ -14,6 +14,7 @@ mod email;
 mod entity;
 mod error;
 mod firm_lookups;
+mod firm_rows;
 mod password;
 mod policy;
 mod rate_limit;

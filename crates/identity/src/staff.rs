@@ -1,7 +1,6 @@
 //! A firm's staff: the people who sign in at `/staff` and manage clients and contacts.
 
 use chrono::{DateTime, Utc};
-use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set,
 };
@@ -10,6 +9,7 @@ use uuid::Uuid;
 
 use crate::entity::staff_user;
 use crate::error::{clean_name, is_unique_violation};
+use crate::firm_rows::{AccountTable, FirmTable};
 use crate::{EmailAddress, IdentityError};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -85,6 +85,18 @@ pub struct NewStaffUser {
     pub password_hash: Option<String>,
 }
 
+const STAFF: AccountTable<staff_user::Column> = AccountTable {
+    firm: FirmTable {
+        tenant_id: staff_user::Column::TenantId,
+        id: staff_user::Column::Id,
+    },
+    email: staff_user::Column::Email,
+    status: staff_user::Column::Status,
+    password_hash: staff_user::Column::PasswordHash,
+    last_sign_in_at: staff_user::Column::LastSignInAt,
+    updated_at: staff_user::Column::UpdatedAt,
+};
+
 pub async fn create_staff_user(
     db: &impl ConnectionTrait,
     tenant: TenantId,
@@ -120,9 +132,9 @@ pub async fn find_staff_user(
     tenant: TenantId,
     id: Uuid,
 ) -> Result<Option<StaffUser>, IdentityError> {
-    staff_user::Entity::find_by_id(id)
-        .filter(staff_user::Column::TenantId.eq(tenant.as_uuid()))
-        .one(db)
+    STAFF
+        .firm
+        .find::<staff_user::Entity>(db, tenant, id)
         .await?
         .map(to_staff)
         .transpose()
@@ -133,10 +145,8 @@ pub async fn find_staff_by_email(
     tenant: TenantId,
     email: &EmailAddress,
 ) -> Result<Option<StaffUser>, IdentityError> {
-    staff_user::Entity::find()
-        .filter(staff_user::Column::TenantId.eq(tenant.as_uuid()))
-        .filter(staff_user::Column::Email.eq(email.as_str()))
-        .one(db)
+    STAFF
+        .find_by_email::<staff_user::Entity>(db, tenant, email)
         .await?
         .map(to_staff)
         .transpose()
@@ -164,15 +174,9 @@ pub async fn record_staff_sign_in(
     upgraded_hash: Option<String>,
     now: DateTime<Utc>,
 ) -> Result<(), IdentityError> {
-    let mut update = staff_user::Entity::update_many()
-        .col_expr(staff_user::Column::LastSignInAt, Expr::value(now))
-        .filter(staff_user::Column::TenantId.eq(tenant.as_uuid()))
-        .filter(staff_user::Column::Id.eq(id));
-    if let Some(hash) = upgraded_hash {
-        update = update.col_expr(staff_user::Column::PasswordHash, Expr::value(hash));
-    }
-    update.exec(db).await?;
-    Ok(())
+    Ok(STAFF
+        .record_sign_in::<staff_user::Entity>(db, tenant, id, upgraded_hash, now)
+        .await?)
 }
 
 /// Sets a new password hash and activates an invited account.
@@ -183,22 +187,9 @@ pub async fn set_staff_password(
     password_hash: String,
     now: DateTime<Utc>,
 ) -> Result<(), IdentityError> {
-    let result = staff_user::Entity::update_many()
-        .col_expr(staff_user::Column::PasswordHash, Expr::value(password_hash))
-        .col_expr(
-            staff_user::Column::Status,
-            Expr::value(StaffStatus::Active.as_str()),
-        )
-        .col_expr(staff_user::Column::UpdatedAt, Expr::value(now))
-        .filter(staff_user::Column::TenantId.eq(tenant.as_uuid()))
-        .filter(staff_user::Column::Id.eq(id))
-        .filter(staff_user::Column::Status.ne(StaffStatus::Disabled.as_str()))
-        .exec(db)
-        .await?;
-    if result.rows_affected == 0 {
-        return Err(IdentityError::NotFound);
-    }
-    Ok(())
+    STAFF
+        .set_password::<staff_user::Entity>(db, tenant, id, password_hash, now, |update| update)
+        .await
 }
 
 fn to_staff(row: staff_user::Model) -> Result<StaffUser, IdentityError> {

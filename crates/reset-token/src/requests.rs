@@ -8,10 +8,7 @@
 //! ([`storage::WorkQueue`]), so it never holds up the requests behind it.
 
 use chrono::{DateTime, Utc};
-use sea_orm::sea_query::Expr;
-use sea_orm::{
-    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
-};
+use sea_orm::{ConnectionTrait, EntityTrait, Set};
 use storage::{Failure, QueueDepth, RetryPolicy, WorkQueue};
 use tenancy::TenantId;
 use uuid::Uuid;
@@ -22,6 +19,7 @@ use crate::entity::reset_request::{self, Column, Entity};
 /// The queue's columns.
 const QUEUE: WorkQueue<Column> = WorkQueue {
     id: Column::Id,
+    queued_at: Column::RequestedAt,
     done_at: Column::ProcessedAt,
     outcome: Column::Outcome,
     attempts: Column::Attempts,
@@ -118,15 +116,8 @@ pub async fn pending_reset_requests(
     now: DateTime<Utc>,
     limit: u64,
 ) -> Result<Vec<ResetRequest>, TokenError> {
-    Ok(Entity::find()
-        .filter(QUEUE.due(now))
-        .order_by_asc(Column::RequestedAt)
-        .limit(limit)
-        .all(db)
-        .await?
-        .into_iter()
-        .map(ResetRequest::from)
-        .collect())
+    let rows = QUEUE.due_rows::<Entity>(db, now, limit).await?;
+    Ok(rows.into_iter().map(ResetRequest::from).collect())
 }
 
 /// Marks a request done. Returns false when another worker got there first, in which
@@ -137,14 +128,9 @@ pub async fn finish_reset_request(
     outcome: RequestOutcome,
     now: DateTime<Utc>,
 ) -> Result<bool, TokenError> {
-    let result = Entity::update_many()
-        .col_expr(Column::ProcessedAt, Expr::value(now))
-        .col_expr(Column::Outcome, Expr::value(outcome.as_str()))
-        .filter(Column::Id.eq(id))
-        .filter(Column::ProcessedAt.is_null())
-        .exec(db)
-        .await?;
-    Ok(result.rows_affected == 1)
+    Ok(QUEUE
+        .finish::<Entity>(db, id, outcome.as_str(), now)
+        .await?)
 }
 
 /// Marks many requests done with one outcome, in one statement, for outcomes that
@@ -155,17 +141,9 @@ pub async fn finish_reset_requests(
     outcome: RequestOutcome,
     now: DateTime<Utc>,
 ) -> Result<u64, TokenError> {
-    if ids.is_empty() {
-        return Ok(0);
-    }
-    let result = Entity::update_many()
-        .col_expr(Column::ProcessedAt, Expr::value(now))
-        .col_expr(Column::Outcome, Expr::value(outcome.as_str()))
-        .filter(Column::Id.is_in(ids.iter().copied()))
-        .filter(Column::ProcessedAt.is_null())
-        .exec(db)
-        .await?;
-    Ok(result.rows_affected)
+    Ok(QUEUE
+        .finish_all::<Entity, _>(db, ids, outcome.as_str(), now)
+        .await?)
 }
 
 /// Records that handling `request` failed with `error`: retried later, or set aside.
@@ -186,15 +164,8 @@ pub async fn failed_reset_requests(
     db: &impl ConnectionTrait,
     limit: u64,
 ) -> Result<Vec<ResetRequest>, TokenError> {
-    Ok(Entity::find()
-        .filter(QUEUE.set_aside())
-        .order_by_desc(Column::RequestedAt)
-        .limit(limit)
-        .all(db)
-        .await?
-        .into_iter()
-        .map(ResetRequest::from)
-        .collect())
+    let rows = QUEUE.set_aside_rows::<Entity>(db, limit).await?;
+    Ok(rows.into_iter().map(ResetRequest::from).collect())
 }
 
 /// Puts a set-aside request back in the queue; false when `id` is not one.

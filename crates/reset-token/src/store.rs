@@ -4,6 +4,7 @@ use chrono::{DateTime, Duration, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, Set,
+    UpdateMany,
 };
 use tenancy::TenantId;
 use uuid::Uuid;
@@ -136,15 +137,7 @@ pub async fn mint_token(
     lifetime: Duration,
     now: DateTime<Utc>,
 ) -> Result<MintedToken, TokenError> {
-    reset_token::Entity::update_many()
-        .col_expr(
-            reset_token::Column::State,
-            Expr::value(TokenState::Superseded.stored()),
-        )
-        .filter(reset_token::Column::TenantId.eq(tenant.as_uuid()))
-        .filter(reset_token::Column::AccountKind.eq(account_kind))
-        .filter(reset_token::Column::AccountId.eq(account_id))
-        .filter(reset_token::Column::State.eq(TokenState::Issued.stored()))
+    end_live_tokens(tenant, account_kind, account_id, TokenState::Superseded)
         .exec(db)
         .await?;
     let token = UrlToken::generate()?;
@@ -309,19 +302,26 @@ pub async fn revoke_tokens(
     account_id: Uuid,
     keep: Option<Uuid>,
 ) -> Result<u64, TokenError> {
-    let mut update = reset_token::Entity::update_many()
-        .col_expr(
-            reset_token::Column::State,
-            Expr::value(TokenState::Revoked.stored()),
-        )
-        .filter(reset_token::Column::TenantId.eq(tenant.as_uuid()))
-        .filter(reset_token::Column::AccountKind.eq(account_kind))
-        .filter(reset_token::Column::AccountId.eq(account_id))
-        .filter(reset_token::Column::State.eq(TokenState::Issued.stored()));
+    let mut update = end_live_tokens(tenant, account_kind, account_id, TokenState::Revoked);
     if let Some(keep) = keep {
         update = update.filter(reset_token::Column::Id.ne(keep));
     }
     Ok(update.exec(db).await?.rows_affected)
+}
+
+/// The update that moves every live token of an account to `end`.
+fn end_live_tokens(
+    tenant: TenantId,
+    account_kind: &str,
+    account_id: Uuid,
+    end: TokenState,
+) -> UpdateMany<reset_token::Entity> {
+    reset_token::Entity::update_many()
+        .col_expr(reset_token::Column::State, Expr::value(end.stored()))
+        .filter(reset_token::Column::TenantId.eq(tenant.as_uuid()))
+        .filter(reset_token::Column::AccountKind.eq(account_kind))
+        .filter(reset_token::Column::AccountId.eq(account_id))
+        .filter(reset_token::Column::State.eq(TokenState::Issued.stored()))
 }
 
 fn to_record(row: reset_token::Model, now: DateTime<Utc>) -> Result<TokenRecord, TokenError> {

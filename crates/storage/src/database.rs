@@ -9,6 +9,7 @@
 //! lets run beside it. Writes queue for the writer instead of failing. PostgreSQL
 //! needs none of this: both sides are the same pool.
 
+use std::fmt::{Debug, Display};
 use std::future::Future;
 use std::path::Path;
 use std::pin::Pin;
@@ -30,6 +31,53 @@ const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// How long a request waits for a connection of the pool.
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// What a caller of [`TransactionTrait::transaction`] runs inside the transaction.
+type Work<'c, T, E> = Pin<Box<dyn Future<Output = Result<T, E>> + Send + 'c>>;
+
+/// Implements [`TransactionTrait`] for a type from its three `begin` methods, given in
+/// the braces: running a callback in a transaction is the same for the database and
+/// for a transaction (where it is a savepoint), begin and then [`Transaction::run`].
+/// A macro rather than a generic, since the trait is sea-orm's and async-trait's
+/// rewriting has to see every method of the impl.
+macro_rules! transaction_trait {
+    (impl for $type:ty { $($begin:tt)* }) => {
+        #[async_trait::async_trait]
+        impl TransactionTrait for $type {
+            type Transaction = Transaction;
+
+            $($begin)*
+
+            async fn transaction<F, T, E>(&self, callback: F) -> Result<T, TransactionError<E>>
+            where
+                F: for<'c> FnOnce(&'c Transaction) -> Work<'c, T, E> + Send,
+                T: Send,
+                E: Display + Debug + Send,
+            {
+                let txn = self.begin().await.map_err(TransactionError::Connection)?;
+                txn.run(callback).await
+            }
+
+            async fn transaction_with_config<F, T, E>(
+                &self,
+                callback: F,
+                isolation_level: Option<IsolationLevel>,
+                access_mode: Option<AccessMode>,
+            ) -> Result<T, TransactionError<E>>
+            where
+                F: for<'c> FnOnce(&'c Transaction) -> Work<'c, T, E> + Send,
+                T: Send,
+                E: Display + Debug + Send,
+            {
+                self.begin_with_config(isolation_level, access_mode)
+                    .await
+                    .map_err(TransactionError::Connection)?
+                    .run(callback)
+                    .await
+            }
+        }
+    };
+}
 
 /// The database, cheap to clone. Implements sea-orm's [`ConnectionTrait`] and
 /// [`TransactionTrait`], so it goes wherever a connection does.
@@ -340,10 +388,8 @@ impl ConnectionTrait for Database {
     }
 }
 
-#[async_trait::async_trait]
-impl TransactionTrait for Database {
-    type Transaction = Transaction;
-
+transaction_trait! {
+impl for Database {
     async fn begin(&self) -> Result<Transaction, DbErr> {
         self.begin_with_options(TransactionOptions::default()).await
     }
@@ -369,40 +415,7 @@ impl TransactionTrait for Database {
         .await
         .map(Transaction)
     }
-
-    async fn transaction<F, T, E>(&self, callback: F) -> Result<T, TransactionError<E>>
-    where
-        F: for<'c> FnOnce(
-                &'c Transaction,
-            ) -> Pin<Box<dyn Future<Output = Result<T, E>> + Send + 'c>>
-            + Send,
-        T: Send,
-        E: std::fmt::Display + std::fmt::Debug + Send,
-    {
-        let txn = self.begin().await.map_err(TransactionError::Connection)?;
-        txn.run(callback).await
-    }
-
-    async fn transaction_with_config<F, T, E>(
-        &self,
-        callback: F,
-        isolation_level: Option<IsolationLevel>,
-        access_mode: Option<AccessMode>,
-    ) -> Result<T, TransactionError<E>>
-    where
-        F: for<'c> FnOnce(
-                &'c Transaction,
-            ) -> Pin<Box<dyn Future<Output = Result<T, E>> + Send + 'c>>
-            + Send,
-        T: Send,
-        E: std::fmt::Display + std::fmt::Debug + Send,
-    {
-        let txn = self
-            .begin_with_config(isolation_level, access_mode)
-            .await
-            .map_err(TransactionError::Connection)?;
-        txn.run(callback).await
-    }
+}
 }
 
 /// A transaction of a [`Database`] (or a savepoint within one): sea-orm's, with the
@@ -422,12 +435,9 @@ impl Transaction {
     /// Runs `callback`, then commits, or rolls back if it failed.
     async fn run<F, T, E>(self, callback: F) -> Result<T, TransactionError<E>>
     where
-        F: for<'c> FnOnce(
-                &'c Transaction,
-            ) -> Pin<Box<dyn Future<Output = Result<T, E>> + Send + 'c>>
-            + Send,
+        F: for<'c> FnOnce(&'c Transaction) -> Work<'c, T, E> + Send,
         T: Send,
-        E: std::fmt::Display + std::fmt::Debug + Send,
+        E: Display + Debug + Send,
     {
         match callback(&self).await {
             Ok(value) => {
@@ -471,10 +481,8 @@ impl ConnectionTrait for Transaction {
     }
 }
 
-#[async_trait::async_trait]
-impl TransactionTrait for Transaction {
-    type Transaction = Transaction;
-
+transaction_trait! {
+impl for Transaction {
     /// A savepoint.
     async fn begin(&self) -> Result<Transaction, DbErr> {
         self.0.begin().await.map(Transaction)
@@ -494,40 +502,7 @@ impl TransactionTrait for Transaction {
     async fn begin_with_options(&self, options: TransactionOptions) -> Result<Transaction, DbErr> {
         self.0.begin_with_options(options).await.map(Transaction)
     }
-
-    async fn transaction<F, T, E>(&self, callback: F) -> Result<T, TransactionError<E>>
-    where
-        F: for<'c> FnOnce(
-                &'c Transaction,
-            ) -> Pin<Box<dyn Future<Output = Result<T, E>> + Send + 'c>>
-            + Send,
-        T: Send,
-        E: std::fmt::Display + std::fmt::Debug + Send,
-    {
-        let savepoint = self.begin().await.map_err(TransactionError::Connection)?;
-        savepoint.run(callback).await
-    }
-
-    async fn transaction_with_config<F, T, E>(
-        &self,
-        callback: F,
-        isolation_level: Option<IsolationLevel>,
-        access_mode: Option<AccessMode>,
-    ) -> Result<T, TransactionError<E>>
-    where
-        F: for<'c> FnOnce(
-                &'c Transaction,
-            ) -> Pin<Box<dyn Future<Output = Result<T, E>> + Send + 'c>>
-            + Send,
-        T: Send,
-        E: std::fmt::Display + std::fmt::Debug + Send,
-    {
-        let savepoint = self
-            .begin_with_config(isolation_level, access_mode)
-            .await
-            .map_err(TransactionError::Connection)?;
-        savepoint.run(callback).await
-    }
+}
 }
 
 #[async_trait::async_trait]

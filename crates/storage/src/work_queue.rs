@@ -13,7 +13,8 @@ use std::time::Duration;
 use chrono::{DateTime, TimeDelta, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, PaginatorTrait, QueryFilter, Value,
+    ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, PaginatorTrait, QueryFilter,
+    QueryOrder, QuerySelect, UpdateMany, Value,
 };
 
 /// The outcome of a request that was set aside.
@@ -23,6 +24,8 @@ pub const FAILED: &str = "failed";
 #[derive(Debug, Clone, Copy)]
 pub struct WorkQueue<C> {
     pub id: C,
+    /// When the request was queued: requests are taken oldest first.
+    pub queued_at: C,
     pub done_at: C,
     pub outcome: C,
     pub attempts: C,
@@ -74,6 +77,97 @@ impl<C: ColumnTrait> WorkQueue<C> {
         Condition::all()
             .add(self.done_at.is_not_null())
             .add(self.outcome.eq(FAILED))
+    }
+
+    /// The oldest requests due, at most `limit`.
+    pub async fn due_rows<E>(
+        &self,
+        db: &impl ConnectionTrait,
+        now: DateTime<Utc>,
+        limit: u64,
+    ) -> Result<Vec<E::Model>, DbErr>
+    where
+        E: EntityTrait<Column = C>,
+    {
+        E::find()
+            .filter(self.due(now))
+            .order_by_asc(self.queued_at)
+            .limit(limit)
+            .all(db)
+            .await
+    }
+
+    /// Requests set aside, newest first, at most `limit`.
+    pub async fn set_aside_rows<E>(
+        &self,
+        db: &impl ConnectionTrait,
+        limit: u64,
+    ) -> Result<Vec<E::Model>, DbErr>
+    where
+        E: EntityTrait<Column = C>,
+    {
+        E::find()
+            .filter(self.set_aside())
+            .order_by_desc(self.queued_at)
+            .limit(limit)
+            .all(db)
+            .await
+    }
+
+    /// Marks request `id` handled with `outcome`. False when it was handled already:
+    /// another processor got there first, and the caller rolls back whatever it did
+    /// for the request so that nothing happens twice.
+    pub async fn finish<E>(
+        &self,
+        db: &impl ConnectionTrait,
+        id: impl Into<Value>,
+        outcome: &str,
+        now: DateTime<Utc>,
+    ) -> Result<bool, DbErr>
+    where
+        E: EntityTrait<Column = C>,
+    {
+        let result = self
+            .mark_done::<E>(outcome, now)
+            .filter(self.id.eq(id))
+            .exec(db)
+            .await?;
+        Ok(result.rows_affected == 1)
+    }
+
+    /// Marks many requests handled with one `outcome`, in one statement; returns how
+    /// many were not handled already.
+    pub async fn finish_all<E, V>(
+        &self,
+        db: &impl ConnectionTrait,
+        ids: &[V],
+        outcome: &str,
+        now: DateTime<Utc>,
+    ) -> Result<u64, DbErr>
+    where
+        E: EntityTrait<Column = C>,
+        V: Into<Value> + Clone,
+    {
+        if ids.is_empty() {
+            return Ok(0);
+        }
+        let result = self
+            .mark_done::<E>(outcome, now)
+            .filter(self.id.is_in(ids.iter().cloned()))
+            .exec(db)
+            .await?;
+        Ok(result.rows_affected)
+    }
+
+    /// The update that marks requests handled, guarded so that none is handled twice.
+    fn mark_done<E>(&self, outcome: &str, now: DateTime<Utc>) -> UpdateMany<E>
+    where
+        E: EntityTrait<Column = C>,
+    {
+        E::update_many()
+            .col_expr(self.done_at, Expr::value(now))
+            .col_expr(self.outcome, Expr::value(outcome))
+            .filter(self.done_at.is_null())
     }
 
     /// Records that handling request `id` failed for the `attempts_before + 1`th time:

@@ -12,8 +12,8 @@ use std::sync::RwLock;
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect, Set,
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter,
+    QueryOrder, QuerySelect, Set, UpdateMany,
 };
 use uuid::Uuid;
 
@@ -105,11 +105,23 @@ pub async fn mark_tenant_domain_verified(
 ) -> Result<(), TenancyError> {
     let result = tenant_domain::Entity::update_many()
         .col_expr(tenant_domain::Column::VerifiedAt, Expr::value(now))
-        .filter(tenant_domain::Column::TenantId.eq(tenant_id.as_uuid()))
-        .filter(tenant_domain::Column::Domain.eq(domain.as_str()))
+        .filter(the_domain(tenant_id, domain))
         .exec(db)
         .await?;
-    if result.rows_affected == 0 {
+    known_domain(result.rows_affected, domain)
+}
+
+/// The firm's row for `domain`.
+fn the_domain(tenant_id: TenantId, domain: &HostName) -> Condition {
+    Condition::all()
+        .add(tenant_domain::Column::TenantId.eq(tenant_id.as_uuid()))
+        .add(tenant_domain::Column::Domain.eq(domain.as_str()))
+}
+
+/// A statement meant for one of the firm's domains that touched no row names a
+/// domain the firm does not have.
+fn known_domain(rows_affected: u64, domain: &HostName) -> Result<(), TenancyError> {
+    if rows_affected == 0 {
         return Err(TenancyError::UnknownDomain(domain.to_string()));
     }
     Ok(())
@@ -136,8 +148,7 @@ async fn find_tenant_domain(
     domain: &HostName,
 ) -> Result<TenantDomain, TenancyError> {
     let row = tenant_domain::Entity::find()
-        .filter(tenant_domain::Column::TenantId.eq(tenant_id.as_uuid()))
-        .filter(tenant_domain::Column::Domain.eq(domain.as_str()))
+        .filter(the_domain(tenant_id, domain))
         .one(db)
         .await?
         .ok_or_else(|| TenancyError::UnknownDomain(domain.to_string()))?;
@@ -152,13 +163,10 @@ pub async fn remove_tenant_domain(
     now: DateTime<Utc>,
 ) -> Result<(), TenancyError> {
     let result = tenant_domain::Entity::delete_many()
-        .filter(tenant_domain::Column::TenantId.eq(tenant_id.as_uuid()))
-        .filter(tenant_domain::Column::Domain.eq(domain.as_str()))
+        .filter(the_domain(tenant_id, domain))
         .exec(db)
         .await?;
-    if result.rows_affected == 0 {
-        return Err(TenancyError::UnknownDomain(domain.to_string()));
-    }
+    known_domain(result.rows_affected, domain)?;
     stop_linking_to(db, tenant_id, domain, now).await?;
     Ok(())
 }
@@ -171,17 +179,27 @@ async fn stop_linking_to(
     domain: &HostName,
     now: DateTime<Utc>,
 ) -> Result<(), TenancyError> {
-    tenant::Entity::update_many()
-        .col_expr(
-            tenant::Column::CanonicalDomain,
-            Expr::value(Option::<String>::None),
-        )
-        .col_expr(tenant::Column::UpdatedAt, Expr::value(now))
-        .filter(tenant::Column::Id.eq(tenant_id.as_uuid()))
+    link_to(tenant_id, None, now)
         .filter(tenant::Column::CanonicalDomain.eq(domain.as_str()))
         .exec(db)
         .await?;
     Ok(())
+}
+
+/// The update that makes `domain` the host of the firm's links (`None`: the platform
+/// subdomain).
+fn link_to(
+    tenant_id: TenantId,
+    domain: Option<&HostName>,
+    now: DateTime<Utc>,
+) -> UpdateMany<tenant::Entity> {
+    tenant::Entity::update_many()
+        .col_expr(
+            tenant::Column::CanonicalDomain,
+            Expr::value(domain.map(ToString::to_string)),
+        )
+        .col_expr(tenant::Column::UpdatedAt, Expr::value(now))
+        .filter(tenant::Column::Id.eq(tenant_id.as_uuid()))
 }
 
 /// Chooses the host of the links in the firm's emails: one of its verified domains,
@@ -198,15 +216,7 @@ pub async fn set_canonical_domain(
             return Err(not_verified(&claimed));
         }
     }
-    let result = tenant::Entity::update_many()
-        .col_expr(
-            tenant::Column::CanonicalDomain,
-            Expr::value(domain.map(ToString::to_string)),
-        )
-        .col_expr(tenant::Column::UpdatedAt, Expr::value(now))
-        .filter(tenant::Column::Id.eq(tenant_id.as_uuid()))
-        .exec(db)
-        .await?;
+    let result = link_to(tenant_id, domain, now).exec(db).await?;
     if result.rows_affected == 0 {
         return Err(TenancyError::UnknownTenant(tenant_id.to_string()));
     }
@@ -271,8 +281,7 @@ async fn lapse_tenant_domain(
             tenant_domain::Column::VerifiedAt,
             Expr::value(Option::<DateTime<Utc>>::None),
         )
-        .filter(tenant_domain::Column::TenantId.eq(tenant_id.as_uuid()))
-        .filter(tenant_domain::Column::Domain.eq(domain.as_str()))
+        .filter(the_domain(tenant_id, domain))
         .exec(db)
         .await?;
     stop_linking_to(db, tenant_id, domain, now).await?;

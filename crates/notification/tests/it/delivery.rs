@@ -6,28 +6,18 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::TimeDelta;
-use migrations::testing::fresh_database;
+use migrations::testing::{TestDatabase, fresh_database};
 use notification::{
     DeliveryMetrics, DeliveryReport, DeliveryWaker, DeliveryWorker, EmailKind, FileMailbox,
-    ManualClock, MessageFilter, OutboxStatus, Transport, count_messages, enqueue, find_message,
-    list_messages, oldest_unsent_message_at, retry_message,
+    ManualClock, MessageFilter, OutboxStatus, QueuedMessage, Transport, count_messages, enqueue,
+    find_message, list_messages, oldest_unsent_message_at, retry_message,
 };
 use prometheus::Registry;
 use prometheus::proto::MetricType;
 use sea_orm::{ConnectionTrait, Statement};
 use storage::Database;
 
-use crate::support::{Script, SmtpStub, enqueue_reset, firm, reset_email, settings, t0};
-
-fn worker(db: &Database, transport: Transport, clock: &ManualClock) -> DeliveryWorker {
-    DeliveryWorker::with_clock(
-        db.clone(),
-        transport,
-        settings(),
-        DeliveryWaker::default(),
-        Arc::new(clock.clone()),
-    )
-}
+use crate::support::{Script, SmtpStub, enqueue_reset, firm, reset_email, settings, t0, worker};
 
 fn report(claimed: usize, sent: usize, retried: usize, dead: usize) -> DeliveryReport {
     DeliveryReport {
@@ -75,6 +65,27 @@ async fn mailcrab() -> (mailcrab::TestMailServerHandle, u16) {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     panic!("mailcrab did not start on port {port}");
+}
+
+/// ACME's reset email to Ann, queued at `t0()`, and a worker on a clock at `t0()` that
+/// sends through a stub answering by `script`.
+async fn stubbed(
+    script: Script,
+) -> (
+    TestDatabase,
+    SmtpStub,
+    ManualClock,
+    DeliveryWorker,
+    QueuedMessage,
+) {
+    let database = fresh_database().await;
+    let db = &database.connection;
+    let acme = firm(db, "acme", "ACME").await;
+    let stub = SmtpStub::start(script).await;
+    let clock = ManualClock::starting_at(t0());
+    let worker = worker(db, Transport::smtp(&stub.url()).unwrap(), &clock);
+    let queued = enqueue_reset(db, &acme, "ann@client.test").await;
+    (database, stub, clock, worker, queued)
 }
 
 #[tokio::test]
@@ -158,13 +169,8 @@ async fn a_reset_email_reaches_a_real_smtp_server_from_the_firm() {
 
 #[tokio::test]
 async fn a_4xx_reply_is_retried_after_the_backoff() {
-    let database = fresh_database().await;
+    let (database, stub, clock, worker, queued) = stubbed(Script::TransientOnce).await;
     let db = &database.connection;
-    let acme = firm(db, "acme", "ACME").await;
-    let stub = SmtpStub::start(Script::TransientOnce).await;
-    let clock = ManualClock::starting_at(t0());
-    let worker = worker(db, Transport::smtp(&stub.url()).unwrap(), &clock);
-    let queued = enqueue_reset(db, &acme, "ann@client.test").await;
 
     assert_eq!(worker.deliver_due().await.unwrap(), report(1, 0, 1, 0));
     let waiting = find_message(db, queued.id).await.unwrap().unwrap();
@@ -294,13 +300,8 @@ async fn a_5xx_reply_kills_the_message_at_once_and_an_operator_revives_it() {
 
 #[tokio::test]
 async fn a_message_dies_after_max_attempts() {
-    let database = fresh_database().await;
+    let (database, stub, clock, worker, queued) = stubbed(Script::TransientAlways).await;
     let db = &database.connection;
-    let acme = firm(db, "acme", "ACME").await;
-    let stub = SmtpStub::start(Script::TransientAlways).await;
-    let clock = ManualClock::starting_at(t0());
-    let worker = worker(db, Transport::smtp(&stub.url()).unwrap(), &clock);
-    let queued = enqueue_reset(db, &acme, "ann@client.test").await;
 
     let mut previous_delay = TimeDelta::zero();
     for attempt in 1..=4u32 {
@@ -328,13 +329,8 @@ async fn a_message_dies_after_max_attempts() {
 
 #[tokio::test]
 async fn a_worker_killed_mid_send_loses_nothing_and_sends_once() {
-    let database = fresh_database().await;
+    let (database, hanging, clock, doomed, queued) = stubbed(Script::Hang).await;
     let db = &database.connection;
-    let acme = firm(db, "acme", "ACME").await;
-    let hanging = SmtpStub::start(Script::Hang).await;
-    let clock = ManualClock::starting_at(t0());
-    let doomed = worker(db, Transport::smtp(&hanging.url()).unwrap(), &clock);
-    let queued = enqueue_reset(db, &acme, "ann@client.test").await;
 
     let task = tokio::spawn(async move { doomed.deliver_due().await });
     let mut claimed = false;

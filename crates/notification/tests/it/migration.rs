@@ -9,14 +9,14 @@ use migrations::testing::empty_database;
 use migrations::{Migrator, MigratorTrait};
 use notification::{
     DeliveryWaker, DeliveryWorker, FileMailbox, ManualClock, MessageFilter, OutboxMessageId,
-    OutboxStatus, Transport, enqueue_platform, find_message, list_messages,
+    OutboxStatus, Transport, find_message,
 };
 use sea_orm::sea_query::{Alias, Expr, ExprTrait, Query};
 use sea_orm::{ConnectionTrait, DbBackend, Statement, Value};
 use storage::Database;
 use uuid::Uuid;
 
-use crate::support::{platform_email, settings, t0};
+use crate::support::{enqueue_platform_list, listed_ids, settings, t0};
 
 /// The names of the columns of a table, in order, with whether each may be NULL.
 async fn columns(db: &Database) -> Vec<(String, bool)> {
@@ -221,21 +221,13 @@ async fn the_platform_outbox_migration_keeps_mail_indexes_and_the_cascade() {
     assert_eq!(delivered.entry.tenant, "acme");
 
     // Platform mail now fits, and deleting the firm still takes its mail only.
-    let platform = enqueue_platform(db, "ann@client.test", &platform_email(), t0())
-        .await
-        .unwrap();
+    let platform = enqueue_platform_list(db).await;
     let mut delete = Query::delete();
     delete
         .from_table(Alias::new("tenants"))
         .and_where(Expr::col(Alias::new("id")).eq(tenant));
     db.execute(&delete).await.unwrap();
-    let left: Vec<_> = list_messages(db, MessageFilter::all(), 10)
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|message| message.id)
-        .collect();
-    assert_eq!(left, [platform.id]);
+    assert_eq!(listed_ids(db, MessageFilter::all()).await, [platform.id]);
 }
 
 /// SQLite only, where the rebuild takes several statements: one that fails (here a

@@ -6,19 +6,20 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use chrono::TimeDelta;
-use migrations::testing::fresh_database;
+use migrations::testing::{TestDatabase, fresh_database};
 use notification::{
-    Clock, DeliveryEvent, DeliveryObserver, DeliveryOutcome, DeliveryReport, DeliveryWaker,
-    DeliveryWorker, FileMailbox, ManualClock, ObserverFuture, OutboxStatus, Transport,
-    enqueue_about, enqueue_platform, find_message,
+    Clock, DeliveryEvent, DeliveryObserver, DeliveryOutcome, DeliveryReport, DeliveryWorker,
+    FileMailbox, ManualClock, ObserverFuture, OutboxStatus, QueuedMessage, Transport,
+    enqueue_about, find_message,
 };
 use sea_orm::{ConnectionTrait, DbErr, Statement};
 use storage::Database;
 use storage::Transaction;
+use tenancy::Tenant;
 use uuid::Uuid;
 
 use crate::support::{
-    Script, SmtpStub, enqueue_reset, firm, platform_email, reset_email, settings, t0,
+    Script, SmtpStub, enqueue_platform_list, enqueue_reset, firm, reset_email, t0, worker,
 };
 
 /// Writes each outcome to a table of its own in the worker's transaction, as the
@@ -87,33 +88,34 @@ fn observed_worker(
     clock: &ManualClock,
     recorder: &Arc<Recorder>,
 ) -> DeliveryWorker {
-    DeliveryWorker::with_clock(
-        db.clone(),
-        transport,
-        settings(),
-        DeliveryWaker::default(),
-        Arc::new(clock.clone()),
-    )
-    .with_observer(Arc::clone(recorder) as Arc<dyn DeliveryObserver>)
+    worker(db, transport, clock).with_observer(Arc::clone(recorder) as Arc<dyn DeliveryObserver>)
 }
 
-#[tokio::test]
-async fn the_observer_hears_a_sent_message_with_its_subject_and_no_retry() {
+/// A database with the recorder's table and a reset email from ACME about one of its
+/// contacts, to `recipient`.
+async fn a_message_about_a_contact(recipient: &str) -> (TestDatabase, Tenant, Uuid, QueuedMessage) {
     let database = fresh_database().await;
     let db = &database.connection;
     observed_table(db).await;
     let acme = firm(db, "acme", "ACME").await;
     let contact = Uuid::now_v7();
-    let about = enqueue_about(
+    let queued = enqueue_about(
         db,
         acme.id,
         contact,
-        "ann@client.test",
+        recipient,
         &reset_email(&acme, "Ann"),
         t0(),
     )
     .await
     .unwrap();
+    (database, acme, contact, queued)
+}
+
+#[tokio::test]
+async fn the_observer_hears_a_sent_message_with_its_subject_and_no_retry() {
+    let (database, acme, contact, about) = a_message_about_a_contact("ann@client.test").await;
+    let db = &database.connection;
     assert_eq!(
         find_message(db, about.id)
             .await
@@ -132,9 +134,7 @@ async fn the_observer_hears_a_sent_message_with_its_subject_and_no_retry() {
 
     // Neither of these names an account, so neither is reported.
     enqueue_reset(db, &acme, "bob@client.test").await;
-    enqueue_platform(db, "ann@client.test", &platform_email(), t0())
-        .await
-        .unwrap();
+    enqueue_platform_list(db).await;
     clock.advance(TimeDelta::minutes(5));
     assert_eq!(worker.deliver_due().await.unwrap().sent, 3);
 
@@ -152,21 +152,8 @@ async fn the_observer_hears_a_sent_message_with_its_subject_and_no_retry() {
 
 #[tokio::test]
 async fn the_observer_hears_a_dead_message_with_its_error() {
-    let database = fresh_database().await;
+    let (database, _acme, contact, queued) = a_message_about_a_contact("nobody@client.test").await;
     let db = &database.connection;
-    observed_table(db).await;
-    let acme = firm(db, "acme", "ACME").await;
-    let contact = Uuid::now_v7();
-    let queued = enqueue_about(
-        db,
-        acme.id,
-        contact,
-        "nobody@client.test",
-        &reset_email(&acme, "Ann"),
-        t0(),
-    )
-    .await
-    .unwrap();
     let stub = SmtpStub::start(Script::Reject).await;
     let clock = ManualClock::starting_at(t0());
     let recorder = Arc::new(Recorder::default());
@@ -188,21 +175,8 @@ async fn the_observer_hears_a_dead_message_with_its_error() {
 
 #[tokio::test]
 async fn a_failing_observer_leaves_the_message_to_be_claimed_again() {
-    let database = fresh_database().await;
+    let (database, _acme, _contact, queued) = a_message_about_a_contact("ann@client.test").await;
     let db = &database.connection;
-    observed_table(db).await;
-    let acme = firm(db, "acme", "ACME").await;
-    let contact = Uuid::now_v7();
-    let queued = enqueue_about(
-        db,
-        acme.id,
-        contact,
-        "ann@client.test",
-        &reset_email(&acme, "Ann"),
-        t0(),
-    )
-    .await
-    .unwrap();
     let folder = tempfile::tempdir().unwrap();
     let clock = ManualClock::starting_at(t0());
     let recorder = Arc::new(Recorder::default());

@@ -17,15 +17,7 @@ async fn a_message_exists_exactly_when_its_transaction_commits() {
     let acme = firm(db, "acme", "ACME").await;
 
     let transaction = db.begin().await.unwrap();
-    enqueue(
-        &transaction,
-        acme.id,
-        "ann@acme.test",
-        &reset_email(&acme, "Ann"),
-        t0(),
-    )
-    .await
-    .unwrap();
+    enqueue_reset(&transaction, &acme, "ann@acme.test").await;
     transaction.rollback().await.unwrap();
     assert!(
         list_messages(db, MessageFilter::all(), 10)
@@ -35,15 +27,7 @@ async fn a_message_exists_exactly_when_its_transaction_commits() {
     );
 
     let transaction = db.begin().await.unwrap();
-    let queued = enqueue(
-        &transaction,
-        acme.id,
-        "ann@acme.test",
-        &reset_email(&acme, "Ann"),
-        t0(),
-    )
-    .await
-    .unwrap();
+    let queued = enqueue_reset(&transaction, &acme, "ann@acme.test").await;
     transaction.commit().await.unwrap();
     let message = find_message(db, queued.id).await.unwrap().unwrap();
     assert_eq!(message.status, OutboxStatus::Queued);

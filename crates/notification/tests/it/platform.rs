@@ -6,12 +6,14 @@ use std::sync::Arc;
 use migrations::testing::fresh_database;
 use notification::{
     DeliveryWaker, DeliveryWorker, Email, FileMailbox, FindYourFirm, ManualClock, MessageFilter,
-    OutboxStatus, Renderer, Transport, enqueue_platform, find_message, list_messages,
+    OutboxStatus, Renderer, Transport, find_message, list_messages,
 };
 use storage::Database;
 use tenancy::delete_tenant;
 
-use crate::support::{enqueue_reset, firm, platform_email, settings, t0};
+use crate::support::{
+    enqueue_platform_list, enqueue_reset, firm, listed_ids, platform_email, settings, t0,
+};
 
 fn file_worker(db: &Database, folder: &std::path::Path, platform_name: &str) -> DeliveryWorker {
     let mut settings = settings();
@@ -57,9 +59,7 @@ async fn platform_mail_is_sent_from_the_platform_and_listed_without_a_firm() {
     let db = &database.connection;
     let acme = firm(db, "acme", "ACME Accountants").await;
     let firm_message = enqueue_reset(db, &acme, "ann@client.test").await;
-    let platform_message = enqueue_platform(db, "ann@client.test", &platform_email(), t0())
-        .await
-        .unwrap();
+    let platform_message = enqueue_platform_list(db).await;
 
     let listed = list_messages(db, MessageFilter::all(), 10).await.unwrap();
     let platform = listed
@@ -73,13 +73,7 @@ async fn platform_mail_is_sent_from_the_platform_and_listed_without_a_firm() {
         tenant: Some(acme.id),
         ..MessageFilter::all()
     };
-    let ids: Vec<_> = list_messages(db, acme_only, 10)
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|message| message.id)
-        .collect();
-    assert_eq!(ids, [firm_message.id]);
+    assert_eq!(listed_ids(db, acme_only).await, [firm_message.id]);
 
     let folder = tempfile::tempdir().unwrap();
     let worker = file_worker(db, folder.path(), "Latchkey");
@@ -119,9 +113,7 @@ async fn platform_mail_is_sent_from_the_platform_and_listed_without_a_firm() {
 async fn the_platform_name_on_platform_mail_comes_from_the_settings() {
     let database = fresh_database().await;
     let db = &database.connection;
-    let queued = enqueue_platform(db, "ann@client.test", &platform_email(), t0())
-        .await
-        .unwrap();
+    let queued = enqueue_platform_list(db).await;
     let folder = tempfile::tempdir().unwrap();
     let worker = file_worker(db, folder.path(), "Portal Hub");
     assert_eq!(worker.deliver_due().await.unwrap().sent, 1);
@@ -139,15 +131,7 @@ async fn deleting_a_firm_keeps_platform_mail() {
     let db = &database.connection;
     let acme = firm(db, "acme", "ACME").await;
     enqueue_reset(db, &acme, "ann@client.test").await;
-    let platform = enqueue_platform(db, "ann@client.test", &platform_email(), t0())
-        .await
-        .unwrap();
+    let platform = enqueue_platform_list(db).await;
     delete_tenant(db, &acme.slug).await.unwrap();
-    let left: Vec<_> = list_messages(db, MessageFilter::all(), 10)
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|message| message.id)
-        .collect();
-    assert_eq!(left, [platform.id]);
+    assert_eq!(listed_ids(db, MessageFilter::all()).await, [platform.id]);
 }

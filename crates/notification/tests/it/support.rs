@@ -6,9 +6,11 @@ use std::time::Duration;
 
 use chrono::{DateTime, TimeZone, Utc};
 use notification::{
-    DeliverySettings, Email, FindYourFirm, FirmLink, PasswordReset, QueuedMessage, RenderedEmail,
-    Renderer, enqueue,
+    DeliverySettings, DeliveryWaker, DeliveryWorker, Email, FindYourFirm, FirmLink, ManualClock,
+    MessageFilter, OutboxMessageId, PasswordReset, QueuedMessage, RenderedEmail, Renderer,
+    Transport, enqueue, enqueue_platform, list_messages,
 };
+use sea_orm::ConnectionTrait;
 use storage::Database;
 use tenancy::{NewTenant, Tenant, TenantSlug, create_tenant};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
@@ -54,10 +56,43 @@ pub fn platform_email() -> RenderedEmail {
         .unwrap()
 }
 
-pub async fn enqueue_reset(db: &Database, firm: &Tenant, recipient: &str) -> QueuedMessage {
+/// Queues a reset email to Ann of `firm`, in `db` or in a transaction.
+pub async fn enqueue_reset(
+    db: &impl ConnectionTrait,
+    firm: &Tenant,
+    recipient: &str,
+) -> QueuedMessage {
     enqueue(db, firm.id, recipient, &reset_email(firm, "Ann"), t0())
         .await
         .unwrap()
+}
+
+/// Queues the platform's "Find your firm" list to Ann.
+pub async fn enqueue_platform_list(db: &Database) -> QueuedMessage {
+    enqueue_platform(db, "ann@client.test", &platform_email(), t0())
+        .await
+        .unwrap()
+}
+
+/// The ids of the first ten messages `filter` lists.
+pub async fn listed_ids(db: &Database, filter: MessageFilter) -> Vec<OutboxMessageId> {
+    list_messages(db, filter, 10)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|message| message.id)
+        .collect()
+}
+
+/// A worker with the tests' settings and a clock they move.
+pub fn worker(db: &Database, transport: Transport, clock: &ManualClock) -> DeliveryWorker {
+    DeliveryWorker::with_clock(
+        db.clone(),
+        transport,
+        settings(),
+        DeliveryWaker::default(),
+        Arc::new(clock.clone()),
+    )
 }
 
 /// How the scripted server answers RCPT TO.

@@ -3,19 +3,15 @@
 
 use std::sync::Arc;
 
-use chrono::{Duration, Utc};
+use chrono::{DateTime, Duration, Utc};
 use migrations::testing::fresh_database;
 use reset_token::{
-    RedeemError, TokenCheck, TokenKeys, TokenPurpose, TokenState, UrlToken, check_token,
-    mint_token, redeem_token, revoke_tokens,
+    MintedToken, RedeemError, TokenCheck, TokenKeys, TokenPurpose, TokenRecord, TokenState,
+    UrlToken, check_token, mint_token, redeem_token, revoke_tokens,
 };
-use tenancy::{NewTenant, Tenant, TenantSlug};
+use storage::Database;
+use tenancy::{NewTenant, TenantId, TenantSlug};
 use uuid::Uuid;
-
-async fn firm(db: &storage::Database, slug: &str) -> Tenant {
-    let new = NewTenant::new(TenantSlug::parse(slug).unwrap(), slug, "admin@firm.test").unwrap();
-    tenancy::create_tenant(db, new, Utc::now()).await.unwrap()
-}
 
 fn keys() -> TokenKeys {
     TokenKeys::new(b"test key of at least thirty-two bytes", &[])
@@ -23,25 +19,71 @@ fn keys() -> TokenKeys {
 
 const FIFTEEN: Duration = Duration::minutes(15);
 
+/// A firm's tokens as the tests use them: for contacts, living fifteen minutes, under
+/// `keys`.
+struct Firm<'a> {
+    db: &'a Database,
+    id: TenantId,
+    keys: TokenKeys,
+}
+
+impl<'a> Firm<'a> {
+    async fn create(db: &'a Database, slug: &str) -> Self {
+        let new =
+            NewTenant::new(TenantSlug::parse(slug).unwrap(), slug, "admin@firm.test").unwrap();
+        let tenant = tenancy::create_tenant(db, new, Utc::now()).await.unwrap();
+        Self {
+            db,
+            id: tenant.id,
+            keys: keys(),
+        }
+    }
+
+    /// The same firm's tokens under other keys.
+    fn with_keys(&self, keys: TokenKeys) -> Self {
+        Self {
+            db: self.db,
+            id: self.id,
+            keys,
+        }
+    }
+
+    async fn mint(&self, purpose: TokenPurpose, account: Uuid, at: DateTime<Utc>) -> MintedToken {
+        mint_token(
+            self.db, &self.keys, self.id, purpose, "contact", account, FIFTEEN, at,
+        )
+        .await
+        .unwrap()
+    }
+
+    async fn check(
+        &self,
+        purpose: TokenPurpose,
+        token: &UrlToken,
+        at: DateTime<Utc>,
+    ) -> TokenCheck {
+        check_token(self.db, &self.keys, self.id, purpose, token, at)
+            .await
+            .unwrap()
+    }
+
+    async fn redeem(
+        &self,
+        purpose: TokenPurpose,
+        token: &UrlToken,
+        at: DateTime<Utc>,
+    ) -> Result<TokenRecord, RedeemError> {
+        redeem_token(self.db, &self.keys, self.id, purpose, token, at).await
+    }
+}
+
 #[tokio::test]
 async fn a_token_is_checked_without_being_used_then_used_once() {
     let database = fresh_database().await;
-    let db = &database.connection;
-    let acme = firm(db, "acme").await;
+    let acme = Firm::create(&database.connection, "acme").await;
     let now = Utc::now();
     let account = Uuid::now_v7();
-    let minted = mint_token(
-        db,
-        &keys(),
-        acme.id,
-        TokenPurpose::Reset,
-        "contact",
-        account,
-        FIFTEEN,
-        now,
-    )
-    .await
-    .unwrap();
+    let minted = acme.mint(TokenPurpose::Reset, account, now).await;
     // PostgreSQL keeps microseconds, the clock has nanoseconds.
     assert!(
         (minted.record.expires_at - (now + FIFTEEN))
@@ -51,187 +93,63 @@ async fn a_token_is_checked_without_being_used_then_used_once() {
     );
 
     for _ in 0..3 {
-        let check = check_token(
-            db,
-            &keys(),
-            acme.id,
-            TokenPurpose::Reset,
-            &minted.token,
-            now,
-        )
-        .await
-        .unwrap();
+        let check = acme.check(TokenPurpose::Reset, &minted.token, now).await;
         assert!(
             matches!(check, TokenCheck::Valid(_)),
             "checking changes nothing"
         );
     }
-    let redeemed = redeem_token(
-        db,
-        &keys(),
-        acme.id,
-        TokenPurpose::Reset,
-        &minted.token,
-        now,
-    )
-    .await
-    .unwrap();
+    let redeemed = acme
+        .redeem(TokenPurpose::Reset, &minted.token, now)
+        .await
+        .unwrap();
     assert_eq!(redeemed.state, TokenState::Consumed);
     assert_eq!(redeemed.account_id, account);
-    let again = redeem_token(
-        db,
-        &keys(),
-        acme.id,
-        TokenPurpose::Reset,
-        &minted.token,
-        now,
-    )
-    .await;
+    let again = acme.redeem(TokenPurpose::Reset, &minted.token, now).await;
     assert!(matches!(again, Err(RedeemError::Used)));
-    let check = check_token(
-        db,
-        &keys(),
-        acme.id,
-        TokenPurpose::Reset,
-        &minted.token,
-        now,
-    )
-    .await
-    .unwrap();
+    let check = acme.check(TokenPurpose::Reset, &minted.token, now).await;
     assert!(matches!(check, TokenCheck::Used(_)));
 }
 
 #[tokio::test]
 async fn a_token_expires_with_a_moved_clock() {
     let database = fresh_database().await;
-    let db = &database.connection;
-    let acme = firm(db, "acme").await;
+    let acme = Firm::create(&database.connection, "acme").await;
     let now = Utc::now();
-    let minted = mint_token(
-        db,
-        &keys(),
-        acme.id,
-        TokenPurpose::Reset,
-        "contact",
-        Uuid::now_v7(),
-        FIFTEEN,
-        now,
-    )
-    .await
-    .unwrap();
+    let minted = acme.mint(TokenPurpose::Reset, Uuid::now_v7(), now).await;
     let almost = now + FIFTEEN - Duration::seconds(1);
     assert!(matches!(
-        check_token(
-            db,
-            &keys(),
-            acme.id,
-            TokenPurpose::Reset,
-            &minted.token,
-            almost
-        )
-        .await
-        .unwrap(),
+        acme.check(TokenPurpose::Reset, &minted.token, almost).await,
         TokenCheck::Valid(_)
     ));
     let late = now + FIFTEEN;
     assert!(matches!(
-        check_token(
-            db,
-            &keys(),
-            acme.id,
-            TokenPurpose::Reset,
-            &minted.token,
-            late
-        )
-        .await
-        .unwrap(),
+        acme.check(TokenPurpose::Reset, &minted.token, late).await,
         TokenCheck::Expired(_)
     ));
-    let redeemed = redeem_token(
-        db,
-        &keys(),
-        acme.id,
-        TokenPurpose::Reset,
-        &minted.token,
-        late,
-    )
-    .await;
+    let redeemed = acme.redeem(TokenPurpose::Reset, &minted.token, late).await;
     assert!(matches!(redeemed, Err(RedeemError::Expired)));
 }
 
 #[tokio::test]
 async fn a_new_token_supersedes_the_older_ones_of_every_purpose() {
     let database = fresh_database().await;
-    let db = &database.connection;
-    let acme = firm(db, "acme").await;
+    let acme = Firm::create(&database.connection, "acme").await;
     let now = Utc::now();
     let account = Uuid::now_v7();
-    let first = mint_token(
-        db,
-        &keys(),
-        acme.id,
-        TokenPurpose::Reset,
-        "contact",
-        account,
-        FIFTEEN,
-        now,
-    )
-    .await
-    .unwrap();
-    let invite = mint_token(
-        db,
-        &keys(),
-        acme.id,
-        TokenPurpose::Invite,
-        "contact",
-        account,
-        FIFTEEN,
-        now,
-    )
-    .await
-    .unwrap();
-    let second = mint_token(
-        db,
-        &keys(),
-        acme.id,
-        TokenPurpose::Reset,
-        "contact",
-        account,
-        FIFTEEN,
-        now,
-    )
-    .await
-    .unwrap();
+    let first = acme.mint(TokenPurpose::Reset, account, now).await;
+    let invite = acme.mint(TokenPurpose::Invite, account, now).await;
+    let second = acme.mint(TokenPurpose::Reset, account, now).await;
     assert_eq!(
-        check_token(db, &keys(), acme.id, TokenPurpose::Reset, &first.token, now)
-            .await
-            .unwrap(),
+        acme.check(TokenPurpose::Reset, &first.token, now).await,
         TokenCheck::Invalid
     );
     assert!(matches!(
-        check_token(
-            db,
-            &keys(),
-            acme.id,
-            TokenPurpose::Reset,
-            &second.token,
-            now
-        )
-        .await
-        .unwrap(),
+        acme.check(TokenPurpose::Reset, &second.token, now).await,
         TokenCheck::Valid(_)
     ));
     assert_eq!(
-        check_token(
-            db,
-            &keys(),
-            acme.id,
-            TokenPurpose::Invite,
-            &invite.token,
-            now
-        )
-        .await
-        .unwrap(),
+        acme.check(TokenPurpose::Invite, &invite.token, now).await,
         TokenCheck::Invalid,
         "a newer link of another purpose ends an older invitation too"
     );
@@ -241,38 +159,19 @@ async fn a_new_token_supersedes_the_older_ones_of_every_purpose() {
 async fn forged_foreign_and_revoked_tokens_are_all_just_invalid() {
     let database = fresh_database().await;
     let db = &database.connection;
-    let acme = firm(db, "acme").await;
-    let globex = firm(db, "globex").await;
+    let acme = Firm::create(db, "acme").await;
+    let globex = Firm::create(db, "globex").await;
     let now = Utc::now();
     let account = Uuid::now_v7();
-    let minted = mint_token(
-        db,
-        &keys(),
-        acme.id,
-        TokenPurpose::Reset,
-        "contact",
-        account,
-        FIFTEEN,
-        now,
-    )
-    .await
-    .unwrap();
+    let minted = acme.mint(TokenPurpose::Reset, account, now).await;
 
-    let check = |tenant, purpose, token: UrlToken| {
-        let keys = keys();
-        async move {
-            check_token(db, &keys, tenant, purpose, &token, now)
-                .await
-                .unwrap()
-        }
-    };
     assert_eq!(
-        check(globex.id, TokenPurpose::Reset, minted.token.clone()).await,
+        globex.check(TokenPurpose::Reset, &minted.token, now).await,
         TokenCheck::Invalid,
         "another firm"
     );
     assert_eq!(
-        check(acme.id, TokenPurpose::Invite, minted.token.clone()).await,
+        acme.check(TokenPurpose::Invite, &minted.token, now).await,
         TokenCheck::Invalid,
         "another purpose"
     );
@@ -280,31 +179,20 @@ async fn forged_foreign_and_revoked_tokens_are_all_just_invalid() {
     let (id, _) = text.split_once('.').unwrap();
     let forged = UrlToken::parse(&format!("{id}.{}", "A".repeat(43))).unwrap();
     assert_eq!(
-        check(acme.id, TokenPurpose::Reset, forged).await,
+        acme.check(TokenPurpose::Reset, &forged, now).await,
         TokenCheck::Invalid,
         "right id, wrong secret"
     );
+    let unknown = UrlToken::parse(&format!("{}.{}", "A".repeat(22), "A".repeat(43))).unwrap();
     assert_eq!(
-        check(
-            acme.id,
-            TokenPurpose::Reset,
-            UrlToken::parse(&format!("{}.{}", "A".repeat(22), "A".repeat(43))).unwrap()
-        )
-        .await,
+        acme.check(TokenPurpose::Reset, &unknown, now).await,
         TokenCheck::Invalid
     );
-    let wrong_key = TokenKeys::new(b"some other key entirely, 32 bytes+", &[]);
+    let wrong_key = acme.with_keys(TokenKeys::new(b"some other key entirely, 32 bytes+", &[]));
     assert_eq!(
-        check_token(
-            db,
-            &wrong_key,
-            acme.id,
-            TokenPurpose::Reset,
-            &minted.token,
-            now
-        )
-        .await
-        .unwrap(),
+        wrong_key
+            .check(TokenPurpose::Reset, &minted.token, now)
+            .await,
         TokenCheck::Invalid
     );
 
@@ -315,7 +203,7 @@ async fn forged_foreign_and_revoked_tokens_are_all_just_invalid() {
         1
     );
     assert_eq!(
-        check(acme.id, TokenPurpose::Reset, minted.token.clone()).await,
+        acme.check(TokenPurpose::Reset, &minted.token, now).await,
         TokenCheck::Invalid,
         "revoked"
     );
@@ -324,37 +212,19 @@ async fn forged_foreign_and_revoked_tokens_are_all_just_invalid() {
 #[tokio::test]
 async fn tokens_survive_a_key_rotation() {
     let database = fresh_database().await;
-    let db = &database.connection;
-    let acme = firm(db, "acme").await;
+    let acme = Firm::create(&database.connection, "acme").await;
+    let old = acme.with_keys(TokenKeys::new(b"old key, thirty-two bytes or more!", &[]));
     let now = Utc::now();
-    let old = TokenKeys::new(b"old key, thirty-two bytes or more!", &[]);
-    let minted = mint_token(
-        db,
-        &old,
-        acme.id,
-        TokenPurpose::Reset,
-        "contact",
-        Uuid::now_v7(),
-        FIFTEEN,
-        now,
-    )
-    .await
-    .unwrap();
-    let rotated = TokenKeys::new(
+    let minted = old.mint(TokenPurpose::Reset, Uuid::now_v7(), now).await;
+    let rotated = acme.with_keys(TokenKeys::new(
         b"new key, thirty-two bytes or more!",
         &[b"old key, thirty-two bytes or more!"],
-    );
+    ));
     assert!(
-        redeem_token(
-            db,
-            &rotated,
-            acme.id,
-            TokenPurpose::Reset,
-            &minted.token,
-            now
-        )
-        .await
-        .is_ok()
+        rotated
+            .redeem(TokenPurpose::Reset, &minted.token, now)
+            .await
+            .is_ok()
     );
 }
 
@@ -362,26 +232,16 @@ async fn tokens_survive_a_key_rotation() {
 async fn of_fifty_concurrent_redemptions_exactly_one_wins() {
     let database = fresh_database().await;
     let db = Arc::new(database.connection.clone());
-    let acme = firm(&db, "acme").await;
+    let acme = Firm::create(&db, "acme").await;
     let now = Utc::now();
-    let minted = mint_token(
-        &*db,
-        &keys(),
-        acme.id,
-        TokenPurpose::Reset,
-        "contact",
-        Uuid::now_v7(),
-        FIFTEEN,
-        now,
-    )
-    .await
-    .unwrap();
+    let minted = acme.mint(TokenPurpose::Reset, Uuid::now_v7(), now).await;
+    let tenant = acme.id;
     let attempts: Vec<_> = (0..50)
         .map(|_| {
             let db = db.clone();
             let token = minted.token.clone();
             tokio::spawn(async move {
-                redeem_token(&*db, &keys(), acme.id, TokenPurpose::Reset, &token, now).await
+                redeem_token(&*db, &keys(), tenant, TokenPurpose::Reset, &token, now).await
             })
         })
         .collect();
@@ -404,49 +264,32 @@ async fn of_fifty_concurrent_redemptions_exactly_one_wins() {
 async fn reset_activity_counts_requested_completed_and_expired_in_the_window() {
     let database = fresh_database().await;
     let db = &database.connection;
-    let acme = firm(db, "acme").await;
-    let other = firm(db, "other").await;
+    let acme = Firm::create(db, "acme").await;
+    let other = Firm::create(db, "other").await;
     let now = Utc::now();
-    let mint = |tenant: tenancy::TenantId, purpose: TokenPurpose, at: chrono::DateTime<Utc>| {
-        let keys = keys();
-        async move {
-            mint_token(
-                db,
-                &keys,
-                tenant,
-                purpose,
-                "contact",
-                Uuid::now_v7(),
-                FIFTEEN,
-                at,
-            )
-            .await
-            .unwrap()
-        }
-    };
     // Two hours ago: one link used, one left to expire.
-    let used = mint(acme.id, TokenPurpose::Reset, now - Duration::hours(2)).await;
-    redeem_token(
-        db,
-        &keys(),
-        acme.id,
-        TokenPurpose::Reset,
-        &used.token,
-        now - Duration::hours(2),
-    )
-    .await
-    .unwrap();
-    mint(
-        acme.id,
+    let two_hours_ago = now - Duration::hours(2);
+    let used = acme
+        .mint(TokenPurpose::Reset, Uuid::now_v7(), two_hours_ago)
+        .await;
+    acme.redeem(TokenPurpose::Reset, &used.token, two_hours_ago)
+        .await
+        .unwrap();
+    acme.mint(
         TokenPurpose::TemporaryPassword,
-        now - Duration::hours(2),
+        Uuid::now_v7(),
+        two_hours_ago,
     )
     .await;
     // Still alive, an invitation (not a reset), one from two days ago, another firm's.
-    mint(acme.id, TokenPurpose::Reset, now - Duration::minutes(1)).await;
-    mint(acme.id, TokenPurpose::Invite, now - Duration::hours(3)).await;
-    mint(acme.id, TokenPurpose::Reset, now - Duration::days(2)).await;
-    mint(other.id, TokenPurpose::Reset, now - Duration::hours(1)).await;
+    for (firm, purpose, at) in [
+        (&acme, TokenPurpose::Reset, now - Duration::minutes(1)),
+        (&acme, TokenPurpose::Invite, now - Duration::hours(3)),
+        (&acme, TokenPurpose::Reset, now - Duration::days(2)),
+        (&other, TokenPurpose::Reset, now - Duration::hours(1)),
+    ] {
+        firm.mint(purpose, Uuid::now_v7(), at).await;
+    }
 
     let activity = reset_token::reset_activity(db, acme.id, now - Duration::hours(24), now)
         .await

@@ -5,6 +5,7 @@ use std::time::Duration;
 use chrono::Utc;
 use migrations::testing::fresh_database;
 use sea_orm::ConnectionTrait;
+use storage::Database;
 use tenancy::{
     HostName, NewTenant, Resolution, TenantResolver, TenantSlug, add_tenant_domain, create_tenant,
     mark_tenant_domain_verified,
@@ -21,23 +22,30 @@ fn firm_slug(resolution: &Resolution) -> Option<String> {
     }
 }
 
-async fn setup() -> (migrations::testing::TestDatabase, TenantResolver) {
-    let database = fresh_database().await;
+async fn create_acme(db: &Database) {
     let new = NewTenant::new(
         TenantSlug::parse("acme").unwrap(),
         "ACME",
         "admin@acme.test",
     )
     .unwrap();
-    create_tenant(&database.connection, new, Utc::now())
-        .await
-        .unwrap();
-    let resolver = TenantResolver::new(
-        database.connection.clone(),
+    create_tenant(db, new, Utc::now()).await.unwrap();
+}
+
+/// A resolver under `example.com` that keeps answers for `ttl`.
+fn resolver(db: &Database, ttl: Duration) -> TenantResolver {
+    TenantResolver::new(
+        db.clone(),
         HostName::parse("example.com").unwrap(),
-        Duration::from_secs(300),
+        ttl,
         1000,
-    );
+    )
+}
+
+async fn setup() -> (migrations::testing::TestDatabase, TenantResolver) {
+    let database = fresh_database().await;
+    create_acme(&database.connection).await;
+    let resolver = resolver(&database.connection, Duration::from_secs(300));
     (database, resolver)
 }
 
@@ -149,26 +157,13 @@ async fn invalidating_a_firm_forgets_it() {
 #[tokio::test]
 async fn entries_expire_after_the_ttl() {
     let database = fresh_database().await;
-    let resolver = TenantResolver::new(
-        database.connection.clone(),
-        HostName::parse("example.com").unwrap(),
-        Duration::from_millis(200),
-        1000,
-    );
+    let resolver = resolver(&database.connection, Duration::from_millis(200));
     let acme_host = host("acme.example.com");
     assert_eq!(
         resolver.resolve(&acme_host).await.unwrap(),
         Resolution::Unknown
     );
-    let new = NewTenant::new(
-        TenantSlug::parse("acme").unwrap(),
-        "ACME",
-        "admin@acme.test",
-    )
-    .unwrap();
-    create_tenant(&database.connection, new, Utc::now())
-        .await
-        .unwrap();
+    create_acme(&database.connection).await;
     tokio::time::sleep(Duration::from_millis(400)).await;
     assert_eq!(
         firm_slug(&resolver.resolve(&acme_host).await.unwrap()).as_deref(),
