@@ -15,6 +15,9 @@ pub enum ServiceError {
     /// Past a limit on guesses or requests: try again after the wait.
     #[error("too many attempts")]
     TooManyAttempts { retry_after_seconds: u64 },
+    /// A choice in a form names nothing of the firm's (a client that is not there).
+    #[error("the form names something that is not there")]
+    UnknownChoice,
     #[error("the contact is disabled")]
     ContactDisabled,
     #[error("the client is disabled")]

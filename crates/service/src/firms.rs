@@ -5,14 +5,15 @@
 //! `tenancy.cache_ttl_seconds`).
 
 use chrono::{DateTime, Duration, Utc};
-use identity::{AccountKind, EmailAddress, IdentityError, NewStaffUser, StaffRole};
+use identity::{AccountKind, Actor, EmailAddress, IdentityError, NewStaffUser, StaffRole};
 use sea_orm::TransactionTrait;
 use tenancy::{
     HostName, NewTenant, TenancyError, Tenant, TenantDomain, TenantProfileChange, TenantSettings,
     TenantSlug, TenantStatus,
 };
 
-use crate::emails::{Invitee, queue_invitation};
+use crate::accounts::{Inviter, invite_in};
+use crate::emails::Invitee;
 use crate::{ServiceError, Services};
 
 /// What a new firm needs.
@@ -53,7 +54,12 @@ pub async fn provision_firm(services: &Services, new: NewFirm<'_>) -> Result<Ten
         email: &admin.email,
         locale: Some(&tenant.settings.default_locale),
     };
-    let queued = queue_invitation(&txn, services, &tenant, invitee).await?;
+    let inviter = Inviter {
+        actor: Actor::System,
+        from: None,
+        detail: Some("the firm was provisioned".to_owned()),
+    };
+    let queued = invite_in(&txn, services, &tenant, invitee, inviter).await?;
     txn.commit().await?;
     services.waker.notify(&queued);
     // A "no firm here" answer for the new subdomain may be cached.

@@ -212,6 +212,7 @@ impl From<ServiceError> for GatewayError {
             } => Self::TooManyAttempts {
                 retry_after_seconds,
             },
+            ServiceError::UnknownChoice => Self::BadForm,
             ServiceError::ContactDisabled => Self::ContactDisabled,
             ServiceError::ClientDisabled => Self::ClientDisabled,
             ServiceError::Identity(error) => error.into(),

@@ -6,34 +6,23 @@
 use std::sync::Arc;
 
 use chrono::Utc;
-use identity::{
-    AccountKind, Actor, AuditAction, ContactStatus, EmailAddress, NewAuditEvent, StaffStatus,
-    find_contact, find_staff_user, record_audit, revoke_all_sessions, set_contact_password,
-    set_staff_password,
-};
+use identity::AccountKind;
 use minijinja::context;
 use poem::http::{StatusCode, header};
 use poem::web::cookie::{Cookie, CookieJar, SameSite};
 use poem::web::{Data, Html, Path, Redirect};
 use poem::{IntoResponse, Response, handler};
-use reset_token::{
-    Opening, RedeemError, TokenCheck, TokenPurpose, TokenRecord, UrlToken, check_any_token,
-    note_opening, redeem_token, revoke_tokens,
-};
-use sea_orm::TransactionTrait;
+use reset_token::{TokenPurpose, TokenRecord, UrlToken};
 use serde::Deserialize;
 use tenancy::Tenant;
-use uuid::Uuid;
 
 use crate::http::csrf::CsrfToken;
 use crate::http::error::GatewayError;
 use crate::http::extractors::CsrfForm;
 use crate::http::request_context::ClientAddress;
-use crate::http::session::with_active_client;
 use crate::http::templates::firm_value;
 use crate::state::AppState;
-use service::attempts::Attempt;
-use service::emails::queue_password_changed;
+use service::resets::{self, DeadLink, LinkHolder, OpenedLink, PasswordThroughLink, PresentedLink};
 
 const RESET_COOKIE: &str = "latchkey_reset";
 
@@ -83,9 +72,28 @@ fn keep_token_while_it_lives(state: &AppState, jar: &CookieJar, record: &TokenRe
     ));
 }
 
-fn presented_token(jar: &CookieJar) -> Option<UrlToken> {
-    jar.get(RESET_COOKIE)
-        .and_then(|cookie| UrlToken::parse(cookie.value_str()))
+/// The link the browser holds in its cookie, if it holds one that reads as a token.
+fn held_token(jar: &CookieJar) -> Held {
+    match jar.get(RESET_COOKIE) {
+        None => Held::Absent,
+        Some(cookie) => UrlToken::parse(cookie.value_str()).map_or(Held::Malformed, Held::Token),
+    }
+}
+
+enum Held {
+    Token(UrlToken),
+    Malformed,
+    Absent,
+}
+
+impl Held {
+    fn presented(&self) -> PresentedLink<'_> {
+        match self {
+            Self::Token(token) => PresentedLink::Token(token),
+            Self::Malformed => PresentedLink::Malformed,
+            Self::Absent => PresentedLink::Absent,
+        }
+    }
 }
 
 fn forget_token(state: &AppState, jar: &CookieJar) {
@@ -98,70 +106,30 @@ fn forget_token(state: &AppState, jar: &CookieJar) {
     jar.add(cookie);
 }
 
-async fn check(
-    state: &AppState,
-    tenant: &Tenant,
-    jar: &CookieJar,
-) -> Result<TokenCheck, GatewayError> {
-    let Some(token) = presented_token(jar) else {
-        return Ok(TokenCheck::Invalid);
-    };
-    check_presented(state, tenant, &token).await
-}
-
-async fn check_presented(
-    state: &AppState,
-    tenant: &Tenant,
-    token: &UrlToken,
-) -> Result<TokenCheck, GatewayError> {
-    check_any_token(
-        &state.services.db,
-        &state.services.token_keys,
-        tenant.id,
-        token,
-        Utc::now(),
-    )
-    .await
-    .map_err(GatewayError::internal)
-}
-
 /// Why a link cannot be used, as figures 7–9 show it.
-#[derive(Debug, Clone, Copy)]
-enum Dead {
-    Expired,
-    Used,
-    Invalid,
-    /// The browser no longer holds the link (its cookie is gone: another browser, a
-    /// cleared cookie), so only the email can tell which account this is.
-    Reopen,
-    /// The browser has opened another link since this form was shown: posting it
-    /// would change the other link's account.
-    Superseded,
-}
-
-fn dead_link(state: &AppState, tenant: &Tenant, why: Dead) -> Result<Response, GatewayError> {
+fn dead_link(state: &AppState, tenant: &Tenant, why: DeadLink) -> Result<Response, GatewayError> {
     let (status, heading, message) = match why {
-        Dead::Expired => (
+        DeadLink::Expired => (
             StatusCode::GONE,
             "This link has expired",
             "For your security, password reset links expire soon after they are sent. Request a new one below.",
         ),
-        Dead::Used => (
+        DeadLink::Used => (
             StatusCode::GONE,
             "This link was already used",
             "A reset link can be used only once. If you still need to reset your password, request a new link.",
         ),
-        Dead::Invalid => (
+        DeadLink::Invalid => (
             StatusCode::NOT_FOUND,
             "This link is not valid",
             "Check that you opened the whole link from your email, or request a new one.",
         ),
-        Dead::Reopen => (
+        DeadLink::NotPresented => (
             StatusCode::BAD_REQUEST,
             "Open the link from your email again",
             "This browser no longer holds your reset link. Open the link in your email again to continue; nothing has been changed.",
         ),
-        Dead::Superseded => (
+        DeadLink::Superseded => (
             StatusCode::CONFLICT,
             "Another reset link was opened",
             "This page belongs to a link you opened earlier, and another one was opened since in this browser. To be sure the right account changes, open the link from your email again; nothing has been changed.",
@@ -178,55 +146,12 @@ fn dead_link(state: &AppState, tenant: &Tenant, why: Dead) -> Result<Response, G
     ))
 }
 
-/// The person behind a token, whatever their kind.
-struct Holder {
-    kind: AccountKind,
-    id: Uuid,
-    name: String,
-    email: EmailAddress,
-    locale: Option<String>,
-}
-
-async fn holder(
-    state: &AppState,
-    tenant: &Tenant,
-    record: &TokenRecord,
-) -> Result<Option<Holder>, GatewayError> {
-    Ok(match record.account_kind.as_str() {
-        "contact" => {
-            let contact = find_contact(&state.services.db, tenant.id, record.account_id)
-                .await?
-                .filter(|contact| contact.status != ContactStatus::Disabled);
-            with_active_client(state, tenant, contact)
-                .await?
-                .map(|contact| Holder {
-                    kind: AccountKind::Contact,
-                    id: contact.id,
-                    name: contact.name,
-                    email: contact.email,
-                    locale: Some(contact.locale),
-                })
-        }
-        "staff" => find_staff_user(&state.services.db, tenant.id, record.account_id)
-            .await?
-            .filter(|user| user.status != StaffStatus::Disabled)
-            .map(|user| Holder {
-                kind: AccountKind::Staff,
-                id: user.id,
-                name: user.name,
-                email: user.email,
-                locale: None,
-            }),
-        _ => None,
-    })
-}
-
 fn form_page(
     state: &AppState,
     tenant: &Tenant,
     csrf: CsrfToken,
     record: &TokenRecord,
-    holder: &Holder,
+    holder: &LinkHolder,
     errors: &[String],
 ) -> Result<Response, GatewayError> {
     let invitation = record.purpose == TokenPurpose::Invite;
@@ -249,54 +174,9 @@ fn form_page(
     ))
 }
 
-/// Notes in the account's trail that its link was opened, and in which state: once
-/// per token and state, so reloading the page (or a scanner's visits) writes nothing.
-async fn audit_link(
-    state: &AppState,
-    tenant: &Tenant,
-    record: &TokenRecord,
-    opening: Opening,
-    client: ClientAddress,
-) -> Result<(), GatewayError> {
-    if record.last_opening == Some(opening) {
-        return Ok(());
-    }
-    let action = match opening {
-        Opening::Valid => AuditAction::LinkOpened,
-        Opening::Expired => AuditAction::LinkExpired,
-        Opening::Used => AuditAction::LinkReused,
-    };
-    let subject_kind = if record.account_kind == "staff" {
-        AccountKind::Staff
-    } else {
-        AccountKind::Contact
-    };
-    let event = NewAuditEvent {
-        action,
-        actor: Actor::Anonymous,
-        subject_kind,
-        subject_id: record.account_id,
-        client_address: client.0.map(|address| address.to_string()),
-        detail: Some(format!("token {}", record.id)),
-    };
-    let txn = state
-        .services
-        .db
-        .begin()
-        .await
-        .map_err(GatewayError::internal)?;
-    // Of two pages opened at once, one writes the entry.
-    if note_opening(&txn, record, opening)
-        .await
-        .map_err(GatewayError::internal)?
-    {
-        record_audit(&txn, tenant.id, event, Utc::now()).await?;
-    }
-    txn.commit().await.map_err(GatewayError::internal)?;
-    Ok(())
-}
-
-/// The clean page the link redirects to.
+/// The clean page the link redirects to: the password form, or the
+/// temporary-password mode's button (a button, not an action on GET: mail scanners
+/// open links).
 #[handler]
 pub async fn reset_page(
     state: Data<&AppState>,
@@ -305,82 +185,44 @@ pub async fn reset_page(
     csrf: CsrfToken,
     client: Data<&ClientAddress>,
 ) -> Result<Response, GatewayError> {
-    match check(&state, &tenant, jar).await? {
-        TokenCheck::Valid(record) if record.purpose != TokenPurpose::TemporaryPassword => {
-            let Some(holder) = holder(&state, &tenant, &record).await? else {
-                return dead_link(&state, &tenant, Dead::Invalid);
-            };
-            audit_link(&state, &tenant, &record, Opening::Valid, **client).await?;
-            keep_token_while_it_lives(&state, jar, &record);
-            form_page(&state, &tenant, csrf, &record, &holder, &[])
-        }
-        TokenCheck::Valid(record) => {
-            let Some(holder) = holder(&state, &tenant, &record).await? else {
-                return dead_link(&state, &tenant, Dead::Invalid);
-            };
-            audit_link(&state, &tenant, &record, Opening::Valid, **client).await?;
-            keep_token_while_it_lives(&state, jar, &record);
-            // A button, not an action on GET: mail scanners open links.
-            let context = context! {
-                firm => firm_value(&tenant),
-                csrf_token => csrf.0.clone(),
-                link => record.id.to_string(),
-                account_email => holder.email.as_str(),
-            };
-            Ok(token_page(Html(
-                state
-                    .templates
-                    .render("portal/reset_temporary.html", context)?,
-            )))
-        }
-        TokenCheck::Invalid => dead_link(&state, &tenant, Dead::Invalid),
-        TokenCheck::Expired(record) => {
-            audit_link(&state, &tenant, &record, Opening::Expired, **client).await?;
-            dead_link(&state, &tenant, Dead::Expired)
-        }
-        TokenCheck::Used(record) => {
-            audit_link(&state, &tenant, &record, Opening::Used, **client).await?;
-            dead_link(&state, &tenant, Dead::Used)
-        }
+    let held = held_token(jar);
+    let token = match &held {
+        Held::Token(token) => Some(token),
+        Held::Malformed | Held::Absent => None,
+    };
+    let (record, holder) =
+        match resets::open_link(&state.services, &tenant, token, client.0.0).await? {
+            OpenedLink::Live { record, holder } => (record, holder),
+            OpenedLink::Dead(why) => return dead_link(&state, &tenant, why),
+        };
+    keep_token_while_it_lives(&state, jar, &record);
+    if record.purpose != TokenPurpose::TemporaryPassword {
+        return form_page(&state, &tenant, csrf, &record, &holder, &[]);
     }
+    let context = context! {
+        firm => firm_value(&tenant),
+        csrf_token => csrf.0.clone(),
+        link => record.id.to_string(),
+        account_email => holder.email.as_str(),
+    };
+    Ok(token_page(Html(
+        state
+            .templates
+            .render("portal/reset_temporary.html", context)?,
+    )))
 }
 
 #[derive(Debug, Deserialize)]
 pub struct NewPasswordForm {
     new_password: String,
     confirm_password: String,
-    /// The id of the link the form was shown for; see [`check_form_link`].
+    /// The id of the link the form was shown for: one cookie per host holds the
+    /// newest link opened, and an older tab must not change its account.
     #[serde(default)]
     link: String,
 }
 
-/// The token the browser holds, if any: without one only the email can tell which
-/// account the form was for.
-fn held_token(jar: &CookieJar) -> Result<UrlToken, Dead> {
-    let cookie = jar.get(RESET_COOKIE).ok_or(Dead::Reopen)?;
-    UrlToken::parse(cookie.value_str()).ok_or(Dead::Invalid)
-}
-
-/// Whether a live link is the very one the form was shown for. One cookie per host
-/// holds the newest link opened, so a tab left open on an older link (or a token
-/// planted in the browser) must not change the newer link's account.
-fn check_form_link(record: &TokenRecord, link: &str) -> Result<(), Dead> {
-    match Uuid::parse_str(link) {
-        Ok(id) if id == record.id => Ok(()),
-        _ => Err(Dead::Superseded),
-    }
-}
-
-/// Counts a POST with a link against the client address before anything is looked
-/// up (429 past `limits.sign_in_per_address`); a live link takes it back.
-async fn link_attempt(state: &AppState, client: ClientAddress) -> Result<Attempt, GatewayError> {
-    let bucket = format!("reset:address:{}", client.limit_key());
-    let limit = state.settings.limits.sign_in_per_address;
-    let (attempt, _) = Attempt::begin(&state.services, vec![(bucket, limit)]).await?;
-    Ok(attempt)
-}
-
-/// Uses the token: a new password, every session and every other token of the
+/// Uses the link: a new password, every session and every other token of the
 /// account ended, and the person sent to sign in (never signed in by the link).
 #[handler]
 pub async fn set_password(
@@ -391,111 +233,28 @@ pub async fn set_password(
     client: Data<&ClientAddress>,
     CsrfForm(form): CsrfForm<NewPasswordForm>,
 ) -> Result<Response, GatewayError> {
-    let attempt = link_attempt(&state, **client).await?;
-    let token = match held_token(jar) {
-        Ok(token) => token,
-        Err(why) => return dead_link(&state, &tenant, why),
-    };
-    let record = match check_presented(&state, &tenant, &token).await? {
-        TokenCheck::Valid(record) if record.purpose != TokenPurpose::TemporaryPassword => record,
-        TokenCheck::Valid(_) | TokenCheck::Invalid => {
-            return dead_link(&state, &tenant, Dead::Invalid);
-        }
-        TokenCheck::Expired(_) => {
-            return dead_link(&state, &tenant, Dead::Expired);
-        }
-        TokenCheck::Used(_) => {
-            return dead_link(&state, &tenant, Dead::Used);
-        }
-    };
-    if let Err(why) = check_form_link(&record, &form.link) {
-        return dead_link(&state, &tenant, why);
-    }
-    let Some(holder) = holder(&state, &tenant, &record).await? else {
-        return dead_link(&state, &tenant, Dead::Invalid);
-    };
-    // A live link is no guess, whatever becomes of the password typed.
-    attempt.refund(&state.services).await?;
-    let errors: Vec<String> = state
-        .services
-        .policy(&tenant)
-        .password
-        .check(&form.new_password, &form.confirm_password, &holder.email)
-        .iter()
-        .map(ToString::to_string)
-        .collect();
-    if !errors.is_empty() {
-        return form_page(&state, &tenant, csrf, &record, &holder, &errors);
-    }
-    let hash = state.services.hasher.hash(&form.new_password).await?;
-    let now = Utc::now();
-    let txn = state
-        .services
-        .db
-        .begin()
-        .await
-        .map_err(GatewayError::internal)?;
-    match redeem_token(
-        &txn,
-        &state.services.token_keys,
-        tenant.id,
-        record.purpose,
-        &token,
-        now,
-    )
-    .await
-    {
-        Ok(_) => {}
-        Err(RedeemError::Used) => {
-            return dead_link(&state, &tenant, Dead::Used);
-        }
-        Err(RedeemError::Expired) => {
-            return dead_link(&state, &tenant, Dead::Expired);
-        }
-        Err(RedeemError::Invalid) => {
-            return dead_link(&state, &tenant, Dead::Invalid);
-        }
-        Err(RedeemError::Store(error)) => return Err(GatewayError::internal(error)),
-    }
-    match holder.kind {
-        AccountKind::Contact => {
-            set_contact_password(&txn, tenant.id, holder.id, hash, false, now).await?
-        }
-        AccountKind::Staff => set_staff_password(&txn, tenant.id, holder.id, hash, now).await?,
-    }
-    revoke_all_sessions(&txn, tenant.id, holder.kind, holder.id, None).await?;
-    revoke_tokens(&txn, tenant.id, holder.kind.as_str(), holder.id, None)
-        .await
-        .map_err(GatewayError::internal)?;
-    let actor = match holder.kind {
-        AccountKind::Contact => Actor::Contact(holder.id),
-        AccountKind::Staff => Actor::Staff(holder.id),
-    };
-    for action in [AuditAction::LinkRedeemed, AuditAction::PasswordChanged] {
-        let event = NewAuditEvent {
-            action,
-            actor,
-            subject_kind: holder.kind,
-            subject_id: holder.id,
-            client_address: client.0.0.map(|address| address.to_string()),
-            detail: Some(format!("token {}", record.id)),
-        };
-        record_audit(&txn, tenant.id, event, now).await?;
-    }
-    let queued = queue_password_changed(
-        &txn,
+    let held = held_token(jar);
+    let outcome = resets::set_password_through_link(
         &state.services,
         &tenant,
-        &holder.name,
-        &holder.email,
-        holder.locale.as_deref(),
+        held.presented(),
+        &form.link,
+        &form.new_password,
+        &form.confirm_password,
+        client.0.0,
     )
     .await?;
-    txn.commit().await.map_err(GatewayError::internal)?;
-    state.services.waker.notify(&queued);
+    let kind = match outcome {
+        PasswordThroughLink::Changed(kind) => kind,
+        PasswordThroughLink::Refused {
+            record,
+            holder,
+            errors,
+        } => return form_page(&state, &tenant, csrf, &record, &holder, &errors),
+        PasswordThroughLink::Dead(why) => return dead_link(&state, &tenant, why),
+    };
     forget_token(&state, jar);
-    tracing::info!(token_id = %record.id, kind = holder.kind.as_str(), "password set through a link");
-    let login = match holder.kind {
+    let login = match kind {
         AccountKind::Contact => "/login?notice=password-changed",
         AccountKind::Staff => "/staff/login?notice=password-changed",
     };
@@ -509,31 +268,8 @@ pub struct LinkForm {
     link: String,
 }
 
-/// Letters and digits that cannot be mistaken for one another when typed from an
-/// email.
-const PASSWORD_ALPHABET: &[u8] = b"abcdefghjkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
-
-/// 18 characters of a 55-letter alphabet: over 100 bits from the OS generator.
-fn generate_password() -> Result<String, GatewayError> {
-    let mut bytes = [0u8; 64];
-    getrandom::fill(&mut bytes)
-        .map_err(|error| GatewayError::internal(std::io::Error::other(error.to_string())))?;
-    // Rejection sampling keeps every letter equally likely.
-    let limit = 256 - (256 % PASSWORD_ALPHABET.len());
-    let password: String = bytes
-        .iter()
-        .filter(|byte| usize::from(**byte) < limit)
-        .take(18)
-        .map(|byte| char::from(PASSWORD_ALPHABET[usize::from(*byte) % PASSWORD_ALPHABET.len()]))
-        .collect();
-    if password.len() < 18 {
-        return generate_password();
-    }
-    Ok(password)
-}
-
-/// The temporary-password mode's button (004 step 1.4): emails a generated password
-/// that must be changed at the next sign-in. Once only, like every link.
+/// The temporary-password mode's button (004 step 1.4): a generated password is
+/// emailed, to be changed at the next sign-in.
 #[handler]
 pub async fn send_temporary_password(
     state: Data<&AppState>,
@@ -542,93 +278,18 @@ pub async fn send_temporary_password(
     client: Data<&ClientAddress>,
     CsrfForm(form): CsrfForm<LinkForm>,
 ) -> Result<Response, GatewayError> {
-    let attempt = link_attempt(&state, **client).await?;
-    let token = match held_token(jar) {
-        Ok(token) => token,
-        Err(why) => return dead_link(&state, &tenant, why),
-    };
-    let record = match check_presented(&state, &tenant, &token).await? {
-        TokenCheck::Valid(record) if record.purpose == TokenPurpose::TemporaryPassword => record,
-        TokenCheck::Valid(_) | TokenCheck::Invalid => {
-            return dead_link(&state, &tenant, Dead::Invalid);
-        }
-        TokenCheck::Expired(_) => {
-            return dead_link(&state, &tenant, Dead::Expired);
-        }
-        TokenCheck::Used(_) => return dead_link(&state, &tenant, Dead::Used),
-    };
-    if let Err(why) = check_form_link(&record, &form.link) {
-        return dead_link(&state, &tenant, why);
-    }
-    let Some(holder) = holder(&state, &tenant, &record)
-        .await?
-        .filter(|holder| holder.kind == AccountKind::Contact)
-    else {
-        return dead_link(&state, &tenant, Dead::Invalid);
-    };
-    attempt.refund(&state.services).await?;
-    let password = generate_password()?;
-    let hash = state.services.hasher.hash(&password).await?;
-    let now = Utc::now();
-    let txn = state
-        .services
-        .db
-        .begin()
-        .await
-        .map_err(GatewayError::internal)?;
-    match redeem_token(
-        &txn,
-        &state.services.token_keys,
-        tenant.id,
-        TokenPurpose::TemporaryPassword,
-        &token,
-        now,
-    )
-    .await
-    {
-        Ok(_) => {}
-        Err(RedeemError::Used) => {
-            return dead_link(&state, &tenant, Dead::Used);
-        }
-        Err(RedeemError::Expired) => {
-            return dead_link(&state, &tenant, Dead::Expired);
-        }
-        Err(RedeemError::Invalid) => {
-            return dead_link(&state, &tenant, Dead::Invalid);
-        }
-        Err(RedeemError::Store(error)) => return Err(GatewayError::internal(error)),
-    }
-    set_contact_password(&txn, tenant.id, holder.id, hash, true, now).await?;
-    revoke_all_sessions(&txn, tenant.id, holder.kind, holder.id, None).await?;
-    revoke_tokens(&txn, tenant.id, holder.kind.as_str(), holder.id, None)
-        .await
-        .map_err(GatewayError::internal)?;
-    let event = NewAuditEvent {
-        action: AuditAction::TemporaryPasswordSent,
-        actor: Actor::Contact(holder.id),
-        subject_kind: holder.kind,
-        subject_id: holder.id,
-        client_address: client.0.0.map(|address| address.to_string()),
-        detail: Some(format!("token {}", record.id)),
-    };
-    record_audit(&txn, tenant.id, event, now).await?;
-    let email: notification::Email = notification::TemporaryPassword {
-        name: holder.name.clone(),
-        password,
-        sign_in_url: state.services.firm_url(&tenant, "/login"),
-    }
-    .into();
-    let queued = service::emails::queue_email(
-        &txn,
+    let held = held_token(jar);
+    let sent = resets::send_temporary_password(
         &state.services,
         &tenant,
-        &holder.email,
-        holder.locale.as_deref(),
-        &email,
+        held.presented(),
+        &form.link,
+        client.0.0,
     )
     .await?;
-    txn.commit().await.map_err(GatewayError::internal)?;
-    state.services.waker.notify(&queued);
+    if let Err(why) = sent {
+        return dead_link(&state, &tenant, why);
+    }
     forget_token(&state, jar);
     let context = context! { firm => firm_value(&tenant) };
     Ok(token_page(Html(

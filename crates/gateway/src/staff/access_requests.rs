@@ -9,17 +9,12 @@ use crate::http::request_context::ClientAddress;
 use crate::http::templates::{firm_value, serialized};
 use crate::state::AppState;
 use chrono::Utc;
-use identity::{
-    AccessRequestStatus, AccountKind, Actor, AuditAction, IdentityError, NewAuditEvent, NewContact,
-    create_contact, decide_access_request, find_access_request, find_client, list_clients,
-    pending_access_requests, record_audit,
-};
+use identity::{AccessRequestStatus, decide_access_request, list_clients, pending_access_requests};
 use minijinja::context;
 use poem::web::{Data, Html, Path, Redirect};
 use poem::{IntoResponse, Response, handler};
-use sea_orm::TransactionTrait;
 use serde::{Deserialize, Serialize};
-use service::emails::{Invitee, queue_invitation};
+use service::accounts::{self, Approval};
 use std::sync::Arc;
 use tenancy::Tenant;
 
@@ -99,64 +94,23 @@ pub async fn approve(
     Path(request_id): Path<String>,
     CsrfForm(form): CsrfForm<DecisionForm>,
 ) -> Result<Response, GatewayError> {
-    let request = find_access_request(&state.services.db, tenant.id, parse_id(&request_id)?)
-        .await?
-        .filter(|request| request.status == AccessRequestStatus::Pending)
-        .ok_or(GatewayError::NotFound)?;
-    let firm_client = find_client(
-        &state.services.db,
-        tenant.id,
-        parse_id(&form.client_id).map_err(|_| GatewayError::BadForm)?,
-    )
-    .await?
-    .ok_or(GatewayError::BadForm)?;
-    let now = Utc::now();
-    let txn = state
-        .services
-        .db
-        .begin()
-        .await
-        .map_err(GatewayError::internal)?;
-    decide_access_request(
-        &txn,
-        tenant.id,
-        request.id,
-        AccessRequestStatus::Approved,
+    let client_id = parse_id(&form.client_id).ok();
+    let approval = accounts::approve_access_request(
+        &state.services,
+        &tenant,
+        parse_id(&request_id)?,
+        client_id,
         staff.account.id,
-        now,
+        client.0.0,
     )
     .await?;
-    let new = NewContact {
-        client_id: firm_client.id,
-        name: request.name.clone(),
-        email: request.email.clone(),
-        locale: tenant.settings.default_locale.clone(),
-        password_hash: None,
-    };
-    let contact = match create_contact(&txn, tenant.id, new, now).await {
-        Ok(contact) => contact,
-        Err(IdentityError::EmailTaken) => {
-            return Ok(Redirect::see_other("/staff/access-requests?notice=exists").into_response());
-        }
-        Err(error) => return Err(error.into()),
-    };
-    let event = NewAuditEvent {
-        action: AuditAction::Invited,
-        actor: Actor::Staff(staff.account.id),
-        subject_kind: AccountKind::Contact,
-        subject_id: contact.id,
-        client_address: client.0.0.map(|address| address.to_string()),
-        detail: Some("approved an access request".to_owned()),
-    };
-    record_audit(&txn, tenant.id, event, now).await?;
-    let invitee = Invitee::contact(&contact);
-    let queued = queue_invitation(&txn, &state.services, &tenant, invitee).await?;
-    txn.commit().await.map_err(GatewayError::internal)?;
-    state.services.waker.notify(&queued);
-    Ok(Redirect::see_other(format!(
-        "/staff/clients/{}/contacts/{}",
-        firm_client.id, contact.id
-    ))
+    Ok(match approval {
+        Approval::Invited(contact) => Redirect::see_other(format!(
+            "/staff/clients/{}/contacts/{}",
+            contact.client_id, contact.id
+        )),
+        Approval::AlreadyAContact => Redirect::see_other("/staff/access-requests?notice=exists"),
+    }
     .into_response())
 }
 

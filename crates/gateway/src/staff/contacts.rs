@@ -12,8 +12,8 @@ use crate::http::templates::serialized;
 use crate::state::AppState;
 use chrono::Utc;
 use identity::{
-    AccountKind, Client, ClientStatus, Contact, ContactChanges, ContactStatus, EmailAddress,
-    IdentityError, NewContact, create_contact, find_contact, list_contacts, update_contact,
+    AccountKind, Client, Contact, ContactChanges, ContactStatus, EmailAddress, IdentityError,
+    NewContact, find_contact, list_contacts, update_contact,
 };
 use minijinja::context;
 use notification::{EmailKind, OutboxStatus};
@@ -21,7 +21,8 @@ use poem::web::{Data, Html, Path, Query, Redirect};
 use poem::{IntoResponse, Response, handler};
 use sea_orm::TransactionTrait;
 use serde::{Deserialize, Serialize};
-use service::emails::{Invitee, queue_invitation};
+use service::ServiceError;
+use service::accounts::{self, Inviter};
 use std::sync::Arc;
 use tenancy::Tenant;
 
@@ -135,6 +136,7 @@ pub async fn new_contact(
     tenant: Data<&Arc<Tenant>>,
     AdminSession(staff): AdminSession,
     csrf: CsrfToken,
+    client_address: Data<&ClientAddress>,
     Path(client_id): Path<String>,
     CsrfForm(form): CsrfForm<ContactForm>,
 ) -> Result<Response, GatewayError> {
@@ -164,27 +166,17 @@ pub async fn new_contact(
         locale,
         password_hash: None,
     };
-    // The contact and its invitation: both or neither.
-    let txn = state
-        .services
-        .db
-        .begin()
-        .await
-        .map_err(GatewayError::internal)?;
-    let contact = match create_contact(&txn, tenant.id, new, Utc::now()).await {
-        Ok(contact) => contact,
-        Err(IdentityError::EmailTaken) => {
+    let inviter = Inviter::staff(staff.account.id, client_address.0.0);
+    match accounts::invite_contact(&state.services, &tenant, new, inviter).await {
+        Ok(_) => {}
+        Err(ServiceError::Identity(IdentityError::EmailTaken)) => {
             return invalid(vec![(
                 "email",
                 "A contact with this email address already exists.".to_owned(),
             )]);
         }
         Err(error) => return Err(error.into()),
-    };
-    let invitee = Invitee::contact(&contact);
-    let queued = queue_invitation(&txn, &state.services, &tenant, invitee).await?;
-    txn.commit().await.map_err(GatewayError::internal)?;
-    state.services.waker.notify(&queued);
+    }
     Ok(Redirect::see_other(format!("/staff/clients/{}/contacts", client.id)).into_response())
 }
 
@@ -384,29 +376,21 @@ pub async fn reset_password(
     Path((client_id, contact_id)): Path<(String, String)>,
     _: CsrfForm,
 ) -> Result<Response, GatewayError> {
-    let firm_client = firm_client(&state, &tenant, &client_id).await?;
-    let contact = client_contact(&state, &tenant, &firm_client, &contact_id).await?;
-    if firm_client.status == ClientStatus::Disabled {
-        return Err(GatewayError::ClientDisabled);
-    }
-    if contact.status == ContactStatus::Disabled {
-        return Err(GatewayError::ContactDisabled);
-    }
-    service::emails::issue_contact_reset(
+    let contact = service::resets::staff_reset(
         &state.services,
         &tenant,
-        &contact,
-        identity::Actor::Staff(staff.account.id),
-        client.0.0.map(|address| address.to_string()),
+        staff.account.id,
+        parse_id(&client_id)?,
+        parse_id(&contact_id)?,
+        client.0.0,
     )
     .await?;
-    tracing::info!(contact = %contact.id, "staff sent a password reset");
     if crate::http::error::is_fetch(headers) {
         return Ok(poem::web::Json(serde_json::json!({ "status": "queued" })).into_response());
     }
     Ok(Redirect::see_other(format!(
         "/staff/clients/{}/contacts?reset={}",
-        firm_client.id, contact.id
+        contact.client_id, contact.id
     ))
     .into_response())
 }

@@ -4,20 +4,17 @@ use super::views::{FieldErrors, form_errors, render, staff_context};
 use crate::http::csrf::CsrfToken;
 use crate::http::error::GatewayError;
 use crate::http::extractors::{AdminSession, CsrfForm};
+use crate::http::request_context::ClientAddress;
 use crate::http::session::SignedIn;
 use crate::http::templates::serialized;
 use crate::state::AppState;
-use chrono::Utc;
-use identity::{
-    EmailAddress, IdentityError, NewStaffUser, StaffRole, StaffUser, create_staff_user,
-    list_staff_users,
-};
+use identity::{EmailAddress, IdentityError, NewStaffUser, StaffRole, StaffUser, list_staff_users};
 use minijinja::context;
 use poem::web::{Data, Html, Redirect};
 use poem::{IntoResponse, Response, handler};
-use sea_orm::TransactionTrait;
 use serde::{Deserialize, Serialize};
-use service::emails::{Invitee, queue_invitation};
+use service::ServiceError;
+use service::accounts::{self, Inviter};
 use std::sync::Arc;
 use tenancy::Tenant;
 
@@ -83,6 +80,7 @@ pub async fn invite(
     tenant: Data<&Arc<Tenant>>,
     AdminSession(staff): AdminSession,
     csrf: CsrfToken,
+    client: Data<&ClientAddress>,
     CsrfForm(form): CsrfForm<InviteForm>,
 ) -> Result<Response, GatewayError> {
     let mut errors: FieldErrors = Vec::new();
@@ -101,24 +99,13 @@ pub async fn invite(
             role,
             password_hash: None,
         };
-        let txn = state
-            .services
-            .db
-            .begin()
-            .await
-            .map_err(GatewayError::internal)?;
-        match create_staff_user(&txn, tenant.id, new, Utc::now()).await {
-            Ok(user) => {
-                let invitee = Invitee::staff(&user);
-                let queued = queue_invitation(&txn, &state.services, &tenant, invitee).await?;
-                txn.commit().await.map_err(GatewayError::internal)?;
-                state.services.waker.notify(&queued);
-                return Ok(Redirect::see_other("/staff/team").into_response());
-            }
-            Err(IdentityError::InvalidName) => {
+        let inviter = Inviter::staff(staff.account.id, client.0.0);
+        match accounts::invite_staff(&state.services, &tenant, new, inviter).await {
+            Ok(_) => return Ok(Redirect::see_other("/staff/team").into_response()),
+            Err(ServiceError::Identity(IdentityError::InvalidName)) => {
                 errors.push(("name", "Enter a name (up to 200 characters).".to_owned()))
             }
-            Err(IdentityError::EmailTaken) => errors.push((
+            Err(ServiceError::Identity(IdentityError::EmailTaken)) => errors.push((
                 "email",
                 "A staff member with this email address already exists.".to_owned(),
             )),

@@ -941,29 +941,39 @@ async fn audit_events_page_and_activity_counts_resets() {
     assert_eq!(activity.json["resets_completed"], 0);
     assert_eq!(activity.json["resets_expired"], 0);
 
-    // Three resets, each "requested" and "queued": six events, three pages of two.
+    // The administrator's invitation when the firm was provisioned, by the system;
+    // then three resets, each "requested" and "queued" by staff: seven events, four
+    // pages of two.
     let mut seen = Vec::new();
+    let mut events = Vec::new();
     let mut path = "/api/v1/tenants/acme/audit?limit=2".to_owned();
     loop {
         let page = call(&app, Method::GET, &path, None).await;
         assert_eq!(page.status, StatusCode::OK, "{}", page.json);
         for event in page.json["events"].as_array().unwrap() {
-            assert_eq!(event["subject_id"], contact.id.to_string());
-            assert_eq!(event["actor_kind"], "staff");
             seen.push(event["id"].as_str().unwrap().to_owned());
+            events.push(event.clone());
         }
         match page.json["next_before"].as_str() {
             Some(before) => path = format!("/api/v1/tenants/acme/audit?limit=2&before={before}"),
             None => break,
         }
     }
-    assert_eq!(seen.len(), 6);
+    assert_eq!(seen.len(), 7);
+    let (resets, invitation) = events.split_at(6);
+    for event in resets {
+        assert_eq!(event["subject_id"], contact.id.to_string());
+        assert_eq!(event["actor_kind"], "staff");
+    }
+    assert_eq!(invitation[0]["action"], "invited", "{}", invitation[0]);
+    assert_eq!(invitation[0]["actor_kind"], "system", "{}", invitation[0]);
+    assert_eq!(invitation[0]["subject_kind"], "staff", "{}", invitation[0]);
     let mut sorted = seen.clone();
     sorted.sort();
     sorted.reverse();
     assert_eq!(seen, sorted, "newest first, no repeats");
     sorted.dedup();
-    assert_eq!(sorted.len(), 6);
+    assert_eq!(sorted.len(), 7);
 }
 
 #[tokio::test]
