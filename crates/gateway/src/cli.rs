@@ -139,7 +139,7 @@ async fn run_requests(command: RequestsCommand, settings: Settings) -> anyhow::R
     let services = gateway::state::services_for(&settings, db)?;
     match command {
         RequestsCommand::List => {
-            let set_aside = service::processors::set_aside_requests(&services, 200).await?;
+            let set_aside = service::cross_firm::set_aside_requests(&services, 200).await?;
             println!(
                 "{:<36} {:<16} {:<24} {:<20} {:>8} LAST ERROR",
                 "ID", "QUEUE", "EMAIL DOMAIN", "REQUESTED", "ATTEMPTS"
@@ -229,7 +229,7 @@ async fn run_tenant(command: TenantCommand, settings: Settings) -> anyhow::Resul
             );
         }
         TenantCommand::List => {
-            let tenants = tenancy::list_tenants(&services.db).await?;
+            let tenants = service::cross_firm::all_firms(&services).await?;
             println!("{:<24} {:<10} {:<32} HOST", "SLUG", "STATUS", "NAME");
             for tenant in tenants {
                 println!(
@@ -280,6 +280,7 @@ async fn run_tenant(command: TenantCommand, settings: Settings) -> anyhow::Resul
 async fn run_outbox(command: OutboxCommand, settings: Settings) -> anyhow::Result<()> {
     let db = database::open(&settings).await?;
     database::prepare_schema(&db, &settings).await?;
+    let services = gateway::state::services_for(&settings, db.clone())?;
     match command {
         OutboxCommand::List { dead } => {
             let filter = if dead {
@@ -287,7 +288,7 @@ async fn run_outbox(command: OutboxCommand, settings: Settings) -> anyhow::Resul
             } else {
                 MessageFilter::all()
             };
-            let messages = notification::list_messages(&db, filter, 200).await?;
+            let messages = service::cross_firm::outbox_messages(&services, filter, 200).await?;
             println!(
                 "{:<36} {:<8} {:<20} {:>8} {:<20} LAST ERROR",
                 "ID", "STATUS", "KIND", "ATTEMPTS", "CREATED"
@@ -309,7 +310,6 @@ async fn run_outbox(command: OutboxCommand, settings: Settings) -> anyhow::Resul
                 .parse()
                 .map_err(|_| anyhow::anyhow!("`{id}` is not a message id"))?;
             // Re-issuing a credential renders and queues a new email, as the pages do.
-            let services = gateway::state::services_for(&settings, db.clone())?;
             let sent = service::emails::retry_dead_message(&services, id).await?;
             if sent.id == id {
                 println!("message {id} is queued again; a running worker sends it within seconds");

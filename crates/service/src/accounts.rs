@@ -5,16 +5,20 @@ use std::net::IpAddr;
 
 use chrono::Utc;
 use identity::{
-    AccessRequestStatus, Actor, AuditAction, Contact, IdentityError, NewAuditEvent, NewContact,
-    NewStaffUser, StaffUser, client_is_active, create_contact, create_staff_user,
-    decide_access_request, find_access_request, find_client, record_audit,
+    AccessRequestStatus, AccountKind, Actor, AuditAction, Client, ClientStatus, Contact,
+    ContactChanges, ContactStatus, EmailAddress, IdentityError, NewAuditEvent, NewContact,
+    NewStaffUser, SessionToken, StaffUser, Verification, client_is_active, create_contact,
+    create_session, create_staff_user, decide_access_request, find_access_request, find_client,
+    list_contacts, record_audit, rename_client, revoke_all_sessions, set_client_status,
+    set_contact_password, update_contact,
 };
 use notification::QueuedMessage;
 use sea_orm::{ConnectionTrait, TransactionTrait};
 use tenancy::Tenant;
 use uuid::Uuid;
 
-use crate::emails::{Invitee, queue_invitation};
+use crate::attempts::{Attempt, limit_key};
+use crate::emails::{Invitee, queue_invitation, queue_password_changed};
 use crate::{ServiceError, Services};
 
 /// `contact`, if its client is enabled: a firm that disables a client expects its
@@ -164,4 +168,171 @@ pub async fn approve_access_request(
     txn.commit().await?;
     services.waker.notify(&queued);
     Ok(Approval::Invited(contact))
+}
+
+/// What changing one's own password came to.
+#[derive(Debug)]
+pub enum OwnPasswordChange {
+    /// Changed; every session of the account ended and this new one began.
+    Changed(SessionToken),
+    /// Nothing changed: the current password was wrong or the new one breaks the
+    /// firm's rules.
+    Refused(Vec<String>),
+}
+
+/// A signed-in contact changes their password. The current password is a secret a
+/// stolen session could guess at, so it is counted like a sign-in (per client address
+/// and per account) before the hash. The password, the trail, the end of every
+/// session and every link, and the email saying so: all or nothing.
+pub async fn change_contact_password(
+    services: &Services,
+    tenant: &Tenant,
+    contact: &Contact,
+    current_password: &str,
+    new_password: &str,
+    confirm_password: &str,
+    from: Option<IpAddr>,
+) -> Result<OwnPasswordChange, ServiceError> {
+    let limits = &services.config.limits;
+    let address_bucket = format!("account-password:address:{}", limit_key(from));
+    let account_bucket = format!("account-password:account:{}:{}", tenant.id, contact.id);
+    let (attempt, _) = Attempt::begin(
+        services,
+        vec![
+            (address_bucket, limits.sign_in_per_address),
+            (account_bucket, limits.sign_in_per_email),
+        ],
+    )
+    .await?;
+    let mut errors: Vec<String> = Vec::new();
+    let verified = services
+        .hasher
+        .verify(current_password, contact.password_hash.as_deref())
+        .await?;
+    if matches!(verified, Verification::Valid { .. }) {
+        attempt.refund(services).await?;
+    } else {
+        errors.push("Your current password is not correct.".to_owned());
+    }
+    let rules = services.policy(tenant).password;
+    let broken = rules.check(new_password, confirm_password, &contact.email);
+    errors.extend(broken.iter().map(ToString::to_string));
+    if !errors.is_empty() {
+        return Ok(OwnPasswordChange::Refused(errors));
+    }
+    let hash = services.hasher.hash(new_password).await?;
+    let now = Utc::now();
+    let id = contact.id;
+    let txn = services.db.begin().await?;
+    set_contact_password(&txn, tenant.id, id, hash, false, now).await?;
+    let event = NewAuditEvent {
+        action: AuditAction::PasswordChanged,
+        actor: Actor::Contact(id),
+        subject_kind: AccountKind::Contact,
+        subject_id: id,
+        client_address: from.map(|address| address.to_string()),
+        detail: None,
+    };
+    record_audit(&txn, tenant.id, event, now).await?;
+    // Every session ends, this one too: the person carries on in a new one, so a
+    // session id seen before the change (a fixation, a shared machine) is worthless.
+    revoke_all_sessions(&txn, tenant.id, AccountKind::Contact, id, None).await?;
+    let kind = AccountKind::Contact;
+    let (session, _) =
+        create_session(&txn, tenant.id, kind, id, services.session_lifetime, now).await?;
+    reset_token::revoke_tokens(&txn, tenant.id, kind.as_str(), id, None).await?;
+    let locale = Some(contact.locale.as_str());
+    let queued = queue_password_changed(
+        &txn,
+        services,
+        tenant,
+        &contact.name,
+        &contact.email,
+        locale,
+    )
+    .await?;
+    txn.commit().await?;
+    services.waker.notify(&queued);
+    tracing::info!("contact changed their password");
+    Ok(OwnPasswordChange::Changed(session))
+}
+
+/// Staff edit a contact. An email change or a disable ends the contact's sessions; an
+/// email change, a disable or a re-enable ends its links: a link or an invitation
+/// sent to the old (perhaps mistyped) address, or before a disable, must not set a
+/// password now. All with the edit or not at all. Re-enabling a contact that never
+/// set a password leaves it invited.
+pub async fn edit_contact(
+    services: &Services,
+    tenant: &Tenant,
+    contact: &Contact,
+    name: String,
+    email: EmailAddress,
+    locale: String,
+    disabled: bool,
+) -> Result<(), ServiceError> {
+    let status = match () {
+        () if disabled => ContactStatus::Disabled,
+        () if contact.password_hash.is_none() => ContactStatus::Invited,
+        () => ContactStatus::Active,
+    };
+    let email_changed = email != contact.email;
+    let status_changed = status != contact.status;
+    let changes = ContactChanges {
+        name,
+        email,
+        locale,
+        status,
+    };
+    let txn = services.db.begin().await?;
+    update_contact(&txn, tenant.id, contact.id, changes, Utc::now()).await?;
+    if email_changed || status_changed {
+        let end_sessions = email_changed || status == ContactStatus::Disabled;
+        end_contact_access(&txn, tenant, contact.id, end_sessions).await?;
+    }
+    txn.commit().await?;
+    Ok(())
+}
+
+/// Staff rename a client and enable or disable it. Disabling a client locks its
+/// contacts out: their sessions and links end with it, and links sent while it was
+/// disabled end when it is enabled again.
+pub async fn edit_client(
+    services: &Services,
+    tenant: &Tenant,
+    client: &Client,
+    name: &str,
+    disabled: bool,
+) -> Result<(), ServiceError> {
+    let now = Utc::now();
+    rename_client(&services.db, tenant.id, client.id, name, now).await?;
+    let status = if disabled {
+        ClientStatus::Disabled
+    } else {
+        ClientStatus::Active
+    };
+    let txn = services.db.begin().await?;
+    set_client_status(&txn, tenant.id, client.id, status, now).await?;
+    if status != client.status {
+        for contact in list_contacts(&txn, tenant.id, client.id).await? {
+            end_contact_access(&txn, tenant, contact.id, disabled).await?;
+        }
+    }
+    txn.commit().await?;
+    Ok(())
+}
+
+/// Ends every live link of a contact and, with `sessions`, every session.
+async fn end_contact_access(
+    txn: &impl ConnectionTrait,
+    tenant: &Tenant,
+    contact_id: Uuid,
+    sessions: bool,
+) -> Result<(), ServiceError> {
+    let kind = AccountKind::Contact;
+    reset_token::revoke_tokens(txn, tenant.id, kind.as_str(), contact_id, None).await?;
+    if sessions {
+        revoke_all_sessions(txn, tenant.id, kind, contact_id, None).await?;
+    }
+    Ok(())
 }

@@ -17,14 +17,13 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use identity::{
     AccessNotice, AccountKind, Actor, Contact, ContactStatus, EmailAddress, FirmLookup,
-    LookupOutcome, RateLimit, StaffStatus, accounts_by_email, fail_access_notice, fail_firm_lookup,
+    LookupOutcome, RateLimit, StaffStatus, fail_access_notice, fail_firm_lookup,
     find_contact_by_email, find_contacts_by_emails, finish_access_notice, finish_firm_lookup,
-    hit_buckets, list_staff_users, pending_access_notices, pending_firm_lookups, window_hits,
+    hit_buckets, list_staff_users, window_hits,
 };
 use notification::{AccessRequestReceived, Email, FindYourFirm, FirmLink, QueuedMessage};
 use reset_token::{
     RequestOutcome, ResetRequest, fail_reset_request, finish_reset_request, finish_reset_requests,
-    pending_reset_requests,
 };
 use sea_orm::TransactionTrait;
 use storage::{Failure, RetryPolicy, Transaction};
@@ -290,9 +289,7 @@ impl Work for ResetRequests {
     const WHAT: &'static str = "reset request";
 
     async fn take(services: &Services) -> Result<Vec<ResetRequest>, ServiceError> {
-        pending_reset_requests(&services.db, Utc::now(), BATCH)
-            .await
-            .map_err(ServiceError::from)
+        crate::cross_firm::due_reset_requests(services, Utc::now(), BATCH).await
     }
 
     fn span(request: &ResetRequest) -> tracing::Span {
@@ -461,7 +458,7 @@ impl Work for FirmLookups {
     }
 
     async fn take(services: &Services) -> Result<Vec<FirmLookup>, ServiceError> {
-        Ok(pending_firm_lookups(&services.db, Utc::now(), BATCH).await?)
+        crate::cross_firm::due_firm_lookups(services, Utc::now(), BATCH).await
     }
 
     fn span(lookup: &FirmLookup) -> tracing::Span {
@@ -475,7 +472,7 @@ impl Work for FirmLookups {
     ) -> Result<LookupPlan, ServiceError> {
         let mut firms: Vec<FirmLink> = Vec::new();
         if let Ok(email) = EmailAddress::parse(&lookup.email) {
-            for account in accounts_by_email(&services.db, &email).await? {
+            for account in crate::cross_firm::firms_of_address(services, &email).await? {
                 // Only portals that answer: a suspended or deleted firm's would not.
                 let Some(firm) = memory
                     .firm(services, account.tenant_id)
@@ -564,7 +561,7 @@ impl Work for AccessNotices {
     }
 
     async fn take(services: &Services) -> Result<Vec<AccessNotice>, ServiceError> {
-        Ok(pending_access_notices(&services.db, Utc::now(), BATCH).await?)
+        crate::cross_firm::due_access_notices(services, Utc::now(), BATCH).await
     }
 
     fn span(notice: &AccessNotice) -> tracing::Span {
@@ -703,68 +700,6 @@ impl Queue {
             Self::AccessRequests => "access_requests",
         }
     }
-}
-
-/// A request set aside after its last attempt failed, as operators see it: never
-/// the full address, only its domain.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SetAside {
-    pub id: Uuid,
-    pub queue: Queue,
-    pub firm: Option<tenancy::TenantId>,
-    pub email_domain: String,
-    pub requested_at: DateTime<Utc>,
-    pub attempts: i32,
-    pub last_error: String,
-}
-
-fn domain_of(address: &str) -> String {
-    address
-        .rsplit_once('@')
-        .map_or_else(String::new, |(_, domain)| domain.to_owned())
-}
-
-/// Every queue's set-aside requests, newest first, at most `limit` of each.
-pub async fn set_aside_requests(
-    services: &Services,
-    limit: u64,
-) -> Result<Vec<SetAside>, ServiceError> {
-    let mut all: Vec<SetAside> = Vec::new();
-    for request in reset_token::failed_reset_requests(&services.db, limit).await? {
-        all.push(SetAside {
-            id: request.id,
-            queue: Queue::ResetRequests,
-            firm: Some(request.tenant_id),
-            email_domain: domain_of(&request.email),
-            requested_at: request.requested_at,
-            attempts: request.attempts,
-            last_error: request.last_error.unwrap_or_default(),
-        });
-    }
-    for lookup in identity::failed_firm_lookups(&services.db, limit).await? {
-        all.push(SetAside {
-            id: lookup.id,
-            queue: Queue::FirmLookups,
-            firm: None,
-            email_domain: domain_of(&lookup.email),
-            requested_at: lookup.requested_at,
-            attempts: lookup.attempts,
-            last_error: lookup.last_error.unwrap_or_default(),
-        });
-    }
-    for notice in identity::failed_access_notices(&services.db, limit).await? {
-        all.push(SetAside {
-            id: notice.request.id,
-            queue: Queue::AccessRequests,
-            firm: Some(notice.request.tenant_id),
-            email_domain: notice.request.email.domain().to_owned(),
-            requested_at: notice.request.created_at,
-            attempts: notice.attempts,
-            last_error: notice.last_error.unwrap_or_default(),
-        });
-    }
-    all.sort_by_key(|request| std::cmp::Reverse(request.requested_at));
-    Ok(all)
 }
 
 /// Puts a set-aside request of any queue back; which queue it was in, or `None` when

@@ -5,11 +5,9 @@ use poem::http::StatusCode;
 use poem::web::Data;
 use poem::{IntoResponse, Response, handler};
 
-use notification::OutboxStatus;
-use storage::QueueDepth;
-
 use crate::http::error::GatewayError;
 use crate::state::AppState;
+use service::cross_firm;
 use service::processors::Queue;
 
 /// The process is up and serving.
@@ -44,38 +42,12 @@ pub async fn metrics(state: Data<&AppState>) -> Response {
 }
 
 async fn refresh_queue_depths(state: &AppState) -> Result<(), GatewayError> {
-    let outbox = notification::count_unsent_messages(&state.services.db)
-        .await
-        .map_err(GatewayError::internal)?;
-    let count = |status| outbox.get(&status).copied().unwrap_or(0);
+    let backlog = cross_firm::backlog(&state.services, Utc::now()).await?;
     let gauges = &state.metrics;
-    let oldest = notification::oldest_unsent_message_at(&state.services.db)
-        .await
-        .map_err(GatewayError::internal)?;
-    gauges.set_queue_oldest_age(
-        "outbox",
-        oldest.map_or(0, |created| (Utc::now() - created).num_seconds()),
-    );
-    gauges.set_queue_depth(
-        "outbox",
-        QueueDepth {
-            pending: count(OutboxStatus::Queued) + count(OutboxStatus::Sending),
-            failed: count(OutboxStatus::Dead),
-        },
-    );
-    gauges.set_queue_depth(
-        Queue::ResetRequests.as_str(),
-        reset_token::reset_request_depth(&state.services.db)
-            .await
-            .map_err(GatewayError::internal)?,
-    );
-    gauges.set_queue_depth(
-        Queue::FirmLookups.as_str(),
-        identity::firm_lookup_depth(&state.services.db).await?,
-    );
-    gauges.set_queue_depth(
-        Queue::AccessRequests.as_str(),
-        identity::access_notice_depth(&state.services.db).await?,
-    );
+    gauges.set_queue_oldest_age("outbox", backlog.outbox_oldest_age_seconds);
+    gauges.set_queue_depth("outbox", backlog.outbox);
+    for queue in Queue::ALL {
+        gauges.set_queue_depth(queue.as_str(), backlog.of(queue));
+    }
     Ok(())
 }

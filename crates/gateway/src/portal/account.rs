@@ -3,16 +3,11 @@
 
 use std::sync::Arc;
 
-use chrono::Utc;
-use identity::{
-    AccountKind, Actor, AuditAction, NewAuditEvent, Verification, create_session, find_client,
-    record_audit, revoke_all_sessions, set_contact_password,
-};
+use identity::{AccountKind, find_client};
 use minijinja::context;
 use poem::web::cookie::CookieJar;
 use poem::web::{Data, Html, Query, Redirect};
 use poem::{IntoResponse, Response, handler};
-use sea_orm::TransactionTrait;
 use serde::Deserialize;
 use tenancy::Tenant;
 
@@ -24,7 +19,7 @@ use crate::http::session::{current_contact, set_session_cookie};
 use crate::http::session::{end_session, start_session};
 use crate::http::templates::firm_value;
 use crate::state::AppState;
-use service::attempts::Attempt;
+use service::accounts::{self, OwnPasswordChange};
 use service::sign_in::{SignInOutcome, attempt_sign_in};
 
 fn render(
@@ -188,113 +183,31 @@ pub async fn change_password(
     client: Data<&ClientAddress>,
     CsrfForm(form): CsrfForm<ChangePasswordForm>,
 ) -> Result<Response, GatewayError> {
-    // The current password is a secret a stolen session could guess at: counted like
-    // a sign-in, per client address and per account, before the hash.
-    let limits = &state.settings.limits;
-    let (attempt, _) = Attempt::begin(
-        &state.services,
-        vec![
-            (
-                format!("account-password:address:{}", client.limit_key()),
-                limits.sign_in_per_address,
-            ),
-            (
-                format!(
-                    "account-password:account:{}:{}",
-                    tenant.id, contact.account.id
-                ),
-                limits.sign_in_per_email,
-            ),
-        ],
-    )
-    .await?;
-    let mut errors: Vec<String> = Vec::new();
-    let current_ok = matches!(
-        state
-            .services
-            .hasher
-            .verify(&form.password, contact.account.password_hash.as_deref())
-            .await?,
-        Verification::Valid { .. }
-    );
-    if current_ok {
-        attempt.refund(&state.services).await?;
-    } else {
-        errors.push("Your current password is not correct.".to_owned());
-    }
-    errors.extend(
-        state
-            .services
-            .policy(&tenant)
-            .password
-            .check(
-                &form.new_password,
-                &form.confirm_password,
-                &contact.account.email,
-            )
-            .iter()
-            .map(ToString::to_string),
-    );
-    if !errors.is_empty() {
-        let context = context! {
-            firm => firm_value(&tenant),
-            csrf_token => csrf.0.clone(),
-            must_change => contact.account.must_change_password,
-            min_length => state.services.policy(&tenant).password.min_length,
-            errors,
-        };
-        return Ok(render(&state, "portal/account_password.html", context)?
-            .with_status(poem::http::StatusCode::UNPROCESSABLE_ENTITY)
-            .into_response());
-    }
-    let hash = state.services.hasher.hash(&form.new_password).await?;
-    let now = Utc::now();
-    let id = contact.account.id;
-    // The password, the trail and the end of every other session and every link:
-    // all or nothing.
-    let txn = state
-        .services
-        .db
-        .begin()
-        .await
-        .map_err(GatewayError::internal)?;
-    set_contact_password(&txn, tenant.id, id, hash, false, now).await?;
-    let event = NewAuditEvent {
-        action: AuditAction::PasswordChanged,
-        actor: Actor::Contact(id),
-        subject_kind: AccountKind::Contact,
-        subject_id: id,
-        client_address: client.0.0.map(|address| address.to_string()),
-        detail: None,
-    };
-    record_audit(&txn, tenant.id, event, now).await?;
-    // Every session ends, this one too: the person carries on in a new one, so a
-    // session id seen before the change (a fixation, a shared machine) is worthless.
-    revoke_all_sessions(&txn, tenant.id, AccountKind::Contact, id, None).await?;
-    let (session, _) = create_session(
-        &txn,
-        tenant.id,
-        AccountKind::Contact,
-        id,
-        state.services.session_lifetime,
-        now,
-    )
-    .await?;
-    reset_token::revoke_tokens(&txn, tenant.id, AccountKind::Contact.as_str(), id, None)
-        .await
-        .map_err(GatewayError::internal)?;
-    let queued = service::emails::queue_password_changed(
-        &txn,
+    let change = accounts::change_contact_password(
         &state.services,
         &tenant,
-        &contact.account.name,
-        &contact.account.email,
-        Some(&contact.account.locale),
+        &contact.account,
+        &form.password,
+        &form.new_password,
+        &form.confirm_password,
+        client.0.0,
     )
     .await?;
-    txn.commit().await.map_err(GatewayError::internal)?;
+    let session = match change {
+        OwnPasswordChange::Changed(session) => session,
+        OwnPasswordChange::Refused(errors) => {
+            let context = context! {
+                firm => firm_value(&tenant),
+                csrf_token => csrf.0.clone(),
+                must_change => contact.account.must_change_password,
+                min_length => state.services.policy(&tenant).password.min_length,
+                errors,
+            };
+            return Ok(render(&state, "portal/account_password.html", context)?
+                .with_status(poem::http::StatusCode::UNPROCESSABLE_ENTITY)
+                .into_response());
+        }
+    };
     set_session_cookie(jar, AccountKind::Contact, &session, state.is_https());
-    state.services.waker.notify(&queued);
-    tracing::info!("contact changed their password");
     Ok(Redirect::see_other("/?notice=password-updated").into_response())
 }

@@ -1,6 +1,5 @@
 //! The firm's workspaces and clients: the lists, and the client forms.
 
-use super::contacts::end_contact_access;
 use super::views::{ClientView, render, staff_context};
 use crate::http::csrf::CsrfToken;
 use crate::http::error::GatewayError;
@@ -9,15 +8,13 @@ use crate::http::forms::parse_id;
 use crate::http::templates::serialized;
 use crate::state::AppState;
 use chrono::Utc;
-use identity::{
-    Client, ClientStatus, IdentityError, create_client, find_client, list_clients, list_contacts,
-    rename_client, set_client_status,
-};
+use identity::{Client, IdentityError, create_client, find_client, list_clients};
 use minijinja::context;
 use poem::web::{Data, Html, Path, Query, Redirect};
 use poem::{IntoResponse, Response, handler};
-use sea_orm::TransactionTrait;
 use serde::Deserialize;
+use service::ServiceError;
+use service::accounts;
 use std::sync::Arc;
 use tenancy::Tenant;
 
@@ -185,10 +182,10 @@ pub async fn edit_client(
     CsrfForm(form): CsrfForm<ClientForm>,
 ) -> Result<Response, GatewayError> {
     let client = firm_client(&state, &tenant, &client_id).await?;
-    let now = Utc::now();
-    match rename_client(&state.services.db, tenant.id, client.id, &form.name, now).await {
+    let disabled = form.status.as_deref() == Some("disabled");
+    match accounts::edit_client(&state.services, &tenant, &client, &form.name, disabled).await {
         Ok(()) => {}
-        Err(IdentityError::InvalidName) => {
+        Err(ServiceError::Identity(IdentityError::InvalidName)) => {
             let context = context! {
                 client => serialized(ClientView::of(&client)),
                 name => form.name,
@@ -204,25 +201,5 @@ pub async fn edit_client(
         }
         Err(error) => return Err(error.into()),
     }
-    let status = if form.status.as_deref() == Some("disabled") {
-        ClientStatus::Disabled
-    } else {
-        ClientStatus::Active
-    };
-    // Disabling a client locks its contacts out: their sessions and links end with it,
-    // and links sent while it was disabled end when it is enabled again.
-    let txn = state
-        .services
-        .db
-        .begin()
-        .await
-        .map_err(GatewayError::internal)?;
-    set_client_status(&txn, tenant.id, client.id, status, now).await?;
-    if status != client.status {
-        for contact in list_contacts(&txn, tenant.id, client.id).await? {
-            end_contact_access(&txn, &tenant, contact.id, status == ClientStatus::Disabled).await?;
-        }
-    }
-    txn.commit().await.map_err(GatewayError::internal)?;
     Ok(Redirect::see_other(format!("/staff/clients/{}/contacts", client.id)).into_response())
 }

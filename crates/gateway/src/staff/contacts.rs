@@ -10,16 +10,13 @@ use crate::http::forms::parse_id;
 use crate::http::request_context::ClientAddress;
 use crate::http::templates::serialized;
 use crate::state::AppState;
-use chrono::Utc;
 use identity::{
-    AccountKind, Client, Contact, ContactChanges, ContactStatus, EmailAddress, IdentityError,
-    NewContact, find_contact, list_contacts, update_contact,
+    Client, Contact, EmailAddress, IdentityError, NewContact, find_contact, list_contacts,
 };
 use minijinja::context;
 use notification::{EmailKind, OutboxStatus};
 use poem::web::{Data, Html, Path, Query, Redirect};
 use poem::{IntoResponse, Response, handler};
-use sea_orm::TransactionTrait;
 use serde::{Deserialize, Serialize};
 use service::ServiceError;
 use service::accounts::{self, Inviter};
@@ -247,71 +244,26 @@ pub async fn edit_contact(
         Ok(valid) => valid,
         Err(errors) => return invalid(errors),
     };
-    let status = match form.status.as_deref() {
-        Some("disabled") => ContactStatus::Disabled,
-        // Re-enabling a contact that never set a password leaves it invited.
-        _ if contact.password_hash.is_none() => ContactStatus::Invited,
-        _ => ContactStatus::Active,
-    };
-    let changes = ContactChanges {
+    let disabled = form.status.as_deref() == Some("disabled");
+    let edit = accounts::edit_contact(
+        &state.services,
+        &tenant,
+        &contact,
         name,
         email,
         locale,
-        status,
-    };
-    let email_changed = changes.email != contact.email;
-    let status_changed = status != contact.status;
-    // A link or an invitation sent to the old (perhaps mistyped) address, or before a
-    // disable, must not set a password now; a session must not outlive the address
-    // it signed in with, nor the disable. All with the edit or not at all.
-    let txn = state
-        .services
-        .db
-        .begin()
-        .await
-        .map_err(GatewayError::internal)?;
-    match update_contact(&txn, tenant.id, contact.id, changes, Utc::now()).await {
-        Ok(()) => {
-            if email_changed || status_changed {
-                let end_sessions = email_changed || status == ContactStatus::Disabled;
-                end_contact_access(&txn, &tenant, contact.id, end_sessions).await?;
-            }
-            txn.commit().await.map_err(GatewayError::internal)?;
-            Ok(
-                Redirect::see_other(format!("/staff/clients/{}/contacts", client.id))
-                    .into_response(),
-            )
-        }
-        Err(IdentityError::EmailTaken) => invalid(vec![(
+        disabled,
+    );
+    match edit.await {
+        Ok(()) => Ok(
+            Redirect::see_other(format!("/staff/clients/{}/contacts", client.id)).into_response(),
+        ),
+        Err(ServiceError::Identity(IdentityError::EmailTaken)) => invalid(vec![(
             "email",
             "A contact with this email address already exists.".to_owned(),
         )]),
         Err(error) => Err(error.into()),
     }
-}
-
-/// Ends every live link of a contact and, with `sessions`, every session: what an
-/// email change, a disable or a re-enable (of the contact or its client) requires.
-pub(crate) async fn end_contact_access(
-    txn: &impl sea_orm::ConnectionTrait,
-    tenant: &Tenant,
-    contact_id: uuid::Uuid,
-    sessions: bool,
-) -> Result<(), GatewayError> {
-    reset_token::revoke_tokens(
-        txn,
-        tenant.id,
-        AccountKind::Contact.as_str(),
-        contact_id,
-        None,
-    )
-    .await
-    .map_err(GatewayError::internal)?;
-    if sessions {
-        identity::revoke_all_sessions(txn, tenant.id, AccountKind::Contact, contact_id, None)
-            .await?;
-    }
-    Ok(())
 }
 
 #[derive(Debug, Serialize)]

@@ -157,7 +157,7 @@ impl DeliveryApi {
             tenant,
         };
         let limit = super::tenants::page_size(limit.0)?;
-        let messages = notification::list_messages(&state.services.db, filter, limit).await?;
+        let messages = service::cross_firm::outbox_messages(&state.services, filter, limit).await?;
         let mut names = FirmNames::new(&state);
         let mut views = Vec::with_capacity(messages.len());
         for message in messages {

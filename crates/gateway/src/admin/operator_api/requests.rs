@@ -12,6 +12,7 @@ use super::constraints::{Described, PageLimit};
 use super::delivery::FirmNames;
 use super::{ApiError, OperatorToken};
 use crate::state::AppState;
+use service::cross_firm;
 use service::processors::{self, Queue};
 
 #[derive(Tags)]
@@ -84,7 +85,7 @@ impl RequestsApi {
         limit: Query<Option<Described<u64, PageLimit>>>,
     ) -> Result<Json<SetAsideList>, ApiError> {
         let limit = super::tenants::page_size(limit.0)?;
-        let set_aside = processors::set_aside_requests(&state.services, limit).await?;
+        let set_aside = cross_firm::set_aside_requests(&state.services, limit).await?;
         let mut names = FirmNames::new(&state);
         let mut requests = Vec::with_capacity(set_aside.len());
         for request in set_aside {

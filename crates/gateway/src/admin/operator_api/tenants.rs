@@ -465,7 +465,7 @@ impl TenantsApi {
             after,
             limit: page_size(limit.0)?,
         };
-        let page = tenancy::list_tenants_page(&state.services.db, &query).await?;
+        let page = service::cross_firm::firms_page(&state.services, &query).await?;
         Ok(Json(FirmList {
             firms: page
                 .tenants
