@@ -66,14 +66,7 @@ impl GatewayError {
     /// The error and its sources on one line, for the log and for operators; never
     /// for a page.
     pub fn detail(&self) -> String {
-        let mut text = self.to_string();
-        let mut source = std::error::Error::source(self);
-        while let Some(cause) = source {
-            text.push_str(": ");
-            text.push_str(&cause.to_string());
-            source = cause.source();
-        }
-        text
+        service::error::chain(self)
     }
 
     pub fn status(&self) -> StatusCode {

@@ -12,7 +12,13 @@ use identity::{
 use poem::web::cookie::{Cookie, CookieJar, SameSite};
 use tenancy::Tenant;
 
+use poem::web::Html;
+use poem::{IntoResponse, Response};
+use service::sign_in::{SignInOutcome, attempt_sign_in};
+
+use crate::http::csrf::CsrfToken;
 use crate::http::error::GatewayError;
+use crate::http::templates::firm_value;
 use crate::state::AppState;
 
 /// A signed-in account and the session that proves it.
@@ -218,4 +224,61 @@ pub async fn end_session(
     }
     clear_session_cookie(jar, kind, state.is_https());
     Ok(())
+}
+
+/// The sign-in form of staff and contacts alike.
+#[derive(Debug, serde::Deserialize)]
+pub struct SignInForm {
+    pub email: String,
+    pub password: String,
+}
+
+/// Checks the form's password for an account of `kind` and, when it is right, starts
+/// a new session (one from before sign-in is never kept). `Some(must_change_password)`
+/// when signed in; `None` when refused, for whatever reason, so the page says nothing
+/// about which accounts exist.
+pub async fn sign_in(
+    state: &AppState,
+    tenant: &Tenant,
+    jar: &CookieJar,
+    kind: AccountKind,
+    form: &SignInForm,
+    from: Option<std::net::IpAddr>,
+) -> Result<Option<bool>, GatewayError> {
+    let outcome = attempt_sign_in(
+        &state.services,
+        tenant,
+        kind,
+        &form.email,
+        &form.password,
+        from,
+    )
+    .await?;
+    let SignInOutcome::SignedIn {
+        account_id,
+        must_change_password,
+    } = outcome
+    else {
+        return Ok(None);
+    };
+    start_session(state, tenant, jar, kind, account_id).await?;
+    Ok(Some(must_change_password))
+}
+
+/// The sign-in page `template` again, with the address typed and the one error every
+/// refusal shows.
+pub fn refused_sign_in(
+    state: &AppState,
+    tenant: &Tenant,
+    csrf: CsrfToken,
+    template: &str,
+    form: &SignInForm,
+) -> Result<Response, GatewayError> {
+    let context = minijinja::context! {
+        firm => firm_value(tenant),
+        csrf_token => csrf.0,
+        email => form.email.trim(),
+        error => "Email or password is incorrect",
+    };
+    Ok(Html(state.templates.render(template, context)?).into_response())
 }

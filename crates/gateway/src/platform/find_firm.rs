@@ -3,7 +3,6 @@
 //! password?", the page only queues the request, so its answer and timing are the
 //! same for every address; the processor emails the list to that address alone.
 
-use identity::{EmailAddress, NewFirmLookup};
 use minijinja::context;
 use poem::http::StatusCode;
 use poem::web::{Data, Html};
@@ -12,10 +11,10 @@ use poem::{IntoResponse, Response, handler};
 use crate::http::csrf::CsrfToken;
 use crate::http::error::GatewayError;
 use crate::http::extractors::CsrfForm;
-use crate::http::forms::{record_limited, single};
+use crate::http::forms::single;
 use crate::http::request_context::ClientAddress;
 use crate::state::AppState;
-use service::intake::Record;
+use service::requests;
 
 fn form_page(
     state: &AppState,
@@ -47,16 +46,8 @@ pub async fn request_list(
     CsrfForm(fields): CsrfForm<Vec<(String, String)>>,
 ) -> Result<Response, GatewayError> {
     let raw_email = single(&fields, "email")?;
-    let address = client.0.0.map(|address| address.to_string());
-    let email = EmailAddress::parse(raw_email).ok();
-    let record = email.as_ref().map(|email| {
-        Record::FirmLookup(NewFirmLookup {
-            email: email.clone(),
-            client_address: address.clone(),
-        })
-    });
-    record_limited(&state, "find-firm", **client, Vec::new(), record).await?;
-    let Some(email) = email else {
+    let requested = requests::request_firm_list(&state.services, raw_email, client.0.0).await?;
+    if requested.is_none() {
         let page = form_page(
             &state,
             csrf,
@@ -66,10 +57,7 @@ pub async fn request_list(
         return Ok(page
             .with_status(StatusCode::UNPROCESSABLE_ENTITY)
             .into_response());
-    };
-    state.services.reset_requests.notify_one();
-    // Recorded in the database; the processor logs what came of it.
-    tracing::debug!(email_domain = email.domain(), "firm list requested");
+    }
     Ok(Html(
         state
             .templates

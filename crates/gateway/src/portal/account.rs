@@ -15,12 +15,13 @@ use crate::http::csrf::CsrfToken;
 use crate::http::error::GatewayError;
 use crate::http::extractors::{ContactSession, CsrfForm};
 use crate::http::request_context::ClientAddress;
-use crate::http::session::{current_contact, set_session_cookie};
-use crate::http::session::{end_session, start_session};
+use crate::http::session::end_session;
+use crate::http::session::{
+    SignInForm, current_contact, refused_sign_in, set_session_cookie, sign_in,
+};
 use crate::http::templates::firm_value;
 use crate::state::AppState;
 use service::accounts::{self, OwnPasswordChange};
-use service::sign_in::{SignInOutcome, attempt_sign_in};
 
 fn render(
     state: &AppState,
@@ -91,12 +92,6 @@ pub async fn login_page(
     Ok(render(&state, "portal/login.html", context)?.into_response())
 }
 
-#[derive(Debug, Deserialize)]
-pub struct SignInForm {
-    email: String,
-    password: String,
-}
-
 #[handler]
 pub async fn login(
     state: Data<&AppState>,
@@ -106,29 +101,18 @@ pub async fn login(
     client: Data<&ClientAddress>,
     CsrfForm(form): CsrfForm<SignInForm>,
 ) -> Result<Response, GatewayError> {
-    let outcome = attempt_sign_in(
-        &state.services,
+    let signed_in = sign_in(
+        &state,
         &tenant,
+        jar,
         AccountKind::Contact,
-        &form.email,
-        &form.password,
+        &form,
         client.0.0,
     )
     .await?;
-    let SignInOutcome::SignedIn {
-        account_id,
-        must_change_password,
-    } = outcome
-    else {
-        let context = context! {
-            firm => firm_value(&tenant),
-            csrf_token => csrf.0.clone(),
-            email => form.email.trim(),
-            error => "Email or password is incorrect",
-        };
-        return Ok(render(&state, "portal/login.html", context)?.into_response());
+    let Some(must_change_password) = signed_in else {
+        return refused_sign_in(&state, &tenant, csrf, "portal/login.html", &form);
     };
-    start_session(&state, &tenant, jar, AccountKind::Contact, account_id).await?;
     let next = if must_change_password {
         "/account/password"
     } else {

@@ -4,22 +4,20 @@
 
 use std::sync::Arc;
 
-use identity::EmailAddress;
 use minijinja::context;
 use poem::http::StatusCode;
 use poem::web::{Data, Html};
 use poem::{IntoResponse, Response, handler};
-use reset_token::NewResetRequest;
 use tenancy::Tenant;
 
 use crate::http::csrf::CsrfToken;
 use crate::http::error::GatewayError;
 use crate::http::extractors::CsrfForm;
-use crate::http::forms::{record_limited, single};
+use crate::http::forms::single;
 use crate::http::request_context::ClientAddress;
 use crate::http::templates::firm_value;
 use crate::state::AppState;
-use service::intake::Record;
+use service::requests;
 
 fn form_page(
     state: &AppState,
@@ -55,18 +53,9 @@ pub async fn request_reset(
     CsrfForm(fields): CsrfForm<Vec<(String, String)>>,
 ) -> Result<Response, GatewayError> {
     let raw_email = single(&fields, "email")?;
-    let address = client.0.0.map(|address| address.to_string());
-    let email = EmailAddress::parse(raw_email).ok();
-    // A malformed address counts against the limit too, and is recorded nowhere.
-    let record = email.as_ref().map(|email| {
-        Record::ResetRequest(NewResetRequest {
-            tenant_id: tenant.id,
-            email: email.as_str().to_owned(),
-            client_address: address.clone(),
-        })
-    });
-    record_limited(&state, "forgot", **client, Vec::new(), record).await?;
-    let Some(email) = email else {
+    let requested =
+        requests::request_reset(&state.services, &tenant, raw_email, client.0.0).await?;
+    if requested.is_none() {
         let page = form_page(
             &state,
             &tenant,
@@ -77,10 +66,7 @@ pub async fn request_reset(
         return Ok(page
             .with_status(StatusCode::UNPROCESSABLE_ENTITY)
             .into_response());
-    };
-    state.services.reset_requests.notify_one();
-    // Recorded in the database; the processor logs what came of it.
-    tracing::debug!(email_domain = email.domain(), "password reset requested");
+    }
     // The firm's own lifetime: the one its link will carry.
     let context = context! {
         firm => firm_value(&tenant),

@@ -3,7 +3,6 @@
 use crate::http::csrf::CsrfToken;
 use crate::http::error::GatewayError;
 use crate::http::extractors::CsrfForm;
-use crate::http::forms::record_limited;
 use crate::http::request_context::ClientAddress;
 use crate::http::templates::{firm_value, serialized};
 use crate::state::AppState;
@@ -13,7 +12,7 @@ use poem::http::StatusCode;
 use poem::web::{Data, Html};
 use poem::{IntoResponse, Response, handler};
 use serde::{Deserialize, Serialize};
-use service::intake::{BucketLimit, Record};
+use service::requests;
 use std::sync::Arc;
 use tenancy::Tenant;
 
@@ -78,18 +77,7 @@ pub async fn submit_request(
                 },
             )
         });
-    // Refused forms count against the limit too. The firm's staff are told by the
-    // processor, so that this page only records.
-    let record = checked
-        .as_ref()
-        .ok()
-        .map(|new| Record::AccessRequest(tenant.id, new.clone()));
-    let per_firm = BucketLimit {
-        bucket: format!("access-request:firm:{}", tenant.id),
-        max: state.settings.limits.access_requests_per_firm_per_hour,
-        window: chrono::Duration::hours(1),
-    };
-    record_limited(&state, "access-request", **client, vec![per_firm], record).await?;
+    requests::request_access(&state.services, &tenant, checked.as_ref().ok(), client.0.0).await?;
     if let Err((field, message)) = checked {
         return Ok(
             form_page(&state, &tenant, csrf, &form, Some((field, message)))?
@@ -97,9 +85,6 @@ pub async fn submit_request(
                 .into_response(),
         );
     }
-    state.services.reset_requests.notify_one();
-    // Recorded in the database; the processor logs what came of it.
-    tracing::debug!("access requested");
     let page = state.templates.render(
         "portal/request_access_sent.html",
         context! { firm => firm_value(&tenant) },

@@ -6,7 +6,7 @@ use crate::http::error::GatewayError;
 use crate::http::extractors::CsrfForm;
 use crate::http::request_context::ClientAddress;
 use crate::http::session::current_staff;
-use crate::http::session::{end_session, start_session};
+use crate::http::session::{SignInForm, end_session, refused_sign_in, sign_in};
 use crate::http::templates::firm_value;
 use crate::state::AppState;
 use identity::AccountKind;
@@ -14,16 +14,8 @@ use minijinja::context;
 use poem::web::cookie::CookieJar;
 use poem::web::{Data, Redirect};
 use poem::{IntoResponse, Response, handler};
-use serde::Deserialize;
-use service::sign_in::{SignInOutcome, attempt_sign_in};
 use std::sync::Arc;
 use tenancy::Tenant;
-
-#[derive(Debug, Deserialize)]
-pub struct SignInForm {
-    email: String,
-    password: String,
-}
 
 #[handler]
 pub async fn login_page(
@@ -52,26 +44,10 @@ pub async fn login(
     client: Data<&ClientAddress>,
     CsrfForm(form): CsrfForm<SignInForm>,
 ) -> Result<Response, GatewayError> {
-    let outcome = attempt_sign_in(
-        &state.services,
-        &tenant,
-        AccountKind::Staff,
-        &form.email,
-        &form.password,
-        client.0.0,
-    )
-    .await?;
-    let SignInOutcome::SignedIn { account_id, .. } = outcome else {
-        let context = context! {
-            firm => firm_value(&tenant),
-            csrf_token => csrf.0.clone(),
-            email => form.email.trim(),
-            error => "Email or password is incorrect",
-        };
-        return Ok(render(&state, "staff/login.html", context)?.into_response());
-    };
-    // A session from before sign-in is never kept: a new id every time.
-    start_session(&state, &tenant, jar, AccountKind::Staff, account_id).await?;
+    let signed_in = sign_in(&state, &tenant, jar, AccountKind::Staff, &form, client.0.0).await?;
+    if signed_in.is_none() {
+        return refused_sign_in(&state, &tenant, csrf, "staff/login.html", &form);
+    }
     tracing::info!("staff signed in");
     Ok(Redirect::see_other("/staff/workspaces").into_response())
 }

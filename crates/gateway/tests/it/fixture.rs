@@ -287,8 +287,10 @@ impl TestApp {
 
     /// Counts one submission of the form `kind` from `ip`, as the form itself does.
     pub async fn record_form(&self, kind: &str, ip: &str) -> Result<(), GatewayError> {
-        let client = gateway::http::request_context::ClientAddress(Some(ip.parse().unwrap()));
-        gateway::http::forms::record_limited(&self.state, kind, client, Vec::new(), None).await
+        let from = Some(ip.parse().unwrap());
+        service::requests::record_limited(&self.state.services, kind, from, Vec::new(), None)
+            .await
+            .map_err(GatewayError::from)
     }
 }
 
