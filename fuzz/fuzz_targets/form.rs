@@ -1,5 +1,5 @@
 //! Form bodies and query strings, decoded as poem's `Form<T>` and `Query<T>` decode
-//! them (`serde_urlencoded`), into the pairs `gateway::forms::single` reads and into
+//! them (`serde_urlencoded`), into the pairs `gateway::http::forms::single` reads and into
 //! every typed form and query struct the pages take.
 //!
 //! Properties, for any bytes:
@@ -13,8 +13,11 @@
 
 use std::collections::BTreeMap;
 
-use gateway::forms::single;
-use gateway::{access_pages, contact_pages, reset_pages, settings_pages, staff_pages};
+use gateway::http::extractors::NoFields;
+use gateway::http::forms::single;
+use gateway::http::session::SignInForm;
+use gateway::portal::{account, request_access, reset};
+use gateway::staff::{access_requests, clients, contacts, settings, team};
 use libfuzzer_sys::fuzz_target;
 use serde::de::{self, DeserializeOwned, Deserializer, Visitor};
 
@@ -26,22 +29,20 @@ fuzz_target!(|data: &[u8]| {
     }
 
     let counts = counts.as_ref();
-    typed::<access_pages::AccessForm>(data, counts);
-    typed::<access_pages::DecisionForm>(data, counts);
-    typed::<contact_pages::SignInForm>(data, counts);
-    typed::<contact_pages::CsrfOnlyForm>(data, counts);
-    typed::<contact_pages::ChangePasswordForm>(data, counts);
-    typed::<reset_pages::NewPasswordForm>(data, counts);
-    typed::<reset_pages::LinkForm>(data, counts);
-    typed::<settings_pages::SettingsForm>(data, counts);
-    typed::<settings_pages::SavedQuery>(data, counts);
-    typed::<staff_pages::SignInForm>(data, counts);
-    typed::<staff_pages::CsrfOnlyForm>(data, counts);
-    typed::<staff_pages::ClientForm>(data, counts);
-    typed::<staff_pages::ContactForm>(data, counts);
-    typed::<staff_pages::InviteForm>(data, counts);
-    typed::<staff_pages::ListQuery>(data, counts);
-    typed::<staff_pages::ContactsQuery>(data, counts);
+    typed::<request_access::AccessForm>(data, counts);
+    typed::<access_requests::DecisionForm>(data, counts);
+    typed::<SignInForm>(data, counts);
+    typed::<NoFields>(data, counts);
+    typed::<account::ChangePasswordForm>(data, counts);
+    typed::<reset::NewPasswordForm>(data, counts);
+    typed::<reset::LinkForm>(data, counts);
+    typed::<settings::SettingsForm>(data, counts);
+    typed::<settings::SavedQuery>(data, counts);
+    typed::<clients::ClientForm>(data, counts);
+    typed::<contacts::ContactForm>(data, counts);
+    typed::<team::InviteForm>(data, counts);
+    typed::<clients::ListQuery>(data, counts);
+    typed::<contacts::ContactsQuery>(data, counts);
 });
 
 /// How many times each field name was sent.

@@ -72,3 +72,48 @@ pub fn admin_endpoint(state: &AppState) -> BoxEndpoint<'static> {
         .map_to_response()
         .boxed()
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::{Path, PathBuf};
+
+    const AREAS: [&str; 4] = ["portal", "staff", "platform", "admin"];
+
+    /// The area's own file and every file of its folder.
+    fn sources_of(area: &str) -> Vec<PathBuf> {
+        let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+        let mut files = vec![src.join(format!("{area}.rs"))];
+        let mut folders = vec![src.join(area)];
+        while let Some(folder) = folders.pop() {
+            for entry in std::fs::read_dir(&folder).unwrap() {
+                let path = entry.unwrap().path();
+                if path.is_dir() {
+                    folders.push(path);
+                } else {
+                    files.push(path);
+                }
+            }
+        }
+        files
+    }
+
+    /// Areas share `http` and `state`, never each other: a handler is found in its
+    /// area's folder, and changing one area cannot break another.
+    #[test]
+    fn areas_never_import_each_other() {
+        for area in AREAS {
+            let files = sources_of(area);
+            assert!(files.len() > 1, "{area} has no handlers");
+            for file in files {
+                let text = std::fs::read_to_string(&file).unwrap();
+                for other in AREAS.iter().filter(|other| **other != area) {
+                    assert!(
+                        !text.contains(&format!("crate::{other}")),
+                        "{} imports the {other} area",
+                        file.display()
+                    );
+                }
+            }
+        }
+    }
+}

@@ -8,9 +8,8 @@ use identity::{
     create_staff_user, import_contacts,
 };
 use sea_orm::TransactionTrait;
-use tenancy::{NewTenant, TenancyError, TenantSlug, create_tenant, find_tenant_by_slug};
-
 use service::Services;
+use tenancy::{NewTenant, TenancyError, TenantSlug, create_tenant, find_tenant_by_slug};
 
 /// The password of every seeded staff member and contact.
 pub const SEED_PASSWORD: &str = "seeded-password-2026";

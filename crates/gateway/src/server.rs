@@ -4,8 +4,10 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use notification::DeliveryWorker;
 use poem::Server;
 use poem::listener::{Acceptor, Listener, TcpListener};
+use service::{emails, firms, processors};
 use tokio::sync::watch;
 
 use crate::database::{self, DatabaseError};
@@ -13,8 +15,6 @@ use crate::routes::{admin_endpoint, public_endpoint};
 use crate::settings::{Environment, Settings};
 use crate::state::AppState;
 use crate::{demo, mail};
-use notification::DeliveryWorker;
-use service::{emails, firms, processors};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {

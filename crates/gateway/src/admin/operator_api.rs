@@ -26,12 +26,12 @@ use poem_openapi::registry::{MetaMediaType, MetaResponse, MetaResponses, Registr
 use poem_openapi::types::Type;
 use poem_openapi::{ApiResponse, Object, OpenApiService, SecurityScheme};
 use secrecy::ExposeSecret;
+use service::ServiceError;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 use tenancy::{SlugError, TenancyError};
 
 use crate::state::AppState;
-use service::ServiceError;
 
 /// Where the API lives on the admin listener.
 pub const API_PREFIX: &str = "/api/v1";

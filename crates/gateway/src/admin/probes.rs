@@ -4,11 +4,11 @@ use chrono::Utc;
 use poem::http::StatusCode;
 use poem::web::Data;
 use poem::{IntoResponse, Response, handler};
+use service::cross_firm;
+use service::processors::Queue;
 
 use crate::http::error::GatewayError;
 use crate::state::AppState;
-use service::cross_firm;
-use service::processors::Queue;
 
 /// The process is up and serving.
 #[handler]

@@ -1,11 +1,13 @@
 //! The stylesheets and script every page uses, and a firm's branding as CSS.
 
-use crate::http::templates::FirmView;
+use std::sync::Arc;
+
 use poem::http::header;
 use poem::web::Data;
 use poem::{Response, handler};
-use std::sync::Arc;
 use tenancy::Tenant;
+
+use crate::http::templates::FirmView;
 
 const STYLESHEET: &str = include_str!("../../static/latchkey.css");
 

@@ -9,12 +9,11 @@ use identity::{
     authenticate_session, client_is_active, create_session, find_contact, find_staff_user,
     revoke_session,
 };
-use poem::web::cookie::{Cookie, CookieJar, SameSite};
-use tenancy::Tenant;
-
 use poem::web::Html;
+use poem::web::cookie::{Cookie, CookieJar, SameSite};
 use poem::{IntoResponse, Response};
 use service::sign_in::{SignInOutcome, attempt_sign_in};
+use tenancy::Tenant;
 
 use crate::http::csrf::CsrfToken;
 use crate::http::error::GatewayError;

@@ -7,6 +7,7 @@ use minijinja::context;
 use poem::http::StatusCode;
 use poem::web::{Data, Html};
 use poem::{IntoResponse, Response, handler};
+use service::requests;
 
 use crate::http::csrf::CsrfToken;
 use crate::http::error::GatewayError;
@@ -14,7 +15,6 @@ use crate::http::extractors::CsrfForm;
 use crate::http::forms::single;
 use crate::http::request_context::ClientAddress;
 use crate::state::AppState;
-use service::requests;
 
 fn form_page(
     state: &AppState,

@@ -1,9 +1,10 @@
 //! The platform's landing page, at the base domain itself.
 
-use crate::http::error::GatewayError;
-use crate::state::AppState;
 use poem::handler;
 use poem::web::{Data, Html};
+
+use crate::http::error::GatewayError;
+use crate::state::AppState;
 
 /// The platform's landing page, at the base domain itself.
 #[handler]

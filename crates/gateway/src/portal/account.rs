@@ -9,6 +9,7 @@ use poem::web::cookie::CookieJar;
 use poem::web::{Data, Html, Query, Redirect};
 use poem::{IntoResponse, Response, handler};
 use serde::Deserialize;
+use service::accounts::{self, OwnPasswordChange};
 use tenancy::Tenant;
 
 use crate::http::csrf::CsrfToken;
@@ -21,7 +22,6 @@ use crate::http::session::{
 };
 use crate::http::templates::firm_value;
 use crate::state::AppState;
-use service::accounts::{self, OwnPasswordChange};
 
 fn render(
     state: &AppState,

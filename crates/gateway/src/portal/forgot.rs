@@ -8,6 +8,7 @@ use minijinja::context;
 use poem::http::StatusCode;
 use poem::web::{Data, Html};
 use poem::{IntoResponse, Response, handler};
+use service::requests;
 use tenancy::Tenant;
 
 use crate::http::csrf::CsrfToken;
@@ -17,7 +18,6 @@ use crate::http::forms::single;
 use crate::http::request_context::ClientAddress;
 use crate::http::templates::firm_value;
 use crate::state::AppState;
-use service::requests;
 
 fn form_page(
     state: &AppState,

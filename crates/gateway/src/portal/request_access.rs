@@ -1,11 +1,7 @@
 //! "Request your credential": the public form on a firm's host.
 
-use crate::http::csrf::CsrfToken;
-use crate::http::error::GatewayError;
-use crate::http::extractors::CsrfForm;
-use crate::http::request_context::ClientAddress;
-use crate::http::templates::{firm_value, serialized};
-use crate::state::AppState;
+use std::sync::Arc;
+
 use identity::{EmailAddress, NewAccessRequest};
 use minijinja::context;
 use poem::http::StatusCode;
@@ -13,8 +9,14 @@ use poem::web::{Data, Html};
 use poem::{IntoResponse, Response, handler};
 use serde::{Deserialize, Serialize};
 use service::requests;
-use std::sync::Arc;
 use tenancy::Tenant;
+
+use crate::http::csrf::CsrfToken;
+use crate::http::error::GatewayError;
+use crate::http::extractors::CsrfForm;
+use crate::http::request_context::ClientAddress;
+use crate::http::templates::{firm_value, serialized};
+use crate::state::AppState;
 
 #[derive(Debug, Default, Deserialize, Serialize)]
 pub struct AccessForm {

@@ -14,6 +14,7 @@ use poem::web::{Data, Html, Path, Redirect};
 use poem::{IntoResponse, Response, handler};
 use reset_token::{TokenPurpose, TokenRecord, UrlToken};
 use serde::Deserialize;
+use service::resets::{self, DeadLink, LinkHolder, OpenedLink, PasswordThroughLink, PresentedLink};
 use tenancy::Tenant;
 
 use crate::http::csrf::CsrfToken;
@@ -22,7 +23,6 @@ use crate::http::extractors::CsrfForm;
 use crate::http::request_context::ClientAddress;
 use crate::http::templates::firm_value;
 use crate::state::AppState;
-use service::resets::{self, DeadLink, LinkHolder, OpenedLink, PasswordThroughLink, PresentedLink};
 
 const RESET_COOKIE: &str = "latchkey_reset";
 

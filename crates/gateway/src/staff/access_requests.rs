@@ -1,13 +1,8 @@
 //! The staff's list of credential requests at `/staff/access-requests`, with Approve
 //! (creates the contact under a chosen client) and Decline.
 
-use crate::http::csrf::CsrfToken;
-use crate::http::error::GatewayError;
-use crate::http::extractors::{AdminSession, CsrfForm, StaffSession};
-use crate::http::forms::parse_id;
-use crate::http::request_context::ClientAddress;
-use crate::http::templates::{firm_value, serialized};
-use crate::state::AppState;
+use std::sync::Arc;
+
 use chrono::Utc;
 use identity::{AccessRequestStatus, decide_access_request, list_clients, pending_access_requests};
 use minijinja::context;
@@ -15,8 +10,15 @@ use poem::web::{Data, Html, Path, Redirect};
 use poem::{IntoResponse, Response, handler};
 use serde::{Deserialize, Serialize};
 use service::accounts::{self, Approval};
-use std::sync::Arc;
 use tenancy::Tenant;
+
+use crate::http::csrf::CsrfToken;
+use crate::http::error::GatewayError;
+use crate::http::extractors::{AdminSession, CsrfForm, StaffSession};
+use crate::http::forms::parse_id;
+use crate::http::request_context::ClientAddress;
+use crate::http::templates::{firm_value, serialized};
+use crate::state::AppState;
 
 #[derive(Debug, Serialize)]
 struct RequestView {
@@ -64,7 +66,7 @@ pub async fn list_requests(
         .collect();
     let context = context! {
         firm => firm_value(&tenant),
-        staff => serialized(crate::staff::views::StaffView::of(&staff.account)),
+        staff => serialized(super::views::StaffView::of(&staff.account)),
         csrf_token => csrf.0.clone(),
         section => "access",
         requests => serialized(requests),

@@ -1,22 +1,25 @@
 //! The firm's workspaces and clients: the lists, and the client forms.
 
-use super::views::{ClientView, render, staff_context};
-use crate::http::csrf::CsrfToken;
-use crate::http::error::GatewayError;
-use crate::http::extractors::{AdminSession, CsrfForm, StaffSession};
-use crate::http::forms::parse_id;
-use crate::http::templates::serialized;
-use crate::state::AppState;
+use std::sync::Arc;
+
 use chrono::Utc;
-use identity::{Client, IdentityError, create_client, find_client, list_clients};
+use identity::{Client, IdentityError, StaffUser, create_client, find_client, list_clients};
 use minijinja::context;
 use poem::web::{Data, Html, Path, Query, Redirect};
 use poem::{IntoResponse, Response, handler};
 use serde::Deserialize;
 use service::ServiceError;
 use service::accounts;
-use std::sync::Arc;
 use tenancy::Tenant;
+
+use super::views::{ClientView, render, staff_context};
+use crate::http::csrf::CsrfToken;
+use crate::http::error::GatewayError;
+use crate::http::extractors::{AdminSession, CsrfForm, StaffSession};
+use crate::http::forms::parse_id;
+use crate::http::session::SignedIn;
+use crate::http::templates::serialized;
+use crate::state::AppState;
 
 pub(crate) const CLIENTS_PER_PAGE: u64 = 50;
 
@@ -35,31 +38,11 @@ pub async fn workspaces(
     csrf: CsrfToken,
     Query(query): Query<ListQuery>,
 ) -> Result<Html<String>, GatewayError> {
-    let page = list_clients(
-        &state.services.db,
-        tenant.id,
-        query.q.as_deref(),
-        query.page.unwrap_or(1),
-        CLIENTS_PER_PAGE,
-    )
-    .await?;
-    render(
-        &state,
-        "staff/workspaces.html",
-        staff_context(
-            &tenant,
-            &staff,
-            csrf,
-            "workspaces",
-            context! {
-                clients => serialized(page.clients.iter().map(ClientView::of).collect::<Vec<_>>()),
-                total => page.total,
-                page => page.page,
-                pages => page.pages(),
-                q => query.q.unwrap_or_default(),
-            },
-        ),
-    )
+    let list = ClientList {
+        template: "staff/workspaces.html",
+        section: "workspaces",
+    };
+    list.render(&state, &tenant, &staff, csrf, query).await
 }
 
 /// "Client Settings: All Firm Clients".
@@ -71,31 +54,51 @@ pub async fn clients(
     csrf: CsrfToken,
     Query(query): Query<ListQuery>,
 ) -> Result<Html<String>, GatewayError> {
-    let page = list_clients(
-        &state.services.db,
-        tenant.id,
-        query.q.as_deref(),
-        query.page.unwrap_or(1),
-        CLIENTS_PER_PAGE,
-    )
-    .await?;
-    render(
-        &state,
-        "staff/clients.html",
-        staff_context(
-            &tenant,
-            &staff,
-            csrf,
-            "clients",
-            context! {
-                clients => serialized(page.clients.iter().map(ClientView::of).collect::<Vec<_>>()),
-                total => page.total,
-                page => page.page,
-                pages => page.pages(),
-                q => query.q.unwrap_or_default(),
-            },
-        ),
-    )
+    let list = ClientList {
+        template: "staff/clients.html",
+        section: "clients",
+    };
+    list.render(&state, &tenant, &staff, csrf, query).await
+}
+
+/// The two pages that list the firm's clients: the same search and pages, each in
+/// its own section of the staff area.
+struct ClientList {
+    template: &'static str,
+    section: &'static str,
+}
+
+impl ClientList {
+    async fn render(
+        &self,
+        state: &AppState,
+        tenant: &Tenant,
+        staff: &SignedIn<StaffUser>,
+        csrf: CsrfToken,
+        query: ListQuery,
+    ) -> Result<Html<String>, GatewayError> {
+        let page = list_clients(
+            &state.services.db,
+            tenant.id,
+            query.q.as_deref(),
+            query.page.unwrap_or(1),
+            CLIENTS_PER_PAGE,
+        )
+        .await?;
+        let rows: Vec<ClientView> = page.clients.iter().map(ClientView::of).collect();
+        let context = context! {
+            clients => serialized(rows),
+            total => page.total,
+            page => page.page,
+            pages => page.pages(),
+            q => query.q.unwrap_or_default(),
+        };
+        render(
+            state,
+            self.template,
+            staff_context(tenant, staff, csrf, self.section, context),
+        )
+    }
 }
 
 #[derive(Debug, Deserialize)]

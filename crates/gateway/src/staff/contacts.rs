@@ -1,17 +1,11 @@
 //! A client's contacts: the list, the contact forms, the contact's page and its
 //! **Reset Password** button (reference 000).
 
-use super::clients::firm_client;
-use super::views::{ClientView, ContactView, FieldErrors, form_errors, render, staff_context};
-use crate::http::csrf::CsrfToken;
-use crate::http::error::GatewayError;
-use crate::http::extractors::{AdminSession, CsrfForm, StaffSession};
-use crate::http::forms::parse_id;
-use crate::http::request_context::ClientAddress;
-use crate::http::templates::serialized;
-use crate::state::AppState;
+use std::sync::Arc;
+
 use identity::{
-    Client, Contact, EmailAddress, IdentityError, NewContact, find_contact, list_contacts,
+    Client, Contact, EmailAddress, IdentityError, NewContact, StaffUser, find_contact,
+    list_contacts,
 };
 use minijinja::context;
 use notification::{EmailKind, OutboxStatus};
@@ -20,8 +14,18 @@ use poem::{IntoResponse, Response, handler};
 use serde::{Deserialize, Serialize};
 use service::ServiceError;
 use service::accounts::{self, Inviter};
-use std::sync::Arc;
 use tenancy::Tenant;
+
+use super::clients::firm_client;
+use super::views::{ClientView, ContactView, FieldErrors, form_errors, render, staff_context};
+use crate::http::csrf::CsrfToken;
+use crate::http::error::GatewayError;
+use crate::http::extractors::{AdminSession, CsrfForm, StaffSession};
+use crate::http::forms::parse_id;
+use crate::http::request_context::ClientAddress;
+use crate::http::session::SignedIn;
+use crate::http::templates::serialized;
+use crate::state::AppState;
 
 /// A client's "Contacts" tab, with a Reset Password button beside each contact.
 #[handler]
@@ -85,6 +89,44 @@ pub struct ContactForm {
     status: Option<String>,
 }
 
+/// The contact form shown again with what was typed and why it was refused.
+struct RefusedContactForm<'a> {
+    state: &'a AppState,
+    tenant: &'a Tenant,
+    staff: &'a SignedIn<StaffUser>,
+    client: &'a Client,
+    /// The contact being edited; `None` for a new one.
+    contact: Option<&'a Contact>,
+    form: &'a ContactForm,
+}
+
+impl RefusedContactForm<'_> {
+    fn render(
+        &self,
+        csrf: CsrfToken,
+        errors: &[(&'static str, String)],
+    ) -> Result<Response, GatewayError> {
+        let form = self.form;
+        let context = context! {
+            client => serialized(ClientView::of(self.client)),
+            contact => self.contact.map(|contact| serialized(ContactView::of(contact))),
+            values => context! {
+                name => form.name.clone(), email => form.email.clone(), locale => form.locale.clone(),
+                status => form.status.clone(),
+            },
+            errors => form_errors(errors),
+        };
+        let page = render(
+            self.state,
+            "staff/contact_form.html",
+            staff_context(self.tenant, self.staff, csrf, "clients", context),
+        )?;
+        Ok(page
+            .with_status(poem::http::StatusCode::UNPROCESSABLE_ENTITY)
+            .into_response())
+    }
+}
+
 /// Checks a contact form, giving one message per field.
 fn check_contact_form(form: &ContactForm) -> Result<(String, EmailAddress, String), FieldErrors> {
     let mut errors = Vec::new();
@@ -138,20 +180,15 @@ pub async fn new_contact(
     CsrfForm(form): CsrfForm<ContactForm>,
 ) -> Result<Response, GatewayError> {
     let client = firm_client(&state, &tenant, &client_id).await?;
-    let invalid = |errors: FieldErrors| -> Result<Response, GatewayError> {
-        let context = context! {
-            client => serialized(ClientView::of(&client)),
-            values => context! { name => form.name.clone(), email => form.email.clone(), locale => form.locale.clone() },
-            errors => form_errors(&errors),
-        };
-        Ok(render(
-            &state,
-            "staff/contact_form.html",
-            staff_context(&tenant, &staff, csrf, "clients", context),
-        )?
-        .with_status(poem::http::StatusCode::UNPROCESSABLE_ENTITY)
-        .into_response())
+    let refused = RefusedContactForm {
+        state: &state,
+        tenant: &tenant,
+        staff: &staff,
+        client: &client,
+        contact: None,
+        form: &form,
     };
+    let invalid = |errors: FieldErrors| refused.render(csrf, &errors);
     let (name, email, locale) = match check_contact_form(&form) {
         Ok(valid) => valid,
         Err(errors) => return invalid(errors),
@@ -222,24 +259,15 @@ pub async fn edit_contact(
 ) -> Result<Response, GatewayError> {
     let client = firm_client(&state, &tenant, &client_id).await?;
     let contact = client_contact(&state, &tenant, &client, &contact_id).await?;
-    let invalid = |errors: FieldErrors| -> Result<Response, GatewayError> {
-        let context = context! {
-            client => serialized(ClientView::of(&client)),
-            contact => serialized(ContactView::of(&contact)),
-            values => context! {
-                name => form.name.clone(), email => form.email.clone(), locale => form.locale.clone(),
-                status => form.status.clone(),
-            },
-            errors => form_errors(&errors),
-        };
-        Ok(render(
-            &state,
-            "staff/contact_form.html",
-            staff_context(&tenant, &staff, csrf, "clients", context),
-        )?
-        .with_status(poem::http::StatusCode::UNPROCESSABLE_ENTITY)
-        .into_response())
+    let refused = RefusedContactForm {
+        state: &state,
+        tenant: &tenant,
+        staff: &staff,
+        client: &client,
+        contact: Some(&contact),
+        form: &form,
     };
+    let invalid = |errors: FieldErrors| refused.render(csrf, &errors);
     let (name, email, locale) = match check_contact_form(&form) {
         Ok(valid) => valid,
         Err(errors) => return invalid(errors),
@@ -318,7 +346,6 @@ pub async fn contact_page(
 /// asks for JSON and the button briefly reads "Success"; without it the form posts
 /// and the Contacts tab shows a notice.
 #[handler]
-#[allow(clippy::too_many_arguments)]
 pub async fn reset_password(
     state: Data<&AppState>,
     tenant: Data<&Arc<Tenant>>,

@@ -3,10 +3,13 @@
 
 use std::sync::Arc;
 
+use identity::StaffUser;
 use minijinja::context;
 use poem::web::{Data, Html, Query, Redirect};
 use poem::{IntoResponse, Response, handler};
 use serde::{Deserialize, Serialize};
+use service::ServiceError;
+use service::firms::{self, FirmChange};
 use tenancy::{ResetMode, TenancyError, Tenant, TenantSettings};
 
 use super::views::{FieldErrors, form_errors, render, staff_context};
@@ -16,9 +19,6 @@ use crate::http::extractors::{AdminSession, CsrfForm};
 use crate::http::session::SignedIn;
 use crate::http::templates::serialized;
 use crate::state::AppState;
-use identity::StaffUser;
-use service::ServiceError;
-use service::firms::{self, FirmChange};
 
 /// What the form shows: the stored settings, or what was typed when it is shown
 /// again with errors.

@@ -1,5 +1,14 @@
 //! Staff sign-in and sign-out at `/staff/login`, and `/staff` itself.
 
+use std::sync::Arc;
+
+use identity::AccountKind;
+use minijinja::context;
+use poem::web::cookie::CookieJar;
+use poem::web::{Data, Redirect};
+use poem::{IntoResponse, Response, handler};
+use tenancy::Tenant;
+
 use super::views::render;
 use crate::http::csrf::CsrfToken;
 use crate::http::error::GatewayError;
@@ -9,13 +18,6 @@ use crate::http::session::current_staff;
 use crate::http::session::{SignInForm, end_session, refused_sign_in, sign_in};
 use crate::http::templates::firm_value;
 use crate::state::AppState;
-use identity::AccountKind;
-use minijinja::context;
-use poem::web::cookie::CookieJar;
-use poem::web::{Data, Redirect};
-use poem::{IntoResponse, Response, handler};
-use std::sync::Arc;
-use tenancy::Tenant;
 
 #[handler]
 pub async fn login_page(

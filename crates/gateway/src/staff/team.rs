@@ -1,5 +1,16 @@
 //! The firm's staff: the team page and invitations.
 
+use std::sync::Arc;
+
+use identity::{EmailAddress, IdentityError, NewStaffUser, StaffRole, StaffUser, list_staff_users};
+use minijinja::context;
+use poem::web::{Data, Html, Redirect};
+use poem::{IntoResponse, Response, handler};
+use serde::{Deserialize, Serialize};
+use service::ServiceError;
+use service::accounts::{self, Inviter};
+use tenancy::Tenant;
+
 use super::views::{FieldErrors, form_errors, render, staff_context};
 use crate::http::csrf::CsrfToken;
 use crate::http::error::GatewayError;
@@ -8,15 +19,6 @@ use crate::http::request_context::ClientAddress;
 use crate::http::session::SignedIn;
 use crate::http::templates::serialized;
 use crate::state::AppState;
-use identity::{EmailAddress, IdentityError, NewStaffUser, StaffRole, StaffUser, list_staff_users};
-use minijinja::context;
-use poem::web::{Data, Html, Redirect};
-use poem::{IntoResponse, Response, handler};
-use serde::{Deserialize, Serialize};
-use service::ServiceError;
-use service::accounts::{self, Inviter};
-use std::sync::Arc;
-use tenancy::Tenant;
 
 #[derive(Debug, Serialize)]
 struct TeamMemberView {

@@ -1,15 +1,16 @@
 //! What every staff page shows: the signed-in person, the firm, and the lists' rows.
 
-use crate::http::csrf::CsrfToken;
-use crate::http::error::GatewayError;
-use crate::http::session::SignedIn;
-use crate::http::templates::{firm_value, serialized};
-use crate::state::AppState;
 use identity::{Client, ClientStatus, Contact, StaffRole, StaffUser};
 use minijinja::context;
 use poem::web::Html;
 use serde::Serialize;
 use tenancy::Tenant;
+
+use crate::http::csrf::CsrfToken;
+use crate::http::error::GatewayError;
+use crate::http::session::SignedIn;
+use crate::http::templates::{firm_value, serialized};
+use crate::state::AppState;
 
 /// What the staff layout shows of the person signed in.
 #[derive(Debug, Serialize)]

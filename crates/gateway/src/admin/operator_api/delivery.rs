@@ -8,13 +8,13 @@ use poem::web::Data;
 use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::Json;
 use poem_openapi::{Enum, Object, OpenApi, Tags};
+use service::firms;
 use tenancy::TenantId;
 use uuid::Uuid;
 
 use super::constraints::{Described, PageLimit};
 use super::{ApiError, OperatorToken};
 use crate::state::AppState;
-use service::firms;
 
 #[derive(Tags)]
 enum ApiTags {

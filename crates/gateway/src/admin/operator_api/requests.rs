@@ -6,14 +6,14 @@ use poem::web::Data;
 use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::Json;
 use poem_openapi::{Enum, Object, OpenApi, Tags};
+use service::cross_firm;
+use service::processors::{self, Queue};
 use uuid::Uuid;
 
 use super::constraints::{Described, PageLimit};
 use super::delivery::FirmNames;
 use super::{ApiError, OperatorToken};
 use crate::state::AppState;
-use service::cross_firm;
-use service::processors::{self, Queue};
 
 #[derive(Tags)]
 enum ApiTags {

@@ -6,6 +6,8 @@ use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::Json;
 use poem_openapi::types::MaybeUndefined;
 use poem_openapi::{ApiResponse, Enum, Object, OpenApi, Tags};
+use service::ServiceError;
+use service::firms::{self, FirmChange, NewFirm};
 use tenancy::{
     ResetMode, TenancyError, Tenant, TenantDomain, TenantQuery, TenantSettings, TenantStatus,
 };
@@ -17,8 +19,6 @@ use super::constraints::{
 };
 use super::{ApiError, BodyError, OperatorToken};
 use crate::state::AppState;
-use service::ServiceError;
-use service::firms::{self, FirmChange, NewFirm};
 
 #[derive(Tags)]
 enum ApiTags {
