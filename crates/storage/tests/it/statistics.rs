@@ -3,7 +3,7 @@
 
 use sea_orm::{ConnectionTrait, DbBackend, Statement};
 
-use crate::scratch;
+use crate::scratch_on;
 
 async fn add_notes(db: &impl ConnectionTrait, ids: std::ops::Range<u32>) {
     let values: Vec<String> = ids.map(|id| format!("({id}, 'note {id}')")).collect();
@@ -17,11 +17,10 @@ async fn add_notes(db: &impl ConnectionTrait, ids: std::ops::Range<u32>) {
 
 #[tokio::test]
 async fn after_a_bulk_load_postgres_knows_the_tables_sizes() {
-    let scratch = scratch().await;
-    let db = &scratch.db;
-    if db.backend() != DbBackend::Postgres {
+    let Some(scratch) = scratch_on(DbBackend::Postgres).await else {
         return;
-    }
+    };
+    let db = &scratch.db;
     add_notes(db, 0..1000).await;
 
     db.refresh_statistics().await.unwrap();
@@ -41,11 +40,10 @@ async fn after_a_bulk_load_postgres_knows_the_tables_sizes() {
 /// grown, as it never refreshes them by itself.
 #[tokio::test]
 async fn sqlite_finds_rows_of_a_grown_table_by_their_index_after_a_refresh() {
-    let scratch = scratch().await;
-    let db = &scratch.db;
-    if db.backend() != DbBackend::Sqlite {
+    let Some(scratch) = scratch_on(DbBackend::Sqlite).await else {
         return;
-    }
+    };
+    let db = &scratch.db;
     // One row, as a queue holds one request when the server has just started.
     add_notes(db, 0..1).await;
     // Used through its index first, as a running server uses its tables: SQLite's
