@@ -12,14 +12,14 @@ use notification::{
     FileMailbox, ManualClock, ObserverFuture, OutboxStatus, QueuedMessage, Transport,
     enqueue_about, find_message,
 };
-use sea_orm::{ConnectionTrait, DbErr, Statement};
+use sea_orm::{ConnectionTrait, DbErr};
 use storage::Database;
 use storage::Transaction;
 use tenancy::Tenant;
 use uuid::Uuid;
 
 use crate::support::{
-    Script, SmtpStub, enqueue_platform_list, enqueue_reset, firm, reset_email, t0, worker,
+    Script, SmtpStub, count, enqueue_platform_list, enqueue_reset, firm, reset_email, t0, worker,
 };
 
 /// Writes each outcome to a table of its own in the worker's transaction, as the
@@ -34,30 +34,28 @@ impl Recorder {
     fn events(&self) -> Vec<DeliveryEvent> {
         self.events.lock().unwrap().clone()
     }
+
+    async fn record(&self, txn: &Transaction, event: &DeliveryEvent) -> Result<(), DbErr> {
+        let outcome = match event.outcome {
+            DeliveryOutcome::Sent => "sent",
+            DeliveryOutcome::Dead { .. } => "dead",
+        };
+        txn.execute_unprepared(&format!(
+            "INSERT INTO observed_outcomes (message_id, outcome) VALUES ('{}', '{outcome}')",
+            event.message_id
+        ))
+        .await?;
+        if self.fail.load(Ordering::SeqCst) {
+            return Err(DbErr::Custom("the audit trail is unavailable".to_owned()));
+        }
+        self.events.lock().unwrap().push(event.clone());
+        Ok(())
+    }
 }
 
 impl DeliveryObserver for Recorder {
-    fn delivered<'a>(
-        &'a self,
-        txn: &'a Transaction,
-        event: &'a DeliveryEvent,
-    ) -> ObserverFuture<'a> {
-        Box::pin(async move {
-            let outcome = match event.outcome {
-                DeliveryOutcome::Sent => "sent",
-                DeliveryOutcome::Dead { .. } => "dead",
-            };
-            txn.execute_unprepared(&format!(
-                "INSERT INTO observed_outcomes (message_id, outcome) VALUES ('{}', '{outcome}')",
-                event.message_id
-            ))
-            .await?;
-            if self.fail.load(Ordering::SeqCst) {
-                return Err(DbErr::Custom("the audit trail is unavailable".to_owned()));
-            }
-            self.events.lock().unwrap().push(event.clone());
-            Ok(())
-        })
+    fn delivered<'t>(&'t self, tx: &'t Transaction, ev: &'t DeliveryEvent) -> ObserverFuture<'t> {
+        Box::pin(self.record(tx, ev))
     }
 }
 
@@ -71,15 +69,7 @@ async fn observed_table(db: &Database) {
 }
 
 async fn observed_rows(db: &Database) -> i64 {
-    db.query_one_raw(Statement::from_string(
-        db.get_database_backend(),
-        "SELECT COUNT(*) AS n FROM observed_outcomes",
-    ))
-    .await
-    .unwrap()
-    .unwrap()
-    .try_get::<i64>("", "n")
-    .unwrap()
+    count(db, "SELECT COUNT(*) AS n FROM observed_outcomes").await
 }
 
 fn observed_worker(
