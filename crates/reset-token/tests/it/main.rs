@@ -140,16 +140,13 @@ async fn a_new_token_supersedes_the_older_ones_of_every_purpose() {
     let first = acme.mint(TokenPurpose::Reset, account, now).await;
     let invite = acme.mint(TokenPurpose::Invite, account, now).await;
     let second = acme.mint(TokenPurpose::Reset, account, now).await;
+    let older = acme.check(TokenPurpose::Reset, &first.token, now).await;
+    assert_eq!(older, TokenCheck::Invalid);
+    let newest = acme.check(TokenPurpose::Reset, &second.token, now).await;
+    assert!(matches!(newest, TokenCheck::Valid(_)));
+    let invitation = acme.check(TokenPurpose::Invite, &invite.token, now).await;
     assert_eq!(
-        acme.check(TokenPurpose::Reset, &first.token, now).await,
-        TokenCheck::Invalid
-    );
-    assert!(matches!(
-        acme.check(TokenPurpose::Reset, &second.token, now).await,
-        TokenCheck::Valid(_)
-    ));
-    assert_eq!(
-        acme.check(TokenPurpose::Invite, &invite.token, now).await,
+        invitation,
         TokenCheck::Invalid,
         "a newer link of another purpose ends an older invitation too"
     );
@@ -165,48 +162,42 @@ async fn forged_foreign_and_revoked_tokens_are_all_just_invalid() {
     let account = Uuid::now_v7();
     let minted = acme.mint(TokenPurpose::Reset, account, now).await;
 
-    assert_eq!(
-        globex.check(TokenPurpose::Reset, &minted.token, now).await,
-        TokenCheck::Invalid,
-        "another firm"
-    );
-    assert_eq!(
-        acme.check(TokenPurpose::Invite, &minted.token, now).await,
-        TokenCheck::Invalid,
-        "another purpose"
-    );
     let text = minted.token.expose();
     let (id, _) = text.split_once('.').unwrap();
     let forged = UrlToken::parse(&format!("{id}.{}", "A".repeat(43))).unwrap();
-    assert_eq!(
-        acme.check(TokenPurpose::Reset, &forged, now).await,
-        TokenCheck::Invalid,
-        "right id, wrong secret"
-    );
     let unknown = UrlToken::parse(&format!("{}.{}", "A".repeat(22), "A".repeat(43))).unwrap();
-    assert_eq!(
-        acme.check(TokenPurpose::Reset, &unknown, now).await,
-        TokenCheck::Invalid
-    );
     let wrong_key = acme.with_keys(TokenKeys::new(b"some other key entirely, 32 bytes+", &[]));
-    assert_eq!(
-        wrong_key
-            .check(TokenPurpose::Reset, &minted.token, now)
-            .await,
-        TokenCheck::Invalid
-    );
+    let cases = [
+        ("another firm", &globex, TokenPurpose::Reset, &minted.token),
+        (
+            "another purpose",
+            &acme,
+            TokenPurpose::Invite,
+            &minted.token,
+        ),
+        (
+            "right id, wrong secret",
+            &acme,
+            TokenPurpose::Reset,
+            &forged,
+        ),
+        ("an unknown id", &acme, TokenPurpose::Reset, &unknown),
+        (
+            "another key",
+            &wrong_key,
+            TokenPurpose::Reset,
+            &minted.token,
+        ),
+    ];
+    for (case, firm, purpose, token) in cases {
+        let check = firm.check(purpose, token, now).await;
+        assert_eq!(check, TokenCheck::Invalid, "{case}");
+    }
 
-    assert_eq!(
-        revoke_tokens(db, acme.id, "contact", account, None)
-            .await
-            .unwrap(),
-        1
-    );
-    assert_eq!(
-        acme.check(TokenPurpose::Reset, &minted.token, now).await,
-        TokenCheck::Invalid,
-        "revoked"
-    );
+    let revoked = revoke_tokens(db, acme.id, "contact", account, None).await;
+    assert_eq!(revoked.unwrap(), 1);
+    let check = acme.check(TokenPurpose::Reset, &minted.token, now).await;
+    assert_eq!(check, TokenCheck::Invalid, "revoked");
 }
 
 #[tokio::test]
