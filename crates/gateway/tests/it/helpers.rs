@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use migrations::testing::{TestDatabase, fresh_database};
 use poem::endpoint::BoxEndpoint;
+use poem::http::StatusCode;
 use poem::test::TestClient;
 use tenancy::{NewTenant, StaticTxtLookup, Tenant, TenantSlug};
 
@@ -22,6 +23,15 @@ pub struct TestApp {
 
 pub async fn spawn_app() -> TestApp {
     spawn_app_with(&[]).await
+}
+
+/// An app behind a TLS-terminating proxy at 10.0.0.0/8, whose links are `https`.
+pub async fn spawn_https_app() -> TestApp {
+    spawn_app_with(&[
+        ("LATCHKEY__SERVER__PUBLIC_SCHEME", "https"),
+        ("LATCHKEY__SERVER__TRUSTED_PROXIES", "10.0.0.0/8"),
+    ])
+    .await
 }
 
 /// An app whose settings also take `overrides` (`LATCHKEY__…` variables).
@@ -177,6 +187,31 @@ impl TestApp {
     pub async fn get(&self, host: &str, path: &str) -> poem::test::TestResponse {
         self.public.get(path).header("host", host).send().await
     }
+
+    /// GET `path` on the public listener with exactly `headers`, Host among them or not.
+    pub async fn get_with(&self, path: &str, headers: &[(&str, &str)]) -> poem::test::TestResponse {
+        let mut request = self.public.get(path);
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        request.send().await
+    }
+
+    /// The page at `path` of `host`, which must answer `status`.
+    pub async fn page(&self, host: &str, path: &str, status: StatusCode) -> String {
+        let response = self.get(host, path).await;
+        assert_eq!(response.0.status(), status, "{host}{path}");
+        body(response).await
+    }
+
+    /// GET `path` on the admin listener.
+    pub async fn admin_get(&self, path: &str) -> poem::test::TestResponse {
+        self.admin.get(path).send().await
+    }
+
+    pub fn db(&self) -> &storage::Database {
+        &self.state.services.db
+    }
 }
 
 pub async fn body(response: poem::test::TestResponse) -> String {
@@ -288,6 +323,13 @@ impl<'a> Browser<'a> {
     pub async fn post(&self, path: &str, fields: &[(&str, &str)]) -> poem::test::TestResponse {
         self.send(self.request(poem::http::Method::POST, path).form(&fields))
             .await
+    }
+
+    /// The page at `path`, which must answer `status`.
+    pub async fn page(&self, path: &str, status: StatusCode) -> String {
+        let response = self.get(path).await;
+        assert_eq!(response.0.status(), status, "{}{path}", self.host);
+        body(response).await
     }
 
     /// Opens `page` and returns the CSRF token of its form.

@@ -7,7 +7,7 @@ use poem::http::StatusCode;
 use identity::StaffRole;
 
 use crate::fixture::{CONTACT_PASSWORD, Firm, STAFF_PASSWORD};
-use crate::helpers::{Browser, TestApp, body, spawn_app, spawn_app_with};
+use crate::helpers::{Browser, TestApp, body, spawn_app, spawn_https_app};
 
 async fn firm(app: &TestApp) -> Firm {
     app.firm_named("acme", "ACME Corporation").await
@@ -134,11 +134,7 @@ fn assert_secure(response: &poem::test::TestResponse, what: &str) {
 
 #[tokio::test]
 async fn every_route_sends_the_security_headers_and_only_strict_cookies() {
-    let app = spawn_app_with(&[
-        ("LATCHKEY__SERVER__PUBLIC_SCHEME", "https"),
-        ("LATCHKEY__SERVER__TRUSTED_PROXIES", "10.0.0.0/8"),
-    ])
-    .await;
+    let app = spawn_https_app().await;
     let firm = firm(&app).await;
     let admin = app.add_staff(&firm, StaffRole::Admin).await;
     let anonymous = Browser::new(&app, "acme.localhost");

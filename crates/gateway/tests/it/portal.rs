@@ -3,18 +3,16 @@
 use identity::StaffRole;
 use poem::http::StatusCode;
 
-use crate::fixture::{CONTACT_PASSWORD, STAFF_PASSWORD};
-use crate::helpers::{Browser, body, join_all, location, spawn_app, spawn_app_with};
+use crate::fixture::{CONTACT_PASSWORD, STAFF_PASSWORD, app_with_admin};
+use crate::helpers::{Browser, body, join_all, location, spawn_app_with};
 
 #[tokio::test]
 async fn staff_walk_from_sign_in_to_the_reset_password_buttons() {
-    let app = spawn_app().await;
-    let client = app.firm_with_admin("acme").await.client;
-    let browser = Browser::new(&app, "acme.localhost");
+    let (app, acme) = app_with_admin("acme").await;
+    let client = &acme.client;
+    let browser = acme.browser(&app);
 
-    let login = browser.get("/staff/login").await;
-    login.assert_status_is_ok();
-    let html = body(login).await;
+    let html = browser.page("/staff/login", StatusCode::OK).await;
     assert!(
         html.contains("Sign in") && html.contains("acme firm"),
         "{html}"
@@ -54,9 +52,8 @@ async fn staff_walk_from_sign_in_to_the_reset_password_buttons() {
 
 #[tokio::test]
 async fn the_session_cookie_is_host_only_and_http_only() {
-    let app = spawn_app().await;
-    app.firm_with_admin("acme").await;
-    let browser = Browser::new(&app, "acme.localhost");
+    let (app, acme) = app_with_admin("acme").await;
+    let browser = acme.browser(&app);
     let token = browser.csrf_token("/staff/login").await;
     let response = browser
         .post(
@@ -88,9 +85,8 @@ async fn the_session_cookie_is_host_only_and_http_only() {
 
 #[tokio::test]
 async fn a_wrong_password_and_an_unknown_email_get_the_same_answer() {
-    let app = spawn_app().await;
-    app.firm_with_admin("acme").await;
-    let browser = Browser::new(&app, "acme.localhost");
+    let (app, acme) = app_with_admin("acme").await;
+    let browser = acme.browser(&app);
     let wrong = browser
         .sign_in_staff("admin@acme.test", "not the password")
         .await;
@@ -112,9 +108,9 @@ async fn a_wrong_password_and_an_unknown_email_get_the_same_answer() {
 
 #[tokio::test]
 async fn signed_out_staff_are_sent_to_sign_in() {
-    let app = spawn_app().await;
-    let client = app.firm_with_admin("acme").await.client;
-    let browser = Browser::new(&app, "acme.localhost");
+    let (app, acme) = app_with_admin("acme").await;
+    let client = &acme.client;
+    let browser = acme.browser(&app);
     for path in [
         "/staff/workspaces".to_owned(),
         "/staff/clients".to_owned(),
@@ -135,9 +131,8 @@ async fn signed_out_staff_are_sent_to_sign_in() {
 
 #[tokio::test]
 async fn forms_without_the_csrf_token_are_refused() {
-    let app = spawn_app().await;
-    app.firm_with_admin("acme").await;
-    let browser = Browser::new(&app, "acme.localhost");
+    let (app, acme) = app_with_admin("acme").await;
+    let browser = acme.browser(&app);
     browser.get("/staff/login").await;
     let fields = [("email", "admin@acme.test"), ("password", STAFF_PASSWORD)];
     let response = browser.post("/staff/login", &fields).await;
@@ -159,9 +154,8 @@ async fn forms_without_the_csrf_token_are_refused() {
 
 #[tokio::test]
 async fn repeated_failures_are_limited_per_email_with_retry_after() {
-    let app = spawn_app().await;
-    app.firm_with_admin("acme").await;
-    let browser = Browser::new(&app, "acme.localhost");
+    let (app, acme) = app_with_admin("acme").await;
+    let browser = acme.browser(&app);
     for _ in 0..5 {
         browser
             .sign_in_staff("admin@acme.test", "wrong password")
@@ -194,8 +188,8 @@ async fn repeated_failures_are_limited_per_email_with_retry_after() {
 
 #[tokio::test]
 async fn the_limit_holds_in_the_database_not_in_one_process() {
-    let app = spawn_app().await;
-    let firm = app.firm_with_admin("acme").await.tenant;
+    let (app, acme) = app_with_admin("acme").await;
+    let firm = &acme.tenant;
     // The in-process client has no address: its failures count as `unknown`'s.
     let bucket = format!("sign-in:pair:{}:staff:admin@acme.test:unknown", firm.id);
     // Five failures counted by another instance: only the database knows.
@@ -207,7 +201,7 @@ async fn the_limit_holds_in_the_database_not_in_one_process() {
     )
     .await
     .unwrap();
-    let browser = Browser::new(&app, "acme.localhost");
+    let browser = acme.browser(&app);
     browser
         .sign_in_staff("admin@acme.test", STAFF_PASSWORD)
         .await
@@ -216,12 +210,11 @@ async fn the_limit_holds_in_the_database_not_in_one_process() {
 
 #[tokio::test]
 async fn another_firms_session_is_signed_out_and_its_ids_do_not_exist() {
-    let app = spawn_app().await;
-    let acme = app.firm_with_admin("acme").await;
-    let (acme_client, acme_contact) = (acme.client, acme.contact);
+    let (app, acme) = app_with_admin("acme").await;
     app.firm_with_admin("globex").await;
 
-    let acme = Browser::new(&app, "acme.localhost");
+    let (acme_client, acme_contact) = (&acme.client, &acme.contact);
+    let acme = acme.browser(&app);
     acme.sign_in_staff("admin@acme.test", STAFF_PASSWORD)
         .await
         .assert_status(StatusCode::SEE_OTHER);
@@ -274,9 +267,8 @@ async fn another_firms_session_is_signed_out_and_its_ids_do_not_exist() {
 
 #[tokio::test]
 async fn admins_add_clients_and_contacts_with_validation() {
-    let app = spawn_app().await;
-    app.firm_with_admin("acme").await;
-    let browser = Browser::new(&app, "acme.localhost");
+    let (app, acme) = app_with_admin("acme").await;
+    let browser = acme.browser(&app);
     browser
         .sign_in_staff("admin@acme.test", STAFF_PASSWORD)
         .await;
@@ -355,11 +347,11 @@ async fn admins_add_clients_and_contacts_with_validation() {
 
 #[tokio::test]
 async fn plain_staff_cannot_use_admin_forms() {
-    let app = spawn_app().await;
-    let firm = app.firm_with_admin("acme").await.tenant;
-    app.create_staff(&firm, "clerk@acme.test", STAFF_PASSWORD, StaffRole::Staff)
+    let (app, acme) = app_with_admin("acme").await;
+    let firm = &acme.tenant;
+    app.create_staff(firm, "clerk@acme.test", STAFF_PASSWORD, StaffRole::Staff)
         .await;
-    let browser = Browser::new(&app, "acme.localhost");
+    let browser = acme.browser(&app);
     browser
         .sign_in_staff("clerk@acme.test", STAFF_PASSWORD)
         .await
@@ -377,13 +369,12 @@ async fn plain_staff_cannot_use_admin_forms() {
 
 #[tokio::test]
 async fn clients_are_searched_and_paged() {
-    let app = spawn_app().await;
-    let firm = app.firm_with_admin("acme").await.tenant;
+    let (app, acme) = app_with_admin("acme").await;
+    let firm = &acme.tenant;
     for index in 0..120 {
-        app.create_client(&firm, &format!("Client {index:03}"))
-            .await;
+        app.create_client(firm, &format!("Client {index:03}")).await;
     }
-    let browser = Browser::new(&app, "acme.localhost");
+    let browser = acme.browser(&app);
     browser
         .sign_in_staff("admin@acme.test", STAFF_PASSWORD)
         .await;
@@ -421,9 +412,8 @@ async fn clients_are_searched_and_paged() {
 
 #[tokio::test]
 async fn contacts_sign_in_and_see_their_portal() {
-    let app = spawn_app().await;
-    app.firm_with_admin("acme").await;
-    let browser = Browser::new(&app, "acme.localhost");
+    let (app, acme) = app_with_admin("acme").await;
+    let browser = acme.browser(&app);
     let response = browser.get("/").await;
     assert_eq!(location(&response), "/login");
     let login = body(browser.get("/login").await).await;
@@ -467,8 +457,7 @@ async fn contacts_sign_in_and_see_their_portal() {
 
 #[tokio::test]
 async fn changing_the_password_ends_the_other_sessions() {
-    let app = spawn_app().await;
-    let firm = app.firm_with_admin("acme").await;
+    let (app, firm) = app_with_admin("acme").await;
     let contact = &firm.contact;
     identity::set_contact_password(
         &app.state.services.db,
@@ -485,8 +474,8 @@ async fn changing_the_password_ends_the_other_sessions() {
     )
     .await
     .unwrap();
-    let laptop = Browser::new(&app, "acme.localhost");
-    let phone = Browser::new(&app, "acme.localhost");
+    let laptop = firm.browser(&app);
+    let phone = firm.browser(&app);
     for browser in [&laptop, &phone] {
         let response = browser
             .sign_in_contact("body.boom@acme.test", CONTACT_PASSWORD)
@@ -550,9 +539,9 @@ async fn a_flood_of_sign_ins_leaves_health_and_pages_responsive() {
         ])
         .await,
     );
-    app.firm_with_admin("acme").await;
+    let acme = app.firm_with_admin("acme").await;
     let csrf_cookie = {
-        let browser = Browser::new(&app, "acme.localhost");
+        let browser = acme.browser(&app);
         let html = body(browser.get("/staff/login").await).await;
         (
             browser.cookie("latchkey_csrf").unwrap(),
@@ -562,7 +551,7 @@ async fn a_flood_of_sign_ins_leaves_health_and_pages_responsive() {
     // One sign-in costs one password hash: the unit the flood is measured in.
     let mut sign_ins = Vec::new();
     for _ in 0..5 {
-        let browser = Browser::new(&app, "acme.localhost");
+        let browser = acme.browser(&app);
         let started = std::time::Instant::now();
         browser
             .sign_in_staff("admin@acme.test", "some wrong password")
@@ -629,9 +618,8 @@ async fn a_flood_of_sign_ins_leaves_health_and_pages_responsive() {
 /// OWASP: a stranger's wrong guesses from elsewhere never lock the owner out.
 #[tokio::test]
 async fn failures_lock_out_the_guessing_address_not_the_account() {
-    let app = spawn_app().await;
-    app.firm_with_admin("acme").await;
-    let stranger = Browser::from_address(&app, "acme.localhost", "198.51.100.7");
+    let (app, acme) = app_with_admin("acme").await;
+    let stranger = Browser::from_address(&app, &acme.host(), "198.51.100.7");
     for _ in 0..5 {
         stranger
             .sign_in_staff("admin@acme.test", "wrong password")
@@ -643,7 +631,7 @@ async fn failures_lock_out_the_guessing_address_not_the_account() {
         .await
         .assert_status(StatusCode::TOO_MANY_REQUESTS);
     // Another machine of the stranger's /64 is the same client; IPv4 is per address.
-    let owner = Browser::from_address(&app, "acme.localhost", "203.0.113.20");
+    let owner = Browser::from_address(&app, &acme.host(), "203.0.113.20");
     let signed_in = owner.sign_in_staff("admin@acme.test", STAFF_PASSWORD).await;
     signed_in.assert_status(StatusCode::SEE_OTHER);
     assert_eq!(location(&signed_in), "/staff/workspaces");
@@ -651,8 +639,7 @@ async fn failures_lock_out_the_guessing_address_not_the_account() {
 
 #[tokio::test]
 async fn an_ipv6_client_is_limited_by_its_64() {
-    let app = spawn_app().await;
-    app.firm_with_admin("acme").await;
+    let (app, acme) = app_with_admin("acme").await;
     for host_part in 1..=5 {
         Browser::from_address(
             &app,
@@ -663,11 +650,11 @@ async fn an_ipv6_client_is_limited_by_its_64() {
         .await
         .assert_status_is_ok();
     }
-    Browser::from_address(&app, "acme.localhost", "2001:db8:7:7:ffff::1")
+    Browser::from_address(&app, &acme.host(), "2001:db8:7:7:ffff::1")
         .sign_in_staff("admin@acme.test", STAFF_PASSWORD)
         .await
         .assert_status(StatusCode::TOO_MANY_REQUESTS);
-    Browser::from_address(&app, "acme.localhost", "2001:db8:7:8::1")
+    Browser::from_address(&app, &acme.host(), "2001:db8:7:8::1")
         .sign_in_staff("admin@acme.test", STAFF_PASSWORD)
         .await
         .assert_status(StatusCode::SEE_OTHER);
@@ -677,9 +664,8 @@ async fn an_ipv6_client_is_limited_by_its_64() {
 /// so exactly `limits.sign_in_per_email` reach the password check.
 #[tokio::test]
 async fn a_burst_of_guesses_cannot_outrun_the_limit() {
-    let app = spawn_app().await;
-    app.firm_with_admin("acme").await;
-    let browser = Browser::from_address(&app, "acme.localhost", "198.51.100.9");
+    let (app, acme) = app_with_admin("acme").await;
+    let browser = Browser::from_address(&app, &acme.host(), "198.51.100.9");
     let token = browser.csrf_token("/staff/login").await;
     let guesses = (0..50).map(|guess| {
         let password = format!("wrong password {guess}");
@@ -714,8 +700,7 @@ async fn a_burst_of_guesses_cannot_outrun_the_limit() {
 #[tokio::test]
 async fn the_current_password_is_limited_and_a_change_rotates_the_session() {
     const NEW_PASSWORD: &str = "a brand new passphrase";
-    let app = spawn_app().await;
-    app.firm_with_admin("acme").await;
+    let (app, acme) = app_with_admin("acme").await;
     async fn sign_in(browser: &Browser<'_>, password: &str) -> poem::test::TestResponse {
         let fields = [("email", "body.boom@acme.test"), ("password", password)];
         browser.submit("/login", "/login", &fields).await
@@ -731,7 +716,7 @@ async fn the_current_password_is_limited_and_a_change_rotates_the_session() {
             .await
     }
 
-    let first = Browser::from_address(&app, "acme.localhost", "198.51.100.12");
+    let first = Browser::from_address(&app, &acme.host(), "198.51.100.12");
     sign_in(&first, CONTACT_PASSWORD)
         .await
         .assert_status(StatusCode::SEE_OTHER);
@@ -742,11 +727,11 @@ async fn the_current_password_is_limited_and_a_change_rotates_the_session() {
     let after = first.cookie("latchkey_session").unwrap();
     assert_ne!(before, after, "a new session id");
     first.get("/").await.assert_status_is_ok();
-    let old = Browser::new(&app, "acme.localhost");
+    let old = acme.browser(&app);
     old.set_cookie("latchkey_session", &before);
     old.get("/").await.assert_status(StatusCode::SEE_OTHER);
 
-    let guesser = Browser::from_address(&app, "acme.localhost", "198.51.100.11");
+    let guesser = Browser::from_address(&app, &acme.host(), "198.51.100.11");
     sign_in(&guesser, NEW_PASSWORD)
         .await
         .assert_status(StatusCode::SEE_OTHER);
