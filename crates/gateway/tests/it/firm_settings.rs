@@ -41,10 +41,7 @@ fn fields<'a>(overrides: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
 async fn only_administrators_see_the_settings() {
     let app = spawn_app().await;
     let staff = signed_in(&app, StaffRole::Staff).await;
-    staff
-        .get("/staff/settings")
-        .await
-        .assert_status(StatusCode::FORBIDDEN);
+    staff.page("/staff/settings", StatusCode::FORBIDDEN).await;
     let anonymous = Browser::new(&app, "acme.localhost");
     let answer = anonymous.get("/staff/settings").await;
     assert_eq!(answer.0.status(), StatusCode::SEE_OTHER);

@@ -213,7 +213,7 @@ async fn temporary_password_mode_end_to_end() {
 
     let again = Browser::new(&app, "acme.localhost");
     again.open_link(&link).await;
-    again.get("/reset").await.assert_status(StatusCode::GONE);
+    again.page("/reset", StatusCode::GONE).await;
 }
 
 #[tokio::test]

@@ -101,9 +101,8 @@ async fn a_wrong_password_and_an_unknown_email_get_the_same_answer() {
     assert!(unknown.contains("Email or password is incorrect"));
     assert!(browser.cookie("latchkey_staff").is_none());
     browser
-        .get("/staff/workspaces")
-        .await
-        .assert_status(StatusCode::SEE_OTHER);
+        .page("/staff/workspaces", StatusCode::SEE_OTHER)
+        .await;
 }
 
 #[tokio::test]
@@ -260,9 +259,8 @@ async fn another_firms_session_is_signed_out_and_its_ids_do_not_exist() {
         .await;
     edit.assert_status(StatusCode::NOT_FOUND);
     globex
-        .get("/staff/clients/not-a-uuid/contacts")
-        .await
-        .assert_status(StatusCode::NOT_FOUND);
+        .page("/staff/clients/not-a-uuid/contacts", StatusCode::NOT_FOUND)
+        .await;
 }
 
 #[tokio::test]
@@ -356,15 +354,11 @@ async fn plain_staff_cannot_use_admin_forms() {
         .sign_in_staff("clerk@acme.test", STAFF_PASSWORD)
         .await
         .assert_status(StatusCode::SEE_OTHER);
-    browser.get("/staff/workspaces").await.assert_status_is_ok();
+    browser.page("/staff/workspaces", StatusCode::OK).await;
     browser
-        .get("/staff/clients/new")
-        .await
-        .assert_status(StatusCode::FORBIDDEN);
-    browser
-        .get("/staff/team")
-        .await
-        .assert_status(StatusCode::FORBIDDEN);
+        .page("/staff/clients/new", StatusCode::FORBIDDEN)
+        .await;
+    browser.page("/staff/team", StatusCode::FORBIDDEN).await;
 }
 
 #[tokio::test]
@@ -393,9 +387,11 @@ async fn clients_are_searched_and_paged() {
     assert!(beyond.contains("Page 3 of 3") && beyond.contains("John A. Teague"));
     for nonsense in ["18446744073709551616", "-1", "two"] {
         browser
-            .get(&format!("/staff/clients?page={nonsense}"))
-            .await
-            .assert_status(StatusCode::BAD_REQUEST);
+            .page(
+                &format!("/staff/clients?page={nonsense}"),
+                StatusCode::BAD_REQUEST,
+            )
+            .await;
     }
     let found = body(browser.get("/staff/clients?q=client%2011").await).await;
     assert!(
@@ -589,9 +585,7 @@ async fn a_flood_of_sign_ins_leaves_health_and_pages_responsive() {
     for _ in 0..10 {
         let started = std::time::Instant::now();
         app.admin.get("/healthz").send().await.assert_status_is_ok();
-        app.get("acme.localhost", "/login")
-            .await
-            .assert_status_is_ok();
+        app.page("acme.localhost", "/login", StatusCode::OK).await;
         slowest = slowest.max(started.elapsed());
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
@@ -726,10 +720,10 @@ async fn the_current_password_is_limited_and_a_change_rotates_the_session() {
         .assert_status(StatusCode::SEE_OTHER);
     let after = first.cookie("latchkey_session").unwrap();
     assert_ne!(before, after, "a new session id");
-    first.get("/").await.assert_status_is_ok();
+    first.page("/", StatusCode::OK).await;
     let old = acme.browser(&app);
     old.set_cookie("latchkey_session", &before);
-    old.get("/").await.assert_status(StatusCode::SEE_OTHER);
+    old.page("/", StatusCode::SEE_OTHER).await;
 
     let guesser = Browser::from_address(&app, &acme.host(), "198.51.100.11");
     sign_in(&guesser, NEW_PASSWORD)

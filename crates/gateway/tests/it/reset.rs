@@ -210,7 +210,7 @@ async fn staff_see_the_links_history_on_the_contacts_page() {
     browser.open_minted(&minted).await;
     // Reloads (and mail scanners) write nothing more: one entry per state.
     for _ in 0..3 {
-        browser.get("/reset").await.assert_status_is_ok();
+        browser.page("/reset", StatusCode::OK).await;
     }
     browser
         .choose_password(NEW_PASSWORD)
@@ -218,7 +218,7 @@ async fn staff_see_the_links_history_on_the_contacts_page() {
         .assert_status(StatusCode::SEE_OTHER);
     browser.open_minted(&minted).await;
     for _ in 0..2 {
-        browser.get("/reset").await.assert_status(StatusCode::GONE);
+        browser.page("/reset", StatusCode::GONE).await;
     }
 
     let staff = app.staff_browser("acme.localhost", &staff_email).await;
@@ -284,7 +284,7 @@ async fn an_email_change_or_a_disable_ends_the_accounts_links_and_sessions() {
         .await
         .assert_status(StatusCode::SEE_OTHER);
     assert_eq!(link_status(&app, &kept).await, StatusCode::OK);
-    signed_in.get("/").await.assert_status_is_ok();
+    signed_in.page("/", StatusCode::OK).await;
 
     // The link sent to the old address stops working, and so does the session.
     edit_contact(&admin, contact, "b.boom@acme.test", "")
@@ -503,10 +503,7 @@ async fn a_disabled_clients_contacts_are_locked_out_until_it_is_enabled() {
     set_status("disabled")
         .await
         .assert_status(StatusCode::SEE_OTHER);
-    signed_in
-        .get("/")
-        .await
-        .assert_status(StatusCode::SEE_OTHER);
+    signed_in.page("/", StatusCode::SEE_OTHER).await;
     assert_eq!(link_status(&app, &link).await, StatusCode::NOT_FOUND);
     let refused = acme.browser(&app);
     assert_eq!(sign_in(&refused, OLD_PASSWORD).await, "", "not signed in");
