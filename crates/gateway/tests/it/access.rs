@@ -12,7 +12,7 @@ async fn a_request_is_listed_for_staff_and_approval_creates_the_contact() {
     let client = &firm.client;
 
     let visitor = Browser::new(&app, "acme.localhost");
-    let page = body(visitor.get("/request-access").await).await;
+    let page = visitor.text("/request-access").await;
     assert!(page.contains("Request your credential"));
     let bad = visitor.request_access(["Jane", "nope", "", ""]).await;
     bad.assert_status(StatusCode::UNPROCESSABLE_ENTITY);
@@ -32,7 +32,7 @@ async fn a_request_is_listed_for_staff_and_approval_creates_the_contact() {
     );
 
     let staff = app.signed_in_staff(&firm, StaffRole::Admin).await;
-    let list = body(staff.get("/staff/access-requests").await).await;
+    let list = staff.text("/staff/access-requests").await;
     assert!(
         list.contains("Jane &lt;b&gt;Doe&lt;&#x2f;b&gt;")
             && list.contains("jane.doe@example.com")
@@ -54,13 +54,14 @@ async fn a_request_is_listed_for_staff_and_approval_creates_the_contact() {
         .await;
     approved.assert_status(StatusCode::SEE_OTHER);
     assert!(location(&approved).starts_with(&format!("/staff/clients/{}/contacts/", client.id)));
-    let contacts = body(staff.get(&firm.contacts_page()).await).await;
+    let contacts = staff.text(&firm.contacts_page()).await;
     assert!(
         contacts.contains("jane.doe@example.com") && contacts.contains("invited"),
         "{contacts}"
     );
     assert!(
-        body(staff.get("/staff/access-requests").await)
+        staff
+            .text("/staff/access-requests")
             .await
             .contains("No pending requests")
     );
@@ -90,7 +91,8 @@ async fn declining_and_other_firms_requests() {
 
     let other = app.signed_in_staff(&globex, StaffRole::Admin).await;
     assert!(
-        body(other.get("/staff/access-requests").await)
+        other
+            .text("/staff/access-requests")
             .await
             .contains("No pending requests")
     );

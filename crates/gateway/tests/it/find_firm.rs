@@ -43,9 +43,7 @@ async fn setup() -> TestApp {
 
 /// Sends "Find your firm" from the platform's page with `fields`.
 async fn find_firm(visitor: &Browser<'_>, fields: &[(&str, &str)]) -> TestResponse {
-    visitor
-        .submit("/find-your-firm", "/find-your-firm", fields)
-        .await
+    visitor.fill_in("/find-your-firm", fields).await
 }
 
 #[tokio::test]

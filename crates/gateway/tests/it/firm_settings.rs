@@ -15,9 +15,7 @@ async fn signed_in(app: &TestApp, role: StaffRole) -> Browser<'_> {
 
 /// Saves the settings form with `overrides` of its defaults.
 async fn save(admin: &Browser<'_>, overrides: &[(&str, &str)]) -> TestResponse {
-    admin
-        .submit("/staff/settings", "/staff/settings", &fields(overrides))
-        .await
+    admin.fill_in("/staff/settings", &fields(overrides)).await
 }
 
 fn fields<'a>(overrides: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
@@ -52,7 +50,7 @@ async fn only_administrators_see_the_settings() {
 async fn an_administrator_changes_the_settings_and_the_firm_follows() {
     let app = spawn_app().await;
     let admin = signed_in(&app, StaffRole::Admin).await;
-    let page = body(admin.get("/staff/settings").await).await;
+    let page = admin.text("/staff/settings").await;
     assert!(page.contains("Firm settings") && page.contains("ACME Corporation"));
 
     let saved = save(
@@ -69,7 +67,7 @@ async fn an_administrator_changes_the_settings_and_the_firm_follows() {
     .await;
     assert_eq!(saved.0.status(), StatusCode::SEE_OTHER);
     assert_eq!(location(&saved), "/staff/settings?saved=1");
-    let page = body(admin.get("/staff/settings?saved=1").await).await;
+    let page = admin.text("/staff/settings?saved=1").await;
     assert!(page.contains("Settings saved."));
     assert!(page.contains("ACME Legal"));
 

@@ -9,6 +9,7 @@ use notification::{DeliverySettings, DeliveryWorker, FileMailbox, Transport};
 use poem::http::StatusCode;
 use poem::test::TestResponse;
 use reset_token::{MintedToken, TokenPurpose};
+use service::{Services, processors};
 use tenancy::{HostName, Tenant, TenantSlug, TenantStatus};
 
 use crate::helpers::{Browser, TestApp, spawn_app};
@@ -263,23 +264,24 @@ impl TestApp {
 
     /// One pass of the "Forgot your password?" processor; how many it handled.
     pub async fn process_reset_requests(&self) -> usize {
-        service::processors::process_reset_requests(&self.state.services)
-            .await
-            .unwrap()
+        self.one_pass(processors::process_reset_requests).await
     }
 
     /// One pass of the "Find your firm" processor; how many it handled.
     pub async fn process_firm_lookups(&self) -> usize {
-        service::processors::process_firm_lookups(&self.state.services)
-            .await
-            .unwrap()
+        self.one_pass(processors::process_firm_lookups).await
     }
 
     /// One pass of the access-request notices; how many it sent.
     pub async fn process_access_notices(&self) -> usize {
-        service::processors::process_access_notices(&self.state.services)
-            .await
-            .unwrap()
+        self.one_pass(processors::process_access_notices).await
+    }
+
+    async fn one_pass<'a, F>(&'a self, pass: impl FnOnce(&'a Services) -> F) -> usize
+    where
+        F: std::future::Future<Output = Result<usize, service::ServiceError>>,
+    {
+        pass(&self.state.services).await.unwrap()
     }
 
     /// Every processor, as a server runs them, until `shutdown` completes.
@@ -425,18 +427,13 @@ pub fn attempts(attempts: u32) -> DeliverySettings {
 impl Browser<'_> {
     /// Signs in at `/login` as a contact would.
     pub async fn sign_in_contact(&self, email: &str, password: &str) -> TestResponse {
-        self.submit(
-            "/login",
-            "/login",
-            &[("email", email), ("password", password)],
-        )
-        .await
+        self.fill_in("/login", &[("email", email), ("password", password)])
+            .await
     }
 
     /// Asks "Forgot your password?" for `email`.
     pub async fn forgot_password(&self, email: &str) -> TestResponse {
-        self.submit("/forgot-password", "/forgot-password", &[("email", email)])
-            .await
+        self.fill_in("/forgot-password", &[("email", email)]).await
     }
 
     /// Sends "Request your credential" with the form's four fields.
@@ -448,8 +445,7 @@ impl Browser<'_> {
             ("company", company),
             ("message", message),
         ];
-        self.submit("/request-access", "/request-access", &fields)
-            .await
+        self.fill_in("/request-access", &fields).await
     }
 
     /// Opens an emailed `link` (absolute, or just its path) as its recipient would.
@@ -465,8 +461,7 @@ impl Browser<'_> {
 
     /// Chooses `password` on the reset form of the link last opened.
     pub async fn choose_password(&self, password: &str) -> TestResponse {
-        self.submit(
-            "/reset",
+        self.fill_in(
             "/reset",
             &[("new_password", password), ("confirm_password", password)],
         )

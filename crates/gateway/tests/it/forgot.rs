@@ -24,7 +24,7 @@ async fn queued(app: &TestApp) -> Vec<reset_token::ResetRequest> {
 async fn the_form_follows_figure_eight_and_the_answer_figure_nine() {
     let app = setup().await;
     let browser = Browser::new(&app, "acme.localhost");
-    let page = body(browser.get("/forgot-password").await).await;
+    let page = browser.text("/forgot-password").await;
     assert!(page.contains("Send Password Reset") && page.contains("name=\"email\""));
     let sent = browser.forgot_password("body.boom@acme.test").await;
     sent.assert_status_is_ok();

@@ -341,12 +341,23 @@ impl<'a> Browser<'a> {
 
     /// Signs in at `/staff/login` as a person would.
     pub async fn sign_in_staff(&self, email: &str, password: &str) -> poem::test::TestResponse {
-        self.submit(
-            "/staff/login",
-            "/staff/login",
-            &[("email", email), ("password", password)],
-        )
-        .await
+        self.fill_in("/staff/login", &[("email", email), ("password", password)])
+            .await
+    }
+
+    /// Opens `page` and posts its form back to it with `fields`, as [`Browser::submit`].
+    pub async fn fill_in(&self, page: &str, fields: &[(&str, &str)]) -> poem::test::TestResponse {
+        self.submit(page, page, fields).await
+    }
+
+    /// The body of `path`, whatever its status.
+    pub async fn text(&self, path: &str) -> String {
+        body(self.get(path).await).await
+    }
+
+    /// Where `path` redirects to (empty when it does not).
+    pub async fn redirect_of(&self, path: &str) -> String {
+        location(&self.get(path).await)
     }
 
     /// Opens `page`, then posts its form with `fields`, as a browser would with the

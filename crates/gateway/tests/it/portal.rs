@@ -2,9 +2,17 @@
 
 use identity::StaffRole;
 use poem::http::StatusCode;
+use poem::test::TestResponse;
 
 use crate::fixture::{CONTACT_PASSWORD, STAFF_PASSWORD, app_with_admin};
 use crate::helpers::{Browser, body, join_all, location, spawn_app_with};
+
+/// Fills in the staff's new-contact form at `form` with a name, email and locale.
+async fn add_contact(browser: &Browser<'_>, form: &str, fields: [&str; 3]) -> TestResponse {
+    let [name, email, locale] = fields;
+    let fields = [("name", name), ("email", email), ("locale", locale)];
+    browser.fill_in(form, &fields).await
+}
 
 #[tokio::test]
 async fn staff_walk_from_sign_in_to_the_reset_password_buttons() {
@@ -26,18 +34,14 @@ async fn staff_walk_from_sign_in_to_the_reset_password_buttons() {
     let cookie = browser.cookie("latchkey_staff").expect("a session cookie");
     assert_eq!(cookie.len(), 64);
 
-    let workspaces = body(browser.get("/staff/workspaces").await).await;
+    let workspaces = browser.text("/staff/workspaces").await;
     for text in ["All workspaces", "Client Settings", "John A. Teague"] {
         assert!(workspaces.contains(text), "{text} in {workspaces}");
     }
-    let clients = body(browser.get("/staff/clients").await).await;
+    let clients = browser.text("/staff/clients").await;
     assert!(clients.contains("All Firm Clients"));
     assert!(clients.contains(&format!("/staff/clients/{}/contacts", client.id)));
-    let contacts = browser
-        .get(&format!("/staff/clients/{}/contacts", client.id))
-        .await;
-    contacts.assert_status_is_ok();
-    let contacts = body(contacts).await;
+    let contacts = browser.page(&acme.contacts_page(), StatusCode::OK).await;
     for text in [
         "Contacts",
         "Body Boom",
@@ -179,32 +183,35 @@ async fn repeated_failures_are_limited_per_email_with_retry_after() {
     assert!((1..=2 * 900).contains(&retry_after), "{retry_after}");
     assert!(body(limited).await.contains("Too many attempts"));
     // The limit is per email: the contact of the same firm is not affected.
-    let response = browser
+    browser
         .sign_in_contact("body.boom@acme.test", CONTACT_PASSWORD)
-        .await;
-    response.assert_status(StatusCode::SEE_OTHER);
+        .await
+        .assert_status(StatusCode::SEE_OTHER);
 }
 
 #[tokio::test]
 async fn the_limit_holds_in_the_database_not_in_one_process() {
     let (app, acme) = app_with_admin("acme").await;
-    let firm = &acme.tenant;
     // The in-process client has no address: its failures count as `unknown`'s.
-    let bucket = format!("sign-in:pair:{}:staff:admin@acme.test:unknown", firm.id);
+    let bucket = format!(
+        "sign-in:pair:{}:staff:admin@acme.test:unknown",
+        acme.tenant.id
+    );
     // Five failures counted by another instance: only the database knows.
+    let window = chrono::Duration::minutes(15);
     identity::hit_buckets(
-        &app.state.services.db,
+        app.db(),
         &[(bucket.as_str(), 5)],
-        chrono::Duration::minutes(15),
+        window,
         chrono::Utc::now(),
     )
     .await
     .unwrap();
-    let browser = acme.browser(&app);
-    browser
+    let refused = acme
+        .browser(&app)
         .sign_in_staff("admin@acme.test", STAFF_PASSWORD)
-        .await
-        .assert_status(StatusCode::TOO_MANY_REQUESTS);
+        .await;
+    refused.assert_status(StatusCode::TOO_MANY_REQUESTS);
 }
 
 #[tokio::test]
@@ -272,25 +279,18 @@ async fn admins_add_clients_and_contacts_with_validation() {
         .await;
 
     let empty = browser
-        .submit(
-            "/staff/clients/new",
-            "/staff/clients/new",
-            &[("name", "   ")],
-        )
+        .fill_in("/staff/clients/new", &[("name", "   ")])
         .await;
     empty.assert_status(StatusCode::UNPROCESSABLE_ENTITY);
     let created = browser
-        .submit(
-            "/staff/clients/new",
-            "/staff/clients/new",
-            &[("name", "Wayne <Enterprises>")],
-        )
+        .fill_in("/staff/clients/new", &[("name", "Wayne <Enterprises>")])
         .await;
     created.assert_status(StatusCode::SEE_OTHER);
     let contacts_page = location(&created);
     let client_path = contacts_page.trim_end_matches("/contacts").to_owned();
     assert!(
-        body(browser.get(&contacts_page).await)
+        browser
+            .text(&contacts_page)
             .await
             .contains("Wayne &lt;Enterprises&gt;")
     );
@@ -298,47 +298,23 @@ async fn admins_add_clients_and_contacts_with_validation() {
     let new_contact = format!("{client_path}/contacts/new");
     // ".a@example.com" passed a lax parser but not lettre, which sends our email.
     for address in ["not-an-email", ".a@example.com", "a..b@example.com"] {
-        let bad = browser
-            .submit(
-                &new_contact,
-                &new_contact,
-                &[("name", "Bruce"), ("email", address), ("locale", "en")],
-            )
-            .await;
+        let bad = add_contact(&browser, &new_contact, ["Bruce", address, "en"]).await;
         bad.assert_status(StatusCode::UNPROCESSABLE_ENTITY);
         assert!(
             body(bad).await.contains("Enter an email address"),
             "{address}"
         );
     }
-    let good = browser
-        .submit(
-            &new_contact,
-            &new_contact,
-            &[
-                ("name", "Bruce Wayne"),
-                ("email", "Bruce@Wayne.test"),
-                ("locale", "it"),
-            ],
-        )
-        .await;
+    let fields = ["Bruce Wayne", "Bruce@Wayne.test", "it"];
+    let good = add_contact(&browser, &new_contact, fields).await;
     good.assert_status(StatusCode::SEE_OTHER);
-    let listed = body(browser.get(&contacts_page).await).await;
+    let listed = browser.text(&contacts_page).await;
     assert!(
         listed.contains("bruce@wayne.test") && listed.contains("invited"),
         "{listed}"
     );
-    let duplicate = browser
-        .submit(
-            &new_contact,
-            &new_contact,
-            &[
-                ("name", "Other"),
-                ("email", "bruce@wayne.test"),
-                ("locale", "en"),
-            ],
-        )
-        .await;
+    let fields = ["Other", "bruce@wayne.test", "en"];
+    let duplicate = add_contact(&browser, &new_contact, fields).await;
     duplicate.assert_status(StatusCode::UNPROCESSABLE_ENTITY);
     assert!(body(duplicate).await.contains("already exists"));
 }
@@ -346,9 +322,13 @@ async fn admins_add_clients_and_contacts_with_validation() {
 #[tokio::test]
 async fn plain_staff_cannot_use_admin_forms() {
     let (app, acme) = app_with_admin("acme").await;
-    let firm = &acme.tenant;
-    app.create_staff(firm, "clerk@acme.test", STAFF_PASSWORD, StaffRole::Staff)
-        .await;
+    app.create_staff(
+        &acme.tenant,
+        "clerk@acme.test",
+        STAFF_PASSWORD,
+        StaffRole::Staff,
+    )
+    .await;
     let browser = acme.browser(&app);
     browser
         .sign_in_staff("clerk@acme.test", STAFF_PASSWORD)
@@ -364,26 +344,23 @@ async fn plain_staff_cannot_use_admin_forms() {
 #[tokio::test]
 async fn clients_are_searched_and_paged() {
     let (app, acme) = app_with_admin("acme").await;
-    let firm = &acme.tenant;
     for index in 0..120 {
-        app.create_client(firm, &format!("Client {index:03}")).await;
+        app.create_client(&acme.tenant, &format!("Client {index:03}"))
+            .await;
     }
     let browser = acme.browser(&app);
     browser
         .sign_in_staff("admin@acme.test", STAFF_PASSWORD)
         .await;
-    let first = body(browser.get("/staff/clients").await).await;
+    let first = browser.text("/staff/clients").await;
     assert!(first.contains("Page 1 of 3"), "{first}");
     assert!(first.contains("121 clients"));
-    let third = body(browser.get("/staff/clients?page=3").await).await;
+    let third = browser.text("/staff/clients?page=3").await;
     assert!(third.contains("John A. Teague"));
     // Past the end, even past what the offset could hold: the last page.
-    let beyond = body(
-        browser
-            .get("/staff/clients?page=18446744073709551615")
-            .await,
-    )
-    .await;
+    let beyond = browser
+        .text("/staff/clients?page=18446744073709551615")
+        .await;
     assert!(beyond.contains("Page 3 of 3") && beyond.contains("John A. Teague"));
     for nonsense in ["18446744073709551616", "-1", "two"] {
         browser
@@ -393,13 +370,13 @@ async fn clients_are_searched_and_paged() {
             )
             .await;
     }
-    let found = body(browser.get("/staff/clients?q=client%2011").await).await;
+    let found = browser.text("/staff/clients?q=client%2011").await;
     assert!(
         found.contains("Client 110")
             && found.contains("Client 119")
             && !found.contains("Client 120")
     );
-    let percent = body(browser.get("/staff/clients?q=%25").await).await;
+    let percent = browser.text("/staff/clients?q=%25").await;
     assert!(
         percent.contains("0 clients"),
         "a % matches itself, not everything"
@@ -412,7 +389,7 @@ async fn contacts_sign_in_and_see_their_portal() {
     let browser = acme.browser(&app);
     let response = browser.get("/").await;
     assert_eq!(location(&response), "/login");
-    let login = body(browser.get("/login").await).await;
+    let login = browser.text("/login").await;
     for text in [
         "Sign in",
         "Forgot your password?",
@@ -432,14 +409,14 @@ async fn contacts_sign_in_and_see_their_portal() {
         .sign_in_contact("BODY.BOOM@acme.test", CONTACT_PASSWORD)
         .await;
     assert_eq!(location(&response), "/");
-    let home = body(browser.get("/").await).await;
+    let home = browser.text("/").await;
     assert!(
         home.contains("Welcome, Body Boom") && home.contains("John A. Teague"),
         "{home}"
     );
     // A contact session is not a staff session.
     assert_eq!(
-        location(&browser.get("/staff/workspaces").await),
+        browser.redirect_of("/staff/workspaces").await,
         "/staff/login"
     );
 
@@ -448,7 +425,7 @@ async fn contacts_sign_in_and_see_their_portal() {
         .post("/logout", &[("csrf_token", &token)])
         .await
         .assert_status(StatusCode::SEE_OTHER);
-    assert_eq!(location(&browser.get("/").await), "/login");
+    assert_eq!(browser.redirect_of("/").await, "/login");
 }
 
 #[tokio::test]
@@ -482,11 +459,10 @@ async fn changing_the_password_ends_the_other_sessions() {
             "must change first"
         );
     }
-    assert_eq!(location(&laptop.get("/").await), "/account/password");
+    assert_eq!(laptop.redirect_of("/").await, "/account/password");
 
     let weak = laptop
-        .submit(
-            "/account/password",
+        .fill_in(
             "/account/password",
             &[
                 ("password", CONTACT_PASSWORD),
@@ -499,8 +475,7 @@ async fn changing_the_password_ends_the_other_sessions() {
     assert!(body(weak).await.contains("too common"));
 
     let changed = laptop
-        .submit(
-            "/account/password",
+        .fill_in(
             "/account/password",
             &[
                 ("password", CONTACT_PASSWORD),
@@ -510,13 +485,9 @@ async fn changing_the_password_ends_the_other_sessions() {
         )
         .await;
     assert_eq!(location(&changed), "/?notice=password-updated");
-    assert!(
-        body(laptop.get("/").await)
-            .await
-            .contains("Welcome, Body Boom")
-    );
+    assert!(laptop.text("/").await.contains("Welcome, Body Boom"));
     assert_eq!(
-        location(&phone.get("/").await),
+        phone.redirect_of("/").await,
         "/login",
         "the other session ended"
     );
@@ -538,7 +509,7 @@ async fn a_flood_of_sign_ins_leaves_health_and_pages_responsive() {
     let acme = app.firm_with_admin("acme").await;
     let csrf_cookie = {
         let browser = acme.browser(&app);
-        let html = body(browser.get("/staff/login").await).await;
+        let html = browser.text("/staff/login").await;
         (
             browser.cookie("latchkey_csrf").unwrap(),
             crate::helpers::csrf_token_in(&html),
@@ -697,7 +668,7 @@ async fn the_current_password_is_limited_and_a_change_rotates_the_session() {
     let (app, acme) = app_with_admin("acme").await;
     async fn sign_in(browser: &Browser<'_>, password: &str) -> poem::test::TestResponse {
         let fields = [("email", "body.boom@acme.test"), ("password", password)];
-        browser.submit("/login", "/login", &fields).await
+        browser.fill_in("/login", &fields).await
     }
     async fn change(browser: &Browser<'_>, current: &str) -> poem::test::TestResponse {
         let fields = [
@@ -705,9 +676,7 @@ async fn the_current_password_is_limited_and_a_change_rotates_the_session() {
             ("new_password", NEW_PASSWORD),
             ("confirm_password", NEW_PASSWORD),
         ];
-        browser
-            .submit("/account/password", "/account/password", &fields)
-            .await
+        browser.fill_in("/account/password", &fields).await
     }
 
     let first = Browser::from_address(&app, &acme.host(), "198.51.100.12");

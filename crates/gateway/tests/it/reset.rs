@@ -5,7 +5,7 @@ use identity::StaffRole;
 use poem::http::StatusCode;
 use reset_token::{MintedToken, TokenPurpose};
 
-use crate::fixture::{CONTACT_PASSWORD, NEW_PASSWORD, app_with_firm};
+use crate::fixture::{CONTACT_PASSWORD, Firm, NEW_PASSWORD, app_with_firm};
 use crate::helpers::{Browser, TestApp, body, join_all, location};
 
 /// The firm's contact's password before any reset.
@@ -16,6 +16,14 @@ async fn sign_in(browser: &Browser<'_>, password: &str) -> String {
         .sign_in_contact("body.boom@acme.test", password)
         .await;
     location(&response)
+}
+
+/// A browser that has opened a fresh reset link of the firm's contact.
+async fn opened_link<'a>(app: &'a TestApp, firm: &Firm) -> (Browser<'a>, MintedToken) {
+    let minted = app.mint_reset_link(&firm.contact, Utc::now()).await;
+    let browser = firm.browser(app);
+    browser.open_minted(&minted).await;
+    (browser, minted)
 }
 
 fn assert_token_headers(response: &poem::test::TestResponse) {
@@ -55,13 +63,10 @@ async fn the_link_moves_the_token_out_of_the_address_bar_and_consumes_nothing() 
 #[tokio::test]
 async fn a_new_password_through_the_link_ends_sessions_and_old_password() {
     let (app, acme) = app_with_firm("acme").await;
-    let contact = &acme.contact;
     let signed_in = acme.browser(&app);
     assert_eq!(sign_in(&signed_in, OLD_PASSWORD).await, "/");
 
-    let minted = app.mint_reset_link(contact, Utc::now()).await;
-    let browser = acme.browser(&app);
-    browser.open_minted(&minted).await;
+    let (browser, minted) = opened_link(&app, &acme).await;
     let weak = browser.choose_password("password1").await;
     weak.assert_status(StatusCode::UNPROCESSABLE_ENTITY);
     assert!(body(weak).await.contains("too common"));
@@ -74,13 +79,14 @@ async fn a_new_password_through_the_link_ends_sessions_and_old_password() {
         "the link never signs anyone in"
     );
     assert!(
-        body(browser.get("/login?notice=password-changed").await)
+        browser
+            .text("/login?notice=password-changed")
             .await
             .contains("Your password was changed")
     );
 
     assert_eq!(
-        location(&signed_in.get("/").await),
+        signed_in.redirect_of("/").await,
         "/login",
         "the old session ended"
     );
@@ -163,11 +169,8 @@ async fn forged_superseded_and_foreign_links_look_like_links_that_never_existed(
 #[tokio::test]
 async fn of_fifty_concurrent_posts_of_one_link_exactly_one_succeeds() {
     let (app, acme) = app_with_firm("acme").await;
-    let contact = &acme.contact;
-    let minted = app.mint_reset_link(contact, Utc::now()).await;
-    let browser = acme.browser(&app);
-    browser.open_minted(&minted).await;
-    let form = body(browser.get("/reset").await).await;
+    let (browser, _) = opened_link(&app, &acme).await;
+    let form = browser.text("/reset").await;
     let hidden = crate::helpers::hidden_fields_in(&form);
     let mut fields = vec![
         ("new_password", NEW_PASSWORD),
@@ -205,9 +208,7 @@ async fn staff_see_the_links_history_on_the_contacts_page() {
     let (app, acme) = app_with_firm("acme").await;
     let contact = &acme.contact;
     let staff_email = app.add_staff(&acme, StaffRole::Staff).await;
-    let minted = app.mint_reset_link(contact, Utc::now()).await;
-    let browser = acme.browser(&app);
-    browser.open_minted(&minted).await;
+    let (browser, minted) = opened_link(&app, &acme).await;
     // Reloads (and mail scanners) write nothing more: one entry per state.
     for _ in 0..3 {
         browser.page("/reset", StatusCode::OK).await;
@@ -222,14 +223,8 @@ async fn staff_see_the_links_history_on_the_contacts_page() {
     }
 
     let staff = app.staff_browser("acme.localhost", &staff_email).await;
-    let page = staff
-        .get(&format!(
-            "/staff/clients/{}/contacts/{}",
-            contact.client_id, contact.id
-        ))
-        .await;
-    page.assert_status_is_ok();
-    let html = body(page).await;
+    let history = format!("{}/{}", acme.contacts_page(), contact.id);
+    let html = staff.page(&history, StatusCode::OK).await;
     for entry in [
         "Reset link opened",
         "Reset link used",
@@ -267,7 +262,7 @@ async fn edit_contact(
     if !status.is_empty() {
         fields.push(("status", status));
     }
-    admin.submit(&page, &page, &fields).await
+    admin.fill_in(&page, &fields).await
 }
 
 #[tokio::test]
@@ -296,22 +291,14 @@ async fn an_email_change_or_a_disable_ends_the_accounts_links_and_sessions() {
     assert!(location(&ended).starts_with("/login"));
 
     // A disable ends them too; so does a re-enable, for links sent while disabled.
-    let before_disable = app.mint_reset_link(contact, Utc::now()).await;
-    edit_contact(&admin, contact, "b.boom@acme.test", "disabled")
-        .await
-        .assert_status(StatusCode::SEE_OTHER);
-    assert_eq!(
-        link_status(&app, &before_disable).await,
-        StatusCode::NOT_FOUND
-    );
-    let while_disabled = app.mint_reset_link(contact, Utc::now()).await;
-    edit_contact(&admin, contact, "b.boom@acme.test", "")
-        .await
-        .assert_status(StatusCode::SEE_OTHER);
-    assert_eq!(
-        link_status(&app, &while_disabled).await,
-        StatusCode::NOT_FOUND
-    );
+    for (status, change) in [("disabled", "a disable"), ("", "a re-enable")] {
+        let link = app.mint_reset_link(contact, Utc::now()).await;
+        edit_contact(&admin, contact, "b.boom@acme.test", status)
+            .await
+            .assert_status(StatusCode::SEE_OTHER);
+        let opened = link_status(&app, &link).await;
+        assert_eq!(opened, StatusCode::NOT_FOUND, "a link from before {change}");
+    }
 }
 
 /// Presenting made-up links to either form is guessing: both count against the
@@ -368,10 +355,10 @@ async fn a_form_changes_only_the_account_of_the_link_it_was_shown_for() {
     let second_link = app.mint_reset_link(&second, Utc::now()).await;
     let browser = acme.browser(&app);
     browser.open_minted(&first_link).await;
-    let first_form = body(browser.get("/reset").await).await;
+    let first_form = browser.text("/reset").await;
     assert!(first_form.contains("body.boom@acme.test"), "{first_form}");
     browser.open_minted(&second_link).await;
-    let second_form = body(browser.get("/reset").await).await;
+    let second_form = browser.text("/reset").await;
     assert!(second_form.contains("second@acme.test"));
 
     let post_form = |form: String| {
@@ -488,11 +475,7 @@ async fn a_disabled_clients_contacts_are_locked_out_until_it_is_enabled() {
         let page = format!("/staff/clients/{}/edit", contact.client_id);
         async move {
             admin
-                .submit(
-                    &page,
-                    &page,
-                    &[("name", "John A. Teague"), ("status", status)],
-                )
+                .fill_in(&page, &[("name", "John A. Teague"), ("status", status)])
                 .await
         }
     };
