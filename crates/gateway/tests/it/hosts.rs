@@ -3,30 +3,34 @@
 use poem::http::{HeaderValue, StatusCode};
 
 use crate::fixture::app_with_acme;
-use crate::helpers::{assert_contains, spawn_app};
+use crate::helpers::{TestApp, assert_contains, spawn_app};
+
+/// Asserts that `(host, path)` is a 404 page saying `notice`, in ACME's name or in none.
+async fn assert_404_page(app: &TestApp, (host, path): (&str, &str), notice: &str, acme: bool) {
+    let body = app.page(host, path, StatusCode::NOT_FOUND).await;
+    assert!(body.contains(notice), "{host}{path}: {body}");
+    let named = body.contains("ACME Corporation");
+    assert_eq!(named, acme, "{host}{path}: ACME's name shown: {body}");
+}
 
 #[tokio::test]
 async fn a_known_firm_is_served_with_its_name() {
     let (app, _) = app_with_acme().await;
-    for host in [
-        "acme.localhost",
-        "acme.localhost:8080",
-        "ACME.LOCALHOST.",
-        "Acme.Localhost.:8080",
-    ] {
-        let page = app.page(host, "/login", StatusCode::OK).await;
-        assert!(page.contains("ACME Corporation"), "{host}: {page}");
+    // Any case, with or without the root's dot, with or without a port.
+    for name in ["acme.localhost", "ACME.LOCALHOST.", "Acme.Localhost."] {
+        for host in [name.to_owned(), format!("{name}:8080")] {
+            let page = app.page(&host, "/login", StatusCode::OK).await;
+            assert!(page.contains("ACME Corporation"), "{host}: {page}");
+        }
     }
 }
 
 #[tokio::test]
 async fn an_unknown_firm_is_a_404_page() {
     let (app, _) = app_with_acme().await;
-    let body = app
-        .page("nope.localhost:8080", "/", StatusCode::NOT_FOUND)
-        .await;
-    assert!(body.contains("No firm at this address"), "{body}");
-    assert!(!body.contains("ACME Corporation"), "never a default firm");
+    // Never a default firm.
+    let notice = "No firm at this address";
+    assert_404_page(&app, ("nope.localhost:8080", "/"), notice, false).await;
 }
 
 #[tokio::test]
@@ -176,11 +180,8 @@ async fn a_body_over_the_limit_is_a_413_page() {
 #[tokio::test]
 async fn unknown_pages_of_a_firm_are_404_pages_in_its_branding() {
     let (app, _) = app_with_acme().await;
-    let body = app
-        .page("acme.localhost", "/no/such/page", StatusCode::NOT_FOUND)
-        .await;
-    assert!(body.contains("Page not found"), "{body}");
-    assert!(body.contains("ACME Corporation"), "{body}");
+    let page = ("acme.localhost", "/no/such/page");
+    assert_404_page(&app, page, "Page not found", true).await;
 }
 
 #[tokio::test]

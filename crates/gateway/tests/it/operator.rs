@@ -16,6 +16,8 @@ use crate::helpers::{Browser, TestApp, body, location, spawn_app, spawn_app_with
 const TOKEN: &str = "test-operator-token-0123456789abcdef";
 
 struct Answer {
+    /// The method and path asked, to name the case in assertions.
+    asked: String,
     status: StatusCode,
     content_type: String,
     www_authenticate: Option<String>,
@@ -62,6 +64,7 @@ async fn call_with(
         serde_json::from_str(&text).unwrap_or_else(|_| panic!("JSON from {path}: {text}"))
     };
     Answer {
+        asked: format!("{method} {path}"),
         status,
         content_type,
         www_authenticate,
@@ -84,6 +87,11 @@ async fn add_domain(app: &TestApp, slug: &str, domain: &str) -> Answer {
     send(app, Method::POST, &path, json!({ "domain": domain })).await
 }
 
+/// Makes `domain` the canonical domain of the firm `slug`.
+async fn set_canonical(app: &TestApp, slug: &str, domain: &str) -> Answer {
+    patch_firm(app, slug, json!({ "canonical_domain": domain })).await
+}
+
 /// Changes the firm `slug` by `payload`.
 async fn patch_firm(app: &TestApp, slug: &str, payload: Value) -> Answer {
     send(
@@ -98,35 +106,41 @@ async fn patch_firm(app: &TestApp, slug: &str, payload: Value) -> Answer {
 impl Answer {
     /// Asserts the answer's status, showing its JSON if it is another.
     fn expect(&self, status: StatusCode) -> &Value {
-        assert_eq!(self.status, status, "{}", self.json);
+        assert_eq!(self.status, status, "{}: {}", self.asked, self.json);
         &self.json
     }
 }
 
 /// Asserts an RFC 9457 problem with `status` and `code`.
 fn assert_problem(answer: &Answer, status: StatusCode, code: &str) {
-    assert_eq!(answer.status, status, "{}", answer.json);
+    assert_eq!(answer.status, status, "{}: {}", answer.asked, answer.json);
     assert_eq!(
         answer.content_type, "application/problem+json",
-        "{}",
+        "{}: {}",
+        answer.asked, answer.json
+    );
+    assert_eq!(
+        answer.json["status"],
+        status.as_u16(),
+        "{}: {}",
+        answer.asked,
         answer.json
     );
-    assert_eq!(answer.json["status"], status.as_u16(), "{}", answer.json);
-    assert_eq!(answer.json["code"], code, "{}", answer.json);
-    assert_eq!(answer.json["type"], "about:blank");
+    assert_eq!(
+        answer.json["code"], code,
+        "{}: {}",
+        answer.asked, answer.json
+    );
+    assert_eq!(answer.json["type"], "about:blank", "{}", answer.asked);
     assert!(
         answer.json["title"].as_str().is_some_and(|t| !t.is_empty())
             && answer.json["detail"]
                 .as_str()
                 .is_some_and(|d| !d.is_empty()),
-        "{}",
+        "{}: {}",
+        answer.asked,
         answer.json
     );
-}
-
-/// Asserts that `method` on `path`, without a body, answers the problem `code`.
-async fn expect_problem(app: &TestApp, method: Method, path: &str, status: StatusCode, code: &str) {
-    assert_problem(&call(app, method, path, None).await, status, code);
 }
 
 /// An app with the firm `slug` provisioned through the API.
@@ -137,30 +151,55 @@ async fn with_firm(slug: &str) -> TestApp {
 }
 
 async fn create(app: &TestApp, slug: &str) -> Answer {
-    send(app, Method::POST, "/api/v1/tenants", json!({ "slug": slug, "name": format!("Firm {slug}"), "admin_email": format!("boss@{slug}.test") }))
-    .await
+    let payload = json!({
+        "slug": slug,
+        "name": format!("Firm {slug}"),
+        "admin_email": format!("boss@{slug}.test")
+    });
+    send(app, Method::POST, "/api/v1/tenants", payload).await
+}
+
+/// Every route about the firm `slug`, each with a body it takes.
+fn firm_routes(slug: &str) -> Vec<(Method, String, Option<Value>)> {
+    let firm = format!("/api/v1/tenants/{slug}");
+    let mut routes = vec![
+        (Method::PATCH, firm.clone(), Some(json!({ "name": "X" }))),
+        (Method::DELETE, firm.clone(), None),
+        (
+            Method::POST,
+            format!("{firm}/domains"),
+            Some(json!({ "domain": format!("portal.{slug}.test") })),
+        ),
+    ];
+    for (method, suffixes) in [
+        (Method::GET, &["", "/domains", "/audit", "/activity"][..]),
+        (Method::POST, &["/suspend", "/resume"][..]),
+    ] {
+        for suffix in suffixes {
+            routes.push((method.clone(), format!("{firm}{suffix}"), None));
+        }
+    }
+    routes
 }
 
 #[tokio::test]
 async fn a_missing_or_wrong_token_is_401_with_a_challenge() {
     let app = spawn_app().await;
-    let routes = [
-        (Method::GET, "/api/v1/tenants"),
-        (Method::POST, "/api/v1/tenants"),
-        (Method::GET, "/api/v1/tenants/acme"),
-        (Method::PATCH, "/api/v1/tenants/acme"),
-        (Method::DELETE, "/api/v1/tenants/acme"),
-        (Method::POST, "/api/v1/tenants/acme/suspend"),
-        (Method::POST, "/api/v1/tenants/acme/resume"),
-        (Method::POST, "/api/v1/tenants/acme/domains"),
-        (Method::GET, "/api/v1/outbox"),
-        (
-            Method::POST,
-            "/api/v1/outbox/0190a000-0000-7000-8000-000000000000/retry",
-        ),
-        (Method::GET, "/api/v1/no-such-route"),
+    let retry = "/api/v1/outbox/0190a000-0000-7000-8000-000000000000/retry";
+    let mut routes = vec![
+        (Method::GET, "/api/v1/tenants".to_owned()),
+        (Method::POST, "/api/v1/tenants".to_owned()),
+        (Method::GET, "/api/v1/outbox".to_owned()),
+        (Method::POST, retry.to_owned()),
+        (Method::GET, "/api/v1/no-such-route".to_owned()),
     ];
+    routes.extend(
+        firm_routes("acme")
+            .into_iter()
+            .map(|(method, path, _)| (method, path)),
+    );
     for (method, path) in routes {
+        let path = path.as_str();
         let missing = call_with(&app, method.clone(), path, None, Some(json!({}))).await;
         assert_problem(&missing, StatusCode::UNAUTHORIZED, "unauthorized");
         assert_eq!(
@@ -381,28 +420,15 @@ async fn list_pages_by_slug_and_filters_by_status() {
 #[tokio::test]
 async fn unknown_firms_are_404_everywhere() {
     let app = spawn_app().await;
-    for (method, path, payload) in [
-        (Method::GET, "/api/v1/tenants/nobody", None),
-        (
-            Method::PATCH,
-            "/api/v1/tenants/nobody",
-            Some(json!({ "name": "X" })),
-        ),
-        (Method::DELETE, "/api/v1/tenants/nobody", None),
-        (Method::POST, "/api/v1/tenants/nobody/suspend", None),
-        (Method::POST, "/api/v1/tenants/nobody/resume", None),
-        (
-            Method::POST,
-            "/api/v1/tenants/nobody/domains",
-            Some(json!({ "domain": "portal.nobody.test" })),
-        ),
-        (Method::GET, "/api/v1/tenants/nobody/domains", None),
-        (Method::GET, "/api/v1/tenants/nobody/audit", None),
-        (Method::GET, "/api/v1/tenants/nobody/activity", None),
-        (Method::GET, "/api/v1/tenants/NOT%20A%20SLUG", None),
-        (Method::GET, "/api/v1/outbox?firm=nobody", None),
+    let mut routes = firm_routes("nobody");
+    for path in [
+        "/api/v1/tenants/NOT%20A%20SLUG",
+        "/api/v1/outbox?firm=nobody",
     ] {
-        let answer = call(&app, method.clone(), path, payload).await;
+        routes.push((Method::GET, path.to_owned(), None));
+    }
+    for (method, path, payload) in routes {
+        let answer = call(&app, method, &path, payload).await;
         assert_problem(&answer, StatusCode::NOT_FOUND, "unknown_firm");
     }
     let route = call(&app, Method::GET, "/api/v1/nothing-here", None).await;
@@ -549,7 +575,8 @@ async fn delete_takes_the_firm_offline_and_purge_removes_all_its_data() {
         (Method::POST, "/api/v1/tenants/acme/suspend"),
         (Method::POST, "/api/v1/tenants/acme/resume"),
     ] {
-        expect_problem(&app, method, path, StatusCode::CONFLICT, "firm_deleted").await;
+        let answer = call(&app, method, path, None).await;
+        assert_problem(&answer, StatusCode::CONFLICT, "firm_deleted");
     }
     assert_problem(
         &patch_firm(&app, "acme", json!({ "name": "Back" })).await,
@@ -576,14 +603,9 @@ async fn delete_takes_the_firm_offline_and_purge_removes_all_its_data() {
         0,
         "nothing of the firm is left"
     );
-    expect_problem(
-        &app,
-        Method::GET,
-        "/api/v1/tenants/acme",
-        StatusCode::NOT_FOUND,
-        "unknown_firm",
-    )
-    .await;
+    let asked = "/api/v1/tenants/acme";
+    let answer = call(&app, Method::GET, asked, None).await;
+    assert_problem(&answer, StatusCode::NOT_FOUND, "unknown_firm");
     assert_eq!(
         call(&app, Method::GET, "/api/v1/tenants/keeper", None)
             .await
@@ -595,54 +617,40 @@ async fn delete_takes_the_firm_offline_and_purge_removes_all_its_data() {
     assert_eq!(create(&app, "acme").await.status, StatusCode::CREATED);
 }
 
-/// Rows that belong to a firm, across every table that has a `tenant_id`.
+/// Rows that belong to a firm, across every table that has a `tenant_id`, and the
+/// firm's own row.
 async fn count_rows_of(app: &TestApp, tenant: tenancy::TenantId) -> i64 {
     use sea_orm::{ConnectionTrait, Statement};
-    let db = &app.state.services.db;
+    let db = app.db();
     let backend = db.get_database_backend();
+    let placeholder = match backend {
+        sea_orm::DbBackend::Postgres => "$1",
+        _ => "?",
+    };
     let mut total = 0;
-    for table in [
-        "tenant_domains",
-        "staff_users",
-        "clients",
-        "contacts",
-        "sessions",
-        "outbox_messages",
-        "reset_tokens",
-        "reset_requests",
-        "audit_events",
-        "access_requests",
+    for (table, column) in [
+        ("tenant_domains", "tenant_id"),
+        ("staff_users", "tenant_id"),
+        ("clients", "tenant_id"),
+        ("contacts", "tenant_id"),
+        ("sessions", "tenant_id"),
+        ("outbox_messages", "tenant_id"),
+        ("reset_tokens", "tenant_id"),
+        ("reset_requests", "tenant_id"),
+        ("audit_events", "tenant_id"),
+        ("access_requests", "tenant_id"),
+        ("tenants", "id"),
     ] {
-        let sql = match backend {
-            sea_orm::DbBackend::Postgres => {
-                format!("SELECT COUNT(*) AS n FROM {table} WHERE tenant_id = $1")
-            }
-            _ => format!("SELECT COUNT(*) AS n FROM {table} WHERE tenant_id = ?"),
-        };
+        let sql = format!("SELECT COUNT(*) AS n FROM {table} WHERE {column} = {placeholder}");
+        let values = [tenant.as_uuid().into()];
         let row = db
-            .query_one_raw(Statement::from_sql_and_values(
-                backend,
-                sql,
-                [tenant.as_uuid().into()],
-            ))
+            .query_one_raw(Statement::from_sql_and_values(backend, sql, values))
             .await
             .unwrap()
             .unwrap();
         total += row.try_get::<i64>("", "n").unwrap();
     }
-    let tenants = db
-        .query_one_raw(Statement::from_sql_and_values(
-            backend,
-            match backend {
-                sea_orm::DbBackend::Postgres => "SELECT COUNT(*) AS n FROM tenants WHERE id = $1",
-                _ => "SELECT COUNT(*) AS n FROM tenants WHERE id = ?",
-            },
-            [tenant.as_uuid().into()],
-        ))
-        .await
-        .unwrap()
-        .unwrap();
-    total + tenants.try_get::<i64>("", "n").unwrap()
+    total
 }
 
 #[tokio::test]
@@ -663,34 +671,21 @@ async fn a_custom_domain_serves_the_firm_once_verified_and_can_be_canonical() {
     app.page("portal.acme.test", "/login", StatusCode::NOT_FOUND)
         .await;
     assert_problem(
-        &patch_firm(
-            &app,
-            "acme",
-            json!({ "canonical_domain": "portal.acme.test" }),
-        )
-        .await,
+        &set_canonical(&app, "acme", "portal.acme.test").await,
         StatusCode::CONFLICT,
         "domain_not_verified",
     );
     let verify = "/api/v1/tenants/acme/domains/portal.acme.test/verify";
-    expect_problem(
-        &app,
-        Method::POST,
-        verify,
-        StatusCode::CONFLICT,
-        "domain_not_verified",
-    )
-    .await;
-    app.dns
-        .publish("_latchkey-challenge.portal.acme.test", "some other value");
-    expect_problem(
-        &app,
-        Method::POST,
-        verify,
-        StatusCode::CONFLICT,
-        "domain_not_verified",
-    )
-    .await;
+    // Neither a missing record nor another value verifies it.
+    for record in [None, Some("some other value")] {
+        if let Some(other) = record {
+            app.dns
+                .publish("_latchkey-challenge.portal.acme.test", other);
+        }
+        let answer = call(&app, Method::POST, verify, None).await;
+        assert_eq!(answer.status, StatusCode::CONFLICT, "record {record:?}");
+        assert_problem(&answer, StatusCode::CONFLICT, "domain_not_verified");
+    }
 
     app.dns
         .publish("_latchkey-challenge.portal.acme.test", &value);
@@ -699,12 +694,7 @@ async fn a_custom_domain_serves_the_firm_once_verified_and_can_be_canonical() {
     assert_eq!(verified.json["verified"], true);
     app.page("portal.acme.test", "/login", StatusCode::OK).await;
 
-    let canonical = patch_firm(
-        &app,
-        "acme",
-        json!({ "canonical_domain": "portal.acme.test" }),
-    )
-    .await;
+    let canonical = set_canonical(&app, "acme", "portal.acme.test").await;
     assert_eq!(canonical.json["canonical_domain"], "portal.acme.test");
     assert_eq!(
         canonical.json["portal_url"],
@@ -742,23 +732,13 @@ async fn a_custom_domain_serves_the_firm_once_verified_and_can_be_canonical() {
     // A canonical domain the firm never claimed conflicts with the firm's state; the
     // firm itself, the URI, is there.
     assert_problem(
-        &patch_firm(
-            &app,
-            "other",
-            json!({ "canonical_domain": "portal.other.test" }),
-        )
-        .await,
+        &set_canonical(&app, "other", "portal.other.test").await,
         StatusCode::CONFLICT,
         "unknown_domain",
     );
-    expect_problem(
-        &app,
-        Method::POST,
-        "/api/v1/tenants/other/domains/not%20a%20domain/verify",
-        StatusCode::NOT_FOUND,
-        "unknown_domain",
-    )
-    .await;
+    let asked = "/api/v1/tenants/other/domains/not%20a%20domain/verify";
+    let answer = call(&app, Method::POST, asked, None).await;
+    assert_problem(&answer, StatusCode::NOT_FOUND, "unknown_domain");
     let listed = call(&app, Method::GET, "/api/v1/tenants/acme/domains", None).await;
     assert_eq!(listed.json["domains"].as_array().unwrap().len(), 1);
 
@@ -776,14 +756,9 @@ async fn a_custom_domain_serves_the_firm_once_verified_and_can_be_canonical() {
     let firm = call(&app, Method::GET, "/api/v1/tenants/acme", None).await;
     assert_eq!(firm.json["canonical_domain"], Value::Null);
     assert_eq!(firm.json["portal_url"], "http://acme.localhost/login");
-    expect_problem(
-        &app,
-        Method::DELETE,
-        "/api/v1/tenants/acme/domains/portal.acme.test",
-        StatusCode::NOT_FOUND,
-        "unknown_domain",
-    )
-    .await;
+    let asked = "/api/v1/tenants/acme/domains/portal.acme.test";
+    let answer = call(&app, Method::DELETE, asked, None).await;
+    assert_problem(&answer, StatusCode::NOT_FOUND, "unknown_domain");
 }
 
 #[tokio::test]
@@ -846,38 +821,24 @@ async fn dead_messages_are_listed_and_retried() {
     assert_eq!(retried.json["attempts"], 0);
     let new_id = retried.json["id"].as_str().unwrap().to_owned();
     assert_ne!(new_id, id, "a new message with a new link");
-    expect_problem(
-        &app,
-        Method::POST,
-        &format!("/api/v1/outbox/{id}/retry"),
-        StatusCode::NOT_FOUND,
-        "unknown_message",
-    )
-    .await;
-    expect_problem(
-        &app,
-        Method::POST,
-        &format!("/api/v1/outbox/{new_id}/retry"),
-        StatusCode::CONFLICT,
-        "message_not_dead",
-    )
-    .await;
-    expect_problem(
-        &app,
-        Method::POST,
-        "/api/v1/outbox/0190a000-0000-7000-8000-000000000000/retry",
-        StatusCode::NOT_FOUND,
-        "unknown_message",
-    )
-    .await;
-    expect_problem(
-        &app,
-        Method::POST,
-        "/api/v1/outbox/not-an-id/retry",
-        StatusCode::UNPROCESSABLE_ENTITY,
-        "invalid_request",
-    )
-    .await;
+    for (message, status, code) in [
+        (id.as_str(), StatusCode::NOT_FOUND, "unknown_message"),
+        (new_id.as_str(), StatusCode::CONFLICT, "message_not_dead"),
+        (
+            "0190a000-0000-7000-8000-000000000000",
+            StatusCode::NOT_FOUND,
+            "unknown_message",
+        ),
+        (
+            "not-an-id",
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_request",
+        ),
+    ] {
+        let retry = format!("/api/v1/outbox/{message}/retry");
+        let answer = call(&app, Method::POST, &retry, None).await;
+        assert_problem(&answer, status, code);
+    }
 }
 
 #[tokio::test]
@@ -944,13 +905,9 @@ async fn a_deleted_firm_is_gone_from_its_uris_and_listed_until_the_purge() {
     let deleted = call(&app, Method::DELETE, "/api/v1/tenants/acme", None).await;
     deleted.expect(StatusCode::OK);
 
-    for path in [
-        "/api/v1/tenants/acme",
-        "/api/v1/tenants/acme/domains",
-        "/api/v1/tenants/acme/audit",
-        "/api/v1/tenants/acme/activity",
-    ] {
-        let answer = call(&app, Method::GET, path, None).await;
+    for suffix in ["", "/domains", "/audit", "/activity"] {
+        let path = format!("/api/v1/tenants/acme{suffix}");
+        let answer = call(&app, Method::GET, &path, None).await;
         assert_problem(&answer, StatusCode::NOT_FOUND, "firm_deleted");
         assert!(
             answer.json["detail"]
@@ -1149,16 +1106,18 @@ async fn any_slug_shaped_cursor_pages_and_others_are_refused() {
     }
     // `www` is reserved, so no firm has it, but the firms after it are well defined.
     let page = call(&app, Method::GET, "/api/v1/tenants?after=www", None).await;
-    page.expect(StatusCode::OK);
-    assert_eq!(page.json["firms"][0]["slug"], "zulu");
-    expect_problem(
+    assert_eq!(page.expect(StatusCode::OK)["firms"][0]["slug"], "zulu");
+    let refused = call(
         &app,
         Method::GET,
         "/api/v1/tenants?after=Not%20a%20slug",
+        None,
+    );
+    assert_problem(
+        &refused.await,
         StatusCode::UNPROCESSABLE_ENTITY,
         "invalid_cursor",
-    )
-    .await;
+    );
 }
 
 /// A verified domain whose TXT record is taken down lapses: checked again (by hand or
@@ -1177,12 +1136,7 @@ async fn a_custom_domain_whose_record_is_gone_lapses() {
         call(&app, Method::POST, verify, None).await.status,
         StatusCode::OK
     );
-    let canonical = patch_firm(
-        &app,
-        "acme",
-        json!({ "canonical_domain": "portal.acme.test" }),
-    )
-    .await;
+    let canonical = set_canonical(&app, "acme", "portal.acme.test").await;
     assert_eq!(canonical.json["canonical_domain"], "portal.acme.test");
 
     // Still in place a day later: confirmed, nothing changes.
@@ -1221,14 +1175,8 @@ async fn a_custom_domain_whose_record_is_gone_lapses() {
         StatusCode::OK
     );
     app.dns.publish(record, "gone");
-    expect_problem(
-        &app,
-        Method::POST,
-        verify,
-        StatusCode::CONFLICT,
-        "domain_not_verified",
-    )
-    .await;
+    let answer = call(&app, Method::POST, verify, None).await;
+    assert_problem(&answer, StatusCode::CONFLICT, "domain_not_verified");
     app.page("portal.acme.test", "/login", StatusCode::NOT_FOUND)
         .await;
 }
