@@ -18,7 +18,7 @@ use storage::Database;
 
 use crate::support::{
     Script, SmtpStub, count, database_with_firm, enqueue_reset, metered_worker, reset_email,
-    settings, stored_message, t0, worker, worker_with,
+    settings, status_of, stored_message, t0, worker, worker_with,
 };
 
 fn report(claimed: usize, sent: usize, retried: usize, dead: usize) -> DeliveryReport {
@@ -144,9 +144,7 @@ async fn a_reset_email_reaches_a_real_smtp_server_from_the_firm() {
     assert!(!headers.to_ascii_lowercase().contains("bcc"), "{headers}");
     assert!(body.contains("Hello Ann  Bcc: eve@evil.test,"), "{body}");
 
-    let stored = find_message(db, queued.id).await.unwrap().unwrap();
-    assert_eq!(stored.status, OutboxStatus::Sent);
-    assert_eq!(stored.attempts, 1);
+    let stored = stored_message(db, queued.id, OutboxStatus::Sent, 1).await;
     assert_eq!(stored.sent_at, Some(t0() + TimeDelta::seconds(2)));
     let message_id = stored.message_id.unwrap();
     assert_eq!(message_id, format!("<{}@latchkey.test>", queued.id));
@@ -183,9 +181,7 @@ async fn a_4xx_reply_is_retried_after_the_backoff() {
     let db = &database.connection;
 
     assert_eq!(worker.deliver_due().await.unwrap(), report(1, 0, 1, 0));
-    let waiting = find_message(db, queued.id).await.unwrap().unwrap();
-    assert_eq!(waiting.status, OutboxStatus::Queued);
-    assert_eq!(waiting.attempts, 1);
+    let waiting = stored_message(db, queued.id, OutboxStatus::Queued, 1).await;
     let error = waiting.last_error.unwrap();
     assert!(error.contains("451"), "{error}");
     // retry_base (10 s) * 2^0, moved by at most 20%.
@@ -222,8 +218,7 @@ async fn a_refused_connection_is_transient() {
     let worker = worker(db, transport, &clock);
     let queued = enqueue_reset(db, &acme, "ann@client.test").await;
     assert_eq!(worker.deliver_due().await.unwrap(), report(1, 0, 1, 0));
-    let message = find_message(db, queued.id).await.unwrap().unwrap();
-    assert_eq!(message.status, OutboxStatus::Queued);
+    assert_eq!(status_of(db, queued.id).await, OutboxStatus::Queued);
 }
 
 #[tokio::test]
@@ -238,9 +233,7 @@ async fn a_5xx_reply_kills_the_message_at_once_and_an_operator_revives_it() {
     let queued = enqueue_reset(db, &acme, "nobody@client.test").await;
 
     assert_eq!(worker.deliver_due().await.unwrap(), report(1, 0, 0, 1));
-    let dead = find_message(db, queued.id).await.unwrap().unwrap();
-    assert_eq!(dead.status, OutboxStatus::Dead);
-    assert_eq!(dead.attempts, 1);
+    let dead = stored_message(db, queued.id, OutboxStatus::Dead, 1).await;
     let error = dead.last_error.unwrap();
     assert!(error.contains("550"), "{error}");
     assert!(
@@ -317,9 +310,7 @@ async fn a_message_dies_after_max_attempts() {
     }
     // The fifth attempt is the last one settings() allows.
     assert_eq!(worker.deliver_due().await.unwrap(), report(1, 0, 0, 1));
-    let dead = find_message(db, queued.id).await.unwrap().unwrap();
-    assert_eq!(dead.status, OutboxStatus::Dead);
-    assert_eq!(dead.attempts, 5);
+    stored_message(db, queued.id, OutboxStatus::Dead, 5).await;
     assert_eq!(stub.rcpt_attempts(), 5);
 }
 
@@ -449,8 +440,7 @@ async fn a_running_worker_delivers_at_once_when_woken_and_stops_on_shutdown() {
         .await
         .expect("the worker stops on shutdown")
         .unwrap();
-    let message = find_message(db, queued.id).await.unwrap().unwrap();
-    assert_eq!(message.status, OutboxStatus::Sent);
+    assert_eq!(status_of(db, queued.id).await, OutboxStatus::Sent);
 }
 
 /// The outbox's age is its oldest message still waiting: none while it is empty, the

@@ -5,7 +5,7 @@ use notification::{
     FileMailbox, ManualClock, NotificationError, OutboxStatus, Transport, find_message,
 };
 
-use crate::support::{database_with_firm, enqueue_reset, t0, worker};
+use crate::support::{database_with_firm, enqueue_reset, status_of, t0, worker};
 
 #[tokio::test]
 async fn the_dev_mailbox_lists_newest_first_and_reads_one_message() {
@@ -79,8 +79,7 @@ async fn the_log_transport_delivers_without_a_server() {
     );
     let queued = enqueue_reset(db, &acme, "ann@client.test").await;
     assert_eq!(worker.deliver_due().await.unwrap().sent, 1);
-    let message = find_message(db, queued.id).await.unwrap().unwrap();
-    assert_eq!(message.status, OutboxStatus::Sent);
+    assert_eq!(status_of(db, queued.id).await, OutboxStatus::Sent);
 }
 
 #[tokio::test]

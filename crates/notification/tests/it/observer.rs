@@ -19,7 +19,8 @@ use tenancy::Tenant;
 use uuid::Uuid;
 
 use crate::support::{
-    Script, SmtpStub, count, enqueue_platform_list, enqueue_reset, firm, reset_email, t0, worker,
+    Script, SmtpStub, count, enqueue_platform_list, enqueue_reset, firm, reset_email,
+    stored_message, t0, worker,
 };
 
 /// Writes each outcome to a table of its own in the worker's transaction, as the
@@ -195,9 +196,7 @@ async fn a_failing_observer_leaves_the_message_to_be_claimed_again() {
     clock.advance(TimeDelta::seconds(2));
     assert_eq!(worker.deliver_due().await.unwrap().sent, 1);
 
-    let sent = find_message(db, queued.id).await.unwrap().unwrap();
-    assert_eq!(sent.status, OutboxStatus::Sent);
-    assert_eq!(sent.attempts, 2);
+    stored_message(db, queued.id, OutboxStatus::Sent, 2).await;
     assert_eq!(observed_rows(db).await, 1);
     let events = recorder.events();
     assert_eq!(events.len(), 1);

@@ -143,6 +143,11 @@ pub async fn stored_message(
     message
 }
 
+pub async fn status_of(db: &Database, id: OutboxMessageId) -> OutboxStatus {
+    let message = find_message(db, id).await.unwrap();
+    message.expect("the message").status
+}
+
 /// The `n` of a query `SELECT COUNT(*) AS n …`.
 pub async fn count(db: &impl ConnectionTrait, sql: &str) -> i64 {
     db.query_one_raw(Statement::from_string(db.get_database_backend(), sql))
