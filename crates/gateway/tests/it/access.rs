@@ -8,43 +8,21 @@ use crate::helpers::{Browser, body, location, spawn_app};
 #[tokio::test]
 async fn a_request_is_listed_for_staff_and_approval_creates_the_contact() {
     let app = spawn_app().await;
-    let firm = app.create_firm("acme", "ACME Corporation").await;
-    let client = app.create_client(&firm, "John A. Teague").await;
-    app.create_staff(
-        &firm,
-        "admin@acme.test",
-        "staff correct horse",
-        StaffRole::Admin,
-    )
-    .await;
+    let firm = app.firm_named("acme", "ACME Corporation").await;
+    let client = &firm.client;
 
     let visitor = Browser::new(&app, "acme.localhost");
-    let page = body(visitor.get("/request-access").await).await;
+    let page = visitor.text("/request-access").await;
     assert!(page.contains("Request your credential"));
-    let bad = visitor
-        .submit(
-            "/request-access",
-            "/request-access",
-            &[
-                ("name", "Jane"),
-                ("email", "nope"),
-                ("company", ""),
-                ("message", ""),
-            ],
-        )
-        .await;
+    let bad = visitor.request_access(["Jane", "nope", "", ""]).await;
     bad.assert_status(StatusCode::UNPROCESSABLE_ENTITY);
     let sent = visitor
-        .submit(
-            "/request-access",
-            "/request-access",
-            &[
-                ("name", "Jane <b>Doe</b>"),
-                ("email", "Jane.Doe@Example.com"),
-                ("company", "Doe & Co"),
-                ("message", "Please give me access.\nThanks"),
-            ],
-        )
+        .request_access([
+            "Jane <b>Doe</b>",
+            "Jane.Doe@Example.com",
+            "Doe & Co",
+            "Please give me access.\nThanks",
+        ])
         .await;
     sent.assert_status_is_ok();
     assert!(
@@ -53,11 +31,8 @@ async fn a_request_is_listed_for_staff_and_approval_creates_the_contact() {
             .contains("Your request was sent to ACME Corporation")
     );
 
-    let staff = Browser::new(&app, "acme.localhost");
-    staff
-        .sign_in_staff("admin@acme.test", "staff correct horse")
-        .await;
-    let list = body(staff.get("/staff/access-requests").await).await;
+    let staff = app.signed_in_staff(&firm, StaffRole::Admin).await;
+    let list = staff.text("/staff/access-requests").await;
     assert!(
         list.contains("Jane &lt;b&gt;Doe&lt;&#x2f;b&gt;")
             && list.contains("jane.doe@example.com")
@@ -79,18 +54,14 @@ async fn a_request_is_listed_for_staff_and_approval_creates_the_contact() {
         .await;
     approved.assert_status(StatusCode::SEE_OTHER);
     assert!(location(&approved).starts_with(&format!("/staff/clients/{}/contacts/", client.id)));
-    let contacts = body(
-        staff
-            .get(&format!("/staff/clients/{}/contacts", client.id))
-            .await,
-    )
-    .await;
+    let contacts = staff.text(&firm.contacts_page()).await;
     assert!(
         contacts.contains("jane.doe@example.com") && contacts.contains("invited"),
         "{contacts}"
     );
     assert!(
-        body(staff.get("/staff/access-requests").await)
+        staff
+            .text("/staff/access-requests")
             .await
             .contains("No pending requests")
     );
@@ -108,47 +79,20 @@ async fn a_request_is_listed_for_staff_and_approval_creates_the_contact() {
 #[tokio::test]
 async fn declining_and_other_firms_requests() {
     let app = spawn_app().await;
-    let acme = app.create_firm("acme", "ACME Corporation").await;
-    let globex = app.create_firm("globex", "Globex").await;
-    app.create_staff(
-        &acme,
-        "admin@acme.test",
-        "staff correct horse",
-        StaffRole::Admin,
-    )
-    .await;
-    app.create_staff(
-        &globex,
-        "admin@globex.test",
-        "staff correct horse",
-        StaffRole::Admin,
-    )
-    .await;
+    let acme = app.firm_named("acme", "ACME Corporation").await;
+    let globex = app.firm_named("globex", "Globex").await;
     let visitor = Browser::new(&app, "acme.localhost");
     visitor
-        .submit(
-            "/request-access",
-            "/request-access",
-            &[
-                ("name", "Jane"),
-                ("email", "jane@example.com"),
-                ("company", ""),
-                ("message", ""),
-            ],
-        )
+        .request_access(["Jane", "jane@example.com", "", ""])
         .await
         .assert_status_is_ok();
-    let request = identity::pending_access_requests(&app.state.services.db, acme.id, 10)
-        .await
-        .unwrap()
-        .remove(0);
+    let pending = || identity::pending_access_requests(app.db(), acme.tenant.id, 10);
+    let request = pending().await.unwrap().remove(0);
 
-    let other = Browser::new(&app, "globex.localhost");
-    other
-        .sign_in_staff("admin@globex.test", "staff correct horse")
-        .await;
+    let other = app.signed_in_staff(&globex, StaffRole::Admin).await;
     assert!(
-        body(other.get("/staff/access-requests").await)
+        other
+            .text("/staff/access-requests")
             .await
             .contains("No pending requests")
     );
@@ -161,10 +105,7 @@ async fn declining_and_other_firms_requests() {
         .await
         .assert_status(StatusCode::NOT_FOUND);
 
-    let staff = Browser::new(&app, "acme.localhost");
-    staff
-        .sign_in_staff("admin@acme.test", "staff correct horse")
-        .await;
+    let staff = app.signed_in_staff(&acme, StaffRole::Admin).await;
     let declined = staff
         .submit(
             "/staff/access-requests",
@@ -173,12 +114,7 @@ async fn declining_and_other_firms_requests() {
         )
         .await;
     assert_eq!(location(&declined), "/staff/access-requests");
-    assert!(
-        identity::pending_access_requests(&app.state.services.db, acme.id, 10)
-            .await
-            .unwrap()
-            .is_empty()
-    );
+    assert!(pending().await.unwrap().is_empty());
 }
 
 /// Each request emails every staff member a stranger's text: a firm takes at most
@@ -198,20 +134,8 @@ async fn requests_are_capped_per_firm_per_hour_whatever_the_address() {
         async move {
             let visitor = Browser::from_address(app, host, &format!("198.51.100.{n}"));
             let email = format!("visitor{n}@example.test");
-            visitor
-                .submit(
-                    "/request-access",
-                    "/request-access",
-                    &[
-                        ("name", "Visitor"),
-                        ("email", email.as_str()),
-                        ("company", ""),
-                        ("message", "let me in"),
-                    ],
-                )
-                .await
-                .0
-                .status()
+            let fields = ["Visitor", email.as_str(), "", "let me in"];
+            visitor.request_access(fields).await.0.status()
         }
     };
     let mut statuses = Vec::new();
@@ -228,14 +152,8 @@ async fn requests_are_capped_per_firm_per_hour_whatever_the_address() {
         ]
     );
     assert_eq!(request("globex.localhost", 5).await, StatusCode::OK);
-    let acme = tenancy::find_tenant_by_slug(
-        &app.state.services.db,
-        &tenancy::TenantSlug::parse("acme").unwrap(),
-    )
-    .await
-    .unwrap()
-    .unwrap();
-    let kept = identity::pending_access_requests(&app.state.services.db, acme.id, 100)
+    let acme = app.stored_firm("acme").await;
+    let kept = identity::pending_access_requests(app.db(), acme.id, 100)
         .await
         .unwrap();
     assert_eq!(kept.len(), 3, "the refused one was not kept");

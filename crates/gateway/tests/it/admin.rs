@@ -2,12 +2,13 @@
 
 use poem::http::StatusCode;
 
+use crate::fixture::app_with_acme;
 use crate::helpers::{body, spawn_app};
 
 #[tokio::test]
 async fn healthz_answers_ok() {
     let app = spawn_app().await;
-    let response = app.admin.get("/healthz").send().await;
+    let response = app.admin_get("/healthz").await;
     response.assert_status_is_ok();
     assert_eq!(body(response).await, "ok\n");
 }
@@ -15,26 +16,19 @@ async fn healthz_answers_ok() {
 #[tokio::test]
 async fn readyz_follows_the_database() {
     let app = spawn_app().await;
-    app.admin.get("/readyz").send().await.assert_status_is_ok();
+    app.admin_get("/readyz").await.assert_status_is_ok();
     app.state.services.db.clone().close().await.unwrap();
-    app.admin
-        .get("/readyz")
-        .send()
+    app.admin_get("/readyz")
         .await
         .assert_status(StatusCode::SERVICE_UNAVAILABLE);
 }
 
 #[tokio::test]
 async fn metrics_count_requests_by_route_and_status() {
-    let app = spawn_app().await;
-    app.create_firm("acme", "ACME Corporation").await;
-    app.get("acme.localhost", "/login")
-        .await
-        .assert_status_is_ok();
-    app.get("nope.localhost", "/")
-        .await
-        .assert_status(StatusCode::NOT_FOUND);
-    let response = app.admin.get("/metrics").send().await;
+    let (app, _) = app_with_acme().await;
+    app.page("acme.localhost", "/login", StatusCode::OK).await;
+    app.page("nope.localhost", "/", StatusCode::NOT_FOUND).await;
+    let response = app.admin_get("/metrics").await;
     response.assert_status_is_ok();
     let text = body(response).await;
     assert!(
@@ -60,7 +54,7 @@ async fn metrics_count_requests_by_route_and_status() {
 #[tokio::test]
 async fn metrics_show_the_outbox_age_and_the_hashing_pool() {
     let app = spawn_app().await;
-    let response = app.admin.get("/metrics").send().await;
+    let response = app.admin_get("/metrics").await;
     response.assert_status_is_ok();
     let text = body(response).await;
     for series in [
@@ -88,15 +82,10 @@ async fn metrics_show_the_outbox_age_and_the_hashing_pool() {
         .render_platform(&email, "Latchkey", None)
         .unwrap();
     let written = chrono::Utc::now() - chrono::TimeDelta::minutes(10);
-    notification::enqueue_platform(
-        &app.state.services.db,
-        "ann@client.test",
-        &rendered,
-        written,
-    )
-    .await
-    .unwrap();
-    let text = body(app.admin.get("/metrics").send().await).await;
+    notification::enqueue_platform(app.db(), "ann@client.test", &rendered, written)
+        .await
+        .unwrap();
+    let text = body(app.admin_get("/metrics").await).await;
     let age = text
         .lines()
         .find_map(|line| line.strip_prefix(r#"latchkey_queue_oldest_age_seconds{queue="outbox"} "#))
@@ -107,8 +96,7 @@ async fn metrics_show_the_outbox_age_and_the_hashing_pool() {
 
 #[tokio::test]
 async fn the_admin_listener_serves_no_firm_pages() {
-    let app = spawn_app().await;
-    app.create_firm("acme", "ACME Corporation").await;
+    let (app, _) = app_with_acme().await;
     app.admin
         .get("/")
         .header("host", "acme.localhost")

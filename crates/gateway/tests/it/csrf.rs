@@ -2,10 +2,12 @@
 //! cookie the browser holds.
 
 use poem::http::StatusCode;
+use poem::test::TestResponse;
 
-use crate::helpers::{Browser, body, csrf_token_in, spawn_app, spawn_app_with};
+use crate::fixture::app_with_acme;
+use crate::helpers::{Browser, body, csrf_token_in, spawn_https_app};
 
-fn set_cookies(response: &poem::test::TestResponse) -> Vec<String> {
+fn set_cookies(response: &TestResponse) -> Vec<String> {
     response
         .0
         .headers()
@@ -15,10 +17,24 @@ fn set_cookies(response: &poem::test::TestResponse) -> Vec<String> {
         .collect()
 }
 
+/// A contact's sign-in form as posted with `token`, whatever page gave it.
+fn sign_in_fields<'a>(password: &'a str, token: &'a str) -> [(&'a str, &'a str); 3] {
+    [
+        ("email", "a@acme.test"),
+        ("password", password),
+        ("csrf_token", token),
+    ]
+}
+
+async fn sign_in_with(browser: &Browser<'_>, password: &str, token: &str) -> TestResponse {
+    browser
+        .post("/login", &sign_in_fields(password, token))
+        .await
+}
+
 #[tokio::test]
 async fn a_browser_gets_one_cookie_and_tokens_bound_to_it() {
-    let app = spawn_app().await;
-    app.create_firm("acme", "ACME Corporation").await;
+    let (app, _) = app_with_acme().await;
     let browser = Browser::new(&app, "acme.localhost");
     let first = browser.get("/login").await;
     let cookies = set_cookies(&first);
@@ -40,27 +56,14 @@ async fn a_browser_gets_one_cookie_and_tokens_bound_to_it() {
     let other = Browser::new(&app, "acme.localhost");
     let other_token = other.csrf_token("/login").await;
     assert_ne!(other_token, token);
-    let refused = browser
-        .post(
-            "/login",
-            &[
-                ("email", "a@acme.test"),
-                ("password", "whatever password"),
-                ("csrf_token", other_token.as_str()),
-            ],
-        )
-        .await;
+    let refused = sign_in_with(&browser, "whatever password", &other_token).await;
     refused.assert_status(StatusCode::FORBIDDEN);
     // Without the cookie, no token is good.
     let cookieless = app
         .public
         .post("/login")
         .header("host", "acme.localhost")
-        .form(&[
-            ("email", "a@acme.test"),
-            ("password", "x"),
-            ("csrf_token", token.as_str()),
-        ])
+        .form(&sign_in_fields("x", &token))
         .send()
         .await;
     cookieless.assert_status(StatusCode::FORBIDDEN);
@@ -68,8 +71,7 @@ async fn a_browser_gets_one_cookie_and_tokens_bound_to_it() {
 
 #[tokio::test]
 async fn pages_without_a_form_set_no_cookie() {
-    let app = spawn_app().await;
-    app.create_firm("acme", "ACME Corporation").await;
+    let (app, _) = app_with_acme().await;
     let stylesheet = app.get("acme.localhost", "/static/latchkey.css").await;
     stylesheet.assert_status_is_ok();
     assert!(set_cookies(&stylesheet).is_empty());
@@ -77,11 +79,7 @@ async fn pages_without_a_form_set_no_cookie() {
 
 #[tokio::test]
 async fn over_https_the_cookie_is_host_only_and_secure() {
-    let app = spawn_app_with(&[
-        ("LATCHKEY__SERVER__PUBLIC_SCHEME", "https"),
-        ("LATCHKEY__SERVER__TRUSTED_PROXIES", "10.0.0.0/8"),
-    ])
-    .await;
+    let app = spawn_https_app().await;
     app.create_firm("acme", "ACME Corporation").await;
     let page = app.get("acme.localhost", "/login").await;
     let cookies = set_cookies(&page);
@@ -101,15 +99,7 @@ async fn over_https_the_cookie_is_host_only_and_secure() {
         .to_owned();
     let (name, value) = planted.split_once('=').unwrap();
     browser.set_cookie(name, value);
-    browser
-        .post(
-            "/login",
-            &[
-                ("email", "a@acme.test"),
-                ("password", "x"),
-                ("csrf_token", token.as_str()),
-            ],
-        )
+    sign_in_with(&browser, "x", &token)
         .await
         .assert_status(StatusCode::FORBIDDEN);
 }

@@ -2,11 +2,13 @@
 //! email listing the firms where the address has an account.
 
 use poem::http::StatusCode;
+use poem::test::TestResponse;
 
 use crate::fixture::{GatewayError, Mailbox};
 use crate::helpers::{Browser, TestApp, body, spawn_app};
 
-async fn setup(app: &TestApp) {
+async fn setup() -> TestApp {
+    let app = spawn_app().await;
     let acme = app.create_firm("acme", "ACME Corporation").await;
     let globex = app.create_firm("globex", "Globex Legal").await;
     let initech = app.create_firm("initech", "Initech IT").await;
@@ -35,29 +37,25 @@ async fn setup(app: &TestApp) {
         "correct horse battery",
     )
     .await;
-    tenancy::set_tenant_status(
-        &app.state.services.db,
-        &initech.slug,
-        tenancy::TenantStatus::Suspended,
-        chrono::Utc::now(),
-    )
-    .await
-    .unwrap();
+    app.suspend(&initech).await;
+    app
+}
+
+/// Sends "Find your firm" from the platform's page with `fields`.
+async fn find_firm(visitor: &Browser<'_>, fields: &[(&str, &str)]) -> TestResponse {
+    visitor.fill_in("/find-your-firm", fields).await
 }
 
 #[tokio::test]
 async fn known_and_unknown_addresses_get_the_same_page_and_only_known_ones_an_email() {
-    let app = spawn_app().await;
-    setup(&app).await;
+    let app = setup().await;
     let visitor = Browser::new(&app, "localhost");
     let home = visitor.get("/").await;
     assert!(body(home).await.contains("/find-your-firm"));
 
     let mut pages = Vec::new();
     for typed in ["  PAT@example.test ", "nobody@example.test"] {
-        let answer = visitor
-            .submit("/find-your-firm", "/find-your-firm", &[("email", typed)])
-            .await;
+        let answer = find_firm(&visitor, &[("email", typed)]).await;
         assert_eq!(answer.0.status(), StatusCode::OK);
         pages.push(body(answer).await);
     }
@@ -91,41 +89,24 @@ async fn known_and_unknown_addresses_get_the_same_page_and_only_known_ones_an_em
 
 #[tokio::test]
 async fn the_form_needs_its_csrf_token_one_email_field_and_respects_the_limits() {
-    let app = spawn_app().await;
-    setup(&app).await;
+    let app = setup().await;
     let visitor = Browser::new(&app, "localhost");
     let forged = visitor
         .post("/find-your-firm", &[("email", "pat@example.test")])
         .await;
     assert_eq!(forged.0.status(), StatusCode::FORBIDDEN);
-    let doubled = visitor
-        .submit(
-            "/find-your-firm",
-            "/find-your-firm",
-            &[
-                ("email", "pat@example.test"),
-                ("email", "evil@attacker.test"),
-            ],
-        )
-        .await;
+    let doubled = [
+        ("email", "pat@example.test"),
+        ("email", "evil@attacker.test"),
+    ];
+    let doubled = find_firm(&visitor, &doubled).await;
     assert_eq!(doubled.0.status(), StatusCode::BAD_REQUEST);
-    let malformed = visitor
-        .submit(
-            "/find-your-firm",
-            "/find-your-firm",
-            &[("email", "not an address")],
-        )
-        .await;
+    let malformed = find_firm(&visitor, &[("email", "not an address")]).await;
     assert_eq!(malformed.0.status(), StatusCode::UNPROCESSABLE_ENTITY);
 
     // Per address: three lists per window, the rest accepted but not sent.
     for _ in 0..5 {
-        visitor
-            .submit(
-                "/find-your-firm",
-                "/find-your-firm",
-                &[("email", "pat@example.test")],
-            )
+        find_firm(&visitor, &[("email", "pat@example.test")])
             .await
             .assert_status_is_ok();
     }

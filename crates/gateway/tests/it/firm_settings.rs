@@ -1,27 +1,21 @@
 //! `/staff/settings`: a firm's administrators edit the settings the operator API
 //! also sets, under the same rules.
 
+use identity::StaffRole;
 use poem::http::StatusCode;
+use poem::test::TestResponse;
 
 use crate::helpers::{Browser, TestApp, body, location, spawn_app};
 
-async fn setup(app: &TestApp) -> tenancy::Tenant {
-    let firm = app.create_firm("acme", "ACME Corporation").await;
-    app.create_staff(
-        &firm,
-        "admin@acme.test",
-        "admin correct horse",
-        identity::StaffRole::Admin,
-    )
-    .await;
-    app.create_staff(
-        &firm,
-        "staff@acme.test",
-        "staff correct horse",
-        identity::StaffRole::Staff,
-    )
-    .await;
-    firm
+/// ACME Corporation, with a browser signed in as one of its staff in `role`.
+async fn signed_in(app: &TestApp, role: StaffRole) -> Browser<'_> {
+    let firm = app.firm_named("acme", "ACME Corporation").await;
+    app.signed_in_staff(&firm, role).await
+}
+
+/// Saves the settings form with `overrides` of its defaults.
+async fn save(admin: &Browser<'_>, overrides: &[(&str, &str)]) -> TestResponse {
+    admin.fill_in("/staff/settings", &fields(overrides)).await
 }
 
 fn fields<'a>(overrides: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
@@ -41,28 +35,11 @@ fn fields<'a>(overrides: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
     all
 }
 
-async fn stored(app: &TestApp) -> tenancy::Tenant {
-    tenancy::find_tenant_by_slug(
-        &app.state.services.db,
-        &tenancy::TenantSlug::parse("acme").unwrap(),
-    )
-    .await
-    .unwrap()
-    .unwrap()
-}
-
 #[tokio::test]
 async fn only_administrators_see_the_settings() {
     let app = spawn_app().await;
-    setup(&app).await;
-    let staff = Browser::new(&app, "acme.localhost");
-    staff
-        .sign_in_staff("staff@acme.test", "staff correct horse")
-        .await;
-    staff
-        .get("/staff/settings")
-        .await
-        .assert_status(StatusCode::FORBIDDEN);
+    let staff = signed_in(&app, StaffRole::Staff).await;
+    staff.page("/staff/settings", StatusCode::FORBIDDEN).await;
     let anonymous = Browser::new(&app, "acme.localhost");
     let answer = anonymous.get("/staff/settings").await;
     assert_eq!(answer.0.status(), StatusCode::SEE_OTHER);
@@ -72,35 +49,29 @@ async fn only_administrators_see_the_settings() {
 #[tokio::test]
 async fn an_administrator_changes_the_settings_and_the_firm_follows() {
     let app = spawn_app().await;
-    setup(&app).await;
-    let admin = Browser::new(&app, "acme.localhost");
-    admin
-        .sign_in_staff("admin@acme.test", "admin correct horse")
-        .await;
-    let page = body(admin.get("/staff/settings").await).await;
+    let admin = signed_in(&app, StaffRole::Admin).await;
+    let page = admin.text("/staff/settings").await;
     assert!(page.contains("Firm settings") && page.contains("ACME Corporation"));
 
-    let saved = admin
-        .submit(
-            "/staff/settings",
-            "/staff/settings",
-            &fields(&[
-                ("display_name", "ACME Legal"),
-                ("reset_mode", "temporary_password"),
-                ("reset_link_minutes", "30"),
-                ("min_password_length", "12"),
-                ("accent_colour", "#0a7c55"),
-                ("default_locale", "it"),
-            ]),
-        )
-        .await;
+    let saved = save(
+        &admin,
+        &[
+            ("display_name", "ACME Legal"),
+            ("reset_mode", "temporary_password"),
+            ("reset_link_minutes", "30"),
+            ("min_password_length", "12"),
+            ("accent_colour", "#0a7c55"),
+            ("default_locale", "it"),
+        ],
+    )
+    .await;
     assert_eq!(saved.0.status(), StatusCode::SEE_OTHER);
     assert_eq!(location(&saved), "/staff/settings?saved=1");
-    let page = body(admin.get("/staff/settings?saved=1").await).await;
+    let page = admin.text("/staff/settings?saved=1").await;
     assert!(page.contains("Settings saved."));
     assert!(page.contains("ACME Legal"));
 
-    let firm = stored(&app).await;
+    let firm = app.stored_firm("acme").await;
     assert_eq!(firm.display_name, "ACME Legal");
     assert_eq!(
         firm.settings.reset_mode,
@@ -120,11 +91,7 @@ async fn an_administrator_changes_the_settings_and_the_firm_follows() {
 #[tokio::test]
 async fn out_of_range_values_are_refused_with_the_field_marked() {
     let app = spawn_app().await;
-    setup(&app).await;
-    let admin = Browser::new(&app, "acme.localhost");
-    admin
-        .sign_in_staff("admin@acme.test", "admin correct horse")
-        .await;
+    let admin = signed_in(&app, StaffRole::Admin).await;
     for (field, value) in [
         ("reset_link_minutes", "4"),
         ("reset_link_minutes", "1441"),
@@ -136,13 +103,7 @@ async fn out_of_range_values_are_refused_with_the_field_marked() {
         ("reset_mode", "sideways"),
         ("display_name", " "),
     ] {
-        let answer = admin
-            .submit(
-                "/staff/settings",
-                "/staff/settings",
-                &fields(&[(field, value)]),
-            )
-            .await;
+        let answer = save(&admin, &[(field, value)]).await;
         assert_eq!(
             answer.0.status(),
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -154,7 +115,7 @@ async fn out_of_range_values_are_refused_with_the_field_marked() {
             "{field}={value}: {page}"
         );
     }
-    let firm = stored(&app).await;
+    let firm = app.stored_firm("acme").await;
     assert_eq!(
         firm.settings,
         tenancy::TenantSettings::default(),

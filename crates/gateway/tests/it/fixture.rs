@@ -9,9 +9,10 @@ use notification::{DeliverySettings, DeliveryWorker, FileMailbox, Transport};
 use poem::http::StatusCode;
 use poem::test::TestResponse;
 use reset_token::{MintedToken, TokenPurpose};
-use tenancy::{Tenant, TenantSlug};
+use service::{Services, processors};
+use tenancy::{HostName, Tenant, TenantSlug, TenantStatus};
 
-use crate::helpers::{Browser, TestApp};
+use crate::helpers::{Browser, TestApp, spawn_app};
 
 pub use gateway::demo::{DEMO_ADMIN_EMAIL, DEMO_CLIENT, DEMO_CONTACTS, DEMO_SLUG};
 pub use gateway::http::error::GatewayError;
@@ -54,6 +55,11 @@ impl Firm {
         format!("{local}@{}.test", self.slug())
     }
 
+    /// A new browser on the firm's host.
+    pub fn browser<'a>(&self, app: &'a TestApp) -> Browser<'a> {
+        Browser::new(app, &self.host())
+    }
+
     /// The staff page listing the client's contacts, with their Reset Password buttons.
     pub fn contacts_page(&self) -> String {
         contacts_page_of(&self.contact)
@@ -70,6 +76,27 @@ pub fn reset_button_of(contact: &identity::Contact) -> String {
         contacts_page_of(contact),
         contact.id
     )
+}
+
+/// An app with the firm `slug` of [`TestApp::firm`].
+pub async fn app_with_firm(slug: &str) -> (TestApp, Firm) {
+    let app = spawn_app().await;
+    let firm = app.firm(slug).await;
+    (app, firm)
+}
+
+/// An app with the firm `slug` of [`TestApp::firm_with_admin`].
+pub async fn app_with_admin(slug: &str) -> (TestApp, Firm) {
+    let app = spawn_app().await;
+    let firm = app.firm_with_admin(slug).await;
+    (app, firm)
+}
+
+/// An app serving ACME Corporation at `acme.localhost`, with no one in it.
+pub async fn app_with_acme() -> (TestApp, Tenant) {
+    let app = spawn_app().await;
+    let acme = app.create_firm("acme", "ACME Corporation").await;
+    (app, acme)
 }
 
 impl TestApp {
@@ -135,9 +162,38 @@ impl TestApp {
         self.staff_browser(&firm.host(), &email).await
     }
 
+    /// Suspends `firm`, and drops the cached copy.
+    pub async fn suspend(&self, firm: &Tenant) {
+        let now = chrono::Utc::now();
+        tenancy::set_tenant_status(self.db(), &firm.slug, TenantStatus::Suspended, now)
+            .await
+            .unwrap();
+        self.state.services.resolver.invalidate_tenant(firm.id);
+    }
+
+    /// Claims the custom domain `name` for `firm`, unverified.
+    pub async fn add_domain(&self, firm: &Tenant, name: &str) -> HostName {
+        let domain = HostName::parse(name).unwrap();
+        let base = &self.state.settings.server.base_domain;
+        let now = chrono::Utc::now();
+        tenancy::add_tenant_domain(self.db(), firm.id, domain.clone(), base, now)
+            .await
+            .unwrap();
+        domain
+    }
+
+    /// Marks `domain` of `firm` verified, and drops the cached copy.
+    pub async fn verify_domain(&self, firm: &Tenant, domain: &HostName) {
+        let now = chrono::Utc::now();
+        tenancy::mark_tenant_domain_verified(self.db(), firm.id, domain, now)
+            .await
+            .unwrap();
+        self.state.services.resolver.invalidate_tenant(firm.id);
+    }
+
     /// The firm stored under `slug`, as it is now.
     pub async fn stored_firm(&self, slug: &str) -> Tenant {
-        tenancy::find_tenant_by_slug(&self.state.services.db, &TenantSlug::parse(slug).unwrap())
+        tenancy::find_tenant_by_slug(self.db(), &TenantSlug::parse(slug).unwrap())
             .await
             .unwrap()
             .expect("the firm exists")
@@ -151,14 +207,10 @@ impl TestApp {
     ) {
         let mut settings = firm.settings.clone();
         change(&mut settings);
-        tenancy::update_tenant_settings(
-            &self.state.services.db,
-            firm.id,
-            &settings,
-            chrono::Utc::now(),
-        )
-        .await
-        .unwrap();
+        let now = chrono::Utc::now();
+        tenancy::update_tenant_settings(self.db(), firm.id, &settings, now)
+            .await
+            .unwrap();
         self.state.services.resolver.invalidate_tenant(firm.id);
     }
 
@@ -212,23 +264,24 @@ impl TestApp {
 
     /// One pass of the "Forgot your password?" processor; how many it handled.
     pub async fn process_reset_requests(&self) -> usize {
-        service::processors::process_reset_requests(&self.state.services)
-            .await
-            .unwrap()
+        self.one_pass(processors::process_reset_requests).await
     }
 
     /// One pass of the "Find your firm" processor; how many it handled.
     pub async fn process_firm_lookups(&self) -> usize {
-        service::processors::process_firm_lookups(&self.state.services)
-            .await
-            .unwrap()
+        self.one_pass(processors::process_firm_lookups).await
     }
 
     /// One pass of the access-request notices; how many it sent.
     pub async fn process_access_notices(&self) -> usize {
-        service::processors::process_access_notices(&self.state.services)
-            .await
-            .unwrap()
+        self.one_pass(processors::process_access_notices).await
+    }
+
+    async fn one_pass<'a, F>(&'a self, pass: impl FnOnce(&'a Services) -> F) -> usize
+    where
+        F: std::future::Future<Output = Result<usize, service::ServiceError>>,
+    {
+        pass(&self.state.services).await.unwrap()
     }
 
     /// Every processor, as a server runs them, until `shutdown` completes.
@@ -376,18 +429,13 @@ pub fn attempts(attempts: u32) -> DeliverySettings {
 impl Browser<'_> {
     /// Signs in at `/login` as a contact would.
     pub async fn sign_in_contact(&self, email: &str, password: &str) -> TestResponse {
-        self.submit(
-            "/login",
-            "/login",
-            &[("email", email), ("password", password)],
-        )
-        .await
+        self.fill_in("/login", &[("email", email), ("password", password)])
+            .await
     }
 
     /// Asks "Forgot your password?" for `email`.
     pub async fn forgot_password(&self, email: &str) -> TestResponse {
-        self.submit("/forgot-password", "/forgot-password", &[("email", email)])
-            .await
+        self.fill_in("/forgot-password", &[("email", email)]).await
     }
 
     /// Sends "Request your credential" with the form's four fields.
@@ -399,8 +447,7 @@ impl Browser<'_> {
             ("company", company),
             ("message", message),
         ];
-        self.submit("/request-access", "/request-access", &fields)
-            .await
+        self.fill_in("/request-access", &fields).await
     }
 
     /// Opens an emailed `link` (absolute, or just its path) as its recipient would.
@@ -416,8 +463,7 @@ impl Browser<'_> {
 
     /// Chooses `password` on the reset form of the link last opened.
     pub async fn choose_password(&self, password: &str) -> TestResponse {
-        self.submit(
-            "/reset",
+        self.fill_in(
             "/reset",
             &[("new_password", password), ("confirm_password", password)],
         )

@@ -25,7 +25,7 @@ async fn staff_reset_email_link_new_password_sign_in() {
 
     let pressed = staff.press_reset(&firm.contact).await;
     pressed.assert_status(StatusCode::SEE_OTHER);
-    let notice = body(staff.get(&location(&pressed)).await).await;
+    let notice = staff.text(&location(&pressed)).await;
     assert!(
         notice.contains("A Password Reset email is on its way to Body Boom"),
         "{notice}"
@@ -41,11 +41,7 @@ async fn staff_reset_email_link_new_password_sign_in() {
         "{text}"
     );
     assert!(link.starts_with("http://acme.localhost/reset/"), "{link}");
-    assert!(
-        body(staff.get(&firm.contacts_page()).await)
-            .await
-            .contains(">sent<")
-    );
+    assert!(staff.text(&firm.contacts_page()).await.contains(">sent<"));
 
     let contact_browser = Browser::new(&app, "acme.localhost");
     contact_browser
@@ -176,7 +172,7 @@ async fn temporary_password_mode_end_to_end() {
 
     let browser = Browser::new(&app, "acme.localhost");
     browser.open_link(&link).await;
-    let page = body(browser.get("/reset").await).await;
+    let page = browser.text("/reset").await;
     assert!(page.contains("Send me a new password"), "{page}");
     let sent = browser.submit("/reset", "/reset/temporary", &[]).await;
     sent.assert_status_is_ok();
@@ -213,7 +209,7 @@ async fn temporary_password_mode_end_to_end() {
 
     let again = Browser::new(&app, "acme.localhost");
     again.open_link(&link).await;
-    again.get("/reset").await.assert_status(StatusCode::GONE);
+    again.page("/reset", StatusCode::GONE).await;
 }
 
 #[tokio::test]
@@ -231,7 +227,7 @@ async fn an_expired_link_leads_to_a_new_one_that_works() {
     // Figure 7: the expired link's notice, whose Reset Password button leads to figure 8.
     let browser = Browser::new(&app, "acme.localhost");
     browser.open_minted(&stale).await;
-    let notice = body(browser.get("/reset").await).await;
+    let notice = browser.text("/reset").await;
     assert!(
         notice.contains("This link has expired") && notice.contains("href=\"/forgot-password\"")
     );

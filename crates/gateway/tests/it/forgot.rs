@@ -7,16 +7,24 @@ use reset_token::pending_reset_requests;
 
 use crate::helpers::{Browser, TestApp, body, spawn_app};
 
-async fn setup(app: &TestApp) {
+async fn setup() -> TestApp {
+    let app = spawn_app().await;
     app.firm_named("acme", "ACME Corporation").await;
+    app
+}
+
+/// The "Forgot your password?" requests waiting for the processor.
+async fn queued(app: &TestApp) -> Vec<reset_token::ResetRequest> {
+    pending_reset_requests(app.db(), chrono::Utc::now(), 10)
+        .await
+        .unwrap()
 }
 
 #[tokio::test]
 async fn the_form_follows_figure_eight_and_the_answer_figure_nine() {
-    let app = spawn_app().await;
-    setup(&app).await;
+    let app = setup().await;
     let browser = Browser::new(&app, "acme.localhost");
-    let page = body(browser.get("/forgot-password").await).await;
+    let page = browser.text("/forgot-password").await;
     assert!(page.contains("Send Password Reset") && page.contains("name=\"email\""));
     let sent = browser.forgot_password("body.boom@acme.test").await;
     sent.assert_status_is_ok();
@@ -25,17 +33,14 @@ async fn the_form_follows_figure_eight_and_the_answer_figure_nine() {
         html.contains("Success") && html.contains("Got it") && html.contains("href=\"/login\""),
         "{html}"
     );
-    let queued = pending_reset_requests(&app.state.services.db, chrono::Utc::now(), 10)
-        .await
-        .unwrap();
+    let queued = queued(&app).await;
     assert_eq!(queued.len(), 1);
     assert_eq!(queued[0].email, "body.boom@acme.test");
 }
 
 #[tokio::test]
 async fn known_and_unknown_addresses_get_identical_answers() {
-    let app = spawn_app().await;
-    setup(&app).await;
+    let app = setup().await;
     let browser = Browser::new(&app, "acme.localhost");
     let token = browser.csrf_token("/forgot-password").await;
     let post = |email: &'static str| {
@@ -87,41 +92,24 @@ async fn known_and_unknown_addresses_get_identical_answers() {
 
 #[tokio::test]
 async fn a_field_sent_twice_or_as_an_array_is_refused() {
-    let app = spawn_app().await;
-    setup(&app).await;
+    let app = setup().await;
     let browser = Browser::new(&app, "acme.localhost");
     let token = browser.csrf_token("/forgot-password").await;
-    let twice = [
-        ("email", "body.boom@acme.test"),
-        ("email", "attacker@evil.test"),
-        ("csrf_token", token.as_str()),
-    ];
-    browser
-        .post("/forgot-password", &twice)
-        .await
-        .assert_status(StatusCode::BAD_REQUEST);
-    let array = [
-        ("email[]", "body.boom@acme.test"),
-        ("email[]", "attacker@evil.test"),
-        ("csrf_token", token.as_str()),
-    ];
-    browser
-        .post("/forgot-password", &array)
-        .await
-        .assert_status(StatusCode::BAD_REQUEST);
-    assert!(
-        pending_reset_requests(&app.state.services.db, chrono::Utc::now(), 10)
-            .await
-            .unwrap()
-            .is_empty(),
-        "nothing queued"
-    );
+    for field in ["email", "email[]"] {
+        let fields = [
+            (field, "body.boom@acme.test"),
+            (field, "attacker@evil.test"),
+            ("csrf_token", token.as_str()),
+        ];
+        let answer = browser.post("/forgot-password", &fields).await;
+        assert_eq!(answer.0.status(), StatusCode::BAD_REQUEST, "{field} twice");
+    }
+    assert!(queued(&app).await.is_empty(), "nothing queued");
 }
 
 #[tokio::test]
 async fn a_malformed_address_is_a_validation_error() {
-    let app = spawn_app().await;
-    setup(&app).await;
+    let app = setup().await;
     let browser = Browser::new(&app, "acme.localhost");
     let response = browser.forgot_password("not an address").await;
     response.assert_status(StatusCode::UNPROCESSABLE_ENTITY);
@@ -134,8 +122,7 @@ async fn a_malformed_address_is_a_validation_error() {
 
 #[tokio::test]
 async fn the_answer_states_the_firms_own_link_lifetime() {
-    let app = spawn_app().await;
-    setup(&app).await;
+    let app = setup().await;
     let firm = app.stored_firm("acme").await;
     app.change_settings(&firm, |settings| settings.reset_link_minutes = Some(42))
         .await;

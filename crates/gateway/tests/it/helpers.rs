@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use migrations::testing::{TestDatabase, fresh_database};
 use poem::endpoint::BoxEndpoint;
+use poem::http::StatusCode;
 use poem::test::TestClient;
 use tenancy::{NewTenant, StaticTxtLookup, Tenant, TenantSlug};
 
@@ -22,6 +23,15 @@ pub struct TestApp {
 
 pub async fn spawn_app() -> TestApp {
     spawn_app_with(&[]).await
+}
+
+/// An app behind a TLS-terminating proxy at 10.0.0.0/8, whose links are `https`.
+pub async fn spawn_https_app() -> TestApp {
+    spawn_app_with(&[
+        ("LATCHKEY__SERVER__PUBLIC_SCHEME", "https"),
+        ("LATCHKEY__SERVER__TRUSTED_PROXIES", "10.0.0.0/8"),
+    ])
+    .await
 }
 
 /// An app whose settings also take `overrides` (`LATCHKEY__…` variables).
@@ -177,6 +187,31 @@ impl TestApp {
     pub async fn get(&self, host: &str, path: &str) -> poem::test::TestResponse {
         self.public.get(path).header("host", host).send().await
     }
+
+    /// GET `path` on the public listener with exactly `headers`, Host among them or not.
+    pub async fn get_with(&self, path: &str, headers: &[(&str, &str)]) -> poem::test::TestResponse {
+        let mut request = self.public.get(path);
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        request.send().await
+    }
+
+    /// The page at `path` of `host`, which must answer `status`.
+    pub async fn page(&self, host: &str, path: &str, status: StatusCode) -> String {
+        let response = self.get(host, path).await;
+        assert_eq!(response.0.status(), status, "{host}{path}");
+        body(response).await
+    }
+
+    /// GET `path` on the admin listener.
+    pub async fn admin_get(&self, path: &str) -> poem::test::TestResponse {
+        self.admin.get(path).send().await
+    }
+
+    pub fn db(&self) -> &storage::Database {
+        &self.state.services.db
+    }
 }
 
 pub async fn body(response: poem::test::TestResponse) -> String {
@@ -290,6 +325,13 @@ impl<'a> Browser<'a> {
             .await
     }
 
+    /// The page at `path`, which must answer `status`.
+    pub async fn page(&self, path: &str, status: StatusCode) -> String {
+        let response = self.get(path).await;
+        assert_eq!(response.0.status(), status, "{}{path}", self.host);
+        body(response).await
+    }
+
     /// Opens `page` and returns the CSRF token of its form.
     pub async fn csrf_token(&self, page: &str) -> String {
         let response = self.get(page).await;
@@ -299,12 +341,23 @@ impl<'a> Browser<'a> {
 
     /// Signs in at `/staff/login` as a person would.
     pub async fn sign_in_staff(&self, email: &str, password: &str) -> poem::test::TestResponse {
-        self.submit(
-            "/staff/login",
-            "/staff/login",
-            &[("email", email), ("password", password)],
-        )
-        .await
+        self.fill_in("/staff/login", &[("email", email), ("password", password)])
+            .await
+    }
+
+    /// Opens `page` and posts its form back to it with `fields`, as [`Browser::submit`].
+    pub async fn fill_in(&self, page: &str, fields: &[(&str, &str)]) -> poem::test::TestResponse {
+        self.submit(page, page, fields).await
+    }
+
+    /// The body of `path`, whatever its status.
+    pub async fn text(&self, path: &str) -> String {
+        body(self.get(path).await).await
+    }
+
+    /// Where `path` redirects to (empty when it does not).
+    pub async fn redirect_of(&self, path: &str) -> String {
+        location(&self.get(path).await)
     }
 
     /// Opens `page`, then posts its form with `fields`, as a browser would with the

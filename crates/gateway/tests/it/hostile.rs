@@ -7,7 +7,7 @@ use poem::http::StatusCode;
 use identity::StaffRole;
 
 use crate::fixture::{CONTACT_PASSWORD, Firm, STAFF_PASSWORD};
-use crate::helpers::{Browser, TestApp, body, spawn_app, spawn_app_with};
+use crate::helpers::{Browser, TestApp, body, spawn_app, spawn_https_app};
 
 async fn firm(app: &TestApp) -> Firm {
     app.firm_named("acme", "ACME Corporation").await
@@ -134,11 +134,7 @@ fn assert_secure(response: &poem::test::TestResponse, what: &str) {
 
 #[tokio::test]
 async fn every_route_sends_the_security_headers_and_only_strict_cookies() {
-    let app = spawn_app_with(&[
-        ("LATCHKEY__SERVER__PUBLIC_SCHEME", "https"),
-        ("LATCHKEY__SERVER__TRUSTED_PROXIES", "10.0.0.0/8"),
-    ])
-    .await;
+    let app = spawn_https_app().await;
     let firm = firm(&app).await;
     let admin = app.add_staff(&firm, StaffRole::Admin).await;
     let anonymous = Browser::new(&app, "acme.localhost");
@@ -359,15 +355,11 @@ async fn stored_text_is_shown_literally_and_searches_are_data() {
         "Robert'); DROP TABLE clients;--",
     ] {
         admin
-            .submit(
-                "/staff/clients/new",
-                "/staff/clients/new",
-                &[("name", hostile)],
-            )
+            .fill_in("/staff/clients/new", &[("name", hostile)])
             .await
             .assert_status(StatusCode::SEE_OTHER);
     }
-    let list = body(admin.get("/staff/clients").await).await;
+    let list = admin.text("/staff/clients").await;
     assert!(
         list.contains("{{ 7*7 }} {% if true %}yes{% endif %}"),
         "{list}"
@@ -442,9 +434,7 @@ async fn the_public_forms_refuse_hostile_input_alike() {
         ),
         (vec![("email", "b\u{43e}dy.boom@acme.test")], StatusCode::OK),
     ] {
-        let response = visitor
-            .submit("/forgot-password", "/forgot-password", &fields)
-            .await;
+        let response = visitor.fill_in("/forgot-password", &fields).await;
         assert_eq!(response.0.status(), status, "{fields:?}");
     }
     let nothing =

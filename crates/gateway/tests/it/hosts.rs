@@ -1,41 +1,41 @@
 //! Host -> firm routing on the public listener.
 
 use poem::http::{HeaderValue, StatusCode};
-use tenancy::TenantStatus;
 
-use crate::helpers::{assert_contains, body, spawn_app};
+use crate::fixture::app_with_acme;
+use crate::helpers::{TestApp, assert_contains, spawn_app};
+
+/// Asserts that `(host, path)` is a 404 page saying `notice`, in ACME's name or in none.
+async fn assert_404_page(app: &TestApp, (host, path): (&str, &str), notice: &str, acme: bool) {
+    let body = app.page(host, path, StatusCode::NOT_FOUND).await;
+    assert!(body.contains(notice), "{host}{path}: {body}");
+    let named = body.contains("ACME Corporation");
+    assert_eq!(named, acme, "{host}{path}: ACME's name shown: {body}");
+}
 
 #[tokio::test]
 async fn a_known_firm_is_served_with_its_name() {
-    let app = spawn_app().await;
-    app.create_firm("acme", "ACME Corporation").await;
-    for host in [
-        "acme.localhost",
-        "acme.localhost:8080",
-        "ACME.LOCALHOST.",
-        "Acme.Localhost.:8080",
-    ] {
-        let response = app.get(host, "/login").await;
-        response.assert_status_is_ok();
-        assert_contains(response, "ACME Corporation").await;
+    let (app, _) = app_with_acme().await;
+    // Any case, with or without the root's dot, with or without a port.
+    for name in ["acme.localhost", "ACME.LOCALHOST.", "Acme.Localhost."] {
+        for host in [name.to_owned(), format!("{name}:8080")] {
+            let page = app.page(&host, "/login", StatusCode::OK).await;
+            assert!(page.contains("ACME Corporation"), "{host}: {page}");
+        }
     }
 }
 
 #[tokio::test]
 async fn an_unknown_firm_is_a_404_page() {
-    let app = spawn_app().await;
-    app.create_firm("acme", "ACME Corporation").await;
-    let response = app.get("nope.localhost:8080", "/").await;
-    response.assert_status(StatusCode::NOT_FOUND);
-    let body = body(response).await;
-    assert!(body.contains("No firm at this address"), "{body}");
-    assert!(!body.contains("ACME Corporation"), "never a default firm");
+    let (app, _) = app_with_acme().await;
+    // Never a default firm.
+    let notice = "No firm at this address";
+    assert_404_page(&app, ("nope.localhost:8080", "/"), notice, false).await;
 }
 
 #[tokio::test]
 async fn another_domain_is_a_404() {
-    let app = spawn_app().await;
-    app.create_firm("acme", "ACME Corporation").await;
+    let (app, _) = app_with_acme().await;
     for host in [
         "evil.test",
         "acme.localhost.evil.test",
@@ -43,31 +43,16 @@ async fn another_domain_is_a_404() {
         "a.acme.localhost",
         "www.localhost",
     ] {
-        app.get(host, "/")
-            .await
-            .assert_status(StatusCode::NOT_FOUND);
+        app.page(host, "/", StatusCode::NOT_FOUND).await;
     }
 }
 
 #[tokio::test]
 async fn a_suspended_firm_is_a_403_page_with_its_name() {
-    let app = spawn_app().await;
-    let firm = app.create_firm("acme", "ACME Corporation").await;
-    app.get("acme.localhost", "/login")
-        .await
-        .assert_status_is_ok();
-    tenancy::set_tenant_status(
-        &app.state.services.db,
-        &firm.slug,
-        TenantStatus::Suspended,
-        chrono::Utc::now(),
-    )
-    .await
-    .unwrap();
-    app.state.services.resolver.invalidate_tenant(firm.id);
-    let response = app.get("acme.localhost", "/").await;
-    response.assert_status(StatusCode::FORBIDDEN);
-    let body = body(response).await;
+    let (app, firm) = app_with_acme().await;
+    app.page("acme.localhost", "/login", StatusCode::OK).await;
+    app.suspend(&firm).await;
+    let body = app.page("acme.localhost", "/", StatusCode::FORBIDDEN).await;
     assert!(body.contains("This portal is suspended"), "{body}");
     assert!(body.contains("ACME Corporation"), "{body}");
 }
@@ -76,16 +61,14 @@ async fn a_suspended_firm_is_a_403_page_with_its_name() {
 async fn the_platform_host_shows_the_landing_page() {
     let app = spawn_app().await;
     for host in ["localhost", "localhost:8080", "LOCALHOST."] {
-        let response = app.get(host, "/").await;
-        response.assert_status_is_ok();
-        assert_contains(response, "Secure client portals").await;
+        let page = app.page(host, "/", StatusCode::OK).await;
+        assert!(page.contains("Secure client portals"), "{host}: {page}");
     }
 }
 
 #[tokio::test]
 async fn hostile_hosts_are_bad_requests() {
-    let app = spawn_app().await;
-    app.create_firm("acme", "ACME Corporation").await;
+    let (app, _) = app_with_acme().await;
     let long_label = format!("{}.localhost", "a".repeat(300));
     for host in [
         "acme.localhost:8080:90",
@@ -96,9 +79,7 @@ async fn hostile_hosts_are_bad_requests() {
         "acme.localhost:99999",
         "acme..localhost",
     ] {
-        app.get(host, "/")
-            .await
-            .assert_status(StatusCode::BAD_REQUEST);
+        app.page(host, "/", StatusCode::BAD_REQUEST).await;
     }
     let non_ascii = HeaderValue::from_bytes("acmé.localhost".as_bytes()).unwrap();
     app.public
@@ -111,13 +92,9 @@ async fn hostile_hosts_are_bad_requests() {
 
 #[tokio::test]
 async fn two_host_headers_are_a_bad_request() {
-    let app = spawn_app().await;
-    app.create_firm("acme", "ACME Corporation").await;
-    app.public
-        .get("/")
-        .header("host", "acme.localhost")
-        .header("host", "evil.localhost")
-        .send()
+    let (app, _) = app_with_acme().await;
+    let hosts = [("host", "acme.localhost"), ("host", "evil.localhost")];
+    app.get_with("/", &hosts)
         .await
         .assert_status(StatusCode::BAD_REQUEST);
 }
@@ -125,65 +102,40 @@ async fn two_host_headers_are_a_bad_request() {
 #[tokio::test]
 async fn a_missing_host_is_a_bad_request() {
     let app = spawn_app().await;
-    app.public
-        .get("/")
-        .send()
+    app.get_with("/", &[])
         .await
         .assert_status(StatusCode::BAD_REQUEST);
 }
 
 #[tokio::test]
 async fn forwarded_host_headers_are_never_believed() {
-    let app = spawn_app().await;
-    app.create_firm("acme", "ACME Corporation").await;
-    let response = app
-        .public
-        .get("/")
-        .header("host", "nope.localhost")
-        .header("x-forwarded-host", "acme.localhost")
-        .header("forwarded", "host=acme.localhost")
-        .send()
-        .await;
+    let (app, _) = app_with_acme().await;
+    let headers = [
+        ("host", "nope.localhost"),
+        ("x-forwarded-host", "acme.localhost"),
+        ("forwarded", "host=acme.localhost"),
+    ];
+    let response = app.get_with("/", &headers).await;
     response.assert_status(StatusCode::NOT_FOUND);
 }
 
 #[tokio::test]
 async fn a_verified_custom_domain_serves_its_firm() {
-    let app = spawn_app().await;
-    let firm = app.create_firm("acme", "ACME Corporation").await;
-    let domain = tenancy::HostName::parse("portal.acme-tax.test").unwrap();
-    let base = app.state.settings.server.base_domain.clone();
-    tenancy::add_tenant_domain(
-        &app.state.services.db,
-        firm.id,
-        domain.clone(),
-        &base,
-        chrono::Utc::now(),
-    )
-    .await
-    .unwrap();
-    app.get("portal.acme-tax.test", "/")
-        .await
-        .assert_status(StatusCode::NOT_FOUND);
+    let (app, firm) = app_with_acme().await;
+    let domain = app.add_domain(&firm, "portal.acme-tax.test").await;
+    app.page("portal.acme-tax.test", "/", StatusCode::NOT_FOUND)
+        .await;
 
-    tenancy::mark_tenant_domain_verified(
-        &app.state.services.db,
-        firm.id,
-        &domain,
-        chrono::Utc::now(),
-    )
-    .await
-    .unwrap();
-    app.state.services.resolver.invalidate_tenant(firm.id);
-    let response = app.get("portal.acme-tax.test", "/login").await;
-    response.assert_status_is_ok();
-    assert_contains(response, "ACME Corporation").await;
+    app.verify_domain(&firm, &domain).await;
+    let page = app
+        .page("portal.acme-tax.test", "/login", StatusCode::OK)
+        .await;
+    assert!(page.contains("ACME Corporation"), "{page}");
 }
 
 #[tokio::test]
 async fn every_response_carries_the_security_headers() {
-    let app = spawn_app().await;
-    app.create_firm("acme", "ACME Corporation").await;
+    let (app, _) = app_with_acme().await;
     for (host, status) in [
         ("acme.localhost", 200),
         ("nope.localhost", 404),
@@ -191,7 +143,8 @@ async fn every_response_carries_the_security_headers() {
         ("localhost", 200),
     ] {
         let response = app.get(host, "/static/latchkey.css").await;
-        response.assert_status(StatusCode::from_u16(status).unwrap());
+        let expected = StatusCode::from_u16(status).unwrap();
+        assert_eq!(response.0.status(), expected, "{host}");
         let headers = response.0.headers();
         let csp = headers
             .get("content-security-policy")
@@ -212,8 +165,7 @@ async fn every_response_carries_the_security_headers() {
 
 #[tokio::test]
 async fn a_body_over_the_limit_is_a_413_page() {
-    let app = spawn_app().await;
-    app.create_firm("acme", "ACME Corporation").await;
+    let (app, _) = app_with_acme().await;
     let response = app
         .public
         .post("/login")
@@ -227,42 +179,33 @@ async fn a_body_over_the_limit_is_a_413_page() {
 
 #[tokio::test]
 async fn unknown_pages_of_a_firm_are_404_pages_in_its_branding() {
-    let app = spawn_app().await;
-    app.create_firm("acme", "ACME Corporation").await;
-    let response = app.get("acme.localhost", "/no/such/page").await;
-    response.assert_status(StatusCode::NOT_FOUND);
-    let body = body(response).await;
-    assert!(body.contains("Page not found"), "{body}");
-    assert!(body.contains("ACME Corporation"), "{body}");
+    let (app, _) = app_with_acme().await;
+    let page = ("acme.localhost", "/no/such/page");
+    assert_404_page(&app, page, "Page not found", true).await;
 }
 
 #[tokio::test]
 async fn the_stylesheets_are_served() {
-    let app = spawn_app().await;
-    app.create_firm("acme", "ACME Corporation").await;
+    let (app, _) = app_with_acme().await;
     let response = app.get("acme.localhost", "/static/latchkey.css").await;
     response.assert_status_is_ok();
     response.assert_content_type("text/css; charset=utf-8");
-    app.get("acme.localhost", "/branding.css")
-        .await
-        .assert_status_is_ok();
+    app.page("acme.localhost", "/branding.css", StatusCode::OK)
+        .await;
 }
 
 #[tokio::test]
 async fn the_development_mailbox_does_not_exist_outside_development() {
     let app = spawn_app().await;
-    app.get("localhost", "/_dev/mailbox")
-        .await
-        .assert_status(StatusCode::NOT_FOUND);
+    app.page("localhost", "/_dev/mailbox", StatusCode::NOT_FOUND)
+        .await;
 }
 
 #[tokio::test]
 async fn the_bench_ceiling_answers_only_when_configured() {
-    let app = spawn_app().await;
-    app.create_firm("acme", "ACME Corporation").await;
-    app.get("acme.localhost", "/_bench/ceiling")
-        .await
-        .assert_status(StatusCode::NOT_FOUND);
+    let (app, _) = app_with_acme().await;
+    app.page("acme.localhost", "/_bench/ceiling", StatusCode::NOT_FOUND)
+        .await;
 
     let bench = crate::helpers::spawn_app_with(&[("LATCHKEY__BENCH__CEILING_ROUTE", "true")]).await;
     bench.create_firm("acme", "ACME Corporation").await;
@@ -272,8 +215,5 @@ async fn the_bench_ceiling_answers_only_when_configured() {
         response.assert_status_is_ok();
         assert!(!response.0.headers().contains_key("x-request-id"));
     }
-    bench
-        .get("acme.localhost", "/login")
-        .await
-        .assert_status_is_ok();
+    bench.page("acme.localhost", "/login", StatusCode::OK).await;
 }

@@ -70,29 +70,16 @@ async fn ask_for_links(app: Arc<TestApp>) -> Failures {
     for n in 0..FORGOT_REQUESTS {
         // Known and unknown addresses alike.
         let email = format!("contact.{}.{}@client.test", n % STAFF_SESSIONS, n);
-        let forgot = firm
-            .post(
-                "/forgot-password",
-                &[
-                    ("email", email.as_str()),
-                    ("csrf_token", firm_token.as_str()),
-                ],
-            )
-            .await;
-        if forgot.0.status() != StatusCode::OK {
-            failures.push(format!("forgot {email}: {}", forgot.0.status()));
-        }
-        let find = platform
-            .post(
-                "/find-your-firm",
-                &[
-                    ("email", email.as_str()),
-                    ("csrf_token", platform_token.as_str()),
-                ],
-            )
-            .await;
-        if find.0.status() != StatusCode::OK {
-            failures.push(format!("find {email}: {}", find.0.status()));
+        let forms = [
+            ("forgot", &firm, "/forgot-password", &firm_token),
+            ("find", &platform, "/find-your-firm", &platform_token),
+        ];
+        for (form, browser, path, token) in forms {
+            let fields = [("email", email.as_str()), ("csrf_token", token.as_str())];
+            let answer = browser.post(path, &fields).await;
+            if answer.0.status() != StatusCode::OK {
+                failures.push(format!("{form} {email}: {}", answer.0.status()));
+            }
         }
     }
     failures

@@ -16,6 +16,8 @@ use crate::helpers::{Browser, TestApp, body, location, spawn_app, spawn_app_with
 const TOKEN: &str = "test-operator-token-0123456789abcdef";
 
 struct Answer {
+    /// The method and path asked, to name the case in assertions.
+    asked: String,
     status: StatusCode,
     content_type: String,
     www_authenticate: Option<String>,
@@ -62,6 +64,7 @@ async fn call_with(
         serde_json::from_str(&text).unwrap_or_else(|_| panic!("JSON from {path}: {text}"))
     };
     Answer {
+        asked: format!("{method} {path}"),
         status,
         content_type,
         www_authenticate,
@@ -73,57 +76,130 @@ async fn call(app: &TestApp, method: Method, path: &str, payload: Option<Value>)
     call_with(app, method, path, Some(TOKEN), payload).await
 }
 
+/// A call with the operator token and `payload` as its JSON body.
+async fn send(app: &TestApp, method: Method, path: &str, payload: Value) -> Answer {
+    call(app, method, path, Some(payload)).await
+}
+
+/// Claims the custom domain `domain` for the firm `slug`.
+async fn add_domain(app: &TestApp, slug: &str, domain: &str) -> Answer {
+    let path = format!("/api/v1/tenants/{slug}/domains");
+    send(app, Method::POST, &path, json!({ "domain": domain })).await
+}
+
+/// Makes `domain` the canonical domain of the firm `slug`.
+async fn set_canonical(app: &TestApp, slug: &str, domain: &str) -> Answer {
+    patch_firm(app, slug, json!({ "canonical_domain": domain })).await
+}
+
+/// Changes the firm `slug` by `payload`.
+async fn patch_firm(app: &TestApp, slug: &str, payload: Value) -> Answer {
+    send(
+        app,
+        Method::PATCH,
+        &format!("/api/v1/tenants/{slug}"),
+        payload,
+    )
+    .await
+}
+
+impl Answer {
+    /// Asserts the answer's status, showing its JSON if it is another.
+    fn expect(&self, status: StatusCode) -> &Value {
+        assert_eq!(self.status, status, "{}: {}", self.asked, self.json);
+        &self.json
+    }
+}
+
 /// Asserts an RFC 9457 problem with `status` and `code`.
 fn assert_problem(answer: &Answer, status: StatusCode, code: &str) {
-    assert_eq!(answer.status, status, "{}", answer.json);
+    assert_eq!(answer.status, status, "{}: {}", answer.asked, answer.json);
     assert_eq!(
         answer.content_type, "application/problem+json",
-        "{}",
+        "{}: {}",
+        answer.asked, answer.json
+    );
+    assert_eq!(
+        answer.json["status"],
+        status.as_u16(),
+        "{}: {}",
+        answer.asked,
         answer.json
     );
-    assert_eq!(answer.json["status"], status.as_u16(), "{}", answer.json);
-    assert_eq!(answer.json["code"], code, "{}", answer.json);
-    assert_eq!(answer.json["type"], "about:blank");
+    assert_eq!(
+        answer.json["code"], code,
+        "{}: {}",
+        answer.asked, answer.json
+    );
+    assert_eq!(answer.json["type"], "about:blank", "{}", answer.asked);
     assert!(
         answer.json["title"].as_str().is_some_and(|t| !t.is_empty())
             && answer.json["detail"]
                 .as_str()
                 .is_some_and(|d| !d.is_empty()),
-        "{}",
+        "{}: {}",
+        answer.asked,
         answer.json
     );
 }
 
+/// An app with the firm `slug` provisioned through the API.
+async fn with_firm(slug: &str) -> TestApp {
+    let app = spawn_app().await;
+    create(&app, slug).await;
+    app
+}
+
 async fn create(app: &TestApp, slug: &str) -> Answer {
-    call(
-        app,
-        Method::POST,
-        "/api/v1/tenants",
-        Some(json!({ "slug": slug, "name": format!("Firm {slug}"), "admin_email": format!("boss@{slug}.test") })),
-    )
-    .await
+    let payload = json!({
+        "slug": slug,
+        "name": format!("Firm {slug}"),
+        "admin_email": format!("boss@{slug}.test")
+    });
+    send(app, Method::POST, "/api/v1/tenants", payload).await
+}
+
+/// Every route about the firm `slug`, each with a body it takes.
+fn firm_routes(slug: &str) -> Vec<(Method, String, Option<Value>)> {
+    let firm = format!("/api/v1/tenants/{slug}");
+    let mut routes = vec![
+        (Method::PATCH, firm.clone(), Some(json!({ "name": "X" }))),
+        (Method::DELETE, firm.clone(), None),
+        (
+            Method::POST,
+            format!("{firm}/domains"),
+            Some(json!({ "domain": format!("portal.{slug}.test") })),
+        ),
+    ];
+    for (method, suffixes) in [
+        (Method::GET, &["", "/domains", "/audit", "/activity"][..]),
+        (Method::POST, &["/suspend", "/resume"][..]),
+    ] {
+        for suffix in suffixes {
+            routes.push((method.clone(), format!("{firm}{suffix}"), None));
+        }
+    }
+    routes
 }
 
 #[tokio::test]
 async fn a_missing_or_wrong_token_is_401_with_a_challenge() {
     let app = spawn_app().await;
-    let routes = [
-        (Method::GET, "/api/v1/tenants"),
-        (Method::POST, "/api/v1/tenants"),
-        (Method::GET, "/api/v1/tenants/acme"),
-        (Method::PATCH, "/api/v1/tenants/acme"),
-        (Method::DELETE, "/api/v1/tenants/acme"),
-        (Method::POST, "/api/v1/tenants/acme/suspend"),
-        (Method::POST, "/api/v1/tenants/acme/resume"),
-        (Method::POST, "/api/v1/tenants/acme/domains"),
-        (Method::GET, "/api/v1/outbox"),
-        (
-            Method::POST,
-            "/api/v1/outbox/0190a000-0000-7000-8000-000000000000/retry",
-        ),
-        (Method::GET, "/api/v1/no-such-route"),
+    let retry = "/api/v1/outbox/0190a000-0000-7000-8000-000000000000/retry";
+    let mut routes = vec![
+        (Method::GET, "/api/v1/tenants".to_owned()),
+        (Method::POST, "/api/v1/tenants".to_owned()),
+        (Method::GET, "/api/v1/outbox".to_owned()),
+        (Method::POST, retry.to_owned()),
+        (Method::GET, "/api/v1/no-such-route".to_owned()),
     ];
+    routes.extend(
+        firm_routes("acme")
+            .into_iter()
+            .map(|(method, path, _)| (method, path)),
+    );
     for (method, path) in routes {
+        let path = path.as_str();
         let missing = call_with(&app, method.clone(), path, None, Some(json!({}))).await;
         assert_problem(&missing, StatusCode::UNAUTHORIZED, "unauthorized");
         assert_eq!(
@@ -203,19 +279,19 @@ async fn the_spec_and_the_docs_are_served() {
 #[tokio::test]
 async fn provisioning_invites_the_admin_who_signs_in_at_the_subdomain() {
     let app = spawn_app().await;
-    let created = call(
+    let created = send(
         &app,
         Method::POST,
         "/api/v1/tenants",
-        Some(json!({
+        json!({
             "slug": "northwind",
             "name": "Northwind Accounting",
             "admin_email": "Grace@Northwind.test",
             "admin_name": "Grace Hopper"
-        })),
+        }),
     )
     .await;
-    assert_eq!(created.status, StatusCode::CREATED, "{}", created.json);
+    created.expect(StatusCode::CREATED);
     assert_eq!(created.json["slug"], "northwind");
     assert_eq!(created.json["status"], "active");
     assert_eq!(
@@ -280,7 +356,7 @@ async fn create_refuses_bad_input_with_422_and_a_taken_slug_with_409() {
             "invalid_request",
         ),
     ] {
-        let answer = call(&app, Method::POST, "/api/v1/tenants", Some(payload.clone())).await;
+        let answer = send(&app, Method::POST, "/api/v1/tenants", payload.clone()).await;
         assert_problem(&answer, StatusCode::UNPROCESSABLE_ENTITY, code);
     }
     // A reserved name is well formed, and taken by the platform.
@@ -344,28 +420,15 @@ async fn list_pages_by_slug_and_filters_by_status() {
 #[tokio::test]
 async fn unknown_firms_are_404_everywhere() {
     let app = spawn_app().await;
-    for (method, path, payload) in [
-        (Method::GET, "/api/v1/tenants/nobody", None),
-        (
-            Method::PATCH,
-            "/api/v1/tenants/nobody",
-            Some(json!({ "name": "X" })),
-        ),
-        (Method::DELETE, "/api/v1/tenants/nobody", None),
-        (Method::POST, "/api/v1/tenants/nobody/suspend", None),
-        (Method::POST, "/api/v1/tenants/nobody/resume", None),
-        (
-            Method::POST,
-            "/api/v1/tenants/nobody/domains",
-            Some(json!({ "domain": "portal.nobody.test" })),
-        ),
-        (Method::GET, "/api/v1/tenants/nobody/domains", None),
-        (Method::GET, "/api/v1/tenants/nobody/audit", None),
-        (Method::GET, "/api/v1/tenants/nobody/activity", None),
-        (Method::GET, "/api/v1/tenants/NOT%20A%20SLUG", None),
-        (Method::GET, "/api/v1/outbox?firm=nobody", None),
+    let mut routes = firm_routes("nobody");
+    for path in [
+        "/api/v1/tenants/NOT%20A%20SLUG",
+        "/api/v1/outbox?firm=nobody",
     ] {
-        let answer = call(&app, method.clone(), path, payload).await;
+        routes.push((Method::GET, path.to_owned(), None));
+    }
+    for (method, path, payload) in routes {
+        let answer = call(&app, method, &path, payload).await;
         assert_problem(&answer, StatusCode::NOT_FOUND, "unknown_firm");
     }
     let route = call(&app, Method::GET, "/api/v1/nothing-here", None).await;
@@ -374,8 +437,7 @@ async fn unknown_firms_are_404_everywhere() {
 
 #[tokio::test]
 async fn settings_are_checked_and_apply_to_the_firm() {
-    let app = spawn_app().await;
-    create(&app, "acme").await;
+    let app = with_firm("acme").await;
     for (settings, field) in [
         (json!({ "reset_link_minutes": 4 }), "reset_link_minutes"),
         (json!({ "reset_link_minutes": 1441 }), "reset_link_minutes"),
@@ -391,13 +453,7 @@ async fn settings_are_checked_and_apply_to_the_firm() {
             "accent_colour",
         ),
     ] {
-        let answer = call(
-            &app,
-            Method::PATCH,
-            "/api/v1/tenants/acme",
-            Some(json!({ "settings": settings })),
-        )
-        .await;
+        let answer = patch_firm(&app, "acme", json!({ "settings": settings })).await;
         assert_problem(&answer, StatusCode::UNPROCESSABLE_ENTITY, "invalid_setting");
         assert!(
             answer.json["detail"].as_str().unwrap().contains(field),
@@ -405,32 +461,26 @@ async fn settings_are_checked_and_apply_to_the_firm() {
             answer.json
         );
     }
-    let mode = call(
+    let mode = patch_firm(
         &app,
-        Method::PATCH,
-        "/api/v1/tenants/acme",
-        Some(json!({ "settings": { "reset_mode": "sideways" } })),
+        "acme",
+        json!({ "settings": { "reset_mode": "sideways" } }),
     )
     .await;
     assert_problem(&mode, StatusCode::UNPROCESSABLE_ENTITY, "invalid_request");
 
-    let changed = call(
-        &app,
-        Method::PATCH,
-        "/api/v1/tenants/acme",
-        Some(json!({
-            "name": "ACME Legal",
-            "settings": {
-                "reset_link_minutes": 30,
-                "reset_mode": "temporary_password",
-                "default_locale": "it",
-                "min_password_length": 12,
-                "branding": { "logo_url": "https://cdn.acme.test/logo.png", "accent_colour": "#0a7c55" }
-            }
-        })),
-    )
-    .await;
-    assert_eq!(changed.status, StatusCode::OK, "{}", changed.json);
+    let payload = json!({
+        "name": "ACME Legal",
+        "settings": {
+            "reset_link_minutes": 30,
+            "reset_mode": "temporary_password",
+            "default_locale": "it",
+            "min_password_length": 12,
+            "branding": { "logo_url": "https://cdn.acme.test/logo.png", "accent_colour": "#0a7c55" }
+        }
+    });
+    let changed = patch_firm(&app, "acme", payload).await;
+    changed.expect(StatusCode::OK);
     assert_eq!(changed.json["name"], "ACME Legal");
     let settings = &changed.json["settings"];
     assert_eq!(settings["reset_link_minutes"], 30);
@@ -445,13 +495,10 @@ async fn settings_are_checked_and_apply_to_the_firm() {
     assert!(body(page).await.contains("ACME Legal"));
 
     // null goes back to the platform's default; fields left out stay.
-    let reverted = call(
+    let reverted = patch_firm(
         &app,
-        Method::PATCH,
-        "/api/v1/tenants/acme",
-        Some(
-            json!({ "settings": { "reset_link_minutes": null, "branding": { "logo_url": null } } }),
-        ),
+        "acme",
+        json!({ "settings": { "reset_link_minutes": null, "branding": { "logo_url": null } } }),
     )
     .await;
     let settings = &reverted.json["settings"];
@@ -465,16 +512,12 @@ async fn settings_are_checked_and_apply_to_the_firm() {
 
 #[tokio::test]
 async fn suspend_and_resume_reach_the_firm_pages_at_once() {
-    let app = spawn_app().await;
-    create(&app, "acme").await;
-    app.get("acme.localhost", "/login")
-        .await
-        .assert_status_is_ok();
+    let app = with_firm("acme").await;
+    app.page("acme.localhost", "/login", StatusCode::OK).await;
     let suspended = call(&app, Method::POST, "/api/v1/tenants/acme/suspend", None).await;
     assert_eq!(suspended.json["status"], "suspended");
-    app.get("acme.localhost", "/login")
-        .await
-        .assert_status(StatusCode::FORBIDDEN);
+    app.page("acme.localhost", "/login", StatusCode::FORBIDDEN)
+        .await;
     // Suspending twice is not an error.
     assert_eq!(
         call(&app, Method::POST, "/api/v1/tenants/acme/suspend", None)
@@ -484,9 +527,7 @@ async fn suspend_and_resume_reach_the_firm_pages_at_once() {
     );
     let resumed = call(&app, Method::POST, "/api/v1/tenants/acme/resume", None).await;
     assert_eq!(resumed.json["status"], "active");
-    app.get("acme.localhost", "/login")
-        .await
-        .assert_status_is_ok();
+    app.page("acme.localhost", "/login", StatusCode::OK).await;
 }
 
 #[tokio::test]
@@ -519,43 +560,26 @@ async fn another_instance_sees_a_suspension_within_the_cache_ttl() {
 
 #[tokio::test]
 async fn delete_takes_the_firm_offline_and_purge_removes_all_its_data() {
-    let app = spawn_app().await;
-    create(&app, "acme").await;
+    let app = with_firm("acme").await;
     create(&app, "keeper").await;
     let acme = app.people_of(app.stored_firm("acme").await).await.tenant;
-    call(
-        &app,
-        Method::POST,
-        "/api/v1/tenants/acme/domains",
-        Some(json!({ "domain": "portal.acme.test" })),
-    )
-    .await;
+    add_domain(&app, "acme", "portal.acme.test").await;
 
     let deleted = call(&app, Method::DELETE, "/api/v1/tenants/acme", None).await;
-    assert_eq!(deleted.status, StatusCode::OK, "{}", deleted.json);
+    deleted.expect(StatusCode::OK);
     assert_eq!(deleted.json["status"], "deleted");
     assert!(deleted.json["purge_after"].is_string());
-    app.get("acme.localhost", "/login")
-        .await
-        .assert_status(StatusCode::NOT_FOUND);
+    app.page("acme.localhost", "/login", StatusCode::NOT_FOUND)
+        .await;
     for (method, path) in [
         (Method::POST, "/api/v1/tenants/acme/suspend"),
         (Method::POST, "/api/v1/tenants/acme/resume"),
     ] {
-        assert_problem(
-            &call(&app, method, path, None).await,
-            StatusCode::CONFLICT,
-            "firm_deleted",
-        );
+        let answer = call(&app, method, path, None).await;
+        assert_problem(&answer, StatusCode::CONFLICT, "firm_deleted");
     }
     assert_problem(
-        &call(
-            &app,
-            Method::PATCH,
-            "/api/v1/tenants/acme",
-            Some(json!({ "name": "Back" })),
-        )
-        .await,
+        &patch_firm(&app, "acme", json!({ "name": "Back" })).await,
         StatusCode::CONFLICT,
         "firm_deleted",
     );
@@ -579,11 +603,9 @@ async fn delete_takes_the_firm_offline_and_purge_removes_all_its_data() {
         0,
         "nothing of the firm is left"
     );
-    assert_problem(
-        &call(&app, Method::GET, "/api/v1/tenants/acme", None).await,
-        StatusCode::NOT_FOUND,
-        "unknown_firm",
-    );
+    let asked = "/api/v1/tenants/acme";
+    let answer = call(&app, Method::GET, asked, None).await;
+    assert_problem(&answer, StatusCode::NOT_FOUND, "unknown_firm");
     assert_eq!(
         call(&app, Method::GET, "/api/v1/tenants/keeper", None)
             .await
@@ -595,68 +617,47 @@ async fn delete_takes_the_firm_offline_and_purge_removes_all_its_data() {
     assert_eq!(create(&app, "acme").await.status, StatusCode::CREATED);
 }
 
-/// Rows that belong to a firm, across every table that has a `tenant_id`.
+/// Rows that belong to a firm, across every table that has a `tenant_id`, and the
+/// firm's own row.
 async fn count_rows_of(app: &TestApp, tenant: tenancy::TenantId) -> i64 {
     use sea_orm::{ConnectionTrait, Statement};
-    let db = &app.state.services.db;
+    let db = app.db();
     let backend = db.get_database_backend();
+    let placeholder = match backend {
+        sea_orm::DbBackend::Postgres => "$1",
+        _ => "?",
+    };
     let mut total = 0;
-    for table in [
-        "tenant_domains",
-        "staff_users",
-        "clients",
-        "contacts",
-        "sessions",
-        "outbox_messages",
-        "reset_tokens",
-        "reset_requests",
-        "audit_events",
-        "access_requests",
+    for (table, column) in [
+        ("tenant_domains", "tenant_id"),
+        ("staff_users", "tenant_id"),
+        ("clients", "tenant_id"),
+        ("contacts", "tenant_id"),
+        ("sessions", "tenant_id"),
+        ("outbox_messages", "tenant_id"),
+        ("reset_tokens", "tenant_id"),
+        ("reset_requests", "tenant_id"),
+        ("audit_events", "tenant_id"),
+        ("access_requests", "tenant_id"),
+        ("tenants", "id"),
     ] {
-        let sql = match backend {
-            sea_orm::DbBackend::Postgres => {
-                format!("SELECT COUNT(*) AS n FROM {table} WHERE tenant_id = $1")
-            }
-            _ => format!("SELECT COUNT(*) AS n FROM {table} WHERE tenant_id = ?"),
-        };
+        let sql = format!("SELECT COUNT(*) AS n FROM {table} WHERE {column} = {placeholder}");
+        let values = [tenant.as_uuid().into()];
         let row = db
-            .query_one_raw(Statement::from_sql_and_values(
-                backend,
-                sql,
-                [tenant.as_uuid().into()],
-            ))
+            .query_one_raw(Statement::from_sql_and_values(backend, sql, values))
             .await
             .unwrap()
             .unwrap();
         total += row.try_get::<i64>("", "n").unwrap();
     }
-    let tenants = db
-        .query_one_raw(Statement::from_sql_and_values(
-            backend,
-            match backend {
-                sea_orm::DbBackend::Postgres => "SELECT COUNT(*) AS n FROM tenants WHERE id = $1",
-                _ => "SELECT COUNT(*) AS n FROM tenants WHERE id = ?",
-            },
-            [tenant.as_uuid().into()],
-        ))
-        .await
-        .unwrap()
-        .unwrap();
-    total + tenants.try_get::<i64>("", "n").unwrap()
+    total
 }
 
 #[tokio::test]
 async fn a_custom_domain_serves_the_firm_once_verified_and_can_be_canonical() {
-    let app = spawn_app().await;
-    create(&app, "acme").await;
-    let added = call(
-        &app,
-        Method::POST,
-        "/api/v1/tenants/acme/domains",
-        Some(json!({ "domain": "Portal.ACME.test" })),
-    )
-    .await;
-    assert_eq!(added.status, StatusCode::CREATED, "{}", added.json);
+    let app = with_firm("acme").await;
+    let added = add_domain(&app, "acme", "Portal.ACME.test").await;
+    added.expect(StatusCode::CREATED);
     assert_eq!(added.json["domain"], "portal.acme.test");
     assert_eq!(added.json["verified"], false);
     assert_eq!(
@@ -667,50 +668,33 @@ async fn a_custom_domain_serves_the_firm_once_verified_and_can_be_canonical() {
     assert!(value.starts_with("latchkey-verification="));
 
     // Unverified: it serves nothing, and cannot be canonical.
-    app.get("portal.acme.test", "/login")
-        .await
-        .assert_status(StatusCode::NOT_FOUND);
+    app.page("portal.acme.test", "/login", StatusCode::NOT_FOUND)
+        .await;
     assert_problem(
-        &call(
-            &app,
-            Method::PATCH,
-            "/api/v1/tenants/acme",
-            Some(json!({ "canonical_domain": "portal.acme.test" })),
-        )
-        .await,
+        &set_canonical(&app, "acme", "portal.acme.test").await,
         StatusCode::CONFLICT,
         "domain_not_verified",
     );
     let verify = "/api/v1/tenants/acme/domains/portal.acme.test/verify";
-    assert_problem(
-        &call(&app, Method::POST, verify, None).await,
-        StatusCode::CONFLICT,
-        "domain_not_verified",
-    );
-    app.dns
-        .publish("_latchkey-challenge.portal.acme.test", "some other value");
-    assert_problem(
-        &call(&app, Method::POST, verify, None).await,
-        StatusCode::CONFLICT,
-        "domain_not_verified",
-    );
+    // Neither a missing record nor another value verifies it.
+    for record in [None, Some("some other value")] {
+        if let Some(other) = record {
+            app.dns
+                .publish("_latchkey-challenge.portal.acme.test", other);
+        }
+        let answer = call(&app, Method::POST, verify, None).await;
+        assert_eq!(answer.status, StatusCode::CONFLICT, "record {record:?}");
+        assert_problem(&answer, StatusCode::CONFLICT, "domain_not_verified");
+    }
 
     app.dns
         .publish("_latchkey-challenge.portal.acme.test", &value);
     let verified = call(&app, Method::POST, verify, None).await;
-    assert_eq!(verified.status, StatusCode::OK, "{}", verified.json);
+    verified.expect(StatusCode::OK);
     assert_eq!(verified.json["verified"], true);
-    app.get("portal.acme.test", "/login")
-        .await
-        .assert_status_is_ok();
+    app.page("portal.acme.test", "/login", StatusCode::OK).await;
 
-    let canonical = call(
-        &app,
-        Method::PATCH,
-        "/api/v1/tenants/acme",
-        Some(json!({ "canonical_domain": "portal.acme.test" })),
-    )
-    .await;
+    let canonical = set_canonical(&app, "acme", "portal.acme.test").await;
     assert_eq!(canonical.json["canonical_domain"], "portal.acme.test");
     assert_eq!(
         canonical.json["portal_url"],
@@ -720,25 +704,13 @@ async fn a_custom_domain_serves_the_firm_once_verified_and_can_be_canonical() {
     // Conflicts and bad domains.
     create(&app, "other").await;
     assert_problem(
-        &call(
-            &app,
-            Method::POST,
-            "/api/v1/tenants/other/domains",
-            Some(json!({ "domain": "portal.acme.test" })),
-        )
-        .await,
+        &add_domain(&app, "other", "portal.acme.test").await,
         StatusCode::CONFLICT,
         "domain_taken",
     );
     for platform in ["localhost", "acme.localhost"] {
         assert_problem(
-            &call(
-                &app,
-                Method::POST,
-                "/api/v1/tenants/other/domains",
-                Some(json!({ "domain": platform })),
-            )
-            .await,
+            &add_domain(&app, "other", platform).await,
             StatusCode::CONFLICT,
             "platform_domain",
         );
@@ -752,13 +724,7 @@ async fn a_custom_domain_serves_the_firm_once_verified_and_can_be_canonical() {
         too_long_to_verify.as_str(),
     ] {
         assert_problem(
-            &call(
-                &app,
-                Method::POST,
-                "/api/v1/tenants/other/domains",
-                Some(json!({ "domain": bad })),
-            )
-            .await,
+            &add_domain(&app, "other", bad).await,
             StatusCode::UNPROCESSABLE_ENTITY,
             "invalid_domain",
         );
@@ -766,27 +732,13 @@ async fn a_custom_domain_serves_the_firm_once_verified_and_can_be_canonical() {
     // A canonical domain the firm never claimed conflicts with the firm's state; the
     // firm itself, the URI, is there.
     assert_problem(
-        &call(
-            &app,
-            Method::PATCH,
-            "/api/v1/tenants/other",
-            Some(json!({ "canonical_domain": "portal.other.test" })),
-        )
-        .await,
+        &set_canonical(&app, "other", "portal.other.test").await,
         StatusCode::CONFLICT,
         "unknown_domain",
     );
-    assert_problem(
-        &call(
-            &app,
-            Method::POST,
-            "/api/v1/tenants/other/domains/not%20a%20domain/verify",
-            None,
-        )
-        .await,
-        StatusCode::NOT_FOUND,
-        "unknown_domain",
-    );
+    let asked = "/api/v1/tenants/other/domains/not%20a%20domain/verify";
+    let answer = call(&app, Method::POST, asked, None).await;
+    assert_problem(&answer, StatusCode::NOT_FOUND, "unknown_domain");
     let listed = call(&app, Method::GET, "/api/v1/tenants/acme/domains", None).await;
     assert_eq!(listed.json["domains"].as_array().unwrap().len(), 1);
 
@@ -799,29 +751,19 @@ async fn a_custom_domain_serves_the_firm_once_verified_and_can_be_canonical() {
     )
     .await;
     assert_eq!(removed.status, StatusCode::NO_CONTENT);
-    app.get("portal.acme.test", "/login")
-        .await
-        .assert_status(StatusCode::NOT_FOUND);
+    app.page("portal.acme.test", "/login", StatusCode::NOT_FOUND)
+        .await;
     let firm = call(&app, Method::GET, "/api/v1/tenants/acme", None).await;
     assert_eq!(firm.json["canonical_domain"], Value::Null);
     assert_eq!(firm.json["portal_url"], "http://acme.localhost/login");
-    assert_problem(
-        &call(
-            &app,
-            Method::DELETE,
-            "/api/v1/tenants/acme/domains/portal.acme.test",
-            None,
-        )
-        .await,
-        StatusCode::NOT_FOUND,
-        "unknown_domain",
-    );
+    let asked = "/api/v1/tenants/acme/domains/portal.acme.test";
+    let answer = call(&app, Method::DELETE, asked, None).await;
+    assert_problem(&answer, StatusCode::NOT_FOUND, "unknown_domain");
 }
 
 #[tokio::test]
 async fn dead_messages_are_listed_and_retried() {
-    let app = spawn_app().await;
-    create(&app, "acme").await;
+    let app = with_firm("acme").await;
     // The invitation fails for good: a transport that refuses everything.
     let worker = app.bare_delivery_worker(
         notification::Transport::smtp("smtp://127.0.0.1:9?tls=none").unwrap(),
@@ -830,7 +772,7 @@ async fn dead_messages_are_listed_and_retried() {
     worker.deliver_due().await.unwrap();
 
     let dead = call(&app, Method::GET, "/api/v1/outbox?status=dead", None).await;
-    assert_eq!(dead.status, StatusCode::OK, "{}", dead.json);
+    dead.expect(StatusCode::OK);
     let messages = dead.json["messages"].as_array().unwrap();
     assert_eq!(messages.len(), 1);
     let message = &messages[0];
@@ -873,56 +815,35 @@ async fn dead_messages_are_listed_and_retried() {
         None,
     )
     .await;
-    assert_eq!(retried.status, StatusCode::OK, "{}", retried.json);
+    retried.expect(StatusCode::OK);
     assert_eq!(retried.json["status"], "queued");
     assert_eq!(retried.json["kind"], "invitation");
     assert_eq!(retried.json["attempts"], 0);
     let new_id = retried.json["id"].as_str().unwrap().to_owned();
     assert_ne!(new_id, id, "a new message with a new link");
-    assert_problem(
-        &call(
-            &app,
-            Method::POST,
-            &format!("/api/v1/outbox/{id}/retry"),
-            None,
-        )
-        .await,
-        StatusCode::NOT_FOUND,
-        "unknown_message",
-    );
-    assert_problem(
-        &call(
-            &app,
-            Method::POST,
-            &format!("/api/v1/outbox/{new_id}/retry"),
-            None,
-        )
-        .await,
-        StatusCode::CONFLICT,
-        "message_not_dead",
-    );
-    assert_problem(
-        &call(
-            &app,
-            Method::POST,
-            "/api/v1/outbox/0190a000-0000-7000-8000-000000000000/retry",
-            None,
-        )
-        .await,
-        StatusCode::NOT_FOUND,
-        "unknown_message",
-    );
-    assert_problem(
-        &call(&app, Method::POST, "/api/v1/outbox/not-an-id/retry", None).await,
-        StatusCode::UNPROCESSABLE_ENTITY,
-        "invalid_request",
-    );
+    for (message, status, code) in [
+        (id.as_str(), StatusCode::NOT_FOUND, "unknown_message"),
+        (new_id.as_str(), StatusCode::CONFLICT, "message_not_dead"),
+        (
+            "0190a000-0000-7000-8000-000000000000",
+            StatusCode::NOT_FOUND,
+            "unknown_message",
+        ),
+        (
+            "not-an-id",
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_request",
+        ),
+    ] {
+        let retry = format!("/api/v1/outbox/{message}/retry");
+        let answer = call(&app, Method::POST, &retry, None).await;
+        assert_problem(&answer, status, code);
+    }
 }
 
 #[tokio::test]
 async fn audit_events_page_and_activity_counts_resets() {
-    let app = spawn_app().await;
-    create(&app, "acme").await;
+    let app = with_firm("acme").await;
     let firm = app.people_of(app.stored_firm("acme").await).await;
     let staff = app.signed_in_staff(&firm, StaffRole::Staff).await;
     let contact = &firm.contact;
@@ -936,7 +857,7 @@ async fn audit_events_page_and_activity_counts_resets() {
     }
 
     let activity = call(&app, Method::GET, "/api/v1/tenants/acme/activity", None).await;
-    assert_eq!(activity.status, StatusCode::OK, "{}", activity.json);
+    activity.expect(StatusCode::OK);
     assert_eq!(activity.json["resets_requested"], 3);
     assert_eq!(activity.json["resets_completed"], 0);
     assert_eq!(activity.json["resets_expired"], 0);
@@ -949,7 +870,7 @@ async fn audit_events_page_and_activity_counts_resets() {
     let mut path = "/api/v1/tenants/acme/audit?limit=2".to_owned();
     loop {
         let page = call(&app, Method::GET, &path, None).await;
-        assert_eq!(page.status, StatusCode::OK, "{}", page.json);
+        page.expect(StatusCode::OK);
         for event in page.json["events"].as_array().unwrap() {
             seen.push(event["id"].as_str().unwrap().to_owned());
             events.push(event.clone());
@@ -978,26 +899,15 @@ async fn audit_events_page_and_activity_counts_resets() {
 
 #[tokio::test]
 async fn a_deleted_firm_is_gone_from_its_uris_and_listed_until_the_purge() {
-    let app = spawn_app().await;
-    create(&app, "acme").await;
-    let added = call(
-        &app,
-        Method::POST,
-        "/api/v1/tenants/acme/domains",
-        Some(json!({ "domain": "portal.acme.test" })),
-    )
-    .await;
-    assert_eq!(added.status, StatusCode::CREATED, "{}", added.json);
+    let app = with_firm("acme").await;
+    let added = add_domain(&app, "acme", "portal.acme.test").await;
+    added.expect(StatusCode::CREATED);
     let deleted = call(&app, Method::DELETE, "/api/v1/tenants/acme", None).await;
-    assert_eq!(deleted.status, StatusCode::OK, "{}", deleted.json);
+    deleted.expect(StatusCode::OK);
 
-    for path in [
-        "/api/v1/tenants/acme",
-        "/api/v1/tenants/acme/domains",
-        "/api/v1/tenants/acme/audit",
-        "/api/v1/tenants/acme/activity",
-    ] {
-        let answer = call(&app, Method::GET, path, None).await;
+    for suffix in ["", "/domains", "/audit", "/activity"] {
+        let path = format!("/api/v1/tenants/acme{suffix}");
+        let answer = call(&app, Method::GET, &path, None).await;
         assert_problem(&answer, StatusCode::NOT_FOUND, "firm_deleted");
         assert!(
             answer.json["detail"]
@@ -1012,13 +922,12 @@ async fn a_deleted_firm_is_gone_from_its_uris_and_listed_until_the_purge() {
     assert!(listed.json["firms"][0]["purge_after"].is_string());
     // Deleting again changes nothing and says so alike.
     let again = call(&app, Method::DELETE, "/api/v1/tenants/acme", None).await;
-    assert_eq!(again.status, StatusCode::OK, "{}", again.json);
+    again.expect(StatusCode::OK);
 }
 
 #[tokio::test]
 async fn a_405_says_which_methods_the_route_takes() {
-    let app = spawn_app().await;
-    create(&app, "acme").await;
+    let app = with_firm("acme").await;
     for (request, allow) in [
         (
             app.admin.put("/api/v1/tenants/acme"),
@@ -1158,8 +1067,7 @@ async fn the_spec_declares_nulls_and_the_bounds_the_server_enforces() {
 
 #[tokio::test]
 async fn null_is_refused_where_the_spec_does_not_allow_it() {
-    let app = spawn_app().await;
-    create(&app, "acme").await;
+    let app = with_firm("acme").await;
     for payload in [
         json!({ "name": null }),
         json!({ "admin_email": null }),
@@ -1169,31 +1077,22 @@ async fn null_is_refused_where_the_spec_does_not_allow_it() {
         json!({ "settings": { "branding": null } }),
     ] {
         assert_problem(
-            &call(&app, Method::PATCH, "/api/v1/tenants/acme", Some(payload)).await,
+            &patch_firm(&app, "acme", payload).await,
             StatusCode::UNPROCESSABLE_ENTITY,
             "invalid_request",
         );
     }
     // Where null is documented, it restores the default.
-    let restored = call(
+    let restored = patch_firm(
         &app,
-        Method::PATCH,
-        "/api/v1/tenants/acme",
-        Some(
-            json!({ "settings": { "reset_link_minutes": null, "branding": { "logo_url": null } } }),
-        ),
+        "acme",
+        json!({ "settings": { "reset_link_minutes": null, "branding": { "logo_url": null } } }),
     )
     .await;
-    assert_eq!(restored.status, StatusCode::OK, "{}", restored.json);
+    restored.expect(StatusCode::OK);
     // The administrator's address is held to the same rules as at provisioning.
     assert_problem(
-        &call(
-            &app,
-            Method::PATCH,
-            "/api/v1/tenants/acme",
-            Some(json!({ "admin_email": ".a@example.com" })),
-        )
-        .await,
+        &patch_firm(&app, "acme", json!({ "admin_email": ".a@example.com" })).await,
         StatusCode::UNPROCESSABLE_ENTITY,
         "invalid_email",
     );
@@ -1207,16 +1106,15 @@ async fn any_slug_shaped_cursor_pages_and_others_are_refused() {
     }
     // `www` is reserved, so no firm has it, but the firms after it are well defined.
     let page = call(&app, Method::GET, "/api/v1/tenants?after=www", None).await;
-    assert_eq!(page.status, StatusCode::OK, "{}", page.json);
-    assert_eq!(page.json["firms"][0]["slug"], "zulu");
+    assert_eq!(page.expect(StatusCode::OK)["firms"][0]["slug"], "zulu");
+    let refused = call(
+        &app,
+        Method::GET,
+        "/api/v1/tenants?after=Not%20a%20slug",
+        None,
+    );
     assert_problem(
-        &call(
-            &app,
-            Method::GET,
-            "/api/v1/tenants?after=Not%20a%20slug",
-            None,
-        )
-        .await,
+        &refused.await,
         StatusCode::UNPROCESSABLE_ENTITY,
         "invalid_cursor",
     );
@@ -1228,15 +1126,8 @@ async fn any_slug_shaped_cursor_pages_and_others_are_refused() {
 /// nothing.
 #[tokio::test]
 async fn a_custom_domain_whose_record_is_gone_lapses() {
-    let app = spawn_app().await;
-    create(&app, "acme").await;
-    let added = call(
-        &app,
-        Method::POST,
-        "/api/v1/tenants/acme/domains",
-        Some(json!({ "domain": "portal.acme.test" })),
-    )
-    .await;
+    let app = with_firm("acme").await;
+    let added = add_domain(&app, "acme", "portal.acme.test").await;
     let value = added.json["txt_record_value"].as_str().unwrap().to_owned();
     let record = "_latchkey-challenge.portal.acme.test";
     app.dns.publish(record, &value);
@@ -1245,22 +1136,14 @@ async fn a_custom_domain_whose_record_is_gone_lapses() {
         call(&app, Method::POST, verify, None).await.status,
         StatusCode::OK
     );
-    let canonical = call(
-        &app,
-        Method::PATCH,
-        "/api/v1/tenants/acme",
-        Some(json!({ "canonical_domain": "portal.acme.test" })),
-    )
-    .await;
+    let canonical = set_canonical(&app, "acme", "portal.acme.test").await;
     assert_eq!(canonical.json["canonical_domain"], "portal.acme.test");
 
     // Still in place a day later: confirmed, nothing changes.
     let tomorrow = Utc::now() + chrono::Duration::hours(25);
     let checked = app.reverify_domains(tomorrow).await;
     assert_eq!((checked.confirmed, checked.lapsed), (1, 0));
-    app.get("portal.acme.test", "/login")
-        .await
-        .assert_status_is_ok();
+    app.page("portal.acme.test", "/login", StatusCode::OK).await;
     // Just confirmed: not due again for a day.
     let again = app.reverify_domains(tomorrow).await;
     assert_eq!(again, Reverified::default());
@@ -1270,9 +1153,8 @@ async fn a_custom_domain_whose_record_is_gone_lapses() {
     let later = tomorrow + chrono::Duration::hours(25);
     let checked = app.reverify_domains(later).await;
     assert_eq!((checked.confirmed, checked.lapsed), (0, 1));
-    app.get("portal.acme.test", "/login")
-        .await
-        .assert_status(StatusCode::NOT_FOUND);
+    app.page("portal.acme.test", "/login", StatusCode::NOT_FOUND)
+        .await;
     let firm = call(&app, Method::GET, "/api/v1/tenants/acme", None).await;
     assert!(firm.json["canonical_domain"].is_null(), "{}", firm.json);
     assert_eq!(
@@ -1293,12 +1175,8 @@ async fn a_custom_domain_whose_record_is_gone_lapses() {
         StatusCode::OK
     );
     app.dns.publish(record, "gone");
-    assert_problem(
-        &call(&app, Method::POST, verify, None).await,
-        StatusCode::CONFLICT,
-        "domain_not_verified",
-    );
-    app.get("portal.acme.test", "/login")
-        .await
-        .assert_status(StatusCode::NOT_FOUND);
+    let answer = call(&app, Method::POST, verify, None).await;
+    assert_problem(&answer, StatusCode::CONFLICT, "domain_not_verified");
+    app.page("portal.acme.test", "/login", StatusCode::NOT_FOUND)
+        .await;
 }

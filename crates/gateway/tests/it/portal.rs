@@ -2,19 +2,25 @@
 
 use identity::StaffRole;
 use poem::http::StatusCode;
+use poem::test::TestResponse;
 
-use crate::fixture::{CONTACT_PASSWORD, STAFF_PASSWORD};
-use crate::helpers::{Browser, body, join_all, location, spawn_app, spawn_app_with};
+use crate::fixture::{CONTACT_PASSWORD, STAFF_PASSWORD, app_with_admin};
+use crate::helpers::{Browser, body, join_all, location, spawn_app_with};
+
+/// Fills in the staff's new-contact form at `form` with a name, email and locale.
+async fn add_contact(browser: &Browser<'_>, form: &str, fields: [&str; 3]) -> TestResponse {
+    let [name, email, locale] = fields;
+    let fields = [("name", name), ("email", email), ("locale", locale)];
+    browser.fill_in(form, &fields).await
+}
 
 #[tokio::test]
 async fn staff_walk_from_sign_in_to_the_reset_password_buttons() {
-    let app = spawn_app().await;
-    let client = app.firm_with_admin("acme").await.client;
-    let browser = Browser::new(&app, "acme.localhost");
+    let (app, acme) = app_with_admin("acme").await;
+    let client = &acme.client;
+    let browser = acme.browser(&app);
 
-    let login = browser.get("/staff/login").await;
-    login.assert_status_is_ok();
-    let html = body(login).await;
+    let html = browser.page("/staff/login", StatusCode::OK).await;
     assert!(
         html.contains("Sign in") && html.contains("acme firm"),
         "{html}"
@@ -28,18 +34,14 @@ async fn staff_walk_from_sign_in_to_the_reset_password_buttons() {
     let cookie = browser.cookie("latchkey_staff").expect("a session cookie");
     assert_eq!(cookie.len(), 64);
 
-    let workspaces = body(browser.get("/staff/workspaces").await).await;
+    let workspaces = browser.text("/staff/workspaces").await;
     for text in ["All workspaces", "Client Settings", "John A. Teague"] {
         assert!(workspaces.contains(text), "{text} in {workspaces}");
     }
-    let clients = body(browser.get("/staff/clients").await).await;
+    let clients = browser.text("/staff/clients").await;
     assert!(clients.contains("All Firm Clients"));
     assert!(clients.contains(&format!("/staff/clients/{}/contacts", client.id)));
-    let contacts = browser
-        .get(&format!("/staff/clients/{}/contacts", client.id))
-        .await;
-    contacts.assert_status_is_ok();
-    let contacts = body(contacts).await;
+    let contacts = browser.page(&acme.contacts_page(), StatusCode::OK).await;
     for text in [
         "Contacts",
         "Body Boom",
@@ -54,9 +56,8 @@ async fn staff_walk_from_sign_in_to_the_reset_password_buttons() {
 
 #[tokio::test]
 async fn the_session_cookie_is_host_only_and_http_only() {
-    let app = spawn_app().await;
-    app.firm_with_admin("acme").await;
-    let browser = Browser::new(&app, "acme.localhost");
+    let (app, acme) = app_with_admin("acme").await;
+    let browser = acme.browser(&app);
     let token = browser.csrf_token("/staff/login").await;
     let response = browser
         .post(
@@ -88,9 +89,8 @@ async fn the_session_cookie_is_host_only_and_http_only() {
 
 #[tokio::test]
 async fn a_wrong_password_and_an_unknown_email_get_the_same_answer() {
-    let app = spawn_app().await;
-    app.firm_with_admin("acme").await;
-    let browser = Browser::new(&app, "acme.localhost");
+    let (app, acme) = app_with_admin("acme").await;
+    let browser = acme.browser(&app);
     let wrong = browser
         .sign_in_staff("admin@acme.test", "not the password")
         .await;
@@ -105,16 +105,15 @@ async fn a_wrong_password_and_an_unknown_email_get_the_same_answer() {
     assert!(unknown.contains("Email or password is incorrect"));
     assert!(browser.cookie("latchkey_staff").is_none());
     browser
-        .get("/staff/workspaces")
-        .await
-        .assert_status(StatusCode::SEE_OTHER);
+        .page("/staff/workspaces", StatusCode::SEE_OTHER)
+        .await;
 }
 
 #[tokio::test]
 async fn signed_out_staff_are_sent_to_sign_in() {
-    let app = spawn_app().await;
-    let client = app.firm_with_admin("acme").await.client;
-    let browser = Browser::new(&app, "acme.localhost");
+    let (app, acme) = app_with_admin("acme").await;
+    let client = &acme.client;
+    let browser = acme.browser(&app);
     for path in [
         "/staff/workspaces".to_owned(),
         "/staff/clients".to_owned(),
@@ -135,9 +134,8 @@ async fn signed_out_staff_are_sent_to_sign_in() {
 
 #[tokio::test]
 async fn forms_without_the_csrf_token_are_refused() {
-    let app = spawn_app().await;
-    app.firm_with_admin("acme").await;
-    let browser = Browser::new(&app, "acme.localhost");
+    let (app, acme) = app_with_admin("acme").await;
+    let browser = acme.browser(&app);
     browser.get("/staff/login").await;
     let fields = [("email", "admin@acme.test"), ("password", STAFF_PASSWORD)];
     let response = browser.post("/staff/login", &fields).await;
@@ -159,9 +157,8 @@ async fn forms_without_the_csrf_token_are_refused() {
 
 #[tokio::test]
 async fn repeated_failures_are_limited_per_email_with_retry_after() {
-    let app = spawn_app().await;
-    app.firm_with_admin("acme").await;
-    let browser = Browser::new(&app, "acme.localhost");
+    let (app, acme) = app_with_admin("acme").await;
+    let browser = acme.browser(&app);
     for _ in 0..5 {
         browser
             .sign_in_staff("admin@acme.test", "wrong password")
@@ -186,42 +183,44 @@ async fn repeated_failures_are_limited_per_email_with_retry_after() {
     assert!((1..=2 * 900).contains(&retry_after), "{retry_after}");
     assert!(body(limited).await.contains("Too many attempts"));
     // The limit is per email: the contact of the same firm is not affected.
-    let response = browser
+    browser
         .sign_in_contact("body.boom@acme.test", CONTACT_PASSWORD)
-        .await;
-    response.assert_status(StatusCode::SEE_OTHER);
+        .await
+        .assert_status(StatusCode::SEE_OTHER);
 }
 
 #[tokio::test]
 async fn the_limit_holds_in_the_database_not_in_one_process() {
-    let app = spawn_app().await;
-    let firm = app.firm_with_admin("acme").await.tenant;
+    let (app, acme) = app_with_admin("acme").await;
     // The in-process client has no address: its failures count as `unknown`'s.
-    let bucket = format!("sign-in:pair:{}:staff:admin@acme.test:unknown", firm.id);
+    let bucket = format!(
+        "sign-in:pair:{}:staff:admin@acme.test:unknown",
+        acme.tenant.id
+    );
     // Five failures counted by another instance: only the database knows.
+    let window = chrono::Duration::minutes(15);
     identity::hit_buckets(
-        &app.state.services.db,
+        app.db(),
         &[(bucket.as_str(), 5)],
-        chrono::Duration::minutes(15),
+        window,
         chrono::Utc::now(),
     )
     .await
     .unwrap();
-    let browser = Browser::new(&app, "acme.localhost");
-    browser
+    let refused = acme
+        .browser(&app)
         .sign_in_staff("admin@acme.test", STAFF_PASSWORD)
-        .await
-        .assert_status(StatusCode::TOO_MANY_REQUESTS);
+        .await;
+    refused.assert_status(StatusCode::TOO_MANY_REQUESTS);
 }
 
 #[tokio::test]
 async fn another_firms_session_is_signed_out_and_its_ids_do_not_exist() {
-    let app = spawn_app().await;
-    let acme = app.firm_with_admin("acme").await;
-    let (acme_client, acme_contact) = (acme.client, acme.contact);
+    let (app, acme) = app_with_admin("acme").await;
     app.firm_with_admin("globex").await;
 
-    let acme = Browser::new(&app, "acme.localhost");
+    let (acme_client, acme_contact) = (&acme.client, &acme.contact);
+    let acme = acme.browser(&app);
     acme.sign_in_staff("admin@acme.test", STAFF_PASSWORD)
         .await
         .assert_status(StatusCode::SEE_OTHER);
@@ -259,48 +258,33 @@ async fn another_firms_session_is_signed_out_and_its_ids_do_not_exist() {
         strip(&absent),
         "another firm's id reads exactly like a missing one"
     );
-    let edit = globex
-        .get(&format!(
-            "/staff/clients/{}/contacts/{}/edit",
-            acme_client.id, acme_contact.id
-        ))
-        .await;
-    edit.assert_status(StatusCode::NOT_FOUND);
-    globex
-        .get("/staff/clients/not-a-uuid/contacts")
-        .await
-        .assert_status(StatusCode::NOT_FOUND);
+    let edit = format!(
+        "/staff/clients/{}/contacts/{}/edit",
+        acme_client.id, acme_contact.id
+    );
+    for path in [edit.as_str(), "/staff/clients/not-a-uuid/contacts"] {
+        globex.page(path, StatusCode::NOT_FOUND).await;
+    }
 }
 
 #[tokio::test]
 async fn admins_add_clients_and_contacts_with_validation() {
-    let app = spawn_app().await;
-    app.firm_with_admin("acme").await;
-    let browser = Browser::new(&app, "acme.localhost");
-    browser
-        .sign_in_staff("admin@acme.test", STAFF_PASSWORD)
-        .await;
+    let (app, acme) = app_with_admin("acme").await;
+    let browser = app.staff_browser(&acme.host(), "admin@acme.test").await;
 
     let empty = browser
-        .submit(
-            "/staff/clients/new",
-            "/staff/clients/new",
-            &[("name", "   ")],
-        )
+        .fill_in("/staff/clients/new", &[("name", "   ")])
         .await;
     empty.assert_status(StatusCode::UNPROCESSABLE_ENTITY);
     let created = browser
-        .submit(
-            "/staff/clients/new",
-            "/staff/clients/new",
-            &[("name", "Wayne <Enterprises>")],
-        )
+        .fill_in("/staff/clients/new", &[("name", "Wayne <Enterprises>")])
         .await;
     created.assert_status(StatusCode::SEE_OTHER);
     let contacts_page = location(&created);
     let client_path = contacts_page.trim_end_matches("/contacts").to_owned();
     assert!(
-        body(browser.get(&contacts_page).await)
+        browser
+            .text(&contacts_page)
             .await
             .contains("Wayne &lt;Enterprises&gt;")
     );
@@ -308,111 +292,85 @@ async fn admins_add_clients_and_contacts_with_validation() {
     let new_contact = format!("{client_path}/contacts/new");
     // ".a@example.com" passed a lax parser but not lettre, which sends our email.
     for address in ["not-an-email", ".a@example.com", "a..b@example.com"] {
-        let bad = browser
-            .submit(
-                &new_contact,
-                &new_contact,
-                &[("name", "Bruce"), ("email", address), ("locale", "en")],
-            )
-            .await;
+        let bad = add_contact(&browser, &new_contact, ["Bruce", address, "en"]).await;
         bad.assert_status(StatusCode::UNPROCESSABLE_ENTITY);
         assert!(
             body(bad).await.contains("Enter an email address"),
             "{address}"
         );
     }
-    let good = browser
-        .submit(
-            &new_contact,
-            &new_contact,
-            &[
-                ("name", "Bruce Wayne"),
-                ("email", "Bruce@Wayne.test"),
-                ("locale", "it"),
-            ],
-        )
-        .await;
+    let fields = ["Bruce Wayne", "Bruce@Wayne.test", "it"];
+    let good = add_contact(&browser, &new_contact, fields).await;
     good.assert_status(StatusCode::SEE_OTHER);
-    let listed = body(browser.get(&contacts_page).await).await;
+    let listed = browser.text(&contacts_page).await;
     assert!(
         listed.contains("bruce@wayne.test") && listed.contains("invited"),
         "{listed}"
     );
-    let duplicate = browser
-        .submit(
-            &new_contact,
-            &new_contact,
-            &[
-                ("name", "Other"),
-                ("email", "bruce@wayne.test"),
-                ("locale", "en"),
-            ],
-        )
-        .await;
+    let fields = ["Other", "bruce@wayne.test", "en"];
+    let duplicate = add_contact(&browser, &new_contact, fields).await;
     duplicate.assert_status(StatusCode::UNPROCESSABLE_ENTITY);
     assert!(body(duplicate).await.contains("already exists"));
 }
 
 #[tokio::test]
 async fn plain_staff_cannot_use_admin_forms() {
-    let app = spawn_app().await;
-    let firm = app.firm_with_admin("acme").await.tenant;
-    app.create_staff(&firm, "clerk@acme.test", STAFF_PASSWORD, StaffRole::Staff)
-        .await;
-    let browser = Browser::new(&app, "acme.localhost");
+    let (app, acme) = app_with_admin("acme").await;
+    app.create_staff(
+        &acme.tenant,
+        "clerk@acme.test",
+        STAFF_PASSWORD,
+        StaffRole::Staff,
+    )
+    .await;
+    let browser = acme.browser(&app);
     browser
         .sign_in_staff("clerk@acme.test", STAFF_PASSWORD)
         .await
         .assert_status(StatusCode::SEE_OTHER);
-    browser.get("/staff/workspaces").await.assert_status_is_ok();
+    browser.page("/staff/workspaces", StatusCode::OK).await;
     browser
-        .get("/staff/clients/new")
-        .await
-        .assert_status(StatusCode::FORBIDDEN);
-    browser
-        .get("/staff/team")
-        .await
-        .assert_status(StatusCode::FORBIDDEN);
+        .page("/staff/clients/new", StatusCode::FORBIDDEN)
+        .await;
+    browser.page("/staff/team", StatusCode::FORBIDDEN).await;
 }
 
 #[tokio::test]
 async fn clients_are_searched_and_paged() {
-    let app = spawn_app().await;
-    let firm = app.firm_with_admin("acme").await.tenant;
+    let (app, acme) = app_with_admin("acme").await;
     for index in 0..120 {
-        app.create_client(&firm, &format!("Client {index:03}"))
+        app.create_client(&acme.tenant, &format!("Client {index:03}"))
             .await;
     }
-    let browser = Browser::new(&app, "acme.localhost");
+    let browser = acme.browser(&app);
     browser
         .sign_in_staff("admin@acme.test", STAFF_PASSWORD)
         .await;
-    let first = body(browser.get("/staff/clients").await).await;
+    let first = browser.text("/staff/clients").await;
     assert!(first.contains("Page 1 of 3"), "{first}");
     assert!(first.contains("121 clients"));
-    let third = body(browser.get("/staff/clients?page=3").await).await;
+    let third = browser.text("/staff/clients?page=3").await;
     assert!(third.contains("John A. Teague"));
     // Past the end, even past what the offset could hold: the last page.
-    let beyond = body(
-        browser
-            .get("/staff/clients?page=18446744073709551615")
-            .await,
-    )
-    .await;
+    let beyond = browser
+        .text("/staff/clients?page=18446744073709551615")
+        .await;
     assert!(beyond.contains("Page 3 of 3") && beyond.contains("John A. Teague"));
     for nonsense in ["18446744073709551616", "-1", "two"] {
         browser
-            .get(&format!("/staff/clients?page={nonsense}"))
-            .await
-            .assert_status(StatusCode::BAD_REQUEST);
+            .page(
+                &format!("/staff/clients?page={nonsense}"),
+                StatusCode::BAD_REQUEST,
+            )
+            .await;
     }
-    let found = body(browser.get("/staff/clients?q=client%2011").await).await;
+    let found = browser.text("/staff/clients?q=client%2011").await;
     assert!(
         found.contains("Client 110")
             && found.contains("Client 119")
             && !found.contains("Client 120")
     );
-    let percent = body(browser.get("/staff/clients?q=%25").await).await;
+    let percent = browser.text("/staff/clients?q=%25").await;
     assert!(
         percent.contains("0 clients"),
         "a % matches itself, not everything"
@@ -421,12 +379,11 @@ async fn clients_are_searched_and_paged() {
 
 #[tokio::test]
 async fn contacts_sign_in_and_see_their_portal() {
-    let app = spawn_app().await;
-    app.firm_with_admin("acme").await;
-    let browser = Browser::new(&app, "acme.localhost");
+    let (app, acme) = app_with_admin("acme").await;
+    let browser = acme.browser(&app);
     let response = browser.get("/").await;
     assert_eq!(location(&response), "/login");
-    let login = body(browser.get("/login").await).await;
+    let login = browser.text("/login").await;
     for text in [
         "Sign in",
         "Forgot your password?",
@@ -446,14 +403,14 @@ async fn contacts_sign_in_and_see_their_portal() {
         .sign_in_contact("BODY.BOOM@acme.test", CONTACT_PASSWORD)
         .await;
     assert_eq!(location(&response), "/");
-    let home = body(browser.get("/").await).await;
+    let home = browser.text("/").await;
     assert!(
         home.contains("Welcome, Body Boom") && home.contains("John A. Teague"),
         "{home}"
     );
     // A contact session is not a staff session.
     assert_eq!(
-        location(&browser.get("/staff/workspaces").await),
+        browser.redirect_of("/staff/workspaces").await,
         "/staff/login"
     );
 
@@ -462,13 +419,12 @@ async fn contacts_sign_in_and_see_their_portal() {
         .post("/logout", &[("csrf_token", &token)])
         .await
         .assert_status(StatusCode::SEE_OTHER);
-    assert_eq!(location(&browser.get("/").await), "/login");
+    assert_eq!(browser.redirect_of("/").await, "/login");
 }
 
 #[tokio::test]
 async fn changing_the_password_ends_the_other_sessions() {
-    let app = spawn_app().await;
-    let firm = app.firm_with_admin("acme").await;
+    let (app, firm) = app_with_admin("acme").await;
     let contact = &firm.contact;
     identity::set_contact_password(
         &app.state.services.db,
@@ -485,8 +441,8 @@ async fn changing_the_password_ends_the_other_sessions() {
     )
     .await
     .unwrap();
-    let laptop = Browser::new(&app, "acme.localhost");
-    let phone = Browser::new(&app, "acme.localhost");
+    let laptop = firm.browser(&app);
+    let phone = firm.browser(&app);
     for browser in [&laptop, &phone] {
         let response = browser
             .sign_in_contact("body.boom@acme.test", CONTACT_PASSWORD)
@@ -497,11 +453,10 @@ async fn changing_the_password_ends_the_other_sessions() {
             "must change first"
         );
     }
-    assert_eq!(location(&laptop.get("/").await), "/account/password");
+    assert_eq!(laptop.redirect_of("/").await, "/account/password");
 
     let weak = laptop
-        .submit(
-            "/account/password",
+        .fill_in(
             "/account/password",
             &[
                 ("password", CONTACT_PASSWORD),
@@ -514,8 +469,7 @@ async fn changing_the_password_ends_the_other_sessions() {
     assert!(body(weak).await.contains("too common"));
 
     let changed = laptop
-        .submit(
-            "/account/password",
+        .fill_in(
             "/account/password",
             &[
                 ("password", CONTACT_PASSWORD),
@@ -525,13 +479,9 @@ async fn changing_the_password_ends_the_other_sessions() {
         )
         .await;
     assert_eq!(location(&changed), "/?notice=password-updated");
-    assert!(
-        body(laptop.get("/").await)
-            .await
-            .contains("Welcome, Body Boom")
-    );
+    assert!(laptop.text("/").await.contains("Welcome, Body Boom"));
     assert_eq!(
-        location(&phone.get("/").await),
+        phone.redirect_of("/").await,
         "/login",
         "the other session ended"
     );
@@ -550,10 +500,10 @@ async fn a_flood_of_sign_ins_leaves_health_and_pages_responsive() {
         ])
         .await,
     );
-    app.firm_with_admin("acme").await;
+    let acme = app.firm_with_admin("acme").await;
     let csrf_cookie = {
-        let browser = Browser::new(&app, "acme.localhost");
-        let html = body(browser.get("/staff/login").await).await;
+        let browser = acme.browser(&app);
+        let html = browser.text("/staff/login").await;
         (
             browser.cookie("latchkey_csrf").unwrap(),
             crate::helpers::csrf_token_in(&html),
@@ -562,7 +512,7 @@ async fn a_flood_of_sign_ins_leaves_health_and_pages_responsive() {
     // One sign-in costs one password hash: the unit the flood is measured in.
     let mut sign_ins = Vec::new();
     for _ in 0..5 {
-        let browser = Browser::new(&app, "acme.localhost");
+        let browser = acme.browser(&app);
         let started = std::time::Instant::now();
         browser
             .sign_in_staff("admin@acme.test", "some wrong password")
@@ -600,9 +550,7 @@ async fn a_flood_of_sign_ins_leaves_health_and_pages_responsive() {
     for _ in 0..10 {
         let started = std::time::Instant::now();
         app.admin.get("/healthz").send().await.assert_status_is_ok();
-        app.get("acme.localhost", "/login")
-            .await
-            .assert_status_is_ok();
+        app.page("acme.localhost", "/login", StatusCode::OK).await;
         slowest = slowest.max(started.elapsed());
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
@@ -629,9 +577,8 @@ async fn a_flood_of_sign_ins_leaves_health_and_pages_responsive() {
 /// OWASP: a stranger's wrong guesses from elsewhere never lock the owner out.
 #[tokio::test]
 async fn failures_lock_out_the_guessing_address_not_the_account() {
-    let app = spawn_app().await;
-    app.firm_with_admin("acme").await;
-    let stranger = Browser::from_address(&app, "acme.localhost", "198.51.100.7");
+    let (app, acme) = app_with_admin("acme").await;
+    let stranger = Browser::from_address(&app, &acme.host(), "198.51.100.7");
     for _ in 0..5 {
         stranger
             .sign_in_staff("admin@acme.test", "wrong password")
@@ -643,7 +590,7 @@ async fn failures_lock_out_the_guessing_address_not_the_account() {
         .await
         .assert_status(StatusCode::TOO_MANY_REQUESTS);
     // Another machine of the stranger's /64 is the same client; IPv4 is per address.
-    let owner = Browser::from_address(&app, "acme.localhost", "203.0.113.20");
+    let owner = Browser::from_address(&app, &acme.host(), "203.0.113.20");
     let signed_in = owner.sign_in_staff("admin@acme.test", STAFF_PASSWORD).await;
     signed_in.assert_status(StatusCode::SEE_OTHER);
     assert_eq!(location(&signed_in), "/staff/workspaces");
@@ -651,8 +598,7 @@ async fn failures_lock_out_the_guessing_address_not_the_account() {
 
 #[tokio::test]
 async fn an_ipv6_client_is_limited_by_its_64() {
-    let app = spawn_app().await;
-    app.firm_with_admin("acme").await;
+    let (app, acme) = app_with_admin("acme").await;
     for host_part in 1..=5 {
         Browser::from_address(
             &app,
@@ -663,23 +609,24 @@ async fn an_ipv6_client_is_limited_by_its_64() {
         .await
         .assert_status_is_ok();
     }
-    Browser::from_address(&app, "acme.localhost", "2001:db8:7:7:ffff::1")
-        .sign_in_staff("admin@acme.test", STAFF_PASSWORD)
-        .await
-        .assert_status(StatusCode::TOO_MANY_REQUESTS);
-    Browser::from_address(&app, "acme.localhost", "2001:db8:7:8::1")
-        .sign_in_staff("admin@acme.test", STAFF_PASSWORD)
-        .await
-        .assert_status(StatusCode::SEE_OTHER);
+    // The same /64 is refused; the next one is not.
+    for (ip, status) in [
+        ("2001:db8:7:7:ffff::1", StatusCode::TOO_MANY_REQUESTS),
+        ("2001:db8:7:8::1", StatusCode::SEE_OTHER),
+    ] {
+        let answer = Browser::from_address(&app, &acme.host(), ip)
+            .sign_in_staff("admin@acme.test", STAFF_PASSWORD)
+            .await;
+        assert_eq!(answer.0.status(), status, "{ip}");
+    }
 }
 
 /// Fifty guesses at once are fifty attempts: the limit counts each before its hash,
 /// so exactly `limits.sign_in_per_email` reach the password check.
 #[tokio::test]
 async fn a_burst_of_guesses_cannot_outrun_the_limit() {
-    let app = spawn_app().await;
-    app.firm_with_admin("acme").await;
-    let browser = Browser::from_address(&app, "acme.localhost", "198.51.100.9");
+    let (app, acme) = app_with_admin("acme").await;
+    let browser = Browser::from_address(&app, &acme.host(), "198.51.100.9");
     let token = browser.csrf_token("/staff/login").await;
     let guesses = (0..50).map(|guess| {
         let password = format!("wrong password {guess}");
@@ -714,11 +661,10 @@ async fn a_burst_of_guesses_cannot_outrun_the_limit() {
 #[tokio::test]
 async fn the_current_password_is_limited_and_a_change_rotates_the_session() {
     const NEW_PASSWORD: &str = "a brand new passphrase";
-    let app = spawn_app().await;
-    app.firm_with_admin("acme").await;
+    let (app, acme) = app_with_admin("acme").await;
     async fn sign_in(browser: &Browser<'_>, password: &str) -> poem::test::TestResponse {
         let fields = [("email", "body.boom@acme.test"), ("password", password)];
-        browser.submit("/login", "/login", &fields).await
+        browser.fill_in("/login", &fields).await
     }
     async fn change(browser: &Browser<'_>, current: &str) -> poem::test::TestResponse {
         let fields = [
@@ -726,12 +672,10 @@ async fn the_current_password_is_limited_and_a_change_rotates_the_session() {
             ("new_password", NEW_PASSWORD),
             ("confirm_password", NEW_PASSWORD),
         ];
-        browser
-            .submit("/account/password", "/account/password", &fields)
-            .await
+        browser.fill_in("/account/password", &fields).await
     }
 
-    let first = Browser::from_address(&app, "acme.localhost", "198.51.100.12");
+    let first = Browser::from_address(&app, &acme.host(), "198.51.100.12");
     sign_in(&first, CONTACT_PASSWORD)
         .await
         .assert_status(StatusCode::SEE_OTHER);
@@ -741,12 +685,12 @@ async fn the_current_password_is_limited_and_a_change_rotates_the_session() {
         .assert_status(StatusCode::SEE_OTHER);
     let after = first.cookie("latchkey_session").unwrap();
     assert_ne!(before, after, "a new session id");
-    first.get("/").await.assert_status_is_ok();
-    let old = Browser::new(&app, "acme.localhost");
+    first.page("/", StatusCode::OK).await;
+    let old = acme.browser(&app);
     old.set_cookie("latchkey_session", &before);
-    old.get("/").await.assert_status(StatusCode::SEE_OTHER);
+    old.page("/", StatusCode::SEE_OTHER).await;
 
-    let guesser = Browser::from_address(&app, "acme.localhost", "198.51.100.11");
+    let guesser = Browser::from_address(&app, &acme.host(), "198.51.100.11");
     sign_in(&guesser, NEW_PASSWORD)
         .await
         .assert_status(StatusCode::SEE_OTHER);

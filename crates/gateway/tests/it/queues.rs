@@ -7,7 +7,7 @@ use serde_json::Value as Json;
 
 use identity::StaffRole;
 
-use crate::fixture::{Mailbox, RETRY};
+use crate::fixture::{Mailbox, RETRY, app_with_firm};
 use crate::helpers::{Browser, TestApp, body, spawn_app};
 
 const OPERATOR_TOKEN: &str = "test-operator-token-0123456789abcdef";
@@ -163,8 +163,7 @@ async fn one_firms_broken_request_holds_up_nobody_and_waits_for_an_operator() {
 /// before the fix can neither wedge the queue nor fail with a 500.
 #[tokio::test]
 async fn an_unsendable_address_stored_before_the_fix_wedges_nothing() {
-    let app = spawn_app().await;
-    let acme = app.firm("acme").await;
+    let (app, acme) = app_with_firm("acme").await;
     let legacy = &acme.contact;
     app.firm("globex").await;
     execute(
@@ -211,8 +210,7 @@ async fn an_unsendable_address_stored_before_the_fix_wedges_nothing() {
 
 #[tokio::test]
 async fn the_firms_staff_are_told_of_an_access_request_by_the_processor() {
-    let app = spawn_app().await;
-    let acme = app.firm("acme").await;
+    let (app, acme) = app_with_firm("acme").await;
     let admin = app.add_staff(&acme, StaffRole::Admin).await;
     Browser::new(&app, "acme.localhost")
         .request_access([

@@ -5,8 +5,8 @@ use identity::StaffRole;
 use poem::http::StatusCode;
 use reset_token::{MintedToken, TokenPurpose};
 
-use crate::fixture::{CONTACT_PASSWORD, NEW_PASSWORD};
-use crate::helpers::{Browser, TestApp, body, join_all, location, spawn_app};
+use crate::fixture::{CONTACT_PASSWORD, Firm, NEW_PASSWORD, app_with_firm};
+use crate::helpers::{Browser, TestApp, body, join_all, location};
 
 /// The firm's contact's password before any reset.
 const OLD_PASSWORD: &str = CONTACT_PASSWORD;
@@ -18,6 +18,14 @@ async fn sign_in(browser: &Browser<'_>, password: &str) -> String {
     location(&response)
 }
 
+/// A browser that has opened a fresh reset link of the firm's contact.
+async fn opened_link<'a>(app: &'a TestApp, firm: &Firm) -> (Browser<'a>, MintedToken) {
+    let minted = app.mint_reset_link(&firm.contact, Utc::now()).await;
+    let browser = firm.browser(app);
+    browser.open_minted(&minted).await;
+    (browser, minted)
+}
+
 fn assert_token_headers(response: &poem::test::TestResponse) {
     let headers = response.0.headers();
     assert_eq!(headers.get("referrer-policy").unwrap(), "no-referrer");
@@ -26,11 +34,10 @@ fn assert_token_headers(response: &poem::test::TestResponse) {
 
 #[tokio::test]
 async fn the_link_moves_the_token_out_of_the_address_bar_and_consumes_nothing() {
-    let app = spawn_app().await;
-    let acme = app.firm("acme").await;
+    let (app, acme) = app_with_firm("acme").await;
     let contact = &acme.contact;
     let minted = app.mint_reset_link(contact, Utc::now()).await;
-    let browser = Browser::new(&app, "acme.localhost");
+    let browser = acme.browser(&app);
     let opened = browser.open_minted(&minted).await;
     opened.assert_status(StatusCode::SEE_OTHER);
     assert_eq!(location(&opened), "/reset");
@@ -55,15 +62,11 @@ async fn the_link_moves_the_token_out_of_the_address_bar_and_consumes_nothing() 
 
 #[tokio::test]
 async fn a_new_password_through_the_link_ends_sessions_and_old_password() {
-    let app = spawn_app().await;
-    let acme = app.firm("acme").await;
-    let contact = &acme.contact;
-    let signed_in = Browser::new(&app, "acme.localhost");
+    let (app, acme) = app_with_firm("acme").await;
+    let signed_in = acme.browser(&app);
     assert_eq!(sign_in(&signed_in, OLD_PASSWORD).await, "/");
 
-    let minted = app.mint_reset_link(contact, Utc::now()).await;
-    let browser = Browser::new(&app, "acme.localhost");
-    browser.open_minted(&minted).await;
+    let (browser, minted) = opened_link(&app, &acme).await;
     let weak = browser.choose_password("password1").await;
     weak.assert_status(StatusCode::UNPROCESSABLE_ENTITY);
     assert!(body(weak).await.contains("too common"));
@@ -76,22 +79,23 @@ async fn a_new_password_through_the_link_ends_sessions_and_old_password() {
         "the link never signs anyone in"
     );
     assert!(
-        body(browser.get("/login?notice=password-changed").await)
+        browser
+            .text("/login?notice=password-changed")
             .await
             .contains("Your password was changed")
     );
 
     assert_eq!(
-        location(&signed_in.get("/").await),
+        signed_in.redirect_of("/").await,
         "/login",
         "the old session ended"
     );
-    let fresh = Browser::new(&app, "acme.localhost");
+    let fresh = acme.browser(&app);
     assert_ne!(sign_in(&fresh, OLD_PASSWORD).await, "/");
     assert_eq!(sign_in(&fresh, NEW_PASSWORD).await, "/");
 
     // The same link again: used once, never twice.
-    let again = Browser::new(&app, "acme.localhost");
+    let again = acme.browser(&app);
     again.open_minted(&minted).await;
     let used = again.get("/reset").await;
     used.assert_status(StatusCode::GONE);
@@ -100,13 +104,12 @@ async fn a_new_password_through_the_link_ends_sessions_and_old_password() {
 
 #[tokio::test]
 async fn an_expired_link_offers_a_new_one() {
-    let app = spawn_app().await;
-    let acme = app.firm("acme").await;
+    let (app, acme) = app_with_firm("acme").await;
     let contact = &acme.contact;
     let minted = app
         .mint_reset_link(contact, Utc::now() - Duration::minutes(16))
         .await;
-    let browser = Browser::new(&app, "acme.localhost");
+    let browser = acme.browser(&app);
     browser.open_minted(&minted).await;
     let page = browser.get("/reset").await;
     page.assert_status(StatusCode::GONE);
@@ -131,11 +134,11 @@ async fn an_expired_link_offers_a_new_one() {
 
 #[tokio::test]
 async fn forged_superseded_and_foreign_links_look_like_links_that_never_existed() {
-    let app = spawn_app().await;
-    let contact = app.firm("acme").await.contact;
+    let (app, acme) = app_with_firm("acme").await;
+    let contact = &acme.contact;
     let globex_contact = app.firm("globex").await.contact;
-    let superseded = app.mint_reset_link(&contact, Utc::now()).await;
-    app.mint_reset_link(&contact, Utc::now()).await;
+    let superseded = app.mint_reset_link(contact, Utc::now()).await;
+    app.mint_reset_link(contact, Utc::now()).await;
     let foreign = app.mint_reset_link(&globex_contact, Utc::now()).await;
     let text = superseded.token.expose();
     let forged = format!("{}.{}", text.split_once('.').unwrap().0, "A".repeat(43));
@@ -149,7 +152,7 @@ async fn forged_superseded_and_foreign_links_look_like_links_that_never_existed(
         never,
         "garbage".to_owned(),
     ] {
-        let browser = Browser::new(&app, "acme.localhost");
+        let browser = acme.browser(&app);
         browser.get(&format!("/reset/{token}")).await;
         let page = browser.get("/reset").await;
         page.assert_status(StatusCode::NOT_FOUND);
@@ -165,13 +168,9 @@ async fn forged_superseded_and_foreign_links_look_like_links_that_never_existed(
 
 #[tokio::test]
 async fn of_fifty_concurrent_posts_of_one_link_exactly_one_succeeds() {
-    let app = spawn_app().await;
-    let acme = app.firm("acme").await;
-    let contact = &acme.contact;
-    let minted = app.mint_reset_link(contact, Utc::now()).await;
-    let browser = Browser::new(&app, "acme.localhost");
-    browser.open_minted(&minted).await;
-    let form = body(browser.get("/reset").await).await;
+    let (app, acme) = app_with_firm("acme").await;
+    let (browser, _) = opened_link(&app, &acme).await;
+    let form = browser.text("/reset").await;
     let hidden = crate::helpers::hidden_fields_in(&form);
     let mut fields = vec![
         ("new_password", NEW_PASSWORD),
@@ -206,16 +205,13 @@ async fn futures_all<F: std::future::Future<Output = poem::test::TestResponse>>(
 
 #[tokio::test]
 async fn staff_see_the_links_history_on_the_contacts_page() {
-    let app = spawn_app().await;
-    let acme = app.firm("acme").await;
+    let (app, acme) = app_with_firm("acme").await;
     let contact = &acme.contact;
     let staff_email = app.add_staff(&acme, StaffRole::Staff).await;
-    let minted = app.mint_reset_link(contact, Utc::now()).await;
-    let browser = Browser::new(&app, "acme.localhost");
-    browser.open_minted(&minted).await;
+    let (browser, minted) = opened_link(&app, &acme).await;
     // Reloads (and mail scanners) write nothing more: one entry per state.
     for _ in 0..3 {
-        browser.get("/reset").await.assert_status_is_ok();
+        browser.page("/reset", StatusCode::OK).await;
     }
     browser
         .choose_password(NEW_PASSWORD)
@@ -223,18 +219,12 @@ async fn staff_see_the_links_history_on_the_contacts_page() {
         .assert_status(StatusCode::SEE_OTHER);
     browser.open_minted(&minted).await;
     for _ in 0..2 {
-        browser.get("/reset").await.assert_status(StatusCode::GONE);
+        browser.page("/reset", StatusCode::GONE).await;
     }
 
     let staff = app.staff_browser("acme.localhost", &staff_email).await;
-    let page = staff
-        .get(&format!(
-            "/staff/clients/{}/contacts/{}",
-            contact.client_id, contact.id
-        ))
-        .await;
-    page.assert_status_is_ok();
-    let html = body(page).await;
+    let history = format!("{}/{}", acme.contacts_page(), contact.id);
+    let html = staff.page(&history, StatusCode::OK).await;
     for entry in [
         "Reset link opened",
         "Reset link used",
@@ -272,25 +262,24 @@ async fn edit_contact(
     if !status.is_empty() {
         fields.push(("status", status));
     }
-    admin.submit(&page, &page, &fields).await
+    admin.fill_in(&page, &fields).await
 }
 
 #[tokio::test]
 async fn an_email_change_or_a_disable_ends_the_accounts_links_and_sessions() {
-    let app = spawn_app().await;
-    let acme = app.firm("acme").await;
+    let (app, acme) = app_with_firm("acme").await;
     let contact = &acme.contact;
     let admin = app.signed_in_staff(&acme, StaffRole::Admin).await;
 
     // A rename alone leaves the link and the session alone.
-    let signed_in = Browser::new(&app, "acme.localhost");
+    let signed_in = acme.browser(&app);
     assert_eq!(sign_in(&signed_in, OLD_PASSWORD).await, "/");
     let kept = app.mint_reset_link(contact, Utc::now()).await;
     edit_contact(&admin, contact, "body.boom@acme.test", "")
         .await
         .assert_status(StatusCode::SEE_OTHER);
     assert_eq!(link_status(&app, &kept).await, StatusCode::OK);
-    signed_in.get("/").await.assert_status_is_ok();
+    signed_in.page("/", StatusCode::OK).await;
 
     // The link sent to the old address stops working, and so does the session.
     edit_contact(&admin, contact, "b.boom@acme.test", "")
@@ -302,22 +291,14 @@ async fn an_email_change_or_a_disable_ends_the_accounts_links_and_sessions() {
     assert!(location(&ended).starts_with("/login"));
 
     // A disable ends them too; so does a re-enable, for links sent while disabled.
-    let before_disable = app.mint_reset_link(contact, Utc::now()).await;
-    edit_contact(&admin, contact, "b.boom@acme.test", "disabled")
-        .await
-        .assert_status(StatusCode::SEE_OTHER);
-    assert_eq!(
-        link_status(&app, &before_disable).await,
-        StatusCode::NOT_FOUND
-    );
-    let while_disabled = app.mint_reset_link(contact, Utc::now()).await;
-    edit_contact(&admin, contact, "b.boom@acme.test", "")
-        .await
-        .assert_status(StatusCode::SEE_OTHER);
-    assert_eq!(
-        link_status(&app, &while_disabled).await,
-        StatusCode::NOT_FOUND
-    );
+    for (status, change) in [("disabled", "a disable"), ("", "a re-enable")] {
+        let link = app.mint_reset_link(contact, Utc::now()).await;
+        edit_contact(&admin, contact, "b.boom@acme.test", status)
+            .await
+            .assert_status(StatusCode::SEE_OTHER);
+        let opened = link_status(&app, &link).await;
+        assert_eq!(opened, StatusCode::NOT_FOUND, "a link from before {change}");
+    }
 }
 
 /// Presenting made-up links to either form is guessing: both count against the
@@ -364,8 +345,7 @@ async fn guessing_at_links_is_limited_per_address_on_both_forms() {
 /// not change the newer link's account, and every form says whose account it is.
 #[tokio::test]
 async fn a_form_changes_only_the_account_of_the_link_it_was_shown_for() {
-    let app = spawn_app().await;
-    let acme = app.firm("acme").await;
+    let (app, acme) = app_with_firm("acme").await;
     let (firm, first) = (&acme.tenant, &acme.contact);
     let client = app.create_client(firm, "Wayne Enterprises").await;
     let second = app
@@ -373,12 +353,12 @@ async fn a_form_changes_only_the_account_of_the_link_it_was_shown_for() {
         .await;
     let first_link = app.mint_reset_link(first, Utc::now()).await;
     let second_link = app.mint_reset_link(&second, Utc::now()).await;
-    let browser = Browser::new(&app, "acme.localhost");
+    let browser = acme.browser(&app);
     browser.open_minted(&first_link).await;
-    let first_form = body(browser.get("/reset").await).await;
+    let first_form = browser.text("/reset").await;
     assert!(first_form.contains("body.boom@acme.test"), "{first_form}");
     browser.open_minted(&second_link).await;
-    let second_form = body(browser.get("/reset").await).await;
+    let second_form = browser.text("/reset").await;
     assert!(second_form.contains("second@acme.test"));
 
     let post_form = |form: String| {
@@ -421,7 +401,7 @@ async fn a_form_changes_only_the_account_of_the_link_it_was_shown_for() {
 
     // Without the cookie (another browser, cleared cookies) the form asks for the
     // email again rather than calling a live link "not valid".
-    let other = Browser::new(&app, "acme.localhost");
+    let other = acme.browser(&app);
     let cookieless = other
         .submit_with_token_from(
             "/reset",
@@ -443,8 +423,7 @@ async fn a_form_changes_only_the_account_of_the_link_it_was_shown_for() {
 /// The cookie holding the token lives as long as the token, not a fixed hour.
 #[tokio::test]
 async fn the_token_cookie_lives_as_long_as_the_link() {
-    let app = spawn_app().await;
-    let acme = app.firm("acme").await;
+    let (app, acme) = app_with_firm("acme").await;
     let contact = &acme.contact;
     let invitation = app
         .mint_link(
@@ -454,7 +433,7 @@ async fn the_token_cookie_lives_as_long_as_the_link() {
             Utc::now(),
         )
         .await;
-    let browser = Browser::new(&app, "acme.localhost");
+    let browser = acme.browser(&app);
     let opened = browser.open_minted(&invitation).await;
     let set_cookie = opened.0.headers()["set-cookie"]
         .to_str()
@@ -488,8 +467,7 @@ async fn the_token_cookie_lives_as_long_as_the_link() {
 /// password?" sends them nothing, until the client is enabled again.
 #[tokio::test]
 async fn a_disabled_clients_contacts_are_locked_out_until_it_is_enabled() {
-    let app = spawn_app().await;
-    let acme = app.firm("acme").await;
+    let (app, acme) = app_with_firm("acme").await;
     let contact = &acme.contact;
     let admin = app.signed_in_staff(&acme, StaffRole::Admin).await;
     let set_status = |status: &'static str| {
@@ -497,32 +475,25 @@ async fn a_disabled_clients_contacts_are_locked_out_until_it_is_enabled() {
         let page = format!("/staff/clients/{}/edit", contact.client_id);
         async move {
             admin
-                .submit(
-                    &page,
-                    &page,
-                    &[("name", "John A. Teague"), ("status", status)],
-                )
+                .fill_in(&page, &[("name", "John A. Teague"), ("status", status)])
                 .await
         }
     };
-    let signed_in = Browser::new(&app, "acme.localhost");
+    let signed_in = acme.browser(&app);
     assert_eq!(sign_in(&signed_in, OLD_PASSWORD).await, "/");
     let link = app.mint_reset_link(contact, Utc::now()).await;
 
     set_status("disabled")
         .await
         .assert_status(StatusCode::SEE_OTHER);
-    signed_in
-        .get("/")
-        .await
-        .assert_status(StatusCode::SEE_OTHER);
+    signed_in.page("/", StatusCode::SEE_OTHER).await;
     assert_eq!(link_status(&app, &link).await, StatusCode::NOT_FOUND);
-    let refused = Browser::new(&app, "acme.localhost");
+    let refused = acme.browser(&app);
     assert_eq!(sign_in(&refused, OLD_PASSWORD).await, "", "not signed in");
     let reset = admin.press_reset(contact).await;
     reset.assert_status(StatusCode::CONFLICT);
     assert!(body(reset).await.contains("This client is disabled"));
-    let forgot = Browser::new(&app, "acme.localhost");
+    let forgot = acme.browser(&app);
     forgot
         .forgot_password("body.boom@acme.test")
         .await
@@ -540,6 +511,6 @@ async fn a_disabled_clients_contacts_are_locked_out_until_it_is_enabled() {
         StatusCode::NOT_FOUND,
         "links sent while disabled end when it is enabled"
     );
-    let back = Browser::new(&app, "acme.localhost");
+    let back = acme.browser(&app);
     assert_eq!(sign_in(&back, OLD_PASSWORD).await, "/");
 }

@@ -1,52 +1,31 @@
 //! Accounts are found only with their firm, by normalised email.
 
-use chrono::Utc;
 use identity::{
-    EmailAddress, IdentityError, NewContact, RateLimit, WindowHits, clear_bucket, create_client,
+    Client, EmailAddress, IdentityError, RateLimit, WindowHits, clear_bucket, create_client,
     create_contact, find_client, find_contact, find_contact_by_email, find_contacts_by_emails,
     hit_buckets, import_contacts, list_clients, purge_rate_limit_counters,
 };
 use migrations::testing::fresh_database;
+use tenancy::Tenant;
 
-use crate::firm;
+use crate::{firms, invited};
 
 #[tokio::test]
 async fn another_firms_records_do_not_exist() {
-    let database = fresh_database().await;
+    let (database, [acme, globex], now) = firms(["acme", "globex"]).await;
     let db = &database.connection;
-    let acme = firm(db, "acme").await;
-    let globex = firm(db, "globex").await;
-    let now = Utc::now();
     let client = create_client(db, acme.id, "John A. Teague", now)
         .await
         .unwrap();
-    let new = NewContact {
-        client_id: client.id,
-        name: "Body Boom".into(),
-        email: EmailAddress::parse("body.boom@acme.test").unwrap(),
-        locale: "en".into(),
-        password_hash: None,
-    };
+    let new = invited(client.id, "Body Boom", "body.boom@acme.test", "en");
     let contact = create_contact(db, acme.id, new.clone(), now).await.unwrap();
 
-    assert!(
-        find_client(db, globex.id, client.id)
-            .await
-            .unwrap()
-            .is_none()
-    );
-    assert!(
-        find_contact(db, globex.id, contact.id)
-            .await
-            .unwrap()
-            .is_none()
-    );
-    assert!(
-        find_contact_by_email(db, globex.id, &contact.email)
-            .await
-            .unwrap()
-            .is_none()
-    );
+    let client_there = find_client(db, globex.id, client.id).await.unwrap();
+    assert!(client_there.is_none(), "the client by id");
+    let contact_there = find_contact(db, globex.id, contact.id).await.unwrap();
+    assert!(contact_there.is_none(), "the contact by id");
+    let by_email = find_contact_by_email(db, globex.id, &contact.email).await;
+    assert!(by_email.unwrap().is_none(), "the contact by email");
     assert_eq!(
         list_clients(db, globex.id, None, 1, 50)
             .await
@@ -63,44 +42,22 @@ async fn another_firms_records_do_not_exist() {
 
 #[tokio::test]
 async fn emails_are_unique_per_firm_after_normalisation() {
-    let database = fresh_database().await;
+    let (database, [acme, globex], now) = firms(["acme", "globex"]).await;
     let db = &database.connection;
-    let acme = firm(db, "acme").await;
-    let globex = firm(db, "globex").await;
-    let now = Utc::now();
-    let contact = |client_id, email: &str| NewContact {
-        client_id,
-        name: "Body Boom".into(),
-        email: EmailAddress::parse(email).unwrap(),
-        locale: "en".into(),
-        password_hash: None,
-    };
     let acme_client = create_client(db, acme.id, "A", now).await.unwrap();
     let globex_client = create_client(db, globex.id, "G", now).await.unwrap();
-    create_contact(
-        db,
-        acme.id,
-        contact(acme_client.id, "Body.Boom@Example.com"),
-        now,
-    )
-    .await
-    .unwrap();
-    let again = create_contact(
-        db,
-        acme.id,
-        contact(acme_client.id, " body.boom@example.COM"),
-        now,
-    )
-    .await;
+    let add = |firm: &Tenant, client: &Client, email: &str| {
+        let new = invited(client.id, "Body Boom", email, "en");
+        create_contact(db, firm.id, new, now)
+    };
+    add(&acme, &acme_client, "Body.Boom@Example.com")
+        .await
+        .unwrap();
+    let again = add(&acme, &acme_client, " body.boom@example.COM").await;
     assert!(matches!(again, Err(IdentityError::EmailTaken)));
-    create_contact(
-        db,
-        globex.id,
-        contact(globex_client.id, "body.boom@example.com"),
-        now,
-    )
-    .await
-    .unwrap();
+    add(&globex, &globex_client, "body.boom@example.com")
+        .await
+        .unwrap();
     let typed = EmailAddress::parse("BODY.BOOM@EXAMPLE.COM").unwrap();
     assert!(
         find_contact_by_email(db, acme.id, &typed)
@@ -184,18 +141,16 @@ async fn rate_limit_counters_add_up_across_buckets_and_windows() {
 
 #[tokio::test]
 async fn an_import_creates_every_contact_or_none() {
-    let database = fresh_database().await;
+    let (database, [acme, globex], now) = firms(["acme", "globex"]).await;
     let db = &database.connection;
-    let acme = firm(db, "acme").await;
-    let globex = firm(db, "globex").await;
-    let now = Utc::now();
     let client = create_client(db, acme.id, "Importer", now).await.unwrap();
-    let person = |n: usize| NewContact {
-        client_id: client.id,
-        name: format!("Person {n}"),
-        email: EmailAddress::parse(&format!("person.{n}@import.test")).unwrap(),
-        locale: "it".into(),
-        password_hash: None,
+    let person = |n: usize| {
+        invited(
+            client.id,
+            &format!("Person {n}"),
+            &format!("person.{n}@import.test"),
+            "it",
+        )
     };
     // More than one statement's worth of rows.
     let people: Vec<_> = (0..2500).map(person).collect();
@@ -259,10 +214,8 @@ async fn an_import_creates_every_contact_or_none() {
 /// shows the last page.
 #[tokio::test]
 async fn a_page_past_the_end_shows_the_last_page() {
-    let database = fresh_database().await;
+    let (database, [acme], now) = firms(["acme"]).await;
     let db = &database.connection;
-    let acme = firm(db, "acme").await;
-    let now = Utc::now();
     for name in ["Alpha", "Bravo", "Charlie"] {
         create_client(db, acme.id, name, now).await.unwrap();
     }

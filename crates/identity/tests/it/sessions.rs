@@ -5,12 +5,12 @@ use identity::{
     AccountKind, Session, SessionLifetime, SessionToken, authenticate_session, create_session,
     revoke_all_sessions, revoke_session,
 };
-use migrations::testing::fresh_database;
+use migrations::testing::TestDatabase;
 use storage::Database;
-use tenancy::TenantId;
+use tenancy::{Tenant, TenantId};
 use uuid::Uuid;
 
-use crate::firm;
+use crate::firms;
 
 const LIFETIME: SessionLifetime = SessionLifetime {
     idle: Duration::minutes(30),
@@ -29,6 +29,12 @@ async fn sign_in(
         .unwrap()
 }
 
+/// A fresh database with the firm `acme`, the id of one of its contacts, and the time.
+async fn acme_and_contact() -> (TestDatabase, Tenant, Uuid, DateTime<Utc>) {
+    let (database, [acme], now) = firms(["acme"]).await;
+    (database, acme, Uuid::now_v7(), now)
+}
+
 /// Whether `token` opens a live session of the firm for this kind of account at `at`.
 async fn alive(
     db: &Database,
@@ -45,11 +51,8 @@ async fn alive(
 
 #[tokio::test]
 async fn a_session_ends_when_idle_and_at_its_absolute_limit() {
-    let database = fresh_database().await;
+    let (database, acme, account, start) = acme_and_contact().await;
     let db = &database.connection;
-    let acme = firm(db, "acme").await;
-    let account = Uuid::now_v7();
-    let start = Utc::now();
     let (token, _) = sign_in(db, acme.id, AccountKind::Contact, account, start).await;
 
     let check = |at| alive(db, acme.id, AccountKind::Contact, &token, at);
@@ -73,11 +76,8 @@ async fn a_session_ends_when_idle_and_at_its_absolute_limit() {
 
 #[tokio::test]
 async fn a_session_belongs_to_one_firm_and_one_kind() {
-    let database = fresh_database().await;
+    let (database, [acme, globex], now) = firms(["acme", "globex"]).await;
     let db = &database.connection;
-    let acme = firm(db, "acme").await;
-    let globex = firm(db, "globex").await;
-    let now = Utc::now();
     let (token, _) = sign_in(db, acme.id, AccountKind::Staff, Uuid::now_v7(), now).await;
     assert!(alive(db, acme.id, AccountKind::Staff, &token, now).await);
     assert!(!alive(db, globex.id, AccountKind::Staff, &token, now).await);
@@ -86,11 +86,8 @@ async fn a_session_belongs_to_one_firm_and_one_kind() {
 
 #[tokio::test]
 async fn sessions_are_revoked_one_by_one_or_all_at_once() {
-    let database = fresh_database().await;
+    let (database, acme, account, now) = acme_and_contact().await;
     let db = &database.connection;
-    let acme = firm(db, "acme").await;
-    let account = Uuid::now_v7();
-    let now = Utc::now();
     let (first, _) = sign_in(db, acme.id, AccountKind::Contact, account, now).await;
     let (second, kept) = sign_in(db, acme.id, AccountKind::Contact, account, now).await;
     let (third, _) = sign_in(db, acme.id, AccountKind::Contact, account, now).await;
@@ -112,10 +109,9 @@ async fn sessions_are_revoked_one_by_one_or_all_at_once() {
 #[tokio::test]
 async fn only_a_hash_of_the_session_id_is_stored() {
     use sea_orm::{ConnectionTrait, Statement};
-    let database = fresh_database().await;
+    let (database, [acme], now) = firms(["acme"]).await;
     let db = &database.connection;
-    let acme = firm(db, "acme").await;
-    let (token, _) = sign_in(db, acme.id, AccountKind::Staff, Uuid::now_v7(), Utc::now()).await;
+    let (token, _) = sign_in(db, acme.id, AccountKind::Staff, Uuid::now_v7(), now).await;
     let rows = db
         .query_all_raw(Statement::from_string(
             db.get_database_backend(),

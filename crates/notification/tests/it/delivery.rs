@@ -2,11 +2,10 @@
 //! dead letters, a worker killed mid-send, and two workers on one outbox.
 
 use std::collections::HashSet;
-use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::TimeDelta;
-use migrations::testing::{TestDatabase, fresh_database};
+use migrations::testing::TestDatabase;
 use notification::{
     DeliveryMetrics, DeliveryReport, DeliveryWaker, DeliveryWorker, EmailKind, FileMailbox,
     ManualClock, MessageFilter, OutboxStatus, QueuedMessage, Transport, count_messages, enqueue,
@@ -17,7 +16,10 @@ use prometheus::proto::MetricType;
 use sea_orm::{ConnectionTrait, Statement};
 use storage::Database;
 
-use crate::support::{Script, SmtpStub, enqueue_reset, firm, reset_email, settings, t0, worker};
+use crate::support::{
+    Script, SmtpStub, count, database_with_firm, enqueue_reset, metered_worker, reset_email,
+    settings, status_of, stored_message, t0, worker, worker_with,
+};
 
 fn report(claimed: usize, sent: usize, retried: usize, dead: usize) -> DeliveryReport {
     DeliveryReport {
@@ -25,6 +27,21 @@ fn report(claimed: usize, sent: usize, retried: usize, dead: usize) -> DeliveryR
         sent,
         retried,
         dead,
+    }
+}
+
+/// Moves the clock by each step's delay and asserts what the worker then delivers.
+async fn deliver_in_steps(
+    clock: &ManualClock,
+    worker: &DeliveryWorker,
+    steps: &[(TimeDelta, DeliveryReport)],
+) {
+    let mut waited = TimeDelta::zero();
+    for (delay, expected) in steps {
+        clock.advance(*delay);
+        waited += *delay;
+        let report = worker.deliver_due().await.unwrap();
+        assert_eq!(report, *expected, "after {waited}");
     }
 }
 
@@ -78,9 +95,8 @@ async fn stubbed(
     DeliveryWorker,
     QueuedMessage,
 ) {
-    let database = fresh_database().await;
+    let (database, acme) = database_with_firm("acme", "ACME").await;
     let db = &database.connection;
-    let acme = firm(db, "acme", "ACME").await;
     let stub = SmtpStub::start(script).await;
     let clock = ManualClock::starting_at(t0());
     let worker = worker(db, Transport::smtp(&stub.url()).unwrap(), &clock);
@@ -90,20 +106,14 @@ async fn stubbed(
 
 #[tokio::test]
 async fn a_reset_email_reaches_a_real_smtp_server_from_the_firm() {
-    let database = fresh_database().await;
+    let (database, acme) = database_with_firm("acme", "ACME Accountants").await;
     let db = &database.connection;
-    let acme = firm(db, "acme", "ACME Accountants").await;
     let (mut server, port) = mailcrab().await;
     let registry = Registry::new();
     let metrics = DeliveryMetrics::register(&registry).unwrap();
     let clock = ManualClock::starting_at(t0());
-    let worker = DeliveryWorker::with_clock(
-        db.clone(),
-        Transport::smtp(&format!("smtp://127.0.0.1:{port}?tls=none")).unwrap(),
-        settings(),
-        DeliveryWaker::new(Some(metrics)),
-        Arc::new(clock.clone()),
-    );
+    let transport = Transport::smtp(&format!("smtp://127.0.0.1:{port}?tls=none")).unwrap();
+    let worker = metered_worker(db, transport, &clock, metrics);
     // The name would add a header if anything put it in one unencoded.
     let email = reset_email(&acme, "Ann\r\nBcc: eve@evil.test");
     let queued = enqueue(db, acme.id, "ann@client.test", &email, t0())
@@ -134,9 +144,7 @@ async fn a_reset_email_reaches_a_real_smtp_server_from_the_firm() {
     assert!(!headers.to_ascii_lowercase().contains("bcc"), "{headers}");
     assert!(body.contains("Hello Ann  Bcc: eve@evil.test,"), "{body}");
 
-    let stored = find_message(db, queued.id).await.unwrap().unwrap();
-    assert_eq!(stored.status, OutboxStatus::Sent);
-    assert_eq!(stored.attempts, 1);
+    let stored = stored_message(db, queued.id, OutboxStatus::Sent, 1).await;
     assert_eq!(stored.sent_at, Some(t0() + TimeDelta::seconds(2)));
     let message_id = stored.message_id.unwrap();
     assert_eq!(message_id, format!("<{}@latchkey.test>", queued.id));
@@ -173,9 +181,7 @@ async fn a_4xx_reply_is_retried_after_the_backoff() {
     let db = &database.connection;
 
     assert_eq!(worker.deliver_due().await.unwrap(), report(1, 0, 1, 0));
-    let waiting = find_message(db, queued.id).await.unwrap().unwrap();
-    assert_eq!(waiting.status, OutboxStatus::Queued);
-    assert_eq!(waiting.attempts, 1);
+    let waiting = stored_message(db, queued.id, OutboxStatus::Queued, 1).await;
     let error = waiting.last_error.unwrap();
     assert!(error.contains("451"), "{error}");
     // retry_base (10 s) * 2^0, moved by at most 20%.
@@ -186,14 +192,13 @@ async fn a_4xx_reply_is_retried_after_the_backoff() {
     );
 
     // Not yet due: nothing is claimed, nothing is sent.
-    clock.advance(TimeDelta::seconds(7));
-    assert_eq!(worker.deliver_due().await.unwrap(), report(0, 0, 0, 0));
-    clock.advance(TimeDelta::seconds(6));
-    assert_eq!(worker.deliver_due().await.unwrap(), report(1, 1, 0, 0));
+    let steps = [
+        (TimeDelta::seconds(7), report(0, 0, 0, 0)),
+        (TimeDelta::seconds(6), report(1, 1, 0, 0)),
+    ];
+    deliver_in_steps(&clock, &worker, &steps).await;
 
-    let sent = find_message(db, queued.id).await.unwrap().unwrap();
-    assert_eq!(sent.status, OutboxStatus::Sent);
-    assert_eq!(sent.attempts, 2);
+    let sent = stored_message(db, queued.id, OutboxStatus::Sent, 2).await;
     assert_eq!(sent.last_error, None);
     assert_eq!(stub.rcpt_attempts(), 2);
     assert_eq!(stub.delivered().len(), 1);
@@ -201,9 +206,8 @@ async fn a_4xx_reply_is_retried_after_the_backoff() {
 
 #[tokio::test]
 async fn a_refused_connection_is_transient() {
-    let database = fresh_database().await;
+    let (database, acme) = database_with_firm("acme", "ACME").await;
     let db = &database.connection;
-    let acme = firm(db, "acme", "ACME").await;
     let closed_port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -214,32 +218,22 @@ async fn a_refused_connection_is_transient() {
     let worker = worker(db, transport, &clock);
     let queued = enqueue_reset(db, &acme, "ann@client.test").await;
     assert_eq!(worker.deliver_due().await.unwrap(), report(1, 0, 1, 0));
-    let message = find_message(db, queued.id).await.unwrap().unwrap();
-    assert_eq!(message.status, OutboxStatus::Queued);
+    assert_eq!(status_of(db, queued.id).await, OutboxStatus::Queued);
 }
 
 #[tokio::test]
 async fn a_5xx_reply_kills_the_message_at_once_and_an_operator_revives_it() {
-    let database = fresh_database().await;
+    let (database, acme) = database_with_firm("acme", "ACME").await;
     let db = &database.connection;
-    let acme = firm(db, "acme", "ACME").await;
     let stub = SmtpStub::start(Script::Reject).await;
     let registry = Registry::new();
     let metrics = DeliveryMetrics::register(&registry).unwrap();
     let clock = ManualClock::starting_at(t0());
-    let worker = DeliveryWorker::with_clock(
-        db.clone(),
-        Transport::smtp(&stub.url()).unwrap(),
-        settings(),
-        DeliveryWaker::new(Some(metrics)),
-        Arc::new(clock.clone()),
-    );
+    let worker = metered_worker(db, Transport::smtp(&stub.url()).unwrap(), &clock, metrics);
     let queued = enqueue_reset(db, &acme, "nobody@client.test").await;
 
     assert_eq!(worker.deliver_due().await.unwrap(), report(1, 0, 0, 1));
-    let dead = find_message(db, queued.id).await.unwrap().unwrap();
-    assert_eq!(dead.status, OutboxStatus::Dead);
-    assert_eq!(dead.attempts, 1);
+    let dead = stored_message(db, queued.id, OutboxStatus::Dead, 1).await;
     let error = dead.last_error.unwrap();
     assert!(error.contains("550"), "{error}");
     assert!(
@@ -266,17 +260,12 @@ async fn a_5xx_reply_kills_the_message_at_once_and_an_operator_revives_it() {
         ),
         "{refused:?}"
     );
-    let unwiped = db
-        .query_one_raw(Statement::from_string(
-            db.get_database_backend(),
-            "SELECT COUNT(*) AS n FROM outbox_messages \
-             WHERE status = 'dead' AND (text_body <> '' OR html_body <> '')",
-        ))
-        .await
-        .unwrap()
-        .unwrap()
-        .try_get::<i64>("", "n")
-        .unwrap();
+    let unwiped = count(
+        db,
+        "SELECT COUNT(*) AS n FROM outbox_messages \
+         WHERE status = 'dead' AND (text_body <> '' OR html_body <> '')",
+    )
+    .await;
     assert_eq!(unwiped, 0, "the dead link is not kept at rest");
 
     // Mail without a credential is revived as it was.
@@ -321,9 +310,7 @@ async fn a_message_dies_after_max_attempts() {
     }
     // The fifth attempt is the last one settings() allows.
     assert_eq!(worker.deliver_due().await.unwrap(), report(1, 0, 0, 1));
-    let dead = find_message(db, queued.id).await.unwrap().unwrap();
-    assert_eq!(dead.status, OutboxStatus::Dead);
-    assert_eq!(dead.attempts, 5);
+    stored_message(db, queued.id, OutboxStatus::Dead, 5).await;
     assert_eq!(stub.rcpt_attempts(), 5);
 }
 
@@ -349,16 +336,14 @@ async fn a_worker_killed_mid_send_loses_nothing_and_sends_once() {
     let folder = tempfile::tempdir().unwrap();
     let survivor = worker(db, Transport::file(folder.path()), &clock);
     // The lease (60 s) still holds: the message is not taken from its worker.
-    clock.advance(TimeDelta::seconds(59));
-    assert_eq!(survivor.deliver_due().await.unwrap(), report(0, 0, 0, 0));
-    clock.advance(TimeDelta::seconds(2));
-    assert_eq!(survivor.deliver_due().await.unwrap(), report(1, 1, 0, 0));
-    clock.advance(TimeDelta::hours(2));
-    assert_eq!(survivor.deliver_due().await.unwrap(), report(0, 0, 0, 0));
+    let steps = [
+        (TimeDelta::seconds(59), report(0, 0, 0, 0)),
+        (TimeDelta::seconds(2), report(1, 1, 0, 0)),
+        (TimeDelta::hours(2), report(0, 0, 0, 0)),
+    ];
+    deliver_in_steps(&clock, &survivor, &steps).await;
 
-    let message = find_message(db, queued.id).await.unwrap().unwrap();
-    assert_eq!(message.status, OutboxStatus::Sent);
-    assert_eq!(message.attempts, 2);
+    stored_message(db, queued.id, OutboxStatus::Sent, 2).await;
     let delivered = FileMailbox::new(folder.path()).list(10).await.unwrap();
     assert_eq!(delivered.len(), 1);
     assert_eq!(delivered[0].id, queued.id.to_string());
@@ -367,9 +352,8 @@ async fn a_worker_killed_mid_send_loses_nothing_and_sends_once() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn two_workers_on_one_outbox_send_every_message_exactly_once() {
-    let database = fresh_database().await;
+    let (database, acme) = database_with_firm("acme", "ACME").await;
     let db = &database.connection;
-    let acme = firm(db, "acme", "ACME").await;
     let mut expected = HashSet::new();
     for n in 0..40 {
         let queued = enqueue_reset(db, &acme, &format!("c{n}@client.test")).await;
@@ -383,13 +367,9 @@ async fn two_workers_on_one_outbox_send_every_message_exactly_once() {
     small_batches.batch = 3;
     let pools = [db.clone(), other_pool];
     let workers = pools.clone().map(|pool| {
-        DeliveryWorker::with_clock(
-            pool,
-            Transport::file(folder.path()),
-            small_batches.clone(),
-            DeliveryWaker::default(),
-            Arc::new(clock.clone()),
-        )
+        let transport = Transport::file(folder.path());
+        let waker = DeliveryWaker::default();
+        worker_with(&pool, transport, small_batches.clone(), waker, &clock)
     });
     let run = |worker: DeliveryWorker, pool: Database| async move {
         let mut sent = 0;
@@ -424,9 +404,8 @@ async fn two_workers_on_one_outbox_send_every_message_exactly_once() {
 
 #[tokio::test]
 async fn a_running_worker_delivers_at_once_when_woken_and_stops_on_shutdown() {
-    let database = fresh_database().await;
+    let (database, acme) = database_with_firm("acme", "ACME").await;
     let db = &database.connection;
-    let acme = firm(db, "acme", "ACME").await;
     let folder = tempfile::tempdir().unwrap();
     let mut slow_poll = settings();
     // Only the waker can explain a delivery within the test's deadline.
@@ -461,17 +440,15 @@ async fn a_running_worker_delivers_at_once_when_woken_and_stops_on_shutdown() {
         .await
         .expect("the worker stops on shutdown")
         .unwrap();
-    let message = find_message(db, queued.id).await.unwrap().unwrap();
-    assert_eq!(message.status, OutboxStatus::Sent);
+    assert_eq!(status_of(db, queued.id).await, OutboxStatus::Sent);
 }
 
 /// The outbox's age is its oldest message still waiting: none while it is empty, the
 /// first written while two wait, none again once both are sent.
 #[tokio::test]
 async fn the_oldest_unsent_message_is_the_first_still_waiting() {
-    let database = fresh_database().await;
+    let (database, acme) = database_with_firm("acme", "ACME").await;
     let db = &database.connection;
-    let acme = firm(db, "acme", "ACME").await;
     assert_eq!(oldest_unsent_message_at(db).await.unwrap(), None);
 
     enqueue(

@@ -1,30 +1,23 @@
 //! The file transport and the development mailbox that reads it.
 
-use std::sync::Arc;
-
 use chrono::TimeDelta;
-use migrations::testing::fresh_database;
 use notification::{
-    DeliveryWaker, DeliveryWorker, FileMailbox, ManualClock, NotificationError, OutboxStatus,
-    Transport, find_message,
+    FileMailbox, ManualClock, NotificationError, OutboxStatus, Transport, find_message,
 };
 
-use crate::support::{enqueue_reset, firm, settings, t0};
+use crate::support::{database_with_firm, enqueue_reset, status_of, t0, worker};
 
 #[tokio::test]
 async fn the_dev_mailbox_lists_newest_first_and_reads_one_message() {
-    let database = fresh_database().await;
+    let (database, acme) = database_with_firm("acme", "ACME Accountants").await;
     let db = &database.connection;
-    let acme = firm(db, "acme", "ACME Accountants").await;
     let folder = tempfile::tempdir().unwrap();
     let mail_dir = folder.path().join("mail");
     let clock = ManualClock::starting_at(t0());
-    let worker = DeliveryWorker::with_clock(
-        db.clone(),
+    let worker = worker(
+        db,
         Transport::from_config("file", None, &mail_dir).unwrap(),
-        settings(),
-        DeliveryWaker::default(),
-        Arc::new(clock.clone()),
+        &clock,
     );
     let mailbox = FileMailbox::new(&mail_dir);
     assert!(mailbox.list(10).await.unwrap().is_empty(), "no folder yet");
@@ -76,21 +69,17 @@ async fn the_dev_mailbox_lists_newest_first_and_reads_one_message() {
 
 #[tokio::test]
 async fn the_log_transport_delivers_without_a_server() {
-    let database = fresh_database().await;
+    let (database, acme) = database_with_firm("acme", "ACME").await;
     let db = &database.connection;
-    let acme = firm(db, "acme", "ACME").await;
     let clock = ManualClock::starting_at(t0());
-    let worker = DeliveryWorker::with_clock(
-        db.clone(),
+    let worker = worker(
+        db,
         Transport::from_config("log", None, "unused").unwrap(),
-        settings(),
-        DeliveryWaker::default(),
-        Arc::new(clock),
+        &clock,
     );
     let queued = enqueue_reset(db, &acme, "ann@client.test").await;
     assert_eq!(worker.deliver_due().await.unwrap().sent, 1);
-    let message = find_message(db, queued.id).await.unwrap().unwrap();
-    assert_eq!(message.status, OutboxStatus::Sent);
+    assert_eq!(status_of(db, queued.id).await, OutboxStatus::Sent);
 }
 
 #[tokio::test]

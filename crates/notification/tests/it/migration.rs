@@ -2,21 +2,18 @@
 //! the indexes and the firm's cascade survive, on SQLite (where the table is rebuilt)
 //! and on PostgreSQL (where it is altered).
 
-use std::sync::Arc;
-
 use chrono::TimeDelta;
 use migrations::testing::empty_database;
 use migrations::{Migrator, MigratorTrait};
 use notification::{
-    DeliveryWaker, DeliveryWorker, FileMailbox, ManualClock, MessageFilter, OutboxMessageId,
-    OutboxStatus, Transport, find_message,
+    FileMailbox, ManualClock, MessageFilter, OutboxMessageId, OutboxStatus, Transport, find_message,
 };
 use sea_orm::sea_query::{Alias, Expr, ExprTrait, Query};
 use sea_orm::{ConnectionTrait, DbBackend, Statement, Value};
 use storage::Database;
 use uuid::Uuid;
 
-use crate::support::{enqueue_platform_list, listed_ids, settings, t0};
+use crate::support::{enqueue_platform_list, listed_ids, t0, worker};
 
 /// The names of the columns of a table, in order, with whether each may be NULL.
 async fn columns(db: &Database) -> Vec<(String, bool)> {
@@ -204,13 +201,8 @@ async fn the_platform_outbox_migration_keeps_mail_indexes_and_the_cascade() {
 
     // The message queued before the rebuild is delivered whole, from its firm.
     let folder = tempfile::tempdir().unwrap();
-    let worker = DeliveryWorker::with_clock(
-        db.clone(),
-        Transport::file(folder.path()),
-        settings(),
-        DeliveryWaker::default(),
-        Arc::new(ManualClock::starting_at(t0())),
-    );
+    let clock = ManualClock::starting_at(t0());
+    let worker = worker(db, Transport::file(folder.path()), &clock);
     assert_eq!(worker.deliver_due().await.unwrap().sent, 1);
     let delivered = FileMailbox::new(folder.path())
         .read(&queued.to_string())

@@ -12,14 +12,15 @@ use notification::{
     FileMailbox, ManualClock, ObserverFuture, OutboxStatus, QueuedMessage, Transport,
     enqueue_about, find_message,
 };
-use sea_orm::{ConnectionTrait, DbErr, Statement};
+use sea_orm::{ConnectionTrait, DbErr};
 use storage::Database;
 use storage::Transaction;
 use tenancy::Tenant;
 use uuid::Uuid;
 
 use crate::support::{
-    Script, SmtpStub, enqueue_platform_list, enqueue_reset, firm, reset_email, t0, worker,
+    Script, SmtpStub, count, enqueue_platform_list, enqueue_reset, firm, reset_email,
+    stored_message, t0, worker,
 };
 
 /// Writes each outcome to a table of its own in the worker's transaction, as the
@@ -34,30 +35,28 @@ impl Recorder {
     fn events(&self) -> Vec<DeliveryEvent> {
         self.events.lock().unwrap().clone()
     }
+
+    async fn record(&self, txn: &Transaction, event: &DeliveryEvent) -> Result<(), DbErr> {
+        let outcome = match event.outcome {
+            DeliveryOutcome::Sent => "sent",
+            DeliveryOutcome::Dead { .. } => "dead",
+        };
+        txn.execute_unprepared(&format!(
+            "INSERT INTO observed_outcomes (message_id, outcome) VALUES ('{}', '{outcome}')",
+            event.message_id
+        ))
+        .await?;
+        if self.fail.load(Ordering::SeqCst) {
+            return Err(DbErr::Custom("the audit trail is unavailable".to_owned()));
+        }
+        self.events.lock().unwrap().push(event.clone());
+        Ok(())
+    }
 }
 
 impl DeliveryObserver for Recorder {
-    fn delivered<'a>(
-        &'a self,
-        txn: &'a Transaction,
-        event: &'a DeliveryEvent,
-    ) -> ObserverFuture<'a> {
-        Box::pin(async move {
-            let outcome = match event.outcome {
-                DeliveryOutcome::Sent => "sent",
-                DeliveryOutcome::Dead { .. } => "dead",
-            };
-            txn.execute_unprepared(&format!(
-                "INSERT INTO observed_outcomes (message_id, outcome) VALUES ('{}', '{outcome}')",
-                event.message_id
-            ))
-            .await?;
-            if self.fail.load(Ordering::SeqCst) {
-                return Err(DbErr::Custom("the audit trail is unavailable".to_owned()));
-            }
-            self.events.lock().unwrap().push(event.clone());
-            Ok(())
-        })
+    fn delivered<'t>(&'t self, tx: &'t Transaction, ev: &'t DeliveryEvent) -> ObserverFuture<'t> {
+        Box::pin(self.record(tx, ev))
     }
 }
 
@@ -71,15 +70,7 @@ async fn observed_table(db: &Database) {
 }
 
 async fn observed_rows(db: &Database) -> i64 {
-    db.query_one_raw(Statement::from_string(
-        db.get_database_backend(),
-        "SELECT COUNT(*) AS n FROM observed_outcomes",
-    ))
-    .await
-    .unwrap()
-    .unwrap()
-    .try_get::<i64>("", "n")
-    .unwrap()
+    count(db, "SELECT COUNT(*) AS n FROM observed_outcomes").await
 }
 
 fn observed_worker(
@@ -205,9 +196,7 @@ async fn a_failing_observer_leaves_the_message_to_be_claimed_again() {
     clock.advance(TimeDelta::seconds(2));
     assert_eq!(worker.deliver_due().await.unwrap().sent, 1);
 
-    let sent = find_message(db, queued.id).await.unwrap().unwrap();
-    assert_eq!(sent.status, OutboxStatus::Sent);
-    assert_eq!(sent.attempts, 2);
+    stored_message(db, queued.id, OutboxStatus::Sent, 2).await;
     assert_eq!(observed_rows(db).await, 1);
     let events = recorder.events();
     assert_eq!(events.len(), 1);

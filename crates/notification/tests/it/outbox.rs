@@ -1,6 +1,5 @@
 //! Writing to the outbox and the operators' view of it.
 
-use migrations::testing::fresh_database;
 use notification::{
     MessageFilter, NotificationError, OutboxStatus, count_messages, enqueue, find_message,
     list_messages, retry_message,
@@ -8,13 +7,12 @@ use notification::{
 use sea_orm::TransactionTrait;
 use tenancy::delete_tenant;
 
-use crate::support::{enqueue_reset, firm, reset_email, t0};
+use crate::support::{database_with_firm, enqueue_reset, firm, reset_email, t0};
 
 #[tokio::test]
 async fn a_message_exists_exactly_when_its_transaction_commits() {
-    let database = fresh_database().await;
+    let (database, acme) = database_with_firm("acme", "ACME").await;
     let db = &database.connection;
-    let acme = firm(db, "acme", "ACME").await;
 
     let transaction = db.begin().await.unwrap();
     enqueue_reset(&transaction, &acme, "ann@acme.test").await;
@@ -43,9 +41,8 @@ async fn a_message_exists_exactly_when_its_transaction_commits() {
 
 #[tokio::test]
 async fn recipients_and_subjects_cannot_smuggle_headers() {
-    let database = fresh_database().await;
+    let (database, acme) = database_with_firm("acme", "ACME").await;
     let db = &database.connection;
-    let acme = firm(db, "acme", "ACME").await;
     let email = reset_email(&acme, "Ann");
     for recipient in [
         "ann@acme.test\r\nBcc: eve@evil.test",
@@ -74,9 +71,8 @@ async fn recipients_and_subjects_cannot_smuggle_headers() {
 
 #[tokio::test]
 async fn operators_list_by_status_and_firm_newest_first() {
-    let database = fresh_database().await;
+    let (database, acme) = database_with_firm("acme", "ACME").await;
     let db = &database.connection;
-    let acme = firm(db, "acme", "ACME").await;
     let bolt = firm(db, "bolt", "Bolt").await;
     let first = enqueue_reset(db, &acme, "a1@acme.test").await;
     let second = enqueue_reset(db, &acme, "a2@acme.test").await;
@@ -110,9 +106,8 @@ async fn operators_list_by_status_and_firm_newest_first() {
 
 #[tokio::test]
 async fn only_dead_messages_can_be_retried() {
-    let database = fresh_database().await;
+    let (database, acme) = database_with_firm("acme", "ACME").await;
     let db = &database.connection;
-    let acme = firm(db, "acme", "ACME").await;
     let queued = enqueue_reset(db, &acme, "ann@acme.test").await;
     let error = retry_message(db, queued.id, t0()).await.unwrap_err();
     assert!(matches!(
@@ -128,9 +123,8 @@ async fn only_dead_messages_can_be_retried() {
 
 #[tokio::test]
 async fn deleting_a_firm_deletes_its_messages() {
-    let database = fresh_database().await;
+    let (database, acme) = database_with_firm("acme", "ACME").await;
     let db = &database.connection;
-    let acme = firm(db, "acme", "ACME").await;
     let bolt = firm(db, "bolt", "Bolt").await;
     enqueue_reset(db, &acme, "ann@acme.test").await;
     let kept = enqueue_reset(db, &bolt, "bob@bolt.test").await;

@@ -1,29 +1,29 @@
 //! Platform mail: messages that belong to no firm, such as the "Find your firm" list,
 //! rendered and sent in the platform's name.
 
-use std::sync::Arc;
-
 use migrations::testing::fresh_database;
 use notification::{
     DeliveryWaker, DeliveryWorker, Email, FileMailbox, FindYourFirm, ManualClock, MessageFilter,
-    OutboxStatus, Renderer, Transport, find_message, list_messages,
+    OutboxMessageId, OutboxStatus, Renderer, Transport, find_message, list_messages,
 };
 use storage::Database;
 use tenancy::delete_tenant;
 
 use crate::support::{
-    enqueue_platform_list, enqueue_reset, firm, listed_ids, platform_email, settings, t0,
+    database_with_firm, enqueue_platform_list, enqueue_reset, listed_ids, platform_email, settings,
+    t0, worker_with,
 };
 
 fn file_worker(db: &Database, folder: &std::path::Path, platform_name: &str) -> DeliveryWorker {
     let mut settings = settings();
     settings.platform_name = platform_name.to_owned();
-    DeliveryWorker::with_clock(
-        db.clone(),
+    let clock = ManualClock::starting_at(t0());
+    worker_with(
+        db,
         Transport::file(folder),
         settings,
         DeliveryWaker::default(),
-        Arc::new(ManualClock::starting_at(t0())),
+        &clock,
     )
 }
 
@@ -55,9 +55,8 @@ fn platform_mail_renders_in_the_platform_name_and_the_default_branding() {
 
 #[tokio::test]
 async fn platform_mail_is_sent_from_the_platform_and_listed_without_a_firm() {
-    let database = fresh_database().await;
+    let (database, acme) = database_with_firm("acme", "ACME Accountants").await;
     let db = &database.connection;
-    let acme = firm(db, "acme", "ACME Accountants").await;
     let firm_message = enqueue_reset(db, &acme, "ann@client.test").await;
     let platform_message = enqueue_platform_list(db).await;
 
@@ -80,11 +79,12 @@ async fn platform_mail_is_sent_from_the_platform_and_listed_without_a_firm() {
     assert_eq!(worker.deliver_due().await.unwrap().sent, 2);
 
     let mailbox = FileMailbox::new(folder.path());
-    let delivered = mailbox
-        .read(&platform_message.id.to_string())
-        .await
-        .unwrap()
-        .unwrap();
+    let mailbox = &mailbox;
+    let read = |id: OutboxMessageId| async move {
+        let message = mailbox.read(&id.to_string()).await.unwrap();
+        message.expect("a delivered message")
+    };
+    let delivered = read(platform_message.id).await;
     assert_eq!(delivered.entry.tenant, "platform");
     assert_eq!(delivered.entry.from, "Latchkey <no-reply@latchkey.test>");
     assert!(
@@ -94,11 +94,7 @@ async fn platform_mail_is_sent_from_the_platform_and_listed_without_a_firm() {
         "{}",
         delivered.raw
     );
-    let firm_copy = mailbox
-        .read(&firm_message.id.to_string())
-        .await
-        .unwrap()
-        .unwrap();
+    let firm_copy = read(firm_message.id).await;
     assert_eq!(firm_copy.entry.tenant, "acme");
     assert!(firm_copy.entry.from.starts_with("ACME Accountants <"));
     let stored = find_message(db, platform_message.id)
@@ -127,9 +123,8 @@ async fn the_platform_name_on_platform_mail_comes_from_the_settings() {
 
 #[tokio::test]
 async fn deleting_a_firm_keeps_platform_mail() {
-    let database = fresh_database().await;
+    let (database, acme) = database_with_firm("acme", "ACME").await;
     let db = &database.connection;
-    let acme = firm(db, "acme", "ACME").await;
     enqueue_reset(db, &acme, "ann@client.test").await;
     let platform = enqueue_platform_list(db).await;
     delete_tenant(db, &acme.slug).await.unwrap();

@@ -37,6 +37,15 @@ fn plain_firm() -> Tenant {
     firm("ACME Accountants", Branding::default(), "en")
 }
 
+/// ACME, in English, with this logo and accent colour.
+fn acme_branded(logo_url: &str, accent_colour: &str) -> Tenant {
+    let branding = Branding {
+        logo_url: Some(logo_url.into()),
+        accent_colour: Some(accent_colour.into()),
+    };
+    firm("ACME", branding, "en")
+}
+
 fn reset(name: &str) -> Email {
     PasswordReset {
         name: name.to_owned(),
@@ -212,14 +221,7 @@ fn the_locale_falls_back_to_the_firm_then_english() {
 #[test]
 fn branding_appears_only_when_it_is_safe() {
     let renderer = Renderer::new();
-    let branded = firm(
-        "ACME",
-        Branding {
-            logo_url: Some("https://cdn.acme.test/logo.png".into()),
-            accent_colour: Some("#ff6600".into()),
-        },
-        "en",
-    );
+    let branded = acme_branded("https://cdn.acme.test/logo.png", "#ff6600");
     let html = renderer.render(&reset("Ann"), &branded, None).unwrap().html;
     let logo = escaped("https://cdn.acme.test/logo.png");
     assert!(
@@ -228,13 +230,9 @@ fn branding_appears_only_when_it_is_safe() {
     );
     assert!(html.contains("background:#ff6600"));
 
-    let unsafe_branding = firm(
-        "ACME",
-        Branding {
-            logo_url: Some("http://cdn.acme.test/logo.png".into()),
-            accent_colour: Some("red;background:url(https://evil.test/x)".into()),
-        },
-        "en",
+    let unsafe_branding = acme_branded(
+        "http://cdn.acme.test/logo.png",
+        "red;background:url(https://evil.test/x)",
     );
     let html = renderer
         .render(&reset("Ann"), &unsafe_branding, None)

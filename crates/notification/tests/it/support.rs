@@ -5,12 +5,14 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::{DateTime, TimeZone, Utc};
+use migrations::testing::{TestDatabase, fresh_database};
 use notification::{
-    DeliverySettings, DeliveryWaker, DeliveryWorker, Email, FindYourFirm, FirmLink, ManualClock,
-    MessageFilter, OutboxMessageId, PasswordReset, QueuedMessage, RenderedEmail, Renderer,
-    Transport, enqueue, enqueue_platform, list_messages,
+    DeliveryMetrics, DeliverySettings, DeliveryWaker, DeliveryWorker, Email, FindYourFirm,
+    FirmLink, ManualClock, MessageFilter, OutboxMessage, OutboxMessageId, OutboxStatus,
+    PasswordReset, QueuedMessage, RenderedEmail, Renderer, Transport, enqueue, enqueue_platform,
+    find_message, list_messages,
 };
-use sea_orm::ConnectionTrait;
+use sea_orm::{ConnectionTrait, Statement};
 use storage::Database;
 use tenancy::{NewTenant, Tenant, TenantSlug, create_tenant};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
@@ -24,6 +26,13 @@ pub fn t0() -> DateTime<Utc> {
 pub async fn firm(db: &Database, slug: &str, name: &str) -> Tenant {
     let new = NewTenant::new(TenantSlug::parse(slug).unwrap(), name, "admin@firm.test").unwrap();
     create_tenant(db, new, t0()).await.unwrap()
+}
+
+/// A fresh database holding one firm.
+pub async fn database_with_firm(slug: &str, name: &str) -> (TestDatabase, Tenant) {
+    let database = fresh_database().await;
+    let firm = firm(&database.connection, slug, name).await;
+    (database, firm)
 }
 
 pub fn settings() -> DeliverySettings {
@@ -86,13 +95,67 @@ pub async fn listed_ids(db: &Database, filter: MessageFilter) -> Vec<OutboxMessa
 
 /// A worker with the tests' settings and a clock they move.
 pub fn worker(db: &Database, transport: Transport, clock: &ManualClock) -> DeliveryWorker {
+    worker_with(db, transport, settings(), DeliveryWaker::default(), clock)
+}
+
+/// A worker as [`worker`] that counts what it does in `metrics`.
+pub fn metered_worker(
+    db: &Database,
+    transport: Transport,
+    clock: &ManualClock,
+    metrics: DeliveryMetrics,
+) -> DeliveryWorker {
+    worker_with(
+        db,
+        transport,
+        settings(),
+        DeliveryWaker::new(Some(metrics)),
+        clock,
+    )
+}
+
+pub fn worker_with(
+    db: &Database,
+    transport: Transport,
+    settings: DeliverySettings,
+    waker: DeliveryWaker,
+    clock: &ManualClock,
+) -> DeliveryWorker {
     DeliveryWorker::with_clock(
         db.clone(),
         transport,
-        settings(),
-        DeliveryWaker::default(),
+        settings,
+        waker,
         Arc::new(clock.clone()),
     )
+}
+
+/// The message `id` as stored, once it is asserted to be `status` after `attempts`.
+pub async fn stored_message(
+    db: &Database,
+    id: OutboxMessageId,
+    status: OutboxStatus,
+    attempts: u32,
+) -> OutboxMessage {
+    let message = find_message(db, id).await.unwrap().expect("the message");
+    assert_eq!(message.status, status, "{id}");
+    assert_eq!(message.attempts, attempts, "{id}");
+    message
+}
+
+pub async fn status_of(db: &Database, id: OutboxMessageId) -> OutboxStatus {
+    let message = find_message(db, id).await.unwrap();
+    message.expect("the message").status
+}
+
+/// The `n` of a query `SELECT COUNT(*) AS n …`.
+pub async fn count(db: &impl ConnectionTrait, sql: &str) -> i64 {
+    db.query_one_raw(Statement::from_string(db.get_database_backend(), sql))
+        .await
+        .unwrap()
+        .expect("a count")
+        .try_get::<i64>("", "n")
+        .unwrap()
 }
 
 /// How the scripted server answers RCPT TO.

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
-use migrations::testing::fresh_database;
+use migrations::testing::{TestDatabase, fresh_database};
 use reset_token::{
     MintedToken, RedeemError, TokenCheck, TokenKeys, TokenPurpose, TokenRecord, TokenState,
     UrlToken, check_token, mint_token, redeem_token, revoke_tokens,
@@ -21,19 +21,19 @@ const FIFTEEN: Duration = Duration::minutes(15);
 
 /// A firm's tokens as the tests use them: for contacts, living fifteen minutes, under
 /// `keys`.
-struct Firm<'a> {
-    db: &'a Database,
+struct Firm {
+    db: Database,
     id: TenantId,
     keys: TokenKeys,
 }
 
-impl<'a> Firm<'a> {
-    async fn create(db: &'a Database, slug: &str) -> Self {
+impl Firm {
+    async fn create(db: &Database, slug: &str) -> Self {
         let new =
             NewTenant::new(TenantSlug::parse(slug).unwrap(), slug, "admin@firm.test").unwrap();
         let tenant = tenancy::create_tenant(db, new, Utc::now()).await.unwrap();
         Self {
-            db,
+            db: db.clone(),
             id: tenant.id,
             keys: keys(),
         }
@@ -42,7 +42,7 @@ impl<'a> Firm<'a> {
     /// The same firm's tokens under other keys.
     fn with_keys(&self, keys: TokenKeys) -> Self {
         Self {
-            db: self.db,
+            db: self.db.clone(),
             id: self.id,
             keys,
         }
@@ -50,7 +50,7 @@ impl<'a> Firm<'a> {
 
     async fn mint(&self, purpose: TokenPurpose, account: Uuid, at: DateTime<Utc>) -> MintedToken {
         mint_token(
-            self.db, &self.keys, self.id, purpose, "contact", account, FIFTEEN, at,
+            &self.db, &self.keys, self.id, purpose, "contact", account, FIFTEEN, at,
         )
         .await
         .unwrap()
@@ -62,7 +62,7 @@ impl<'a> Firm<'a> {
         token: &UrlToken,
         at: DateTime<Utc>,
     ) -> TokenCheck {
-        check_token(self.db, &self.keys, self.id, purpose, token, at)
+        check_token(&self.db, &self.keys, self.id, purpose, token, at)
             .await
             .unwrap()
     }
@@ -73,15 +73,26 @@ impl<'a> Firm<'a> {
         token: &UrlToken,
         at: DateTime<Utc>,
     ) -> Result<TokenRecord, RedeemError> {
-        redeem_token(self.db, &self.keys, self.id, purpose, token, at).await
+        redeem_token(&self.db, &self.keys, self.id, purpose, token, at).await
     }
+}
+
+/// A fresh database with a firm for each of `slugs`, and the time to mint tokens at.
+async fn firms<const N: usize>(slugs: [&str; N]) -> (TestDatabase, [Firm; N], DateTime<Utc>) {
+    let database = fresh_database().await;
+    let mut firms = Vec::with_capacity(N);
+    for slug in slugs {
+        firms.push(Firm::create(&database.connection, slug).await);
+    }
+    let Ok(firms) = firms.try_into() else {
+        unreachable!("one firm a slug")
+    };
+    (database, firms, Utc::now())
 }
 
 #[tokio::test]
 async fn a_token_is_checked_without_being_used_then_used_once() {
-    let database = fresh_database().await;
-    let acme = Firm::create(&database.connection, "acme").await;
-    let now = Utc::now();
+    let (_database, [acme], now) = firms(["acme"]).await;
     let account = Uuid::now_v7();
     let minted = acme.mint(TokenPurpose::Reset, account, now).await;
     // PostgreSQL keeps microseconds, the clock has nanoseconds.
@@ -113,9 +124,7 @@ async fn a_token_is_checked_without_being_used_then_used_once() {
 
 #[tokio::test]
 async fn a_token_expires_with_a_moved_clock() {
-    let database = fresh_database().await;
-    let acme = Firm::create(&database.connection, "acme").await;
-    let now = Utc::now();
+    let (_database, [acme], now) = firms(["acme"]).await;
     let minted = acme.mint(TokenPurpose::Reset, Uuid::now_v7(), now).await;
     let almost = now + FIFTEEN - Duration::seconds(1);
     assert!(matches!(
@@ -133,23 +142,18 @@ async fn a_token_expires_with_a_moved_clock() {
 
 #[tokio::test]
 async fn a_new_token_supersedes_the_older_ones_of_every_purpose() {
-    let database = fresh_database().await;
-    let acme = Firm::create(&database.connection, "acme").await;
-    let now = Utc::now();
+    let (_database, [acme], now) = firms(["acme"]).await;
     let account = Uuid::now_v7();
     let first = acme.mint(TokenPurpose::Reset, account, now).await;
     let invite = acme.mint(TokenPurpose::Invite, account, now).await;
     let second = acme.mint(TokenPurpose::Reset, account, now).await;
+    let older = acme.check(TokenPurpose::Reset, &first.token, now).await;
+    assert_eq!(older, TokenCheck::Invalid);
+    let newest = acme.check(TokenPurpose::Reset, &second.token, now).await;
+    assert!(matches!(newest, TokenCheck::Valid(_)));
+    let invitation = acme.check(TokenPurpose::Invite, &invite.token, now).await;
     assert_eq!(
-        acme.check(TokenPurpose::Reset, &first.token, now).await,
-        TokenCheck::Invalid
-    );
-    assert!(matches!(
-        acme.check(TokenPurpose::Reset, &second.token, now).await,
-        TokenCheck::Valid(_)
-    ));
-    assert_eq!(
-        acme.check(TokenPurpose::Invite, &invite.token, now).await,
+        invitation,
         TokenCheck::Invalid,
         "a newer link of another purpose ends an older invitation too"
     );
@@ -157,56 +161,47 @@ async fn a_new_token_supersedes_the_older_ones_of_every_purpose() {
 
 #[tokio::test]
 async fn forged_foreign_and_revoked_tokens_are_all_just_invalid() {
-    let database = fresh_database().await;
+    let (database, [acme, globex], now) = firms(["acme", "globex"]).await;
     let db = &database.connection;
-    let acme = Firm::create(db, "acme").await;
-    let globex = Firm::create(db, "globex").await;
-    let now = Utc::now();
     let account = Uuid::now_v7();
     let minted = acme.mint(TokenPurpose::Reset, account, now).await;
 
-    assert_eq!(
-        globex.check(TokenPurpose::Reset, &minted.token, now).await,
-        TokenCheck::Invalid,
-        "another firm"
-    );
-    assert_eq!(
-        acme.check(TokenPurpose::Invite, &minted.token, now).await,
-        TokenCheck::Invalid,
-        "another purpose"
-    );
     let text = minted.token.expose();
     let (id, _) = text.split_once('.').unwrap();
     let forged = UrlToken::parse(&format!("{id}.{}", "A".repeat(43))).unwrap();
-    assert_eq!(
-        acme.check(TokenPurpose::Reset, &forged, now).await,
-        TokenCheck::Invalid,
-        "right id, wrong secret"
-    );
     let unknown = UrlToken::parse(&format!("{}.{}", "A".repeat(22), "A".repeat(43))).unwrap();
-    assert_eq!(
-        acme.check(TokenPurpose::Reset, &unknown, now).await,
-        TokenCheck::Invalid
-    );
     let wrong_key = acme.with_keys(TokenKeys::new(b"some other key entirely, 32 bytes+", &[]));
-    assert_eq!(
-        wrong_key
-            .check(TokenPurpose::Reset, &minted.token, now)
-            .await,
-        TokenCheck::Invalid
-    );
+    let cases = [
+        ("another firm", &globex, TokenPurpose::Reset, &minted.token),
+        (
+            "another purpose",
+            &acme,
+            TokenPurpose::Invite,
+            &minted.token,
+        ),
+        (
+            "right id, wrong secret",
+            &acme,
+            TokenPurpose::Reset,
+            &forged,
+        ),
+        ("an unknown id", &acme, TokenPurpose::Reset, &unknown),
+        (
+            "another key",
+            &wrong_key,
+            TokenPurpose::Reset,
+            &minted.token,
+        ),
+    ];
+    for (case, firm, purpose, token) in cases {
+        let check = firm.check(purpose, token, now).await;
+        assert_eq!(check, TokenCheck::Invalid, "{case}");
+    }
 
-    assert_eq!(
-        revoke_tokens(db, acme.id, "contact", account, None)
-            .await
-            .unwrap(),
-        1
-    );
-    assert_eq!(
-        acme.check(TokenPurpose::Reset, &minted.token, now).await,
-        TokenCheck::Invalid,
-        "revoked"
-    );
+    let revoked = revoke_tokens(db, acme.id, "contact", account, None).await;
+    assert_eq!(revoked.unwrap(), 1);
+    let check = acme.check(TokenPurpose::Reset, &minted.token, now).await;
+    assert_eq!(check, TokenCheck::Invalid, "revoked");
 }
 
 #[tokio::test]
@@ -262,11 +257,8 @@ async fn of_fifty_concurrent_redemptions_exactly_one_wins() {
 
 #[tokio::test]
 async fn reset_activity_counts_requested_completed_and_expired_in_the_window() {
-    let database = fresh_database().await;
+    let (database, [acme, other], now) = firms(["acme", "other"]).await;
     let db = &database.connection;
-    let acme = Firm::create(db, "acme").await;
-    let other = Firm::create(db, "other").await;
-    let now = Utc::now();
     // Two hours ago: one link used, one left to expire.
     let two_hours_ago = now - Duration::hours(2);
     let used = acme

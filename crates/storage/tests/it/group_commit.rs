@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use sea_orm::{ConnectionTrait, DbErr, Statement, Value};
 use storage::{Batch, GroupCommit, GroupCommitError, GroupCommitLimits, Transaction};
 
-use crate::{count_notes, scratch};
+use crate::{Scratch, count_notes, scratch};
 
 /// Inserts notes with one multi-row INSERT per batch, counting its transactions.
 #[derive(Debug, Default)]
@@ -88,14 +88,19 @@ async fn many_requests_share_few_transactions_and_all_are_answered() {
     assert!(used < 250, "{used} transactions for 500 items");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn a_bad_item_fails_alone() {
-    let scratch = scratch().await;
-    let writer = GroupCommit::start(
+/// A writer of notes with the default limits.
+fn notes_writer(scratch: &Scratch) -> GroupCommit<Notes> {
+    GroupCommit::start(
         scratch.db.clone(),
         Notes::default(),
         GroupCommitLimits::default(),
-    );
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_bad_item_fails_alone() {
+    let scratch = scratch().await;
+    let writer = notes_writer(&scratch);
     writer.submit((0, "taken".to_owned())).await.unwrap();
     let requests: Vec<_> = (1..=100_i64)
         .map(|id| {
@@ -125,11 +130,7 @@ async fn a_bad_item_fails_alone() {
 #[tokio::test]
 async fn a_lone_request_is_answered_at_once() {
     let scratch = scratch().await;
-    let writer = GroupCommit::start(
-        scratch.db.clone(),
-        Notes::default(),
-        GroupCommitLimits::default(),
-    );
+    let writer = notes_writer(&scratch);
     let started = std::time::Instant::now();
     assert_eq!(writer.submit((7, "alone".to_owned())).await.unwrap(), 7);
     assert!(started.elapsed() < std::time::Duration::from_secs(1));

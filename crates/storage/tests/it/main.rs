@@ -5,7 +5,7 @@ mod concurrency;
 mod group_commit;
 mod statistics;
 
-use sea_orm::ConnectionTrait;
+use sea_orm::{ConnectionTrait, DbBackend};
 use storage::Database;
 
 /// A database with one table, `notes (id, body UNIQUE)`, alive as long as the value.
@@ -49,6 +49,12 @@ pub async fn scratch() -> Scratch {
         url,
         _folder: folder,
     }
+}
+
+/// A scratch database when the tests run on `backend`, for what only it does.
+pub async fn scratch_on(backend: DbBackend) -> Option<Scratch> {
+    let scratch = scratch().await;
+    (scratch.db.backend() == backend).then_some(scratch)
 }
 
 fn rand_suffix() -> String {

@@ -3,7 +3,7 @@
 
 use sea_orm::{ConnectionTrait, DbBackend, Statement};
 
-use crate::scratch;
+use crate::{Scratch, scratch_on};
 
 async fn add_notes(db: &impl ConnectionTrait, ids: std::ops::Range<u32>) {
     let values: Vec<String> = ids.map(|id| format!("({id}, 'note {id}')")).collect();
@@ -15,14 +15,19 @@ async fn add_notes(db: &impl ConnectionTrait, ids: std::ops::Range<u32>) {
     .unwrap();
 }
 
+/// A scratch database on `backend` holding the notes `ids`, if the tests run on it.
+async fn notes_on(backend: DbBackend, ids: std::ops::Range<u32>) -> Option<Scratch> {
+    let scratch = scratch_on(backend).await?;
+    add_notes(&scratch.db, ids).await;
+    Some(scratch)
+}
+
 #[tokio::test]
 async fn after_a_bulk_load_postgres_knows_the_tables_sizes() {
-    let scratch = scratch().await;
-    let db = &scratch.db;
-    if db.backend() != DbBackend::Postgres {
+    let Some(scratch) = notes_on(DbBackend::Postgres, 0..1000).await else {
         return;
-    }
-    add_notes(db, 0..1000).await;
+    };
+    let db = &scratch.db;
 
     db.refresh_statistics().await.unwrap();
 
@@ -41,13 +46,11 @@ async fn after_a_bulk_load_postgres_knows_the_tables_sizes() {
 /// grown, as it never refreshes them by itself.
 #[tokio::test]
 async fn sqlite_finds_rows_of_a_grown_table_by_their_index_after_a_refresh() {
-    let scratch = scratch().await;
-    let db = &scratch.db;
-    if db.backend() != DbBackend::Sqlite {
-        return;
-    }
     // One row, as a queue holds one request when the server has just started.
-    add_notes(db, 0..1).await;
+    let Some(scratch) = notes_on(DbBackend::Sqlite, 0..1).await else {
+        return;
+    };
+    let db = &scratch.db;
     // Used through its index first, as a running server uses its tables: SQLite's
     // `optimize` analyses the tables whose indexes queries have used.
     let touch = "UPDATE notes SET body = body || '.' WHERE id IN (0)";

@@ -3,21 +3,25 @@
 use chrono::Utc;
 use migrations::testing::fresh_database;
 use tenancy::{
-    HostName, NewTenant, TenancyError, TenantSlug, TenantStatus, add_tenant_domain, create_tenant,
-    delete_tenant, find_tenant_by_slug, list_tenants, set_tenant_status,
+    HostName, NewTenant, TenancyError, Tenant, TenantSlug, TenantStatus, add_tenant_domain,
+    create_tenant, delete_tenant, find_tenant_by_slug, list_tenants, set_tenant_status,
 };
 
 fn new_tenant(slug: &str, name: &str) -> NewTenant {
     NewTenant::new(TenantSlug::parse(slug).unwrap(), name, "Admin@Firm.test").unwrap()
 }
 
+async fn create(db: &storage::Database, slug: &str, name: &str) -> Tenant {
+    create_tenant(db, new_tenant(slug, name), Utc::now())
+        .await
+        .unwrap()
+}
+
 #[tokio::test]
 async fn a_created_firm_reads_back_whole() {
     let database = fresh_database().await;
     let db = &database.connection;
-    let created = create_tenant(db, new_tenant("acme", "  ACME Corporation "), Utc::now())
-        .await
-        .unwrap();
+    let created = create(db, "acme", "  ACME Corporation ").await;
     assert_eq!(created.display_name, "ACME Corporation");
     assert_eq!(created.admin_email, "admin@firm.test");
     assert_eq!(created.status, TenantStatus::Active);
@@ -34,9 +38,7 @@ async fn a_created_firm_reads_back_whole() {
 async fn a_slug_is_taken_once() {
     let database = fresh_database().await;
     let db = &database.connection;
-    create_tenant(db, new_tenant("acme", "ACME"), Utc::now())
-        .await
-        .unwrap();
+    create(db, "acme", "ACME").await;
     let error = create_tenant(db, new_tenant("acme", "Other"), Utc::now())
         .await
         .unwrap_err();
@@ -69,12 +71,8 @@ async fn names_and_emails_are_checked() {
 async fn status_changes_and_deletion() {
     let database = fresh_database().await;
     let db = &database.connection;
-    let acme = create_tenant(db, new_tenant("acme", "ACME"), Utc::now())
-        .await
-        .unwrap();
-    create_tenant(db, new_tenant("globex", "Globex"), Utc::now())
-        .await
-        .unwrap();
+    let acme = create(db, "acme", "ACME").await;
+    create(db, "globex", "Globex").await;
 
     let suspended = set_tenant_status(db, &acme.slug, TenantStatus::Suspended, Utc::now())
         .await
@@ -118,12 +116,8 @@ async fn status_changes_and_deletion() {
 async fn a_domain_is_claimed_once_and_never_under_the_platform() {
     let database = fresh_database().await;
     let db = &database.connection;
-    let acme = create_tenant(db, new_tenant("acme", "ACME"), Utc::now())
-        .await
-        .unwrap();
-    let globex = create_tenant(db, new_tenant("globex", "Globex"), Utc::now())
-        .await
-        .unwrap();
+    let acme = create(db, "acme", "ACME").await;
+    let globex = create(db, "globex", "Globex").await;
     let base = HostName::parse("example.com").unwrap();
     let domain = HostName::parse("portal.acme.test").unwrap();
     let added = add_tenant_domain(db, acme.id, domain.clone(), &base, Utc::now())
