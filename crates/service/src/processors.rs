@@ -129,7 +129,7 @@ trait Work {
     type Request: Send + Sync;
     type Plan: Send + Sync;
     /// What a plan that only marks its request done records.
-    type Outcome: Copy + PartialEq + Send + Sync;
+    type Outcome: Copy + PartialEq + std::fmt::Debug + Send + Sync;
     const WHAT: &'static str;
 
     fn take(
@@ -179,18 +179,44 @@ trait Work {
         async { Ok(()) }
     }
 
+    /// Writes what `plan` calls for; the outcome to record and the emails queued.
     fn write(
         services: &Services,
         txn: &Transaction,
         request: &Self::Request,
         plan: &Self::Plan,
-    ) -> impl Future<Output = Result<Handled, ServiceError>> + Send;
+    ) -> impl Future<Output = Result<(Self::Outcome, Vec<QueuedMessage>), ServiceError>> + Send;
+
+    /// Marks the request done with `outcome`; `false` when another processor
+    /// finished it first.
+    fn finish(
+        txn: &Transaction,
+        request: &Self::Request,
+        outcome: Self::Outcome,
+        now: DateTime<Utc>,
+    ) -> impl Future<Output = Result<bool, ServiceError>> + Send;
 
     fn fail(
         txn: &Transaction,
         request: &Self::Request,
         error: &str,
     ) -> impl Future<Output = Result<Failure, ServiceError>> + Send;
+}
+
+/// Writes one request's plan and marks it done, in its savepoint.
+async fn handle<W: Work>(
+    services: &Services,
+    txn: &Transaction,
+    request: &W::Request,
+    plan: &W::Plan,
+) -> Result<Handled, ServiceError> {
+    let (outcome, queued) = W::write(services, txn, request, plan).await?;
+    if !W::finish(txn, request, outcome, Utc::now()).await? {
+        return Ok(Handled::Overtaken);
+    }
+    let what = W::WHAT;
+    tracing::info!(outcome = ?outcome, emails = queued.len(), "{what} handled");
+    Ok(Handled::Done(queued))
 }
 
 /// One pass over a queue. What each request calls for is read first, on the readers;
@@ -226,7 +252,7 @@ async fn pass<W: Work>(services: &Services) -> Result<usize, ServiceError> {
             let outcome = match plan {
                 Ok(plan) => {
                     let savepoint = txn.begin().await?;
-                    match W::write(services, &savepoint, request, plan).await {
+                    match handle::<W>(services, &savepoint, request, plan).await {
                         Ok(Handled::Done(messages)) => {
                             savepoint.commit().await?;
                             queued.extend(messages);
@@ -396,7 +422,7 @@ impl Work for ResetRequests {
         txn: &Transaction,
         request: &ResetRequest,
         plan: &ResetPlan,
-    ) -> Result<Handled, ServiceError> {
+    ) -> Result<(RequestOutcome, Vec<QueuedMessage>), ServiceError> {
         let now = Utc::now();
         let (outcome, queued) = match plan {
             ResetPlan::Send {
@@ -418,11 +444,16 @@ impl Work for ResetRequests {
             }
             ResetPlan::Finish(outcome) => (*outcome, Vec::new()),
         };
-        if !finish_reset_request(txn, request.id, outcome, now).await? {
-            return Ok(Handled::Overtaken);
-        }
-        tracing::info!(outcome = ?outcome, "password reset request handled");
-        Ok(Handled::Done(queued))
+        Ok((outcome, queued))
+    }
+
+    async fn finish(
+        txn: &Transaction,
+        request: &ResetRequest,
+        outcome: RequestOutcome,
+        now: DateTime<Utc>,
+    ) -> Result<bool, ServiceError> {
+        Ok(finish_reset_request(txn, request.id, outcome, now).await?)
     }
 
     async fn fail(
@@ -507,7 +538,7 @@ impl Work for FirmLookups {
         txn: &Transaction,
         lookup: &FirmLookup,
         plan: &LookupPlan,
-    ) -> Result<Handled, ServiceError> {
+    ) -> Result<(LookupOutcome, Vec<QueuedMessage>), ServiceError> {
         let now = Utc::now();
         let (outcome, queued) = match plan {
             LookupPlan::Send { firms, bucket } => {
@@ -525,11 +556,16 @@ impl Work for FirmLookups {
             }
             LookupPlan::Finish(outcome) => (*outcome, Vec::new()),
         };
-        if !finish_firm_lookup(txn, lookup.id, outcome, now).await? {
-            return Ok(Handled::Overtaken);
-        }
-        tracing::info!(outcome = ?outcome, "firm list request handled");
-        Ok(Handled::Done(queued))
+        Ok((outcome, queued))
+    }
+
+    async fn finish(
+        txn: &Transaction,
+        lookup: &FirmLookup,
+        outcome: LookupOutcome,
+        now: DateTime<Utc>,
+    ) -> Result<bool, ServiceError> {
+        Ok(finish_firm_lookup(txn, lookup.id, outcome, now).await?)
     }
 
     async fn fail(
@@ -594,7 +630,7 @@ impl Work for AccessNotices {
         txn: &Transaction,
         notice: &AccessNotice,
         plan: &NoticePlan,
-    ) -> Result<Handled, ServiceError> {
+    ) -> Result<((), Vec<QueuedMessage>), ServiceError> {
         let request = &notice.request;
         let mut queued = Vec::new();
         if let Some(firm) = &plan.firm {
@@ -610,14 +646,16 @@ impl Work for AccessNotices {
                 queued.push(queue_email(txn, services, firm, member, None, &email).await?);
             }
         }
-        if !finish_access_notice(txn, request.id, Utc::now()).await? {
-            return Ok(Handled::Overtaken);
-        }
-        tracing::info!(
-            staff_told = queued.len(),
-            "access request passed on to the firm"
-        );
-        Ok(Handled::Done(queued))
+        Ok(((), queued))
+    }
+
+    async fn finish(
+        txn: &Transaction,
+        notice: &AccessNotice,
+        _outcome: (),
+        now: DateTime<Utc>,
+    ) -> Result<bool, ServiceError> {
+        Ok(finish_access_notice(txn, notice.request.id, now).await?)
     }
 
     async fn fail(
