@@ -7,7 +7,7 @@ use sea_orm::{
     ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
 };
 use storage::{Failure, QueueDepth, RetryPolicy, WorkQueue};
-use tenancy::TenantId;
+use tenancy::{StaffUserId, TenantId};
 use uuid::Uuid;
 
 use crate::entity::access_request;
@@ -272,7 +272,7 @@ pub async fn decide_access_request(
     tenant: TenantId,
     id: Uuid,
     decision: AccessRequestStatus,
-    staff_id: Uuid,
+    staff_id: StaffUserId,
     now: DateTime<Utc>,
 ) -> Result<(), IdentityError> {
     let result = REQUESTS
@@ -281,7 +281,10 @@ pub async fn decide_access_request(
             access_request::Column::Status,
             Expr::value(decision.as_str()),
         )
-        .col_expr(access_request::Column::DecidedBy, Expr::value(staff_id))
+        .col_expr(
+            access_request::Column::DecidedBy,
+            Expr::value(staff_id.as_uuid()),
+        )
         .col_expr(access_request::Column::DecidedAt, Expr::value(now))
         .filter(access_request::Column::Status.eq(AccessRequestStatus::Pending.as_str()))
         .exec(db)

@@ -7,11 +7,11 @@ use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
     QuerySelect, Set,
 };
-use tenancy::TenantId;
+use tenancy::{AccountRef, ContactId, StaffUserId, TenantId};
 use uuid::Uuid;
 
+use crate::IdentityError;
 use crate::entity::audit_event;
-use crate::{AccountKind, IdentityError};
 
 /// What happened.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -68,18 +68,28 @@ impl AuditAction {
 /// Who did it: a staff user, the account holder, or the system (the worker).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Actor {
-    Staff(Uuid),
-    Contact(Uuid),
+    Staff(StaffUserId),
+    Contact(ContactId),
     System,
     /// Someone who was not signed in (a "Forgot your password?" request).
     Anonymous,
 }
 
+impl From<AccountRef> for Actor {
+    /// The account holder acting on their own account.
+    fn from(account: AccountRef) -> Self {
+        match account {
+            AccountRef::Staff(id) => Self::Staff(id),
+            AccountRef::Contact(id) => Self::Contact(id),
+        }
+    }
+}
+
 impl Actor {
     fn parts(&self) -> (&'static str, Option<Uuid>) {
         match self {
-            Self::Staff(id) => ("staff", Some(*id)),
-            Self::Contact(id) => ("contact", Some(*id)),
+            Self::Staff(id) => ("staff", Some(id.as_uuid())),
+            Self::Contact(id) => ("contact", Some(id.as_uuid())),
             Self::System => ("system", None),
             Self::Anonymous => ("anonymous", None),
         }
@@ -122,8 +132,7 @@ impl From<audit_event::Model> for AuditEvent {
 pub struct NewAuditEvent {
     pub action: AuditAction,
     pub actor: Actor,
-    pub subject_kind: AccountKind,
-    pub subject_id: Uuid,
+    pub subject: AccountRef,
     pub client_address: Option<String>,
     pub detail: Option<String>,
 }
@@ -141,8 +150,8 @@ pub async fn record_audit(
         action: Set(event.action.as_str().to_owned()),
         actor_kind: Set(actor_kind.to_owned()),
         actor_id: Set(actor_id),
-        subject_kind: Set(event.subject_kind.as_str().to_owned()),
-        subject_id: Set(event.subject_id),
+        subject_kind: Set(event.subject.kind().as_str().to_owned()),
+        subject_id: Set(event.subject.as_uuid()),
         client_address: Set(event.client_address),
         detail: Set(event
             .detail
@@ -158,12 +167,13 @@ pub async fn record_audit(
 pub async fn account_history(
     db: &impl ConnectionTrait,
     tenant: TenantId,
-    subject_id: Uuid,
+    subject: AccountRef,
     limit: u64,
 ) -> Result<Vec<AuditEvent>, IdentityError> {
     Ok(audit_event::Entity::find()
         .filter(audit_event::Column::TenantId.eq(tenant.as_uuid()))
-        .filter(audit_event::Column::SubjectId.eq(subject_id))
+        .filter(audit_event::Column::SubjectKind.eq(subject.kind().as_str()))
+        .filter(audit_event::Column::SubjectId.eq(subject.as_uuid()))
         .order_by_desc(audit_event::Column::CreatedAt)
         .order_by_desc(audit_event::Column::Id)
         .limit(limit)

@@ -6,8 +6,7 @@ use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter,
     QueryOrder, QuerySelect, Set,
 };
-use tenancy::TenantId;
-use uuid::Uuid;
+use tenancy::{ClientId, TenantId};
 
 use crate::IdentityError;
 use crate::entity::client;
@@ -44,7 +43,7 @@ impl ClientStatus {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Client {
-    pub id: Uuid,
+    pub id: ClientId,
     pub tenant_id: TenantId,
     pub name: String,
     pub status: ClientStatus,
@@ -74,7 +73,7 @@ pub async fn create_client(
 ) -> Result<Client, IdentityError> {
     let name = clean_name(name)?;
     let row = client::ActiveModel {
-        id: Set(Uuid::now_v7()),
+        id: Set(ClientId::generate().as_uuid()),
         tenant_id: Set(tenant.as_uuid()),
         name_key: Set(name.to_lowercase()),
         name: Set(name),
@@ -88,13 +87,13 @@ pub async fn create_client(
 pub async fn rename_client(
     db: &impl ConnectionTrait,
     tenant: TenantId,
-    id: Uuid,
+    id: ClientId,
     name: &str,
     now: DateTime<Utc>,
 ) -> Result<(), IdentityError> {
     let name = clean_name(name)?;
     let result = CLIENTS
-        .update::<client::Entity>(tenant, id)
+        .update::<client::Entity>(tenant, id.as_uuid())
         .col_expr(client::Column::NameKey, Expr::value(name.to_lowercase()))
         .col_expr(client::Column::Name, Expr::value(name))
         .col_expr(client::Column::UpdatedAt, Expr::value(now))
@@ -106,12 +105,12 @@ pub async fn rename_client(
 pub async fn set_client_status(
     db: &impl ConnectionTrait,
     tenant: TenantId,
-    id: Uuid,
+    id: ClientId,
     status: ClientStatus,
     now: DateTime<Utc>,
 ) -> Result<(), IdentityError> {
     let result = CLIENTS
-        .update::<client::Entity>(tenant, id)
+        .update::<client::Entity>(tenant, id.as_uuid())
         .col_expr(client::Column::Status, Expr::value(status.as_str()))
         .col_expr(client::Column::UpdatedAt, Expr::value(now))
         .exec(db)
@@ -124,7 +123,7 @@ pub async fn set_client_status(
 pub async fn client_is_active(
     db: &impl ConnectionTrait,
     tenant: TenantId,
-    id: Uuid,
+    id: ClientId,
 ) -> Result<bool, IdentityError> {
     Ok(find_client(db, tenant, id)
         .await?
@@ -134,10 +133,10 @@ pub async fn client_is_active(
 pub async fn find_client(
     db: &impl ConnectionTrait,
     tenant: TenantId,
-    id: Uuid,
+    id: ClientId,
 ) -> Result<Option<Client>, IdentityError> {
     CLIENTS
-        .find::<client::Entity>(db, tenant, id)
+        .find::<client::Entity>(db, tenant, id.as_uuid())
         .await?
         .map(to_client)
         .transpose()
@@ -195,7 +194,7 @@ fn escape_like(raw: &str) -> String {
 
 fn to_client(row: client::Model) -> Result<Client, IdentityError> {
     Ok(Client {
-        id: row.id,
+        id: ClientId::from_uuid(row.id),
         tenant_id: TenantId::from_uuid(row.tenant_id),
         name: row.name,
         status: ClientStatus::parse(&row.status)

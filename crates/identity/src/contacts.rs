@@ -5,8 +5,7 @@ use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set,
 };
-use tenancy::TenantId;
-use uuid::Uuid;
+use tenancy::{ClientId, ContactId, TenantId};
 
 use crate::entity::contact;
 use crate::error::{clean_name, is_unique_violation};
@@ -45,9 +44,9 @@ impl ContactStatus {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Contact {
-    pub id: Uuid,
+    pub id: ContactId,
     pub tenant_id: TenantId,
-    pub client_id: Uuid,
+    pub client_id: ClientId,
     pub name: String,
     pub email: EmailAddress,
     pub locale: String,
@@ -60,7 +59,7 @@ pub struct Contact {
 
 #[derive(Debug, Clone)]
 pub struct NewContact {
-    pub client_id: Uuid,
+    pub client_id: ClientId,
     pub name: String,
     pub email: EmailAddress,
     pub locale: String,
@@ -101,7 +100,7 @@ const CONTACTS: AccountTable<contact::Column> = AccountTable {
 /// password, invited otherwise.
 fn new_row(
     tenant: TenantId,
-    client_id: Uuid,
+    client_id: ClientId,
     new: NewContact,
     now: DateTime<Utc>,
 ) -> Result<contact::ActiveModel, IdentityError> {
@@ -111,9 +110,9 @@ fn new_row(
         ContactStatus::Invited
     };
     Ok(contact::ActiveModel {
-        id: Set(Uuid::now_v7()),
+        id: Set(ContactId::generate().as_uuid()),
         tenant_id: Set(tenant.as_uuid()),
-        client_id: Set(client_id),
+        client_id: Set(client_id.as_uuid()),
         name: Set(clean_name(&new.name)?),
         email: Set(new.email.to_string()),
         locale: Set(checked_locale(&new.locale)),
@@ -154,7 +153,7 @@ pub async fn create_contact(
 pub async fn import_contacts(
     db: &impl ConnectionTrait,
     tenant: TenantId,
-    client_id: Uuid,
+    client_id: ClientId,
     people: Vec<NewContact>,
     now: DateTime<Utc>,
 ) -> Result<u64, IdentityError> {
@@ -191,13 +190,13 @@ pub async fn import_contacts(
 pub async fn update_contact(
     db: &impl ConnectionTrait,
     tenant: TenantId,
-    id: Uuid,
+    id: ContactId,
     changes: ContactChanges,
     now: DateTime<Utc>,
 ) -> Result<(), IdentityError> {
     let result = CONTACTS
         .firm
-        .update::<contact::Entity>(tenant, id)
+        .update::<contact::Entity>(tenant, id.as_uuid())
         .col_expr(
             contact::Column::Name,
             Expr::value(clean_name(&changes.name)?),
@@ -227,11 +226,11 @@ pub async fn update_contact(
 pub async fn find_contact(
     db: &impl ConnectionTrait,
     tenant: TenantId,
-    id: Uuid,
+    id: ContactId,
 ) -> Result<Option<Contact>, IdentityError> {
     CONTACTS
         .firm
-        .find::<contact::Entity>(db, tenant, id)
+        .find::<contact::Entity>(db, tenant, id.as_uuid())
         .await?
         .map(to_contact)
         .transpose()
@@ -273,11 +272,11 @@ pub async fn find_contacts_by_emails(
 pub async fn list_contacts(
     db: &impl ConnectionTrait,
     tenant: TenantId,
-    client_id: Uuid,
+    client_id: ClientId,
 ) -> Result<Vec<Contact>, IdentityError> {
     contact::Entity::find()
         .filter(contact::Column::TenantId.eq(tenant.as_uuid()))
-        .filter(contact::Column::ClientId.eq(client_id))
+        .filter(contact::Column::ClientId.eq(client_id.as_uuid()))
         .order_by_asc(contact::Column::Name)
         .all(db)
         .await?
@@ -291,13 +290,13 @@ pub async fn list_contacts(
 pub async fn set_contact_password(
     db: &impl ConnectionTrait,
     tenant: TenantId,
-    id: Uuid,
+    id: ContactId,
     password_hash: String,
     must_change: bool,
     now: DateTime<Utc>,
 ) -> Result<(), IdentityError> {
     CONTACTS
-        .set_password::<contact::Entity>(db, tenant, id, password_hash, now, |update| {
+        .set_password::<contact::Entity>(db, tenant, id.as_uuid(), password_hash, now, |update| {
             update.col_expr(
                 contact::Column::MustChangePassword,
                 Expr::value(must_change),
@@ -310,20 +309,20 @@ pub async fn set_contact_password(
 pub async fn record_contact_sign_in(
     db: &impl ConnectionTrait,
     tenant: TenantId,
-    id: Uuid,
+    id: ContactId,
     upgraded_hash: Option<String>,
     now: DateTime<Utc>,
 ) -> Result<(), IdentityError> {
     Ok(CONTACTS
-        .record_sign_in::<contact::Entity>(db, tenant, id, upgraded_hash, now)
+        .record_sign_in::<contact::Entity>(db, tenant, id.as_uuid(), upgraded_hash, now)
         .await?)
 }
 
 fn to_contact(row: contact::Model) -> Result<Contact, IdentityError> {
     Ok(Contact {
-        id: row.id,
+        id: ContactId::from_uuid(row.id),
         tenant_id: TenantId::from_uuid(row.tenant_id),
-        client_id: row.client_id,
+        client_id: ClientId::from_uuid(row.client_id),
         name: row.name,
         email: EmailAddress::from_stored(row.email),
         locale: row.locale,

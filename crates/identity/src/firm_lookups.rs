@@ -9,12 +9,12 @@
 use chrono::{DateTime, Utc};
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect, Set};
 use storage::{Failure, QueueDepth, RetryPolicy, WorkQueue};
-use tenancy::TenantId;
+use tenancy::{AccountKind, TenantId};
 use uuid::Uuid;
 
 use crate::entity::firm_lookup::{self, Column, Entity};
 use crate::entity::{contact, staff_user};
-use crate::{AccountKind, EmailAddress, IdentityError};
+use crate::{EmailAddress, IdentityError};
 
 const QUEUE: WorkQueue<Column> = WorkQueue {
     id: Column::Id,

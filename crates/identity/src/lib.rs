@@ -53,7 +53,7 @@ pub use rate_limit::{
     refund_hits, window_hits,
 };
 pub use sessions::{
-    AccountKind, Session, SessionLifetime, SessionToken, authenticate_session, create_session,
+    Session, SessionLifetime, SessionToken, authenticate_session, create_session,
     revoke_all_sessions, revoke_session,
 };
 pub use staff::{

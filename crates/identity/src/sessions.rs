@@ -9,27 +9,11 @@ use chrono::{DateTime, Duration, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
 use sha2::{Digest, Sha256};
-use tenancy::TenantId;
+use tenancy::{AccountKind, AccountRef, TenantId};
 use uuid::Uuid;
 
 use crate::IdentityError;
 use crate::entity::session;
-
-/// Which kind of account a session signs in; a staff session is never a contact's.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum AccountKind {
-    Staff,
-    Contact,
-}
-
-impl AccountKind {
-    pub fn as_str(&self) -> &'static str {
-        match self {
-            Self::Staff => "staff",
-            Self::Contact => "contact",
-        }
-    }
-}
 
 /// How long a session lives.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -95,8 +79,8 @@ impl fmt::Debug for SessionToken {
 pub struct Session {
     pub id: Uuid,
     pub tenant_id: TenantId,
-    pub kind: AccountKind,
-    pub account_id: Uuid,
+    /// Whose session it is; a staff session is never a contact's.
+    pub account: AccountRef,
     pub created_at: DateTime<Utc>,
     pub expires_at: DateTime<Utc>,
 }
@@ -106,8 +90,7 @@ pub struct Session {
 pub async fn create_session(
     db: &impl ConnectionTrait,
     tenant: TenantId,
-    kind: AccountKind,
-    account_id: Uuid,
+    account: AccountRef,
     lifetime: SessionLifetime,
     now: DateTime<Utc>,
 ) -> Result<(SessionToken, Session), IdentityError> {
@@ -115,8 +98,8 @@ pub async fn create_session(
     let row = session::ActiveModel {
         id: Set(Uuid::now_v7()),
         tenant_id: Set(tenant.as_uuid()),
-        account_kind: Set(kind.as_str().to_owned()),
-        account_id: Set(account_id),
+        account_kind: Set(account.kind().as_str().to_owned()),
+        account_id: Set(account.as_uuid()),
         token_hash: Set(token.hash()),
         created_at: Set(now),
         last_seen_at: Set(now),
@@ -124,7 +107,7 @@ pub async fn create_session(
     }
     .insert(db)
     .await?;
-    Ok((token, to_session(row, kind)))
+    Ok((token, to_session(row, account.kind())))
 }
 
 /// The live session behind `token` for this firm and kind of account, or `None`. An
@@ -178,14 +161,13 @@ pub async fn revoke_session(
 pub async fn revoke_all_sessions(
     db: &impl ConnectionTrait,
     tenant: TenantId,
-    kind: AccountKind,
-    account_id: Uuid,
+    account: AccountRef,
     keep: Option<Uuid>,
 ) -> Result<u64, IdentityError> {
     let mut delete = session::Entity::delete_many()
         .filter(session::Column::TenantId.eq(tenant.as_uuid()))
-        .filter(session::Column::AccountKind.eq(kind.as_str()))
-        .filter(session::Column::AccountId.eq(account_id));
+        .filter(session::Column::AccountKind.eq(account.kind().as_str()))
+        .filter(session::Column::AccountId.eq(account.as_uuid()));
     if let Some(keep) = keep {
         delete = delete.filter(session::Column::Id.ne(keep));
     }
@@ -196,8 +178,7 @@ fn to_session(row: session::Model, kind: AccountKind) -> Session {
     Session {
         id: row.id,
         tenant_id: TenantId::from_uuid(row.tenant_id),
-        kind,
-        account_id: row.account_id,
+        account: AccountRef::from_parts(kind, row.account_id),
         created_at: row.created_at,
         expires_at: row.expires_at,
     }

@@ -4,8 +4,7 @@ use chrono::{DateTime, Utc};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set,
 };
-use tenancy::TenantId;
-use uuid::Uuid;
+use tenancy::{StaffUserId, TenantId};
 
 use crate::entity::staff_user;
 use crate::error::{clean_name, is_unique_violation};
@@ -65,7 +64,7 @@ impl StaffStatus {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StaffUser {
-    pub id: Uuid,
+    pub id: StaffUserId,
     pub tenant_id: TenantId,
     pub email: EmailAddress,
     pub name: String,
@@ -109,7 +108,7 @@ pub async fn create_staff_user(
         StaffStatus::Invited
     };
     let row = staff_user::ActiveModel {
-        id: Set(Uuid::now_v7()),
+        id: Set(StaffUserId::generate().as_uuid()),
         tenant_id: Set(tenant.as_uuid()),
         email: Set(new.email.to_string()),
         name: Set(clean_name(&new.name)?),
@@ -130,11 +129,11 @@ pub async fn create_staff_user(
 pub async fn find_staff_user(
     db: &impl ConnectionTrait,
     tenant: TenantId,
-    id: Uuid,
+    id: StaffUserId,
 ) -> Result<Option<StaffUser>, IdentityError> {
     STAFF
         .firm
-        .find::<staff_user::Entity>(db, tenant, id)
+        .find::<staff_user::Entity>(db, tenant, id.as_uuid())
         .await?
         .map(to_staff)
         .transpose()
@@ -170,12 +169,12 @@ pub async fn list_staff_users(
 pub async fn record_staff_sign_in(
     db: &impl ConnectionTrait,
     tenant: TenantId,
-    id: Uuid,
+    id: StaffUserId,
     upgraded_hash: Option<String>,
     now: DateTime<Utc>,
 ) -> Result<(), IdentityError> {
     Ok(STAFF
-        .record_sign_in::<staff_user::Entity>(db, tenant, id, upgraded_hash, now)
+        .record_sign_in::<staff_user::Entity>(db, tenant, id.as_uuid(), upgraded_hash, now)
         .await?)
 }
 
@@ -183,18 +182,25 @@ pub async fn record_staff_sign_in(
 pub async fn set_staff_password(
     db: &impl ConnectionTrait,
     tenant: TenantId,
-    id: Uuid,
+    id: StaffUserId,
     password_hash: String,
     now: DateTime<Utc>,
 ) -> Result<(), IdentityError> {
     STAFF
-        .set_password::<staff_user::Entity>(db, tenant, id, password_hash, now, |update| update)
+        .set_password::<staff_user::Entity>(
+            db,
+            tenant,
+            id.as_uuid(),
+            password_hash,
+            now,
+            |update| update,
+        )
         .await
 }
 
 fn to_staff(row: staff_user::Model) -> Result<StaffUser, IdentityError> {
     Ok(StaffUser {
-        id: row.id,
+        id: StaffUserId::from_uuid(row.id),
         tenant_id: TenantId::from_uuid(row.tenant_id),
         email: EmailAddress::from_stored(row.email),
         name: row.name,

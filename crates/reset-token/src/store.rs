@@ -6,7 +6,7 @@ use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, Set,
     UpdateMany,
 };
-use tenancy::TenantId;
+use tenancy::{AccountRef, TenantId};
 use uuid::Uuid;
 
 use crate::entity::reset_token;
@@ -81,8 +81,8 @@ pub struct TokenRecord {
     pub id: Uuid,
     pub tenant_id: TenantId,
     pub purpose: TokenPurpose,
-    pub account_kind: String,
-    pub account_id: Uuid,
+    /// The account the link resets or invites.
+    pub account: AccountRef,
     pub state: TokenState,
     pub created_at: DateTime<Utc>,
     pub expires_at: DateTime<Utc>,
@@ -126,18 +126,16 @@ pub enum RedeemError {
 /// purpose: the newest email is the only one that acts, so an invitation does not
 /// outlive a later reset, nor a reset link a switch of the firm's reset mode. Run it in
 /// the transaction that also enqueues the email carrying it.
-#[allow(clippy::too_many_arguments)]
 pub async fn mint_token(
     db: &impl ConnectionTrait,
     keys: &TokenKeys,
     tenant: TenantId,
     purpose: TokenPurpose,
-    account_kind: &str,
-    account_id: Uuid,
+    account: AccountRef,
     lifetime: Duration,
     now: DateTime<Utc>,
 ) -> Result<MintedToken, TokenError> {
-    end_live_tokens(tenant, account_kind, account_id, TokenState::Superseded)
+    end_live_tokens(tenant, account, TokenState::Superseded)
         .exec(db)
         .await?;
     let token = UrlToken::generate()?;
@@ -145,8 +143,8 @@ pub async fn mint_token(
         id: Set(token.id),
         tenant_id: Set(tenant.as_uuid()),
         purpose: Set(purpose.as_str().to_owned()),
-        account_kind: Set(account_kind.to_owned()),
-        account_id: Set(account_id),
+        account_kind: Set(account.kind().as_str().to_owned()),
+        account_id: Set(account.as_uuid()),
         token_hash: Set(keys.digest(tenant, purpose, &token)),
         state: Set(TokenState::Issued.stored().to_owned()),
         created_at: Set(now),
@@ -298,11 +296,10 @@ pub async fn redeem_token(
 pub async fn revoke_tokens(
     db: &impl ConnectionTrait,
     tenant: TenantId,
-    account_kind: &str,
-    account_id: Uuid,
+    account: AccountRef,
     keep: Option<Uuid>,
 ) -> Result<u64, TokenError> {
-    let mut update = end_live_tokens(tenant, account_kind, account_id, TokenState::Revoked);
+    let mut update = end_live_tokens(tenant, account, TokenState::Revoked);
     if let Some(keep) = keep {
         update = update.filter(reset_token::Column::Id.ne(keep));
     }
@@ -312,15 +309,14 @@ pub async fn revoke_tokens(
 /// The update that moves every live token of an account to `end`.
 fn end_live_tokens(
     tenant: TenantId,
-    account_kind: &str,
-    account_id: Uuid,
+    account: AccountRef,
     end: TokenState,
 ) -> UpdateMany<reset_token::Entity> {
     reset_token::Entity::update_many()
         .col_expr(reset_token::Column::State, Expr::value(end.stored()))
         .filter(reset_token::Column::TenantId.eq(tenant.as_uuid()))
-        .filter(reset_token::Column::AccountKind.eq(account_kind))
-        .filter(reset_token::Column::AccountId.eq(account_id))
+        .filter(reset_token::Column::AccountKind.eq(account.kind().as_str()))
+        .filter(reset_token::Column::AccountId.eq(account.as_uuid()))
         .filter(reset_token::Column::State.eq(TokenState::Issued.stored()))
 }
 
@@ -333,8 +329,8 @@ fn to_record(row: reset_token::Model, now: DateTime<Utc>) -> Result<TokenRecord,
         id: row.id,
         tenant_id: TenantId::from_uuid(row.tenant_id),
         purpose,
-        account_kind: row.account_kind,
-        account_id: row.account_id,
+        account: AccountRef::from_stored(&row.account_kind, row.account_id)
+            .ok_or_else(|| TokenError::Corrupt(format!("account kind {}", row.account_kind)))?,
         state,
         created_at: row.created_at,
         expires_at: row.expires_at,

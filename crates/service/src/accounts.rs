@@ -5,16 +5,16 @@ use std::net::IpAddr;
 
 use chrono::Utc;
 use identity::{
-    AccessRequestStatus, AccountKind, Actor, AuditAction, Client, ClientStatus, Contact,
-    ContactChanges, ContactStatus, EmailAddress, IdentityError, NewAuditEvent, NewContact,
-    NewStaffUser, SessionToken, StaffUser, Verification, client_is_active, create_contact,
-    create_session, create_staff_user, decide_access_request, find_access_request, find_client,
-    list_contacts, record_audit, rename_client, revoke_all_sessions, set_client_status,
-    set_contact_password, update_contact,
+    AccessRequestStatus, Actor, AuditAction, Client, ClientStatus, Contact, ContactChanges,
+    ContactStatus, EmailAddress, IdentityError, NewAuditEvent, NewContact, NewStaffUser,
+    SessionToken, StaffUser, Verification, client_is_active, create_contact, create_session,
+    create_staff_user, decide_access_request, find_access_request, find_client, list_contacts,
+    record_audit, rename_client, revoke_all_sessions, set_client_status, set_contact_password,
+    update_contact,
 };
 use notification::QueuedMessage;
 use sea_orm::{ConnectionTrait, TransactionTrait};
-use tenancy::Tenant;
+use tenancy::{AccountRef, ClientId, ContactId, StaffUserId, Tenant};
 use uuid::Uuid;
 
 use crate::attempts::{Attempt, limit_key};
@@ -48,7 +48,7 @@ pub struct Inviter {
 
 impl Inviter {
     /// Staff inviting from the staff pages.
-    pub fn staff(staff_id: Uuid, from: Option<IpAddr>) -> Self {
+    pub fn staff(staff_id: StaffUserId, from: Option<IpAddr>) -> Self {
         Self {
             actor: Actor::Staff(staff_id),
             from,
@@ -70,8 +70,7 @@ pub async fn invite_in(
     let event = NewAuditEvent {
         action: AuditAction::Invited,
         actor: inviter.actor,
-        subject_kind: invitee.kind,
-        subject_id: invitee.id,
+        subject: invitee.account,
         client_address: inviter.from.map(|address| address.to_string()),
         detail: inviter.detail,
     };
@@ -125,8 +124,8 @@ pub async fn approve_access_request(
     services: &Services,
     tenant: &Tenant,
     request_id: Uuid,
-    client_id: Option<Uuid>,
-    staff_id: Uuid,
+    client_id: Option<ClientId>,
+    staff_id: StaffUserId,
     from: Option<IpAddr>,
 ) -> Result<Approval, ServiceError> {
     let request = find_access_request(&services.db, tenant.id, request_id)
@@ -228,19 +227,18 @@ pub async fn change_contact_password(
     let event = NewAuditEvent {
         action: AuditAction::PasswordChanged,
         actor: Actor::Contact(id),
-        subject_kind: AccountKind::Contact,
-        subject_id: id,
+        subject: AccountRef::Contact(id),
         client_address: from.map(|address| address.to_string()),
         detail: None,
     };
     record_audit(&txn, tenant.id, event, now).await?;
     // Every session ends, this one too: the person carries on in a new one, so a
     // session id seen before the change (a fixation, a shared machine) is worthless.
-    revoke_all_sessions(&txn, tenant.id, AccountKind::Contact, id, None).await?;
-    let kind = AccountKind::Contact;
+    let account = AccountRef::Contact(id);
+    revoke_all_sessions(&txn, tenant.id, account, None).await?;
     let (session, _) =
-        create_session(&txn, tenant.id, kind, id, services.session_lifetime, now).await?;
-    reset_token::revoke_tokens(&txn, tenant.id, kind.as_str(), id, None).await?;
+        create_session(&txn, tenant.id, account, services.session_lifetime, now).await?;
+    reset_token::revoke_tokens(&txn, tenant.id, account, None).await?;
     let locale = Some(contact.locale.as_str());
     let queued = queue_password_changed(
         &txn,
@@ -326,13 +324,13 @@ pub async fn edit_client(
 async fn end_contact_access(
     txn: &impl ConnectionTrait,
     tenant: &Tenant,
-    contact_id: Uuid,
+    contact_id: ContactId,
     sessions: bool,
 ) -> Result<(), ServiceError> {
-    let kind = AccountKind::Contact;
-    reset_token::revoke_tokens(txn, tenant.id, kind.as_str(), contact_id, None).await?;
+    let account = AccountRef::Contact(contact_id);
+    reset_token::revoke_tokens(txn, tenant.id, account, None).await?;
     if sessions {
-        revoke_all_sessions(txn, tenant.id, kind, contact_id, None).await?;
+        revoke_all_sessions(txn, tenant.id, account, None).await?;
     }
     Ok(())
 }

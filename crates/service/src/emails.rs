@@ -3,9 +3,7 @@
 //! the caller's transaction.
 
 use chrono::Utc;
-use identity::{
-    AccountKind, Actor, AuditAction, Contact, EmailAddress, NewAuditEvent, record_audit,
-};
+use identity::{Actor, AuditAction, Contact, EmailAddress, NewAuditEvent, record_audit};
 use notification::{
     DeliveryEvent, DeliveryObserver, DeliveryOutcome, Email, Invitation, NotificationError,
     ObserverFuture, PasswordChanged, PasswordReset, QueuedMessage, enqueue, enqueue_about,
@@ -13,8 +11,7 @@ use notification::{
 use reset_token::{TokenPurpose, mint_token, token_lifetime};
 use sea_orm::{ConnectionTrait, TransactionTrait};
 use storage::Transaction;
-use tenancy::{ResetMode, Tenant};
-use uuid::Uuid;
+use tenancy::{AccountRef, ContactId, ResetMode, Tenant};
 
 use crate::{FirmPolicy, ServiceError, Services};
 
@@ -46,7 +43,7 @@ async fn queue_reset_email(
     Ok(enqueue_about(
         db,
         tenant.id,
-        contact.id,
+        contact.id.as_uuid(),
         contact.email.as_str(),
         &rendered,
         Utc::now(),
@@ -79,8 +76,7 @@ impl DeliveryObserver for AuditTrailObserver {
             let audit = NewAuditEvent {
                 action,
                 actor: Actor::System,
-                subject_kind: AccountKind::Contact,
-                subject_id: event.subject_id,
+                subject: AccountRef::Contact(ContactId::from_uuid(event.subject_id)),
                 client_address: None,
                 detail: Some(detail),
             };
@@ -131,8 +127,7 @@ pub async fn issue_contact_reset_in(
         &services.token_keys,
         tenant.id,
         purpose,
-        AccountKind::Contact.as_str(),
-        contact.id,
+        AccountRef::Contact(contact.id),
         token_lifetime(purpose, minutes),
         now,
     )
@@ -148,8 +143,7 @@ pub async fn issue_contact_reset_in(
         let event = NewAuditEvent {
             action,
             actor,
-            subject_kind: AccountKind::Contact,
-            subject_id: contact.id,
+            subject: AccountRef::Contact(contact.id),
             client_address: client_address.clone(),
             detail: Some(format!("token {}", minted.record.id)),
         };
@@ -178,8 +172,7 @@ pub async fn queue_password_changed(
 /// Who an invitation is for.
 #[derive(Debug, Clone)]
 pub struct Invitee<'a> {
-    pub kind: AccountKind,
-    pub id: Uuid,
+    pub account: AccountRef,
     pub name: &'a str,
     pub email: &'a EmailAddress,
     pub locale: Option<&'a str>,
@@ -188,8 +181,7 @@ pub struct Invitee<'a> {
 impl<'a> Invitee<'a> {
     pub fn contact(contact: &'a Contact) -> Self {
         Self {
-            kind: AccountKind::Contact,
-            id: contact.id,
+            account: AccountRef::Contact(contact.id),
             name: &contact.name,
             email: &contact.email,
             locale: Some(&contact.locale),
@@ -198,8 +190,7 @@ impl<'a> Invitee<'a> {
 
     pub fn staff(user: &'a identity::StaffUser) -> Self {
         Self {
-            kind: AccountKind::Staff,
-            id: user.id,
+            account: AccountRef::Staff(user.id),
             name: &user.name,
             email: &user.email,
             locale: None,
@@ -221,8 +212,7 @@ pub async fn queue_invitation(
         &services.token_keys,
         tenant.id,
         TokenPurpose::Invite,
-        invitee.kind.as_str(),
-        invitee.id,
+        invitee.account,
         lifetime,
         now,
     )

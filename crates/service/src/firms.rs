@@ -5,11 +5,11 @@
 //! `tenancy.cache_ttl_seconds`).
 
 use chrono::{DateTime, Duration, Utc};
-use identity::{AccountKind, Actor, EmailAddress, IdentityError, NewStaffUser, StaffRole};
+use identity::{Actor, EmailAddress, IdentityError, NewStaffUser, StaffRole};
 use sea_orm::TransactionTrait;
 use tenancy::{
-    HostName, NewTenant, TenancyError, Tenant, TenantDomain, TenantProfileChange, TenantSettings,
-    TenantSlug, TenantStatus,
+    AccountRef, HostName, NewTenant, TenancyError, Tenant, TenantDomain, TenantProfileChange,
+    TenantSettings, TenantSlug, TenantStatus,
 };
 
 use crate::accounts::{Inviter, invite_in};
@@ -48,8 +48,7 @@ pub async fn provision_firm(services: &Services, new: NewFirm<'_>) -> Result<Ten
     )
     .await?;
     let invitee = Invitee {
-        kind: AccountKind::Staff,
-        id: admin.id,
+        account: AccountRef::Staff(admin.id),
         name: &admin.name,
         email: &admin.email,
         locale: Some(&tenant.settings.default_locale),

@@ -16,10 +16,10 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use identity::{
-    AccessNotice, AccountKind, Actor, Contact, ContactStatus, EmailAddress, FirmLookup,
-    LookupOutcome, RateLimit, StaffStatus, fail_access_notice, fail_firm_lookup,
-    find_contact_by_email, find_contacts_by_emails, finish_access_notice, finish_firm_lookup,
-    hit_buckets, list_staff_users, window_hits,
+    AccessNotice, Actor, Contact, ContactStatus, EmailAddress, FirmLookup, LookupOutcome,
+    RateLimit, StaffStatus, fail_access_notice, fail_firm_lookup, find_contact_by_email,
+    find_contacts_by_emails, finish_access_notice, finish_firm_lookup, hit_buckets,
+    list_staff_users, window_hits,
 };
 use notification::{AccessRequestReceived, Email, FindYourFirm, FirmLink, QueuedMessage};
 use reset_token::{
@@ -27,7 +27,7 @@ use reset_token::{
 };
 use sea_orm::TransactionTrait;
 use storage::{Failure, RetryPolicy, Transaction};
-use tenancy::{Tenant, TenantId};
+use tenancy::{AccountKind, Tenant, TenantId};
 use tracing::Instrument;
 use uuid::Uuid;
 

@@ -7,9 +7,9 @@ use std::net::IpAddr;
 
 use chrono::Utc;
 use identity::{
-    AccountKind, Actor, AuditAction, ClientStatus, Contact, ContactStatus, EmailAddress,
-    NewAuditEvent, StaffStatus, find_client, find_contact, find_staff_user, record_audit,
-    revoke_all_sessions, set_contact_password, set_staff_password,
+    Actor, AuditAction, ClientStatus, Contact, ContactStatus, EmailAddress, NewAuditEvent,
+    StaffStatus, find_client, find_contact, find_staff_user, record_audit, revoke_all_sessions,
+    set_contact_password, set_staff_password,
 };
 use notification::{Email, TemporaryPassword};
 use reset_token::{
@@ -17,7 +17,7 @@ use reset_token::{
     note_opening, redeem_token, revoke_tokens,
 };
 use sea_orm::{ConnectionTrait, TransactionTrait};
-use tenancy::Tenant;
+use tenancy::{AccountKind, AccountRef, ClientId, ContactId, StaffUserId, Tenant};
 use uuid::Uuid;
 
 use crate::accounts::with_active_client;
@@ -30,9 +30,9 @@ use crate::{ServiceError, Services};
 pub async fn staff_reset(
     services: &Services,
     tenant: &Tenant,
-    staff_id: Uuid,
-    client_id: Uuid,
-    contact_id: Uuid,
+    staff_id: StaffUserId,
+    client_id: ClientId,
+    contact_id: ContactId,
     from: Option<IpAddr>,
 ) -> Result<Contact, ServiceError> {
     let client = find_client(&services.db, tenant.id, client_id)
@@ -96,8 +96,7 @@ impl<'a> PresentedLink<'a> {
 /// The person behind a token, whatever their kind.
 #[derive(Debug, Clone)]
 pub struct LinkHolder {
-    pub kind: AccountKind,
-    pub id: Uuid,
+    pub account: AccountRef,
     pub name: String,
     pub email: EmailAddress,
     pub locale: Option<String>,
@@ -212,17 +211,14 @@ pub async fn set_password_through_link(
     if let Err(dead) = redeem(&txn, services, tenant, record.purpose, token).await? {
         return Ok(PasswordThroughLink::Dead(dead));
     }
-    match holder.kind {
-        AccountKind::Contact => {
-            set_contact_password(&txn, tenant.id, holder.id, hash, false, now).await?;
+    match holder.account {
+        AccountRef::Contact(id) => {
+            set_contact_password(&txn, tenant.id, id, hash, false, now).await?;
         }
-        AccountKind::Staff => set_staff_password(&txn, tenant.id, holder.id, hash, now).await?,
+        AccountRef::Staff(id) => set_staff_password(&txn, tenant.id, id, hash, now).await?,
     }
     end_other_access(&txn, tenant, &holder).await?;
-    let actor = match holder.kind {
-        AccountKind::Contact => Actor::Contact(holder.id),
-        AccountKind::Staff => Actor::Staff(holder.id),
-    };
+    let actor = Actor::from(holder.account);
     for action in [AuditAction::LinkRedeemed, AuditAction::PasswordChanged] {
         let event = link_event(action, actor, &holder, &record, from);
         record_audit(&txn, tenant.id, event, now).await?;
@@ -238,8 +234,9 @@ pub async fn set_password_through_link(
     .await?;
     txn.commit().await?;
     services.waker.notify(&queued);
-    tracing::info!(token_id = %record.id, kind = holder.kind.as_str(), "password set through a link");
-    Ok(PasswordThroughLink::Changed(holder.kind))
+    let kind = holder.account.kind();
+    tracing::info!(token_id = %record.id, kind = kind.as_str(), "password set through a link");
+    Ok(PasswordThroughLink::Changed(kind))
 }
 
 /// The temporary-password mode's button (004 step 1.4): emails a generated password
@@ -260,9 +257,11 @@ pub async fn send_temporary_password(
         purpose == TokenPurpose::TemporaryPassword
     })
     .await?;
-    let (record, holder) = match live {
-        Ok((record, holder)) if holder.kind == AccountKind::Contact => (record, holder),
-        Ok(_) => return Ok(Err(DeadLink::Invalid)),
+    let (record, holder, contact_id) = match live {
+        Ok((record, holder)) => match holder.account.contact() {
+            Some(contact_id) => (record, holder, contact_id),
+            None => return Ok(Err(DeadLink::Invalid)),
+        },
         Err(dead) => return Ok(Err(dead)),
     };
     attempt.refund(services).await?;
@@ -281,9 +280,9 @@ pub async fn send_temporary_password(
     {
         return Ok(Err(dead));
     }
-    set_contact_password(&txn, tenant.id, holder.id, hash, true, now).await?;
+    set_contact_password(&txn, tenant.id, contact_id, hash, true, now).await?;
     end_other_access(&txn, tenant, &holder).await?;
-    let actor = Actor::Contact(holder.id);
+    let actor = Actor::Contact(contact_id);
     let event = link_event(
         AuditAction::TemporaryPasswordSent,
         actor,
@@ -380,8 +379,8 @@ async fn end_other_access(
     tenant: &Tenant,
     holder: &LinkHolder,
 ) -> Result<(), ServiceError> {
-    revoke_all_sessions(txn, tenant.id, holder.kind, holder.id, None).await?;
-    revoke_tokens(txn, tenant.id, holder.kind.as_str(), holder.id, None).await?;
+    revoke_all_sessions(txn, tenant.id, holder.account, None).await?;
+    revoke_tokens(txn, tenant.id, holder.account, None).await?;
     Ok(())
 }
 
@@ -395,8 +394,7 @@ fn link_event(
     NewAuditEvent {
         action,
         actor,
-        subject_kind: holder.kind,
-        subject_id: holder.id,
+        subject: holder.account,
         client_address: from.map(|address| address.to_string()),
         detail: Some(format!("token {}", record.id)),
     }
@@ -409,32 +407,29 @@ async fn holder(
     tenant: &Tenant,
     record: &TokenRecord,
 ) -> Result<Option<LinkHolder>, ServiceError> {
-    Ok(match record.account_kind.as_str() {
-        "contact" => {
-            let contact = find_contact(&services.db, tenant.id, record.account_id)
+    Ok(match record.account {
+        AccountRef::Contact(id) => {
+            let contact = find_contact(&services.db, tenant.id, id)
                 .await?
                 .filter(|contact| contact.status != ContactStatus::Disabled);
             with_active_client(services, tenant, contact)
                 .await?
                 .map(|contact| LinkHolder {
-                    kind: AccountKind::Contact,
-                    id: contact.id,
+                    account: AccountRef::Contact(contact.id),
                     name: contact.name,
                     email: contact.email,
                     locale: Some(contact.locale),
                 })
         }
-        "staff" => find_staff_user(&services.db, tenant.id, record.account_id)
+        AccountRef::Staff(id) => find_staff_user(&services.db, tenant.id, id)
             .await?
             .filter(|user| user.status != StaffStatus::Disabled)
             .map(|user| LinkHolder {
-                kind: AccountKind::Staff,
-                id: user.id,
+                account: AccountRef::Staff(user.id),
                 name: user.name,
                 email: user.email,
                 locale: None,
             }),
-        _ => None,
     })
 }
 
@@ -455,16 +450,10 @@ async fn audit_opening(
         Opening::Expired => AuditAction::LinkExpired,
         Opening::Used => AuditAction::LinkReused,
     };
-    let subject_kind = if record.account_kind == "staff" {
-        AccountKind::Staff
-    } else {
-        AccountKind::Contact
-    };
     let event = NewAuditEvent {
         action,
         actor: Actor::Anonymous,
-        subject_kind,
-        subject_id: record.account_id,
+        subject: record.account,
         client_address: from.map(|address| address.to_string()),
         detail: Some(format!("token {}", record.id)),
     };

@@ -5,11 +5,10 @@ use std::net::IpAddr;
 
 use chrono::Utc;
 use identity::{
-    AccountKind, ContactStatus, EmailAddress, StaffStatus, Verification, clear_bucket,
-    find_contact_by_email, find_staff_by_email, record_contact_sign_in, record_staff_sign_in,
+    ContactStatus, EmailAddress, StaffStatus, Verification, clear_bucket, find_contact_by_email,
+    find_staff_by_email, record_contact_sign_in, record_staff_sign_in,
 };
-use tenancy::Tenant;
-use uuid::Uuid;
+use tenancy::{AccountKind, AccountRef, Tenant};
 
 use crate::accounts::with_active_client;
 use crate::attempts::{Attempt, account_delay, limit_key};
@@ -19,7 +18,7 @@ use crate::{ServiceError, Services};
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SignInOutcome {
     SignedIn {
-        account_id: Uuid,
+        account: AccountRef,
         must_change_password: bool,
     },
     /// Wrong email, wrong password, or an account that cannot sign in: one answer for
@@ -89,21 +88,19 @@ pub async fn attempt_sign_in(
                 None
             };
             let now = Utc::now();
-            match kind {
-                AccountKind::Staff => {
-                    record_staff_sign_in(&services.db, tenant.id, candidate.id, upgraded, now)
-                        .await?
+            match candidate.account {
+                AccountRef::Staff(id) => {
+                    record_staff_sign_in(&services.db, tenant.id, id, upgraded, now).await?
                 }
-                AccountKind::Contact => {
-                    record_contact_sign_in(&services.db, tenant.id, candidate.id, upgraded, now)
-                        .await?;
+                AccountRef::Contact(id) => {
+                    record_contact_sign_in(&services.db, tenant.id, id, upgraded, now).await?;
                 }
             }
             // The owner's own slips from this address are forgiven.
             clear_bucket(&services.db, &pair_bucket).await?;
             attempt.refund(services).await?;
             Ok(SignInOutcome::SignedIn {
-                account_id: candidate.id,
+                account: candidate.account,
                 must_change_password: candidate.must_change_password,
             })
         }
@@ -120,7 +117,7 @@ pub async fn attempt_sign_in(
 
 /// The account fields sign-in needs, for either kind; only active accounts qualify.
 struct Candidate {
-    id: Uuid,
+    account: AccountRef,
     password_hash: Option<String>,
     must_change_password: bool,
 }
@@ -136,7 +133,7 @@ async fn find_candidate(
             .await?
             .filter(|user| user.status == StaffStatus::Active)
             .map(|user| Candidate {
-                id: user.id,
+                account: AccountRef::Staff(user.id),
                 password_hash: user.password_hash,
                 must_change_password: false,
             }),
@@ -147,7 +144,7 @@ async fn find_candidate(
             with_active_client(services, tenant, contact)
                 .await?
                 .map(|contact| Candidate {
-                    id: contact.id,
+                    account: AccountRef::Contact(contact.id),
                     password_hash: contact.password_hash,
                     must_change_password: contact.must_change_password,
                 })

@@ -9,6 +9,7 @@ mod domains;
 mod entity;
 mod error;
 mod host;
+mod keys;
 mod resolver;
 mod slug;
 mod tenant;
@@ -26,9 +27,10 @@ pub use domains::{
 };
 pub use error::TenancyError;
 pub use host::{HostError, HostName};
+pub use keys::{AccountKind, AccountRef, ClientId, ContactId, StaffUserId, TenantId};
 pub use resolver::{Resolution, TenantResolver};
 pub use slug::{SlugError, TenantSlug};
 pub use tenant::{
     Branding, MIN_PASSWORD_LENGTH, RESET_LINK_MINUTES, ResetMode, SUPPORTED_LOCALES, Tenant,
-    TenantId, TenantSettings, TenantStatus, is_hex_colour, is_https_url,
+    TenantSettings, TenantStatus, is_hex_colour, is_https_url,
 };

@@ -4,41 +4,8 @@ use std::fmt;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use uuid::Uuid;
 
-use crate::{HostName, TenancyError, TenantSlug};
-
-/// The key of a firm. Every function that touches firm data takes one, so no contact,
-/// client, session or token can be loaded without saying whose it is.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-pub struct TenantId(Uuid);
-
-impl TenantId {
-    /// A new, time-ordered id (UUIDv7), so inserts land at the end of the index.
-    pub fn generate() -> Self {
-        Self(Uuid::now_v7())
-    }
-
-    pub fn from_uuid(id: Uuid) -> Self {
-        Self(id)
-    }
-
-    pub fn as_uuid(&self) -> Uuid {
-        self.0
-    }
-}
-
-impl fmt::Display for TenantId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.0.fmt(f)
-    }
-}
-
-impl fmt::Debug for TenantId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "TenantId({})", self.0)
-    }
-}
+use crate::{HostName, TenancyError, TenantId, TenantSlug};
 
 /// Whether a firm's hosts serve its portal.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]

@@ -7,12 +7,12 @@
 
 use std::sync::Arc;
 
-use identity::{AccountKind, IdentityError};
+use identity::IdentityError;
 use poem::http::StatusCode;
 use poem::web::Html;
 use poem::{Endpoint, IntoResponse, Middleware, Request, Response};
 use service::ServiceError;
-use tenancy::{TenancyError, Tenant};
+use tenancy::{AccountKind, TenancyError, Tenant};
 
 use crate::http::request_context::RequestId;
 use crate::http::templates::{FirmView, Templates};

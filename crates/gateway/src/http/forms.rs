@@ -1,12 +1,12 @@
 //! What form pages share: single-valued fields and the ids in paths.
 
-use uuid::Uuid;
+use std::str::FromStr;
 
 use crate::http::error::GatewayError;
 
 /// An id from a path. A malformed id is answered like one that does not exist.
-pub fn parse_id(raw: &str) -> Result<Uuid, GatewayError> {
-    Uuid::parse_str(raw).map_err(|_| GatewayError::NotFound)
+pub fn parse_id<Id: FromStr>(raw: &str) -> Result<Id, GatewayError> {
+    raw.parse().map_err(|_| GatewayError::NotFound)
 }
 
 /// The one value of `name` in a form, refusing a field sent twice: two `email`

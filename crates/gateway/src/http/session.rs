@@ -5,15 +5,15 @@
 //! so one presented to the wrong firm simply does not exist there.
 
 use identity::{
-    AccountKind, Contact, ContactStatus, Session, SessionToken, StaffRole, StaffStatus, StaffUser,
-    authenticate_session, client_is_active, create_session, find_contact, find_staff_user,
-    revoke_session,
+    Contact, ContactStatus, Session, SessionToken, StaffRole, StaffStatus, StaffUser,
+    authenticate_session, create_session, find_contact, find_staff_user, revoke_session,
 };
 use poem::web::Html;
 use poem::web::cookie::{Cookie, CookieJar, SameSite};
 use poem::{IntoResponse, Response};
+use service::accounts::with_active_client;
 use service::sign_in::{SignInOutcome, attempt_sign_in};
-use tenancy::Tenant;
+use tenancy::{AccountKind, AccountRef, Tenant};
 
 use crate::http::csrf::CsrfToken;
 use crate::http::error::GatewayError;
@@ -99,7 +99,10 @@ pub async fn current_staff(
     let Some((session, token)) = live_session(state, tenant, jar, AccountKind::Staff).await? else {
         return Ok(None);
     };
-    let account = find_staff_user(&state.services.db, tenant.id, session.account_id).await?;
+    let Some(id) = session.account.staff() else {
+        return Ok(None);
+    };
+    let account = find_staff_user(&state.services.db, tenant.id, id).await?;
     Ok(account
         .filter(|user| user.status == StaffStatus::Active)
         .map(|account| SignedIn {
@@ -143,9 +146,12 @@ pub async fn current_contact(
     else {
         return Ok(None);
     };
-    let account = find_contact(&state.services.db, tenant.id, session.account_id).await?;
+    let Some(id) = session.account.contact() else {
+        return Ok(None);
+    };
+    let account = find_contact(&state.services.db, tenant.id, id).await?;
     let account = with_active_client(
-        state,
+        &state.services,
         tenant,
         account.filter(|contact| contact.status == ContactStatus::Active),
     )
@@ -155,24 +161,6 @@ pub async fn current_contact(
         session,
         token,
     }))
-}
-
-/// `contact`, if its client is enabled: a firm that disables a client expects its
-/// contacts to be locked out (no sign-in, no session, no link, no reset email) until
-/// it is enabled again.
-pub async fn with_active_client(
-    state: &AppState,
-    tenant: &Tenant,
-    contact: Option<Contact>,
-) -> Result<Option<Contact>, GatewayError> {
-    Ok(match contact {
-        Some(contact)
-            if client_is_active(&state.services.db, tenant.id, contact.client_id).await? =>
-        {
-            Some(contact)
-        }
-        _ => None,
-    })
 }
 
 pub async fn require_contact(
@@ -185,15 +173,15 @@ pub async fn require_contact(
         .ok_or(GatewayError::SignInRequired(AccountKind::Contact))
 }
 
-/// Signs `account_id` in: any session the browser held before is ended and a new one
+/// Signs `account` in: any session the browser held before is ended and a new one
 /// is made, so an id planted before sign-in is never promoted.
 pub async fn start_session(
     state: &AppState,
     tenant: &Tenant,
     jar: &CookieJar,
-    kind: AccountKind,
-    account_id: uuid::Uuid,
+    account: AccountRef,
 ) -> Result<(), GatewayError> {
+    let kind = account.kind();
     if let Some(old) = session_token(jar, kind, state.is_https()) {
         revoke_session(&state.services.db, tenant.id, &old).await?;
     }
@@ -201,8 +189,7 @@ pub async fn start_session(
     let (token, _) = create_session(
         &state.services.db,
         tenant.id,
-        kind,
-        account_id,
+        account,
         state.services.session_lifetime,
         now,
     )
@@ -254,13 +241,13 @@ pub async fn sign_in(
     )
     .await?;
     let SignInOutcome::SignedIn {
-        account_id,
+        account,
         must_change_password,
     } = outcome
     else {
         return Ok(None);
     };
-    start_session(state, tenant, jar, kind, account_id).await?;
+    start_session(state, tenant, jar, account).await?;
     Ok(Some(must_change_password))
 }
 

@@ -3,14 +3,14 @@
 
 use std::sync::Arc;
 
-use identity::{AccountKind, find_client};
+use identity::find_client;
 use minijinja::context;
 use poem::web::cookie::CookieJar;
 use poem::web::{Data, Html, Query, Redirect};
 use poem::{IntoResponse, Response, handler};
 use serde::Deserialize;
 use service::accounts::{self, OwnPasswordChange};
-use tenancy::Tenant;
+use tenancy::{AccountKind, Tenant};
 
 use crate::http::csrf::CsrfToken;
 use crate::http::error::GatewayError;

@@ -6,7 +6,6 @@
 use std::sync::Arc;
 
 use chrono::Utc;
-use identity::AccountKind;
 use minijinja::context;
 use poem::http::{StatusCode, header};
 use poem::web::cookie::{Cookie, CookieJar, SameSite};
@@ -15,7 +14,7 @@ use poem::{IntoResponse, Response, handler};
 use reset_token::{TokenPurpose, TokenRecord, UrlToken};
 use serde::Deserialize;
 use service::resets::{self, DeadLink, LinkHolder, OpenedLink, PasswordThroughLink, PresentedLink};
-use tenancy::Tenant;
+use tenancy::{AccountKind, Tenant};
 
 use crate::http::csrf::CsrfToken;
 use crate::http::error::GatewayError;

@@ -14,7 +14,7 @@ use poem::{IntoResponse, Response, handler};
 use serde::{Deserialize, Serialize};
 use service::ServiceError;
 use service::accounts::{self, Inviter};
-use tenancy::Tenant;
+use tenancy::{AccountRef, Tenant};
 
 use super::clients::firm_client;
 use super::views::{ClientView, ContactView, FieldErrors, form_errors, render, staff_context};
@@ -313,22 +313,26 @@ pub async fn contact_page(
 ) -> Result<Html<String>, GatewayError> {
     let client = firm_client(&state, &tenant, &client_id).await?;
     let contact = client_contact(&state, &tenant, &client, &contact_id).await?;
-    let history: Vec<HistoryView> =
-        identity::account_history(&state.services.db, tenant.id, contact.id, 50)
-            .await?
-            .into_iter()
-            .map(|event| HistoryView {
-                when: event.created_at.format("%Y-%m-%d %H:%M:%S UTC").to_string(),
-                what: identity::AuditAction::describe(&event.action),
-                who: match (event.actor_kind.as_str(), event.actor_id) {
-                    ("contact", Some(id)) if id == contact.id => "the contact".to_owned(),
-                    ("staff", Some(_)) => "staff".to_owned(),
-                    ("system", _) => "Latchkey".to_owned(),
-                    _ => "someone not signed in".to_owned(),
-                },
-                from: event.client_address,
-            })
-            .collect();
+    let history: Vec<HistoryView> = identity::account_history(
+        &state.services.db,
+        tenant.id,
+        AccountRef::Contact(contact.id),
+        50,
+    )
+    .await?
+    .into_iter()
+    .map(|event| HistoryView {
+        when: event.created_at.format("%Y-%m-%d %H:%M:%S UTC").to_string(),
+        what: identity::AuditAction::describe(&event.action),
+        who: match (event.actor_kind.as_str(), event.actor_id) {
+            ("contact", Some(id)) if id == contact.id.as_uuid() => "the contact".to_owned(),
+            ("staff", Some(_)) => "staff".to_owned(),
+            ("system", _) => "Latchkey".to_owned(),
+            _ => "someone not signed in".to_owned(),
+        },
+        from: event.client_address,
+    })
+    .collect();
     let context = context! {
         client => serialized(ClientView::of(&client)),
         contact => serialized(ContactView::of(&contact)),

@@ -2,12 +2,11 @@
 
 use std::sync::Arc;
 
-use identity::AccountKind;
 use minijinja::context;
 use poem::web::cookie::CookieJar;
 use poem::web::{Data, Redirect};
 use poem::{IntoResponse, Response, handler};
-use tenancy::Tenant;
+use tenancy::{AccountKind, Tenant};
 
 use super::views::render;
 use crate::http::csrf::CsrfToken;

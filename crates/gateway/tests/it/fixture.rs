@@ -227,8 +227,7 @@ impl TestApp {
             &self.state.services.token_keys,
             contact.tenant_id,
             purpose,
-            "contact",
-            contact.id,
+            tenancy::AccountRef::Contact(contact.id),
             lifetime,
             issued,
         )

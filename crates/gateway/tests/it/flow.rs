@@ -259,10 +259,10 @@ async fn a_reset_emails_delivery_or_failure_enters_the_contacts_audit_trail() {
     .await
     .unwrap();
 
-    let history =
-        identity::account_history(&app.state.services.db, firm.tenant.id, firm.contact.id, 50)
-            .await
-            .unwrap();
+    let contact = tenancy::AccountRef::Contact(firm.contact.id);
+    let history = identity::account_history(&app.state.services.db, firm.tenant.id, contact, 50)
+        .await
+        .unwrap();
     let actions: Vec<&str> = history.iter().map(|event| event.action.as_str()).collect();
     assert_eq!(
         actions

@@ -21,7 +21,7 @@ const FORGOT_REQUESTS: usize = 100;
 /// Answers that were not what a person expects, with what was asked.
 type Failures = Vec<String>;
 
-async fn add_contacts(app: Arc<TestApp>, session: usize, client_id: uuid::Uuid) -> Failures {
+async fn add_contacts(app: Arc<TestApp>, session: usize, client_id: tenancy::ClientId) -> Failures {
     // Eight people at eight machines: one machine's sign-ins in flight at once count
     // against its limit, since each is counted before its hash.
     let address = format!("192.0.2.{}", session + 1);

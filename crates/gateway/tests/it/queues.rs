@@ -169,7 +169,7 @@ async fn an_unsendable_address_stored_before_the_fix_wedges_nothing() {
     execute(
         &app,
         "UPDATE contacts SET email = $1 WHERE id = $2",
-        vec![".a@example.com".into(), legacy.id.into()],
+        vec![".a@example.com".into(), legacy.id.as_uuid().into()],
     )
     .await;
     // A request for it queued before the fix, and one of another firm after it.

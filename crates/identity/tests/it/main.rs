@@ -7,8 +7,7 @@ mod sessions;
 use chrono::{DateTime, Utc};
 use identity::{EmailAddress, NewContact};
 use migrations::testing::{TestDatabase, fresh_database};
-use tenancy::{NewTenant, Tenant, TenantSlug};
-use uuid::Uuid;
+use tenancy::{ClientId, NewTenant, Tenant, TenantSlug};
 
 pub async fn firm(db: &storage::Database, slug: &str) -> Tenant {
     let new = NewTenant::new(TenantSlug::parse(slug).unwrap(), slug, "admin@firm.test").unwrap();
@@ -30,7 +29,7 @@ pub async fn firms<const N: usize>(slugs: [&str; N]) -> (TestDatabase, [Tenant; 
 }
 
 /// An invited contact of `client_id`: no password yet.
-pub fn invited(client_id: Uuid, name: &str, email: &str, locale: &str) -> NewContact {
+pub fn invited(client_id: ClientId, name: &str, email: &str, locale: &str) -> NewContact {
     NewContact {
         client_id,
         name: name.into(),

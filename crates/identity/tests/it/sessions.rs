@@ -2,13 +2,12 @@
 
 use chrono::{DateTime, Duration, Utc};
 use identity::{
-    AccountKind, Session, SessionLifetime, SessionToken, authenticate_session, create_session,
+    Session, SessionLifetime, SessionToken, authenticate_session, create_session,
     revoke_all_sessions, revoke_session,
 };
 use migrations::testing::TestDatabase;
 use storage::Database;
-use tenancy::{Tenant, TenantId};
-use uuid::Uuid;
+use tenancy::{AccountKind, AccountRef, ContactId, StaffUserId, Tenant, TenantId};
 
 use crate::firms;
 
@@ -20,19 +19,23 @@ const LIFETIME: SessionLifetime = SessionLifetime {
 async fn sign_in(
     db: &Database,
     tenant: TenantId,
-    kind: AccountKind,
-    account: Uuid,
+    account: AccountRef,
     at: DateTime<Utc>,
 ) -> (SessionToken, Session) {
-    create_session(db, tenant, kind, account, LIFETIME, at)
+    create_session(db, tenant, account, LIFETIME, at)
         .await
         .unwrap()
 }
 
-/// A fresh database with the firm `acme`, the id of one of its contacts, and the time.
-async fn acme_and_contact() -> (TestDatabase, Tenant, Uuid, DateTime<Utc>) {
+/// A fresh database with the firm `acme`, one of its contacts, and the time.
+async fn acme_and_contact() -> (TestDatabase, Tenant, AccountRef, DateTime<Utc>) {
     let (database, [acme], now) = firms(["acme"]).await;
-    (database, acme, Uuid::now_v7(), now)
+    (
+        database,
+        acme,
+        AccountRef::Contact(ContactId::generate()),
+        now,
+    )
 }
 
 /// Whether `token` opens a live session of the firm for this kind of account at `at`.
@@ -53,7 +56,7 @@ async fn alive(
 async fn a_session_ends_when_idle_and_at_its_absolute_limit() {
     let (database, acme, account, start) = acme_and_contact().await;
     let db = &database.connection;
-    let (token, _) = sign_in(db, acme.id, AccountKind::Contact, account, start).await;
+    let (token, _) = sign_in(db, acme.id, account, start).await;
 
     let check = |at| alive(db, acme.id, AccountKind::Contact, &token, at);
     assert!(check(start + Duration::minutes(29)).await);
@@ -65,7 +68,7 @@ async fn a_session_ends_when_idle_and_at_its_absolute_limit() {
     }
     assert!(!check(start + Duration::hours(12)).await, "absolute expiry");
 
-    let (token, _) = sign_in(db, acme.id, AccountKind::Contact, account, start).await;
+    let (token, _) = sign_in(db, acme.id, account, start).await;
     let check = |at| alive(db, acme.id, AccountKind::Contact, &token, at);
     assert!(!check(start + Duration::minutes(31)).await, "idle expiry");
     assert!(
@@ -78,7 +81,7 @@ async fn a_session_ends_when_idle_and_at_its_absolute_limit() {
 async fn a_session_belongs_to_one_firm_and_one_kind() {
     let (database, [acme, globex], now) = firms(["acme", "globex"]).await;
     let db = &database.connection;
-    let (token, _) = sign_in(db, acme.id, AccountKind::Staff, Uuid::now_v7(), now).await;
+    let (token, _) = sign_in(db, acme.id, AccountRef::Staff(StaffUserId::generate()), now).await;
     assert!(alive(db, acme.id, AccountKind::Staff, &token, now).await);
     assert!(!alive(db, globex.id, AccountKind::Staff, &token, now).await);
     assert!(!alive(db, acme.id, AccountKind::Contact, &token, now).await);
@@ -88,9 +91,9 @@ async fn a_session_belongs_to_one_firm_and_one_kind() {
 async fn sessions_are_revoked_one_by_one_or_all_at_once() {
     let (database, acme, account, now) = acme_and_contact().await;
     let db = &database.connection;
-    let (first, _) = sign_in(db, acme.id, AccountKind::Contact, account, now).await;
-    let (second, kept) = sign_in(db, acme.id, AccountKind::Contact, account, now).await;
-    let (third, _) = sign_in(db, acme.id, AccountKind::Contact, account, now).await;
+    let (first, _) = sign_in(db, acme.id, account, now).await;
+    let (second, kept) = sign_in(db, acme.id, account, now).await;
+    let (third, _) = sign_in(db, acme.id, account, now).await;
     assert_ne!(first, second, "every sign-in gets a new id");
 
     revoke_session(db, acme.id, &first).await.unwrap();
@@ -98,7 +101,7 @@ async fn sessions_are_revoked_one_by_one_or_all_at_once() {
     assert!(!alive(&first).await);
     assert!(alive(&third).await);
 
-    let ended = revoke_all_sessions(db, acme.id, AccountKind::Contact, account, Some(kept.id))
+    let ended = revoke_all_sessions(db, acme.id, account, Some(kept.id))
         .await
         .unwrap();
     assert_eq!(ended, 1);
@@ -111,7 +114,7 @@ async fn only_a_hash_of_the_session_id_is_stored() {
     use sea_orm::{ConnectionTrait, Statement};
     let (database, [acme], now) = firms(["acme"]).await;
     let db = &database.connection;
-    let (token, _) = sign_in(db, acme.id, AccountKind::Staff, Uuid::now_v7(), now).await;
+    let (token, _) = sign_in(db, acme.id, AccountRef::Staff(StaffUserId::generate()), now).await;
     let rows = db
         .query_all_raw(Statement::from_string(
             db.get_database_backend(),

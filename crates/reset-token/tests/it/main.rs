@@ -10,8 +10,7 @@ use reset_token::{
     UrlToken, check_token, mint_token, redeem_token, revoke_tokens,
 };
 use storage::Database;
-use tenancy::{NewTenant, TenantId, TenantSlug};
-use uuid::Uuid;
+use tenancy::{AccountRef, ContactId, NewTenant, StaffUserId, TenantId, TenantSlug};
 
 fn keys() -> TokenKeys {
     TokenKeys::new(b"test key of at least thirty-two bytes", &[])
@@ -19,7 +18,11 @@ fn keys() -> TokenKeys {
 
 const FIFTEEN: Duration = Duration::minutes(15);
 
-/// A firm's tokens as the tests use them: for contacts, living fifteen minutes, under
+fn a_contact() -> AccountRef {
+    AccountRef::Contact(ContactId::generate())
+}
+
+/// A firm's tokens as the tests use them: living fifteen minutes, under
 /// `keys`.
 struct Firm {
     db: Database,
@@ -48,12 +51,15 @@ impl Firm {
         }
     }
 
-    async fn mint(&self, purpose: TokenPurpose, account: Uuid, at: DateTime<Utc>) -> MintedToken {
-        mint_token(
-            &self.db, &self.keys, self.id, purpose, "contact", account, FIFTEEN, at,
-        )
-        .await
-        .unwrap()
+    async fn mint(
+        &self,
+        purpose: TokenPurpose,
+        account: AccountRef,
+        at: DateTime<Utc>,
+    ) -> MintedToken {
+        mint_token(&self.db, &self.keys, self.id, purpose, account, FIFTEEN, at)
+            .await
+            .unwrap()
     }
 
     async fn check(
@@ -93,7 +99,7 @@ async fn firms<const N: usize>(slugs: [&str; N]) -> (TestDatabase, [Firm; N], Da
 #[tokio::test]
 async fn a_token_is_checked_without_being_used_then_used_once() {
     let (_database, [acme], now) = firms(["acme"]).await;
-    let account = Uuid::now_v7();
+    let account = a_contact();
     let minted = acme.mint(TokenPurpose::Reset, account, now).await;
     // PostgreSQL keeps microseconds, the clock has nanoseconds.
     assert!(
@@ -115,7 +121,7 @@ async fn a_token_is_checked_without_being_used_then_used_once() {
         .await
         .unwrap();
     assert_eq!(redeemed.state, TokenState::Consumed);
-    assert_eq!(redeemed.account_id, account);
+    assert_eq!(redeemed.account, account);
     let again = acme.redeem(TokenPurpose::Reset, &minted.token, now).await;
     assert!(matches!(again, Err(RedeemError::Used)));
     let check = acme.check(TokenPurpose::Reset, &minted.token, now).await;
@@ -125,7 +131,7 @@ async fn a_token_is_checked_without_being_used_then_used_once() {
 #[tokio::test]
 async fn a_token_expires_with_a_moved_clock() {
     let (_database, [acme], now) = firms(["acme"]).await;
-    let minted = acme.mint(TokenPurpose::Reset, Uuid::now_v7(), now).await;
+    let minted = acme.mint(TokenPurpose::Reset, a_contact(), now).await;
     let almost = now + FIFTEEN - Duration::seconds(1);
     assert!(matches!(
         acme.check(TokenPurpose::Reset, &minted.token, almost).await,
@@ -143,9 +149,12 @@ async fn a_token_expires_with_a_moved_clock() {
 #[tokio::test]
 async fn a_new_token_supersedes_the_older_ones_of_every_purpose() {
     let (_database, [acme], now) = firms(["acme"]).await;
-    let account = Uuid::now_v7();
+    let account = a_contact();
     let first = acme.mint(TokenPurpose::Reset, account, now).await;
     let invite = acme.mint(TokenPurpose::Invite, account, now).await;
+    // A staff user whose id happens to equal the contact's is another account.
+    let staff = AccountRef::Staff(StaffUserId::from_uuid(account.as_uuid()));
+    let staff_link = acme.mint(TokenPurpose::Reset, staff, now).await;
     let second = acme.mint(TokenPurpose::Reset, account, now).await;
     let older = acme.check(TokenPurpose::Reset, &first.token, now).await;
     assert_eq!(older, TokenCheck::Invalid);
@@ -157,13 +166,20 @@ async fn a_new_token_supersedes_the_older_ones_of_every_purpose() {
         TokenCheck::Invalid,
         "a newer link of another purpose ends an older invitation too"
     );
+    let other_kind = acme
+        .check(TokenPurpose::Reset, &staff_link.token, now)
+        .await;
+    assert!(
+        matches!(other_kind, TokenCheck::Valid(_)),
+        "another kind of account's link stays"
+    );
 }
 
 #[tokio::test]
 async fn forged_foreign_and_revoked_tokens_are_all_just_invalid() {
     let (database, [acme, globex], now) = firms(["acme", "globex"]).await;
     let db = &database.connection;
-    let account = Uuid::now_v7();
+    let account = a_contact();
     let minted = acme.mint(TokenPurpose::Reset, account, now).await;
 
     let text = minted.token.expose();
@@ -198,7 +214,7 @@ async fn forged_foreign_and_revoked_tokens_are_all_just_invalid() {
         assert_eq!(check, TokenCheck::Invalid, "{case}");
     }
 
-    let revoked = revoke_tokens(db, acme.id, "contact", account, None).await;
+    let revoked = revoke_tokens(db, acme.id, account, None).await;
     assert_eq!(revoked.unwrap(), 1);
     let check = acme.check(TokenPurpose::Reset, &minted.token, now).await;
     assert_eq!(check, TokenCheck::Invalid, "revoked");
@@ -210,7 +226,7 @@ async fn tokens_survive_a_key_rotation() {
     let acme = Firm::create(&database.connection, "acme").await;
     let old = acme.with_keys(TokenKeys::new(b"old key, thirty-two bytes or more!", &[]));
     let now = Utc::now();
-    let minted = old.mint(TokenPurpose::Reset, Uuid::now_v7(), now).await;
+    let minted = old.mint(TokenPurpose::Reset, a_contact(), now).await;
     let rotated = acme.with_keys(TokenKeys::new(
         b"new key, thirty-two bytes or more!",
         &[b"old key, thirty-two bytes or more!"],
@@ -229,7 +245,7 @@ async fn of_fifty_concurrent_redemptions_exactly_one_wins() {
     let db = Arc::new(database.connection.clone());
     let acme = Firm::create(&db, "acme").await;
     let now = Utc::now();
-    let minted = acme.mint(TokenPurpose::Reset, Uuid::now_v7(), now).await;
+    let minted = acme.mint(TokenPurpose::Reset, a_contact(), now).await;
     let tenant = acme.id;
     let attempts: Vec<_> = (0..50)
         .map(|_| {
@@ -262,17 +278,13 @@ async fn reset_activity_counts_requested_completed_and_expired_in_the_window() {
     // Two hours ago: one link used, one left to expire.
     let two_hours_ago = now - Duration::hours(2);
     let used = acme
-        .mint(TokenPurpose::Reset, Uuid::now_v7(), two_hours_ago)
+        .mint(TokenPurpose::Reset, a_contact(), two_hours_ago)
         .await;
     acme.redeem(TokenPurpose::Reset, &used.token, two_hours_ago)
         .await
         .unwrap();
-    acme.mint(
-        TokenPurpose::TemporaryPassword,
-        Uuid::now_v7(),
-        two_hours_ago,
-    )
-    .await;
+    acme.mint(TokenPurpose::TemporaryPassword, a_contact(), two_hours_ago)
+        .await;
     // Still alive, an invitation (not a reset), one from two days ago, another firm's.
     for (firm, purpose, at) in [
         (&acme, TokenPurpose::Reset, now - Duration::minutes(1)),
@@ -280,7 +292,7 @@ async fn reset_activity_counts_requested_completed_and_expired_in_the_window() {
         (&acme, TokenPurpose::Reset, now - Duration::days(2)),
         (&other, TokenPurpose::Reset, now - Duration::hours(1)),
     ] {
-        firm.mint(purpose, Uuid::now_v7(), at).await;
+        firm.mint(purpose, a_contact(), at).await;
     }
 
     let activity = reset_token::reset_activity(db, acme.id, now - Duration::hours(24), now)
