@@ -14,6 +14,7 @@ use identity::{
 };
 use notification::QueuedMessage;
 use sea_orm::{ConnectionTrait, TransactionTrait};
+use storage::Transaction;
 use tenancy::{AccountRef, ClientId, ContactId, StaffUserId, Tenant};
 use uuid::Uuid;
 
@@ -35,6 +36,30 @@ pub async fn with_active_client(
         }
         _ => None,
     })
+}
+
+/// What a contact is looked up for; signing in asks more than receiving a link.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ContactUse {
+    /// A link or a reset email: an invited contact may set a first password with it.
+    Link,
+    /// Signing in, or staying signed in.
+    SignIn,
+}
+
+/// `contact`, if it may be used so: not disabled (and, to sign in, active), of an
+/// enabled client.
+pub async fn usable_contact(
+    services: &Services,
+    tenant: &Tenant,
+    contact: Option<Contact>,
+    usage: ContactUse,
+) -> Result<Option<Contact>, ServiceError> {
+    let contact = contact.filter(|contact| match usage {
+        ContactUse::Link => contact.status != ContactStatus::Disabled,
+        ContactUse::SignIn => contact.status == ContactStatus::Active,
+    });
+    with_active_client(services, tenant, contact).await
 }
 
 /// Who an invitation is from and why, for the invitee's audit trail.
@@ -85,12 +110,14 @@ pub async fn invite_contact(
     new: NewContact,
     inviter: Inviter,
 ) -> Result<Contact, ServiceError> {
-    let txn = services.db.begin().await?;
-    let contact = create_contact(&txn, tenant.id, new, Utc::now()).await?;
-    let queued = invite_in(&txn, services, tenant, Invitee::contact(&contact), inviter).await?;
-    txn.commit().await?;
-    services.waker.notify(&queued);
-    Ok(contact)
+    create_and_invite(
+        services,
+        tenant,
+        inviter,
+        |c| Invitee::contact(c),
+        async |txn| create_contact(txn, tenant.id, new, Utc::now()).await,
+    )
+    .await
 }
 
 /// A new staff member, invited to set a password: both or neither.
@@ -100,12 +127,30 @@ pub async fn invite_staff(
     new: NewStaffUser,
     inviter: Inviter,
 ) -> Result<StaffUser, ServiceError> {
+    create_and_invite(
+        services,
+        tenant,
+        inviter,
+        |u| Invitee::staff(u),
+        async |txn| create_staff_user(txn, tenant.id, new, Utc::now()).await,
+    )
+    .await
+}
+
+/// Creates an account with `create` and invites it, in one transaction.
+async fn create_and_invite<A>(
+    services: &Services,
+    tenant: &Tenant,
+    inviter: Inviter,
+    invitee: impl for<'a> Fn(&'a A) -> Invitee<'a>,
+    create: impl AsyncFnOnce(&Transaction) -> Result<A, IdentityError>,
+) -> Result<A, ServiceError> {
     let txn = services.db.begin().await?;
-    let user = create_staff_user(&txn, tenant.id, new, Utc::now()).await?;
-    let queued = invite_in(&txn, services, tenant, Invitee::staff(&user), inviter).await?;
+    let account = create(&txn).await?;
+    let queued = invite_in(&txn, services, tenant, invitee(&account), inviter).await?;
     txn.commit().await?;
     services.waker.notify(&queued);
-    Ok(user)
+    Ok(account)
 }
 
 /// What approving a "Request your credential" came to.

@@ -13,6 +13,7 @@ use sea_orm::{ConnectionTrait, TransactionTrait};
 use storage::Transaction;
 use tenancy::{AccountRef, ContactId, ResetMode, Tenant};
 
+use crate::accounts::{ContactUse, usable_contact};
 use crate::{FirmPolicy, ServiceError, Services};
 
 /// Renders `email` and writes it to the outbox in `db`'s transaction.
@@ -275,10 +276,8 @@ async fn reissue(
     tenant: &Tenant,
     recipient: &EmailAddress,
 ) -> Result<QueuedMessage, ServiceError> {
-    let contact = identity::find_contact_by_email(txn, tenant.id, recipient)
-        .await?
-        .filter(|contact| contact.status != identity::ContactStatus::Disabled);
-    if let Some(contact) = crate::accounts::with_active_client(services, tenant, contact).await? {
+    let contact = identity::find_contact_by_email(txn, tenant.id, recipient).await?;
+    if let Some(contact) = usable_contact(services, tenant, contact, ContactUse::Link).await? {
         if contact.password_hash.is_none() {
             let invitee = Invitee::contact(&contact);
             return queue_invitation(txn, services, tenant, invitee).await;

@@ -16,10 +16,9 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use identity::{
-    AccessNotice, Actor, Contact, ContactStatus, EmailAddress, FirmLookup, LookupOutcome,
-    RateLimit, StaffStatus, fail_access_notice, fail_firm_lookup, find_contact_by_email,
-    find_contacts_by_emails, finish_access_notice, finish_firm_lookup, hit_buckets,
-    list_staff_users, window_hits,
+    AccessNotice, Actor, Contact, EmailAddress, FirmLookup, LookupOutcome, RateLimit, StaffStatus,
+    fail_access_notice, fail_firm_lookup, find_contact_by_email, find_contacts_by_emails,
+    finish_access_notice, finish_firm_lookup, hit_buckets, list_staff_users, window_hits,
 };
 use notification::{AccessRequestReceived, Email, FindYourFirm, FirmLink, QueuedMessage};
 use reset_token::{
@@ -31,6 +30,7 @@ use tenancy::{AccountKind, Tenant, TenantId};
 use tracing::Instrument;
 use uuid::Uuid;
 
+use crate::accounts::{ContactUse, usable_contact};
 use crate::emails::{issue_contact_reset_in, queue_email};
 use crate::{ServiceError, Services};
 
@@ -296,17 +296,50 @@ async fn pass<W: Work>(services: &Services) -> Result<usize, ServiceError> {
     Ok(pending.len())
 }
 
+/// What a request of a queue that answers with one email calls for: that email
+/// (`mail`, counted in `bucket` against its address's limit), or only an outcome.
+enum EmailPlan<M, O> {
+    Send { mail: M, bucket: String },
+    Finish(O),
+}
+
+impl<M, O: Copy> EmailPlan<M, O> {
+    fn only_finishes(&self) -> Option<O> {
+        match self {
+            Self::Finish(outcome) => Some(*outcome),
+            Self::Send { .. } => None,
+        }
+    }
+
+    /// Writes the plan: `queue` writes the email and it is counted against the
+    /// address's limit (recorded as `sent`); a plan that only finishes writes nothing.
+    async fn write(
+        &self,
+        services: &Services,
+        txn: &Transaction,
+        sent: O,
+        queue: impl AsyncFnOnce(&M) -> Result<QueuedMessage, ServiceError>,
+    ) -> Result<(O, Vec<QueuedMessage>), ServiceError> {
+        match self {
+            Self::Send { mail, bucket } => {
+                let queued = queue(mail).await?;
+                count_email(services, txn, bucket, Utc::now()).await?;
+                Ok((sent, vec![queued]))
+            }
+            Self::Finish(outcome) => Ok((*outcome, Vec::new())),
+        }
+    }
+}
+
 struct ResetRequests;
 
-/// What a "Forgot your password?" request calls for.
-enum ResetPlan {
-    Send {
-        firm: Arc<Tenant>,
-        contact: Contact,
-        bucket: String,
-    },
-    Finish(RequestOutcome),
+/// A "Forgot your password?" request's email: a reset of this contact of this firm.
+struct ResetMail {
+    firm: Arc<Tenant>,
+    contact: Contact,
 }
+
+type ResetPlan = EmailPlan<ResetMail, RequestOutcome>;
 
 impl Work for ResetRequests {
     type Request = ResetRequest;
@@ -345,9 +378,8 @@ impl Work for ResetRequests {
             Some(known) => known.clone(),
             None => find_contact_by_email(&services.db, firm.id, &email).await?,
         };
-        let contact = contact.filter(|contact| contact.status != ContactStatus::Disabled);
-        let Some(contact) = crate::accounts::with_active_client(services, &firm, contact).await?
-        else {
+        let usable = usable_contact(services, &firm, contact, ContactUse::Link).await?;
+        let Some(contact) = usable else {
             return Ok(ResetPlan::Finish(RequestOutcome::NoAccount));
         };
         let bucket = format!("reset-email:{}:{}", firm.id, request.email);
@@ -355,8 +387,7 @@ impl Work for ResetRequests {
             return Ok(ResetPlan::Finish(RequestOutcome::Limited));
         }
         Ok(ResetPlan::Send {
-            firm,
-            contact,
+            mail: ResetMail { firm, contact },
             bucket,
         })
     }
@@ -401,10 +432,7 @@ impl Work for ResetRequests {
     }
 
     fn only_finishes(plan: &ResetPlan) -> Option<RequestOutcome> {
-        match plan {
-            ResetPlan::Finish(outcome) => Some(*outcome),
-            ResetPlan::Send { .. } => None,
-        }
+        plan.only_finishes()
     }
 
     async fn finish_many(
@@ -423,28 +451,12 @@ impl Work for ResetRequests {
         request: &ResetRequest,
         plan: &ResetPlan,
     ) -> Result<(RequestOutcome, Vec<QueuedMessage>), ServiceError> {
-        let now = Utc::now();
-        let (outcome, queued) = match plan {
-            ResetPlan::Send {
-                firm,
-                contact,
-                bucket,
-            } => {
-                let queued = issue_contact_reset_in(
-                    txn,
-                    services,
-                    firm,
-                    contact,
-                    Actor::Anonymous,
-                    request.client_address.clone(),
-                )
-                .await?;
-                count_email(services, txn, bucket, now).await?;
-                (RequestOutcome::Sent, vec![queued])
-            }
-            ResetPlan::Finish(outcome) => (*outcome, Vec::new()),
-        };
-        Ok((outcome, queued))
+        plan.write(services, txn, RequestOutcome::Sent, async |mail| {
+            let from = request.client_address.clone();
+            let actor = Actor::Anonymous;
+            issue_contact_reset_in(txn, services, &mail.firm, &mail.contact, actor, from).await
+        })
+        .await
     }
 
     async fn finish(
@@ -469,14 +481,8 @@ impl Work for ResetRequests {
 
 struct FirmLookups;
 
-/// What a "Find your firm" request calls for.
-enum LookupPlan {
-    Send {
-        firms: Vec<FirmLink>,
-        bucket: String,
-    },
-    Finish(LookupOutcome),
-}
+/// What a "Find your firm" request calls for: the list of the address's firms.
+type LookupPlan = EmailPlan<Vec<FirmLink>, LookupOutcome>;
 
 impl Work for FirmLookups {
     type Request = FirmLookup;
@@ -530,7 +536,10 @@ impl Work for FirmLookups {
         if !memory.plan_email(services, &bucket).await? {
             return Ok(LookupPlan::Finish(LookupOutcome::Limited));
         }
-        Ok(LookupPlan::Send { firms, bucket })
+        Ok(LookupPlan::Send {
+            mail: firms,
+            bucket,
+        })
     }
 
     async fn write(
@@ -539,24 +548,17 @@ impl Work for FirmLookups {
         lookup: &FirmLookup,
         plan: &LookupPlan,
     ) -> Result<(LookupOutcome, Vec<QueuedMessage>), ServiceError> {
-        let now = Utc::now();
-        let (outcome, queued) = match plan {
-            LookupPlan::Send { firms, bucket } => {
-                let email: Email = FindYourFirm {
-                    firms: firms.clone(),
-                }
-                .into();
-                let rendered = services
-                    .renderer
-                    .render_platform(&email, PLATFORM_NAME, None)?;
-                let queued =
-                    notification::enqueue_platform(txn, &lookup.email, &rendered, now).await?;
-                count_email(services, txn, bucket, now).await?;
-                (LookupOutcome::Sent, vec![queued])
+        plan.write(services, txn, LookupOutcome::Sent, async |firms| {
+            let email: Email = FindYourFirm {
+                firms: firms.clone(),
             }
-            LookupPlan::Finish(outcome) => (*outcome, Vec::new()),
-        };
-        Ok((outcome, queued))
+            .into();
+            let rendered = services
+                .renderer
+                .render_platform(&email, PLATFORM_NAME, None)?;
+            Ok(notification::enqueue_platform(txn, &lookup.email, &rendered, Utc::now()).await?)
+        })
+        .await
     }
 
     async fn finish(

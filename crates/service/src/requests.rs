@@ -22,20 +22,20 @@ pub async fn request_reset(
     raw_email: &str,
     from: Option<IpAddr>,
 ) -> Result<Option<EmailAddress>, ServiceError> {
-    let email = EmailAddress::parse(raw_email).ok();
-    let record = email.as_ref().map(|email| {
-        Record::ResetRequest(NewResetRequest {
-            tenant_id: tenant.id,
-            email: email.as_str().to_owned(),
-            client_address: from.map(|address| address.to_string()),
-        })
-    });
-    record_limited(services, "forgot", from, Vec::new(), record).await?;
-    if let Some(email) = &email {
-        // Recorded in the database; the processor logs what came of it.
-        tracing::debug!(email_domain = email.domain(), "password reset requested");
-    }
-    Ok(email)
+    request_email(
+        "forgot",
+        services,
+        raw_email,
+        from,
+        |email, client_address| {
+            Record::ResetRequest(NewResetRequest {
+                tenant_id: tenant.id,
+                email: email.as_str().to_owned(),
+                client_address,
+            })
+        },
+    )
+    .await
 }
 
 /// "Find your firm" for `raw_email`. `None` when the address is malformed: counted
@@ -45,16 +45,37 @@ pub async fn request_firm_list(
     raw_email: &str,
     from: Option<IpAddr>,
 ) -> Result<Option<EmailAddress>, ServiceError> {
+    request_email(
+        "find-firm",
+        services,
+        raw_email,
+        from,
+        |email, client_address| {
+            Record::FirmLookup(NewFirmLookup {
+                email: email.clone(),
+                client_address,
+            })
+        },
+    )
+    .await
+}
+
+/// A form that asks for an email to `raw_email`, counted against the `form`'s limit
+/// of the client address; what `record` makes of a well-formed address is recorded
+/// for a processor, which logs what came of it.
+async fn request_email(
+    form: &str,
+    services: &Services,
+    raw_email: &str,
+    from: Option<IpAddr>,
+    record: impl FnOnce(&EmailAddress, Option<String>) -> Record,
+) -> Result<Option<EmailAddress>, ServiceError> {
     let email = EmailAddress::parse(raw_email).ok();
-    let record = email.as_ref().map(|email| {
-        Record::FirmLookup(NewFirmLookup {
-            email: email.clone(),
-            client_address: from.map(|address| address.to_string()),
-        })
-    });
-    record_limited(services, "find-firm", from, Vec::new(), record).await?;
+    let client_address = from.map(|address| address.to_string());
+    let recorded = email.as_ref().map(|email| record(email, client_address));
+    record_limited(services, form, from, Vec::new(), recorded).await?;
     if let Some(email) = &email {
-        tracing::debug!(email_domain = email.domain(), "firm list requested");
+        tracing::debug!(email_domain = email.domain(), form, "email requested");
     }
     Ok(email)
 }

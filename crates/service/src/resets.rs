@@ -20,7 +20,7 @@ use sea_orm::{ConnectionTrait, TransactionTrait};
 use tenancy::{AccountKind, AccountRef, ClientId, ContactId, StaffUserId, Tenant};
 use uuid::Uuid;
 
-use crate::accounts::with_active_client;
+use crate::accounts::{ContactUse, usable_contact};
 use crate::attempts::{Attempt, limit_key};
 use crate::emails::{issue_contact_reset, queue_email, queue_password_changed};
 use crate::{ServiceError, Services};
@@ -409,10 +409,8 @@ async fn holder(
 ) -> Result<Option<LinkHolder>, ServiceError> {
     Ok(match record.account {
         AccountRef::Contact(id) => {
-            let contact = find_contact(&services.db, tenant.id, id)
-                .await?
-                .filter(|contact| contact.status != ContactStatus::Disabled);
-            with_active_client(services, tenant, contact)
+            let contact = find_contact(&services.db, tenant.id, id).await?;
+            usable_contact(services, tenant, contact, ContactUse::Link)
                 .await?
                 .map(|contact| LinkHolder {
                     account: AccountRef::Contact(contact.id),

@@ -5,12 +5,12 @@ use std::net::IpAddr;
 
 use chrono::Utc;
 use identity::{
-    ContactStatus, EmailAddress, StaffStatus, Verification, clear_bucket, find_contact_by_email,
+    EmailAddress, StaffStatus, Verification, clear_bucket, find_contact_by_email,
     find_staff_by_email, record_contact_sign_in, record_staff_sign_in,
 };
 use tenancy::{AccountKind, AccountRef, Tenant};
 
-use crate::accounts::with_active_client;
+use crate::accounts::{ContactUse, usable_contact};
 use crate::attempts::{Attempt, account_delay, limit_key};
 use crate::{ServiceError, Services};
 
@@ -138,10 +138,8 @@ async fn find_candidate(
                 must_change_password: false,
             }),
         AccountKind::Contact => {
-            let contact = find_contact_by_email(&services.db, tenant.id, email)
-                .await?
-                .filter(|contact| contact.status == ContactStatus::Active);
-            with_active_client(services, tenant, contact)
+            let contact = find_contact_by_email(&services.db, tenant.id, email).await?;
+            usable_contact(services, tenant, contact, ContactUse::SignIn)
                 .await?
                 .map(|contact| Candidate {
                     account: AccountRef::Contact(contact.id),
