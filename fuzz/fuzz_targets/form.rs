@@ -91,21 +91,17 @@ fn typed<T: DeserializeOwned>(data: &[u8], counts: Option<&BTreeMap<&str, usize>
     }
 }
 
-/// The fields `T` reads, as its `Deserialize` implementation names them.
+/// The fields `T` reads, as its `Deserialize` implementation names them (none for a
+/// form that is only a button).
 fn field_names<T: DeserializeOwned>() -> &'static [&'static str] {
-    let mut fields: &'static [&'static str] = &[];
+    let mut fields = None;
     // Fails by design once the names are seen; only the names matter.
     let _ = T::deserialize(FieldNames(&mut fields));
-    assert!(
-        !fields.is_empty(),
-        "{} is not a struct with named fields",
-        std::any::type_name::<T>()
-    );
-    fields
+    fields.unwrap_or_else(|| panic!("{} is not a struct", std::any::type_name::<T>()))
 }
 
 /// A deserializer that records the field list a struct asks for and yields nothing.
-struct FieldNames<'a>(&'a mut &'static [&'static str]);
+struct FieldNames<'a>(&'a mut Option<&'static [&'static str]>);
 
 impl<'de> Deserializer<'de> for FieldNames<'_> {
     type Error = de::value::Error;
@@ -120,7 +116,7 @@ impl<'de> Deserializer<'de> for FieldNames<'_> {
         fields: &'static [&'static str],
         _: V,
     ) -> Result<V::Value, Self::Error> {
-        *self.0 = fields;
+        *self.0 = Some(fields);
         Err(de::Error::custom("field names read"))
     }
 
