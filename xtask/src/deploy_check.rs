@@ -895,44 +895,12 @@ fn validate_kubernetes_schemas(manifests: &[Manifest]) -> anyhow::Result<()> {
 /// installed. Returns the virtualenv's `bin` folder.
 fn python_validators() -> anyhow::Result<PathBuf> {
     let venv = target_dir().join("deploy-check").join("venv");
-    let bin = venv.join("bin");
-    let reports = |program: &str, version: &str| {
-        Command::new(bin.join(program))
-            .arg("--version")
-            .output()
-            .is_ok_and(|output| String::from_utf8_lossy(&output.stdout).contains(version))
-    };
-    if reports("kubernetes-validate", KUBERNETES_VALIDATE_VERSION)
-        && reports("check-jsonschema", CHECK_JSONSCHEMA_VERSION)
-    {
-        return Ok(bin);
-    }
     let requirements = [
         format!("kubernetes-validate=={KUBERNETES_VALIDATE_VERSION}"),
         format!("check-jsonschema=={CHECK_JSONSCHEMA_VERSION}"),
     ];
-    println!(
-        "xtask: installing {} into {}",
-        requirements.join(" "),
-        venv.display()
-    );
-    let status = Command::new("python3")
-        .args(["-m", "venv", "--clear"])
-        .arg(&venv)
-        .status()
-        .context("cannot run python3; install Python 3 with its venv module")?;
-    if !status.success() {
-        bail!("python3 -m venv {} failed", venv.display());
-    }
-    let status = Command::new(bin.join("pip"))
-        .args(["install", "--quiet", "--disable-pip-version-check"])
-        .args(&requirements)
-        .status()
-        .context("cannot run pip")?;
-    if !status.success() {
-        bail!("pip could not install {}", requirements.join(" "));
-    }
-    Ok(bin)
+    let requirements: Vec<&str> = requirements.iter().map(String::as_str).collect();
+    Ok(crate::python::virtualenv_of(&venv, &requirements)?.join("bin"))
 }
 
 // ---------------------------------------------------------------------------------
