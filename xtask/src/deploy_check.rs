@@ -151,13 +151,7 @@ fn check_compose(deploy: &Path, keys: &ConfigKeys, problems: &mut Problems) -> a
         compose
             .get(key)
             .and_then(Value::as_mapping)
-            .map(|mapping| {
-                mapping
-                    .keys()
-                    .filter_map(Value::as_str)
-                    .map(str::to_owned)
-                    .collect()
-            })
+            .map(|mapping| owned_strings(mapping.keys()))
             .unwrap_or_default()
     };
     let services = names("services");
@@ -358,27 +352,24 @@ fn check_compose_upstreams(
 /// The keys of a mapping or the strings of a list (`depends_on`, `networks`).
 fn keys_or_items(value: Option<&Value>) -> Vec<String> {
     match value {
-        Some(Value::Mapping(mapping)) => mapping
-            .keys()
-            .filter_map(Value::as_str)
-            .map(str::to_owned)
-            .collect(),
-        Some(Value::Sequence(items)) => items
-            .iter()
-            .filter_map(Value::as_str)
-            .map(str::to_owned)
-            .collect(),
+        Some(Value::Mapping(mapping)) => owned_strings(mapping.keys()),
+        Some(Value::Sequence(items)) => owned_strings(items),
         _ => Vec::new(),
     }
 }
 
+/// The strings among `values`; what is no string, compose's validation reports.
+fn owned_strings<'a, C: FromIterator<String>>(values: impl IntoIterator<Item = &'a Value>) -> C {
+    values
+        .into_iter()
+        .filter_map(Value::as_str)
+        .map(str::to_owned)
+        .collect()
+}
+
 fn strings(value: Option<&Value>) -> Vec<String> {
     match value {
-        Some(Value::Sequence(items)) => items
-            .iter()
-            .filter_map(Value::as_str)
-            .map(str::to_owned)
-            .collect(),
+        Some(Value::Sequence(items)) => owned_strings(items),
         Some(Value::String(text)) => text.split_whitespace().map(str::to_owned).collect(),
         _ => Vec::new(),
     }
