@@ -5,8 +5,8 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  assertEveryPageChecked, atPath, check, choosePassword, email, firmOrigin, launch, linkIn, newContext, newPage, openEmail,
-  operator, origin, platform, provisionFirm, secret, step,
+  addClientAndContact, assertEveryPageChecked, atPath, check, email, firmOrigin, firstSignIn, launch, linkIn, newContext, newPage,
+  openEmail, operator, origin, platform, provisionFirm, step,
 } from './support.mjs';
 
 let browser;
@@ -37,22 +37,7 @@ test('two firms in one browser: a session stays with its firm, a link with its h
 
   // The administrator adds a client and a contact: the contact's invitation is a
   // link of Northwind's.
-  await staff.getByRole('link', { name: 'Client Settings' }).click();
-  await staff.getByRole('heading', { name: 'All Firm Clients' }).waitFor();
-  await check(staff);
-  await staff.getByRole('link', { name: 'Add client' }).click();
-  await staff.getByRole('heading', { name: 'Add client' }).waitFor();
-  await check(staff);
-  await staff.getByLabel('Name').fill('Fabrikam');
-  await staff.getByRole('button', { name: 'Save' }).click();
-  await staff.getByRole('heading', { name: 'Fabrikam' }).waitFor();
-  await check(staff);
-  await staff.getByRole('link', { name: 'Add contact' }).click();
-  await staff.getByRole('heading', { name: 'Add contact' }).waitFor();
-  await check(staff);
-  await staff.getByLabel('Name').fill('Pat Doe');
-  await staff.getByLabel('Email').fill('pat.doe@fabrikam.test');
-  await staff.getByRole('button', { name: 'Save' }).click();
+  await addClientAndContact(staff, 'Fabrikam', 'Pat Doe', 'pat.doe@fabrikam.test');
   await staff.getByRole('row', { name: /Pat Doe/ }).waitFor();
   const invitation = await email('pat.doe@fabrikam.test', 'Set your password');
   const link = linkIn(invitation, 'northwind.localhost');
@@ -77,13 +62,7 @@ test('two firms in one browser: a session stays with its firm, a link with its h
   const contact = await newPage(browser);
   await contact.goto(link);
   await contact.getByRole('heading', { name: 'Set your password' }).waitFor();
-  const password = await secret('northwind contact passphrase');
-  await choosePassword(contact, password, 'Set password');
-  await contact.waitForURL(atPath('/login'));
-  await contact.getByLabel('Email').fill('pat.doe@fabrikam.test');
-  await contact.getByLabel('Password').fill(password);
-  await contact.getByRole('button', { name: 'Sign in' }).click();
-  await contact.getByText('Welcome, Pat Doe').waitFor();
+  await firstSignIn(contact, 'pat.doe@fabrikam.test', 'northwind contact passphrase', 'Pat Doe');
   await check(contact);
 });
 

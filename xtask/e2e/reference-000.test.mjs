@@ -6,8 +6,8 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  assertEveryPageChecked, atPath, choosePassword, demo, email, emailStep, expireLinks, focusIsOn, launch, linkIn, newPage, openEmail, origin,
-  secret, signIn, step, tabTo,
+  assertEveryPageChecked, atPath, choosePassword, demo, email, emailStep, expireLinks, focusIsOn, launch, linkIn, newPage,
+  openEmail, origin, secret, signIn, step, submitSignIn, tabTo,
 } from './support.mjs';
 
 let browser;
@@ -139,9 +139,7 @@ test('reference 000: figures 1–9, the expired link, a new password', async () 
   await choosePassword(contact, password, 'Reset Password');
   await contact.waitForURL(atPath('/login'));
   await step(contact, '000-password-changed');
-  await contact.getByLabel('Email').fill(demo.bodyBoom.email);
-  await contact.getByLabel('Password').fill(password);
-  await contact.getByRole('button', { name: 'Sign in' }).click();
+  await submitSignIn(contact, demo.bodyBoom.email, password);
   await contact.getByText('Welcome, Body Boom').waitFor();
   await step(contact, '000-signed-in');
 });

@@ -6,8 +6,8 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  assertEveryPageChecked, atPath, check, choosePassword, email, emailStep, firmOrigin, launch, linkIn, newPage, openEmail,
-  provisionFirm, secret, step,
+  addClientAndContact, assertEveryPageChecked, atPath, check, choosePassword, email, emailStep, firmOrigin, firstSignIn, launch,
+  linkIn, newPage, openEmail, provisionFirm, secret, signIn, step,
 } from './support.mjs';
 
 const firm = firmOrigin('imsiso');
@@ -38,22 +38,7 @@ test('reference 004: "Forgot your password?" with a new password sent via mail',
   await step(staff, '004-firm-settings');
 
   // A client and a contact, who sets a first password from the invitation.
-  await staff.getByRole('link', { name: 'Client Settings' }).click();
-  await staff.getByRole('heading', { name: 'All Firm Clients' }).waitFor();
-  await check(staff);
-  await staff.getByRole('link', { name: 'Add client' }).click();
-  await staff.getByRole('heading', { name: 'Add client' }).waitFor();
-  await check(staff);
-  await staff.getByLabel('Name').fill('Officine Bianchi');
-  await staff.getByRole('button', { name: 'Save' }).click();
-  await staff.getByRole('heading', { name: 'Officine Bianchi' }).waitFor();
-  await check(staff);
-  await staff.getByRole('link', { name: 'Add contact' }).click();
-  await staff.getByRole('heading', { name: 'Add contact' }).waitFor();
-  await check(staff);
-  await staff.getByLabel('Name').fill('Marco Bianchi');
-  await staff.getByLabel('Email').fill(contactAddress);
-  await staff.getByRole('button', { name: 'Save' }).click();
+  await addClientAndContact(staff, 'Officine Bianchi', 'Marco Bianchi', contactAddress);
   const invitation = await email(contactAddress, 'Set your password');
   const page = await newPage(browser);
   await page.goto(linkIn(invitation, 'imsiso.localhost'));
@@ -97,18 +82,13 @@ test('reference 004: "Forgot your password?" with a new password sent via mail',
   await secret(password);
   await openEmail(page, temporary);
   await emailStep(page, '004-step4-password-email', { mask: [page.getByText(password, { exact: true })] });
-  await page.goto(`${firm}/login`);
-  await page.getByLabel('Email').fill(contactAddress);
-  await page.getByLabel('Password').fill(password);
-  await page.getByRole('button', { name: 'Sign in' }).click();
+  await signIn(page, `${firm}/login`, contactAddress, password);
   await page.waitForURL(atPath('/account/password'));
   await page.getByText('You signed in with a temporary password').waitFor();
   await step(page, '004-forced-change');
   const own = await secret('marco own passphrase');
   await page.getByLabel('Current password').fill(password);
-  await page.getByLabel('New password', { exact: true }).fill(own);
-  await page.getByLabel('Confirm new password').fill(own);
-  await page.getByRole('button', { name: 'Change password' }).click();
+  await choosePassword(page, own, 'Change password');
   await page.getByText('Welcome, Marco Bianchi').waitFor();
   await step(page, '004-signed-in');
 });
@@ -147,13 +127,7 @@ test('"Request your credential" approved by staff, the invitation, the first sig
   await openEmail(visitor, invitation);
   await visitor.getByRole('link', { name: 'Set your password' }).click();
   await visitor.getByRole('heading', { name: 'Set your password' }).waitFor();
-  const password = await secret('lucia first passphrase');
-  await choosePassword(visitor, password, 'Set password');
-  await visitor.waitForURL(atPath('/login'));
-  await visitor.getByLabel('Email').fill('lucia.verdi@verdi.test');
-  await visitor.getByLabel('Password').fill(password);
-  await visitor.getByRole('button', { name: 'Sign in' }).click();
-  await visitor.getByText('Welcome, Lucia Verdi').waitFor();
+  await firstSignIn(visitor, 'lucia.verdi@verdi.test', 'lucia first passphrase', 'Lucia Verdi');
   await step(visitor, 'request-credential-signed-in');
 });
 

@@ -230,6 +230,11 @@ export async function expireLinks(address) {
 
 export async function signIn(page, url, address, password) {
   await page.goto(url);
+  await submitSignIn(page, address, password);
+}
+
+/// The sign-in form of the page already open, filled and sent.
+export async function submitSignIn(page, address, password) {
   await page.getByLabel('Email').fill(address);
   await page.getByLabel('Password').fill(password);
   await page.getByRole('button', { name: 'Sign in' }).click();
@@ -244,6 +249,39 @@ export async function choosePassword(page, password, button) {
   await page.getByLabel('New password', { exact: true }).fill(password);
   await page.getByLabel('Confirm new password').fill(password);
   await page.getByRole('button', { name: button }).click();
+}
+
+/// From the "Set your password" page an invitation opened: a first password (named
+/// by `passphrase`, kept for the log scan), then the contact's first sign-in with it.
+export async function firstSignIn(page, address, passphrase, name) {
+  const password = await secret(passphrase);
+  await choosePassword(page, password, 'Set password');
+  await page.waitForURL(atPath('/login'));
+  await submitSignIn(page, address, password);
+  await page.getByText(`Welcome, ${name}`).waitFor();
+}
+
+/// A link followed to the page it opens, checked by axe.
+async function follow(page, link, heading) {
+  await page.getByRole('link', { name: link }).click();
+  await page.getByRole('heading', { name: heading }).waitFor();
+  await check(page);
+}
+
+/// What a firm's staff do before a contact can be invited: from the signed-in
+/// `staff` page, a new client named `client` and, under it, a contact; every page on
+/// the way checked. Ends with the contact's form sent.
+export async function addClientAndContact(staff, client, contact, address) {
+  await follow(staff, 'Client Settings', 'All Firm Clients');
+  await follow(staff, 'Add client', 'Add client');
+  await staff.getByLabel('Name').fill(client);
+  await staff.getByRole('button', { name: 'Save' }).click();
+  await staff.getByRole('heading', { name: client }).waitFor();
+  await check(staff);
+  await follow(staff, 'Add contact', 'Add contact');
+  await staff.getByLabel('Name').fill(contact);
+  await staff.getByLabel('Email').fill(address);
+  await staff.getByRole('button', { name: 'Save' }).click();
 }
 
 /// A firm provisioned through the operator API, its administrator's invitation
@@ -265,9 +303,7 @@ export async function provisionFirm(page, slug, name, { pictures: prefix } = {})
   await choosePassword(page, password, 'Set password');
   await page.waitForURL(atPath('/staff/login'));
   await (prefix ? step(page, `${prefix}-staff-sign-in`) : check(page));
-  await page.getByLabel('Email').fill(admin);
-  await page.getByLabel('Password').fill(password);
-  await page.getByRole('button', { name: 'Sign in' }).click();
+  await submitSignIn(page, admin, password);
   await page.waitForURL(atPath('/staff/workspaces'));
   await page.getByRole('heading', { name: 'All workspaces' }).waitFor();
   if (!prefix) await check(page);

@@ -151,13 +151,7 @@ fn check_compose(deploy: &Path, keys: &ConfigKeys, problems: &mut Problems) -> a
         compose
             .get(key)
             .and_then(Value::as_mapping)
-            .map(|mapping| {
-                mapping
-                    .keys()
-                    .filter_map(Value::as_str)
-                    .map(str::to_owned)
-                    .collect()
-            })
+            .map(|mapping| owned_strings(mapping.keys()))
             .unwrap_or_default()
     };
     let services = names("services");
@@ -178,11 +172,8 @@ fn check_compose(deploy: &Path, keys: &ConfigKeys, problems: &mut Problems) -> a
             problems.add(format!("{place} has neither an image nor a build"));
         }
         if let Some(build) = service.get("build") {
-            let context = deploy.join(build.get("context").and_then(Value::as_str).unwrap_or("."));
-            let dockerfile = build
-                .get("dockerfile")
-                .and_then(Value::as_str)
-                .unwrap_or("Dockerfile");
+            let context = deploy.join(string_at(build, &["context"]).unwrap_or("."));
+            let dockerfile = string_at(build, &["dockerfile"]).unwrap_or("Dockerfile");
             if !context.join(dockerfile).is_file() {
                 problems.add(format!("{place}: no {dockerfile} in its build context"));
             }
@@ -296,12 +287,7 @@ fn check_compose_volumes(
     problems: &mut Problems,
 ) -> Vec<(String, PathBuf)> {
     let mut mounts = Vec::new();
-    for volume in service
-        .get("volumes")
-        .and_then(Value::as_sequence)
-        .into_iter()
-        .flatten()
-    {
+    for volume in items(service, &["volumes"]) {
         let (source, target) = match volume {
             Value::String(short) => {
                 let mut parts = short.splitn(3, ':');
@@ -311,14 +297,8 @@ fn check_compose_volumes(
                 )
             }
             long => (
-                long.get("source")
-                    .and_then(Value::as_str)
-                    .unwrap_or_default()
-                    .to_owned(),
-                long.get("target")
-                    .and_then(Value::as_str)
-                    .unwrap_or_default()
-                    .to_owned(),
+                string_at(long, &["source"]).unwrap_or_default().to_owned(),
+                string_at(long, &["target"]).unwrap_or_default().to_owned(),
             ),
         };
         if source.starts_with('.') || source.starts_with('/') {
@@ -372,27 +352,24 @@ fn check_compose_upstreams(
 /// The keys of a mapping or the strings of a list (`depends_on`, `networks`).
 fn keys_or_items(value: Option<&Value>) -> Vec<String> {
     match value {
-        Some(Value::Mapping(mapping)) => mapping
-            .keys()
-            .filter_map(Value::as_str)
-            .map(str::to_owned)
-            .collect(),
-        Some(Value::Sequence(items)) => items
-            .iter()
-            .filter_map(Value::as_str)
-            .map(str::to_owned)
-            .collect(),
+        Some(Value::Mapping(mapping)) => owned_strings(mapping.keys()),
+        Some(Value::Sequence(items)) => owned_strings(items),
         _ => Vec::new(),
     }
 }
 
+/// The strings among `values`; what is no string, compose's validation reports.
+fn owned_strings<'a, C: FromIterator<String>>(values: impl IntoIterator<Item = &'a Value>) -> C {
+    values
+        .into_iter()
+        .filter_map(Value::as_str)
+        .map(str::to_owned)
+        .collect()
+}
+
 fn strings(value: Option<&Value>) -> Vec<String> {
     match value {
-        Some(Value::Sequence(items)) => items
-            .iter()
-            .filter_map(Value::as_str)
-            .map(str::to_owned)
-            .collect(),
+        Some(Value::Sequence(items)) => owned_strings(items),
         Some(Value::String(text)) => text.split_whitespace().map(str::to_owned).collect(),
         _ => Vec::new(),
     }
@@ -570,18 +547,11 @@ struct Manifest {
 
 impl Manifest {
     fn kind(&self) -> &str {
-        self.value
-            .get("kind")
-            .and_then(Value::as_str)
-            .unwrap_or_default()
+        string_at(&self.value, &["kind"]).unwrap_or_default()
     }
 
     fn name(&self) -> &str {
-        self.value
-            .get("metadata")
-            .and_then(|metadata| metadata.get("name"))
-            .and_then(Value::as_str)
-            .unwrap_or_default()
+        string_at(&self.value, &["metadata", "name"]).unwrap_or_default()
     }
 
     fn place(&self) -> String {
@@ -664,17 +634,8 @@ fn check_kubernetes_references(
             Some(Workload {
                 kind: manifest.kind(),
                 name: manifest.name(),
-                labels: labels(
-                    template
-                        .get("metadata")
-                        .and_then(|metadata| metadata.get("labels")),
-                ),
-                containers: template
-                    .get("spec")
-                    .and_then(|spec| spec.get("containers"))
-                    .and_then(Value::as_sequence)
-                    .map(|containers| containers.iter().collect())
-                    .unwrap_or_default(),
+                labels: labels(at(template, &["metadata", "labels"])),
+                containers: items(template, &["spec", "containers"]).collect(),
             })
         })
         .collect();
@@ -690,10 +651,7 @@ fn check_kubernetes_references(
         let spec = manifest.value.get("spec");
         match manifest.kind() {
             "Deployment" | "StatefulSet" | "DaemonSet" => {
-                let selector = labels(
-                    spec.and_then(|spec| spec.get("selector"))
-                        .and_then(|s| s.get("matchLabels")),
-                );
+                let selector = labels(at(spec, &["selector", "matchLabels"]));
                 let workload = workloads
                     .iter()
                     .find(|w| w.name == manifest.name() && w.kind == manifest.kind());
@@ -704,7 +662,7 @@ fn check_kubernetes_references(
                 }
             }
             "Service" => {
-                let selector = labels(spec.and_then(|spec| spec.get("selector")));
+                let selector = labels(at(spec, &["selector"]));
                 let selected: Vec<&Workload<'_>> = workloads
                     .iter()
                     .filter(|w| selects(&selector, &w.labels))
@@ -712,13 +670,8 @@ fn check_kubernetes_references(
                 if selected.is_empty() {
                     problems.add(format!("{place} selects no pods"));
                 }
-                for port in spec
-                    .and_then(|spec| spec.get("ports"))
-                    .and_then(Value::as_sequence)
-                    .into_iter()
-                    .flatten()
-                {
-                    if let Some(target) = port.get("targetPort").and_then(Value::as_str)
+                for port in items(spec, &["ports"]) {
+                    if let Some(target) = string_at(port, &["targetPort"])
                         && !selected
                             .iter()
                             .all(|workload| container_port_names(workload).contains(target))
@@ -730,15 +683,8 @@ fn check_kubernetes_references(
                 }
             }
             "HorizontalPodAutoscaler" => {
-                let target = spec.and_then(|spec| spec.get("scaleTargetRef"));
-                let kind = target
-                    .and_then(|t| t.get("kind"))
-                    .and_then(Value::as_str)
-                    .unwrap_or_default();
-                let name = target
-                    .and_then(|t| t.get("name"))
-                    .and_then(Value::as_str)
-                    .unwrap_or_default();
+                let kind = string_at(spec, &["scaleTargetRef", "kind"]).unwrap_or_default();
+                let name = string_at(spec, &["scaleTargetRef", "name"]).unwrap_or_default();
                 if !workloads.iter().any(|w| w.kind == kind && w.name == name) {
                     problems.add(format!(
                         "{place} scales {kind} `{name}`, not in the manifests"
@@ -746,10 +692,7 @@ fn check_kubernetes_references(
                 }
             }
             "PodDisruptionBudget" => {
-                let selector = labels(
-                    spec.and_then(|spec| spec.get("selector"))
-                        .and_then(|s| s.get("matchLabels")),
-                );
+                let selector = labels(at(spec, &["selector", "matchLabels"]));
                 if !workloads.iter().any(|w| selects(&selector, &w.labels)) {
                     problems.add(format!("{place} selects no pods"));
                 }
@@ -769,31 +712,17 @@ fn check_container(
     keys: &ConfigKeys,
     problems: &mut Problems,
 ) {
-    let name = container
-        .get("name")
-        .and_then(Value::as_str)
-        .unwrap_or_default();
+    let name = string_at(container, &["name"]).unwrap_or_default();
     let place = format!("{workload}, container `{name}`");
-    for source in container
-        .get("envFrom")
-        .and_then(Value::as_sequence)
-        .into_iter()
-        .flatten()
-    {
-        if let Some(reference) = source
-            .get("configMapRef")
-            .and_then(|r| r.get("name"))
-            .and_then(Value::as_str)
+    for source in items(container, &["envFrom"]) {
+        if let Some(reference) = string_at(source, &["configMapRef", "name"])
             && !config_maps.contains_key(reference)
         {
             problems.add(format!(
                 "{place}: ConfigMap `{reference}` is not in the manifests"
             ));
         }
-        if let Some(reference) = source
-            .get("secretRef")
-            .and_then(|r| r.get("name"))
-            .and_then(Value::as_str)
+        if let Some(reference) = string_at(source, &["secretRef", "name"])
             && !secrets.contains_key(reference)
         {
             problems.add(format!(
@@ -801,37 +730,22 @@ fn check_container(
             ));
         }
     }
-    for variable in container
-        .get("env")
-        .and_then(Value::as_sequence)
-        .into_iter()
-        .flatten()
-    {
-        let variable_name = variable
-            .get("name")
-            .and_then(Value::as_str)
-            .unwrap_or_default();
+    for variable in items(container, &["env"]) {
+        let variable_name = string_at(variable, &["name"]).unwrap_or_default();
         keys.check_variable(variable_name, &place, problems);
         let from = variable.get("valueFrom");
         for (field, known, kind) in [
             ("secretKeyRef", secrets, "Secret"),
             ("configMapKeyRef", config_maps, "ConfigMap"),
         ] {
-            let Some(reference) = from.and_then(|from| from.get(field)) else {
+            let Some(reference) = at(from, &[field]) else {
                 continue;
             };
-            let optional = reference
-                .get("optional")
+            let optional = at(reference, &["optional"])
                 .and_then(Value::as_bool)
                 .unwrap_or(false);
-            let source = reference
-                .get("name")
-                .and_then(Value::as_str)
-                .unwrap_or_default();
-            let key = reference
-                .get("key")
-                .and_then(Value::as_str)
-                .unwrap_or_default();
+            let source = string_at(reference, &["name"]).unwrap_or_default();
+            let key = string_at(reference, &["key"]).unwrap_or_default();
             let found = known.get(source).is_some_and(|keys| keys.contains(key));
             if !found && !optional {
                 problems.add(format!("{place}: {variable_name} reads key `{key}` of {kind} `{source}`, which has no such key"));
@@ -840,11 +754,7 @@ fn check_container(
     }
     let ports: BTreeSet<String> = container_ports(container);
     for probe in ["livenessProbe", "readinessProbe", "startupProbe"] {
-        let port = container
-            .get(probe)
-            .and_then(|p| p.get("httpGet"))
-            .and_then(|g| g.get("port"));
-        if let Some(port) = port.and_then(Value::as_str)
+        if let Some(port) = string_at(container, &[probe, "httpGet", "port"])
             && !ports.contains(port)
         {
             problems.add(format!(
@@ -857,37 +767,19 @@ fn check_container(
 fn check_ingress(ingress: &Manifest, manifests: &[Manifest], problems: &mut Problems) {
     let mut backends = Vec::new();
     let spec = ingress.value.get("spec");
-    if let Some(default) = spec.and_then(|spec| spec.get("defaultBackend")) {
+    if let Some(default) = at(spec, &["defaultBackend"]) {
         backends.push(default);
     }
-    for rule in spec
-        .and_then(|spec| spec.get("rules"))
-        .and_then(Value::as_sequence)
-        .into_iter()
-        .flatten()
-    {
-        for path in rule
-            .get("http")
-            .and_then(|h| h.get("paths"))
-            .and_then(Value::as_sequence)
-            .into_iter()
-            .flatten()
-        {
+    for rule in items(spec, &["rules"]) {
+        for path in items(rule, &["http", "paths"]) {
             if let Some(backend) = path.get("backend") {
                 backends.push(backend);
             }
         }
     }
     for backend in backends {
-        let service = backend.get("service");
-        let name = service
-            .and_then(|s| s.get("name"))
-            .and_then(Value::as_str)
-            .unwrap_or_default();
-        let port = service
-            .and_then(|s| s.get("port"))
-            .and_then(|p| p.get("name"))
-            .and_then(Value::as_str);
+        let name = string_at(backend, &["service", "name"]).unwrap_or_default();
+        let port = string_at(backend, &["service", "port", "name"]);
         let Some(target) = manifests
             .iter()
             .find(|m| m.kind() == "Service" && m.name() == name)
@@ -898,14 +790,8 @@ fn check_ingress(ingress: &Manifest, manifests: &[Manifest], problems: &mut Prob
             ));
             continue;
         };
-        let names: BTreeSet<&str> = target
-            .value
-            .get("spec")
-            .and_then(|spec| spec.get("ports"))
-            .and_then(Value::as_sequence)
-            .into_iter()
-            .flatten()
-            .filter_map(|p| p.get("name").and_then(Value::as_str))
+        let names: BTreeSet<&str> = items(&target.value, &["spec", "ports"])
+            .filter_map(|p| string_at(p, &["name"]))
             .collect();
         if let Some(port) = port.filter(|port| !names.contains(port)) {
             problems.add(format!(
@@ -914,6 +800,28 @@ fn check_ingress(ingress: &Manifest, manifests: &[Manifest], problems: &mut Prob
             ));
         }
     }
+}
+
+/// The value a path of keys leads to from `value` (a `&Value` or an `Option` of one,
+/// such as a `spec` that may be missing); `None` wherever a key is missing.
+fn at<'a>(value: impl Into<Option<&'a Value>>, path: &[&str]) -> Option<&'a Value> {
+    path.iter()
+        .try_fold(value.into()?, |value, key| value.get(*key))
+}
+
+/// The items of the list `path` leads to; none where it is missing or no list, which
+/// the schema validation reports.
+fn items<'a>(value: impl Into<Option<&'a Value>>, path: &[&str]) -> std::slice::Iter<'a, Value> {
+    at(value, path)
+        .and_then(Value::as_sequence)
+        .map(Vec::as_slice)
+        .unwrap_or_default()
+        .iter()
+}
+
+/// The string `path` leads to, if there is one.
+fn string_at<'a>(value: impl Into<Option<&'a Value>>, path: &[&str]) -> Option<&'a str> {
+    at(value, path).and_then(Value::as_str)
 }
 
 fn labels(value: Option<&Value>) -> BTreeMap<String, String> {
@@ -934,12 +842,8 @@ fn selects(selector: &BTreeMap<String, String>, labels: &BTreeMap<String, String
 }
 
 fn container_ports(container: &Value) -> BTreeSet<String> {
-    container
-        .get("ports")
-        .and_then(Value::as_sequence)
-        .into_iter()
-        .flatten()
-        .filter_map(|port| port.get("name").and_then(Value::as_str).map(str::to_owned))
+    items(container, &["ports"])
+        .filter_map(|port| string_at(port, &["name"]).map(str::to_owned))
         .collect()
 }
 
@@ -982,44 +886,12 @@ fn validate_kubernetes_schemas(manifests: &[Manifest]) -> anyhow::Result<()> {
 /// installed. Returns the virtualenv's `bin` folder.
 fn python_validators() -> anyhow::Result<PathBuf> {
     let venv = target_dir().join("deploy-check").join("venv");
-    let bin = venv.join("bin");
-    let reports = |program: &str, version: &str| {
-        Command::new(bin.join(program))
-            .arg("--version")
-            .output()
-            .is_ok_and(|output| String::from_utf8_lossy(&output.stdout).contains(version))
-    };
-    if reports("kubernetes-validate", KUBERNETES_VALIDATE_VERSION)
-        && reports("check-jsonschema", CHECK_JSONSCHEMA_VERSION)
-    {
-        return Ok(bin);
-    }
     let requirements = [
         format!("kubernetes-validate=={KUBERNETES_VALIDATE_VERSION}"),
         format!("check-jsonschema=={CHECK_JSONSCHEMA_VERSION}"),
     ];
-    println!(
-        "xtask: installing {} into {}",
-        requirements.join(" "),
-        venv.display()
-    );
-    let status = Command::new("python3")
-        .args(["-m", "venv", "--clear"])
-        .arg(&venv)
-        .status()
-        .context("cannot run python3; install Python 3 with its venv module")?;
-    if !status.success() {
-        bail!("python3 -m venv {} failed", venv.display());
-    }
-    let status = Command::new(bin.join("pip"))
-        .args(["install", "--quiet", "--disable-pip-version-check"])
-        .args(&requirements)
-        .status()
-        .context("cannot run pip")?;
-    if !status.success() {
-        bail!("pip could not install {}", requirements.join(" "));
-    }
-    Ok(bin)
+    let requirements: Vec<&str> = requirements.iter().map(String::as_str).collect();
+    Ok(crate::python::virtualenv_of(&venv, &requirements)?.join("bin"))
 }
 
 // ---------------------------------------------------------------------------------
@@ -1046,29 +918,13 @@ fn check_metric_names(grafana: &Path, problems: &mut Problems) -> anyhow::Result
     let rules_path = grafana.join("alerts.yaml");
     let rules: Value = serde_yaml::from_str(&std::fs::read_to_string(&rules_path)?)
         .context("alerts.yaml does not parse")?;
-    for group in rules
-        .get("groups")
-        .and_then(Value::as_sequence)
-        .into_iter()
-        .flatten()
-    {
-        for rule in group
-            .get("rules")
-            .and_then(Value::as_sequence)
-            .into_iter()
-            .flatten()
-        {
-            let alert = rule
-                .get("alert")
-                .and_then(Value::as_str)
-                .unwrap_or("(unnamed)");
-            if let Some(expr) = rule.get("expr").and_then(Value::as_str) {
+    for group in items(&rules, &["groups"]) {
+        for rule in items(group, &["rules"]) {
+            let alert = string_at(rule, &["alert"]).unwrap_or("(unnamed)");
+            if let Some(expr) = string_at(rule, &["expr"]) {
                 expressions.push((format!("alerts.yaml: {alert}"), expr.to_owned()));
             }
-            let documented = rule
-                .get("annotations")
-                .and_then(|annotations| annotations.get("summary"))
-                .is_some();
+            let documented = at(rule, &["annotations", "summary"]).is_some();
             if !documented {
                 problems.add(format!("alerts.yaml: {alert} has no summary annotation"));
             }

@@ -143,14 +143,18 @@ fn fuzz_command(root: &Path, args: &[&str]) -> Command {
     command
 }
 
-fn ensure_nightly() -> anyhow::Result<()> {
-    let installed = Command::new("rustup")
-        .args(["run", TOOLCHAIN, "rustc", "--version"])
+/// Whether `command` runs and succeeds; its output is of no interest, only that it
+/// answers.
+fn answers(command: &mut Command) -> bool {
+    command
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .status()
-        .is_ok_and(|status| status.success());
-    if installed {
+        .is_ok_and(|status| status.success())
+}
+
+fn ensure_nightly() -> anyhow::Result<()> {
+    if answers(Command::new("rustup").args(["run", TOOLCHAIN, "rustc", "--version"])) {
         return Ok(());
     }
     println!("xtask: fuzz: installing the {TOOLCHAIN} toolchain");
@@ -165,12 +169,7 @@ fn ensure_nightly() -> anyhow::Result<()> {
 }
 
 fn ensure_cargo_fuzz(root: &Path) -> anyhow::Result<()> {
-    let installed = fuzz_command(root, &["--version"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|status| status.success());
-    if installed {
+    if answers(&mut fuzz_command(root, &["--version"])) {
         return Ok(());
     }
     println!("xtask: fuzz: installing cargo-fuzz");
