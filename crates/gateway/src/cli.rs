@@ -133,10 +133,16 @@ pub async fn run() -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The use cases over the configured database, its schema made ready as `serve`
+/// would, for a command that runs once and closes it.
+async fn open_services(settings: &Settings) -> anyhow::Result<service::Services> {
+    let db = database::open(settings).await?;
+    database::prepare_schema(&db, settings).await?;
+    Ok(gateway::state::services_for(settings, db)?)
+}
+
 async fn run_requests(command: RequestsCommand, settings: Settings) -> anyhow::Result<()> {
-    let db = database::open(&settings).await?;
-    database::prepare_schema(&db, &settings).await?;
-    let services = gateway::state::services_for(&settings, db)?;
+    let services = open_services(&settings).await?;
     match command {
         RequestsCommand::List => {
             let set_aside = service::cross_firm::set_aside_requests(&services, 200).await?;
@@ -178,9 +184,7 @@ async fn run_seed(seed: Seed, settings: Settings) -> anyhow::Result<()> {
             "`latchkey seed` creates accounts with a published password; it never runs in production"
         );
     }
-    let db = database::open(&settings).await?;
-    database::prepare_schema(&db, &settings).await?;
-    let services = gateway::state::services_for(&settings, db)?;
+    let services = open_services(&settings).await?;
     let started = std::time::Instant::now();
     let created =
         gateway::seed::seed_firms(&services, seed.firms, seed.contacts_per_firm, |number| {
@@ -204,10 +208,8 @@ async fn run_seed(seed: Seed, settings: Settings) -> anyhow::Result<()> {
 }
 
 async fn run_tenant(command: TenantCommand, settings: Settings) -> anyhow::Result<()> {
-    let db = database::open(&settings).await?;
-    database::prepare_schema(&db, &settings).await?;
     // The same service functions as the operator API, so both follow the same rules.
-    let services = gateway::state::services_for(&settings, db)?;
+    let services = open_services(&settings).await?;
     match command {
         TenantCommand::Create(create) => {
             let new = NewFirm {
@@ -278,9 +280,7 @@ async fn run_tenant(command: TenantCommand, settings: Settings) -> anyhow::Resul
 }
 
 async fn run_outbox(command: OutboxCommand, settings: Settings) -> anyhow::Result<()> {
-    let db = database::open(&settings).await?;
-    database::prepare_schema(&db, &settings).await?;
-    let services = gateway::state::services_for(&settings, db.clone())?;
+    let services = open_services(&settings).await?;
     match command {
         OutboxCommand::List { dead } => {
             let filter = if dead {
@@ -322,7 +322,7 @@ async fn run_outbox(command: OutboxCommand, settings: Settings) -> anyhow::Resul
             }
         }
     }
-    db.close().await.ok();
+    services.db.close().await.ok();
     Ok(())
 }
 

@@ -489,6 +489,17 @@ mod tests {
             .collect()
     }
 
+    /// Why loading the settings failed, as the operator reads it.
+    fn refusal(
+        environment: Environment,
+        file: Option<&std::path::Path>,
+        variables: &[(&str, &str)],
+    ) -> String {
+        Settings::load_with_variables(environment, file, vars(variables))
+            .unwrap_err()
+            .to_string()
+    }
+
     fn config_file(text: &str) -> tempfile::NamedTempFile {
         let mut file = tempfile::NamedTempFile::new().unwrap();
         file.write_all(text.as_bytes()).unwrap();
@@ -552,28 +563,20 @@ mod tests {
     #[test]
     fn an_unknown_key_in_a_file_is_refused_by_name() {
         let file = config_file("[server]\nbnd = \"127.0.0.1:7000\"\n");
-        let error =
-            Settings::load_with_variables(Environment::Development, Some(file.path()), vars(&[]))
-                .unwrap_err()
-                .to_string();
+        let error = refusal(Environment::Development, Some(file.path()), &[]);
         assert!(error.contains("bnd"), "{error}");
     }
 
     #[test]
     fn an_unknown_section_or_variable_is_refused_by_name() {
-        let error = Settings::load_with_variables(
+        let error = refusal(
             Environment::Development,
             None,
-            vars(&[("LATCHKEY__SERVER__PUBLIC_SCHEMA", "https")]),
-        )
-        .unwrap_err()
-        .to_string();
+            &[("LATCHKEY__SERVER__PUBLIC_SCHEMA", "https")],
+        );
         assert!(error.contains("public_schema"), "{error}");
         let file = config_file("[serverr]\nbind = \"127.0.0.1:7000\"\n");
-        let error =
-            Settings::load_with_variables(Environment::Development, Some(file.path()), vars(&[]))
-                .unwrap_err()
-                .to_string();
+        let error = refusal(Environment::Development, Some(file.path()), &[]);
         assert!(error.contains("serverr"), "{error}");
     }
 
@@ -588,13 +591,11 @@ mod tests {
         assert_eq!(settings.mail.lease_seconds, 10);
         let delivery = crate::mail::delivery_settings(&settings).unwrap();
         assert_eq!(delivery.lease, std::time::Duration::from_secs(10));
-        let error = Settings::load_with_variables(
+        let error = refusal(
             Environment::Development,
             None,
-            vars(&[("LATCHKEY__MAIL__LEASE_SECONDS", "1")]),
-        )
-        .unwrap_err()
-        .to_string();
+            &[("LATCHKEY__MAIL__LEASE_SECONDS", "1")],
+        );
         assert!(error.contains("mail.lease_seconds"), "{error}");
     }
 
@@ -641,10 +642,7 @@ mod tests {
             ("LATCHKEY__SERVER__BIND", "192.0.2.10:8080"),
         ] {
             for environment in [Environment::Development, Environment::Test] {
-                let error =
-                    Settings::load_with_variables(environment, None, vars(&[(key, address)]))
-                        .unwrap_err()
-                        .to_string();
+                let error = refusal(environment, None, &[(key, address)]);
                 assert!(
                     error.contains("serves beyond this machine") && error.contains("LATCHKEY_ENV"),
                     "{error}"
@@ -674,17 +672,13 @@ mod tests {
                 "Zr7Kp2Wq9Xm4Tn8Yb3Vc6Hd1Jf5Lg0Sa",
             ),
         ];
-        let error = Settings::load_with_variables(Environment::Production, None, vars(&secrets))
-            .unwrap_err()
-            .to_string();
+        let error = refusal(Environment::Production, None, &secrets);
         assert!(error.contains("server.trusted_proxies is empty"), "{error}");
-        let error = Settings::load_with_variables(
+        let error = refusal(
             Environment::Development,
             None,
-            vars(&[("LATCHKEY__SERVER__PUBLIC_SCHEME", "https")]),
-        )
-        .unwrap_err()
-        .to_string();
+            &[("LATCHKEY__SERVER__PUBLIC_SCHEME", "https")],
+        );
         assert!(error.contains("server.trusted_proxies is empty"), "{error}");
         let mut proxied = secrets.to_vec();
         proxied.push(("LATCHKEY__SERVER__TRUSTED_PROXIES", "10.0.0.0/8"));
@@ -779,21 +773,17 @@ mod tests {
 
     #[test]
     fn invalid_values_are_refused_with_the_rule() {
-        let error = Settings::load_with_variables(
+        let error = refusal(
             Environment::Development,
             None,
-            vars(&[("LATCHKEY__RESET__DEFAULT_TTL_MINUTES", "2")]),
-        )
-        .unwrap_err()
-        .to_string();
+            &[("LATCHKEY__RESET__DEFAULT_TTL_MINUTES", "2")],
+        );
         assert!(error.contains("reset.default_ttl_minutes"), "{error}");
-        let error = Settings::load_with_variables(
+        let error = refusal(
             Environment::Development,
             None,
-            vars(&[("LATCHKEY__SERVER__BASE_DOMAIN", "exa mple.com")]),
-        )
-        .unwrap_err()
-        .to_string();
+            &[("LATCHKEY__SERVER__BASE_DOMAIN", "exa mple.com")],
+        );
         assert!(error.contains("exa mple.com"), "{error}");
     }
 

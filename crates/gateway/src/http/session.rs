@@ -8,7 +8,6 @@ use identity::{
     Contact, ContactStatus, Session, SessionToken, StaffRole, StaffStatus, StaffUser,
     authenticate_session, create_session, find_contact, find_staff_user, revoke_session,
 };
-use poem::web::Html;
 use poem::web::cookie::{Cookie, CookieJar, SameSite};
 use poem::{IntoResponse, Response};
 use service::accounts::with_active_client;
@@ -42,22 +41,22 @@ pub fn cookie_name(kind: AccountKind, https: bool) -> String {
     }
 }
 
-/// Puts a new session's token in its cookie.
-pub fn set_session_cookie(jar: &CookieJar, kind: AccountKind, token: &SessionToken, https: bool) {
-    let mut cookie = Cookie::new_with_str(cookie_name(kind, https), token.expose());
+fn session_cookie(kind: AccountKind, value: &str, https: bool) -> Cookie {
+    let mut cookie = Cookie::new_with_str(cookie_name(kind, https), value);
     cookie.set_http_only(true);
     cookie.set_same_site(SameSite::Lax);
     cookie.set_secure(https);
     cookie.set_path("/");
-    jar.add(cookie);
+    cookie
+}
+
+/// Puts a new session's token in its cookie.
+pub fn set_session_cookie(jar: &CookieJar, kind: AccountKind, token: &SessionToken, https: bool) {
+    jar.add(session_cookie(kind, token.expose(), https));
 }
 
 pub fn clear_session_cookie(jar: &CookieJar, kind: AccountKind, https: bool) {
-    let mut cookie = Cookie::new_with_str(cookie_name(kind, https), "");
-    cookie.set_http_only(true);
-    cookie.set_same_site(SameSite::Lax);
-    cookie.set_secure(https);
-    cookie.set_path("/");
+    let mut cookie = session_cookie(kind, "", https);
     cookie.make_removal();
     jar.add(cookie);
 }
@@ -266,5 +265,5 @@ pub fn refused_sign_in(
         email => form.email.trim(),
         error => "Email or password is incorrect",
     };
-    Ok(Html(state.templates.render(template, context)?).into_response())
+    Ok(state.templates.page(template, context)?.into_response())
 }

@@ -1,8 +1,11 @@
 //! Page templates, embedded in the binary at build time, and the values they show.
 
 use minijinja::{Environment, UndefinedBehavior};
+use poem::web::Html;
 use serde::Serialize;
 use tenancy::Tenant;
+
+use crate::http::error::GatewayError;
 
 /// Every page template, ready to render.
 #[derive(Debug)]
@@ -25,6 +28,11 @@ impl Templates {
         self.environment
             .get_template(name)?
             .render(minijinja::Value::from(minijinja::value::Serde(&context)))
+    }
+
+    /// Renders `name` as a handler's answer.
+    pub fn page(&self, name: &str, context: impl Serialize) -> Result<Html<String>, GatewayError> {
+        Ok(Html(self.render(name, context)?))
     }
 }
 

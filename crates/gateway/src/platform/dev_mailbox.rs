@@ -3,7 +3,7 @@
 //! like Rails' letter_opener. Routed only in development; elsewhere it is a 404.
 
 use minijinja::context;
-use notification::FileMailbox;
+use notification::{FileMailbox, MailboxMessage};
 use poem::http::header;
 use poem::web::{Data, Html, Path};
 use poem::{IntoResponse, Response, handler};
@@ -13,6 +13,14 @@ use crate::state::AppState;
 
 fn mailbox(state: &AppState) -> FileMailbox {
     FileMailbox::new(&state.settings.mail.dir)
+}
+
+async fn message(state: &AppState, id: &str) -> Result<MailboxMessage, GatewayError> {
+    mailbox(state)
+        .read(id)
+        .await
+        .map_err(GatewayError::internal)?
+        .ok_or(GatewayError::NotFound)
 }
 
 #[handler]
@@ -33,10 +41,9 @@ pub async fn list(state: Data<&AppState>) -> Result<Html<String>, GatewayError> 
             }
         })
         .collect();
-    Ok(Html(state.templates.render(
-        "platform/dev_mailbox.html",
-        context! { entries },
-    )?))
+    state
+        .templates
+        .page("platform/dev_mailbox.html", context! { entries })
 }
 
 #[handler]
@@ -44,11 +51,7 @@ pub async fn show(
     state: Data<&AppState>,
     Path(id): Path<String>,
 ) -> Result<Html<String>, GatewayError> {
-    let message = mailbox(&state)
-        .read(&id)
-        .await
-        .map_err(GatewayError::internal)?
-        .ok_or(GatewayError::NotFound)?;
+    let message = message(&state, &id).await?;
     let context = context! {
         id => message.entry.id,
         from => message.entry.from,
@@ -57,11 +60,9 @@ pub async fn show(
         when => message.entry.delivered_at.format("%Y-%m-%d %H:%M:%S UTC").to_string(),
         text => message.text,
     };
-    Ok(Html(
-        state
-            .templates
-            .render("platform/dev_mailbox_message.html", context)?,
-    ))
+    state
+        .templates
+        .page("platform/dev_mailbox_message.html", context)
 }
 
 /// The HTML part as the recipient's mail client would show it. It is our own
@@ -72,11 +73,7 @@ pub async fn html(
     state: Data<&AppState>,
     Path(id): Path<String>,
 ) -> Result<Response, GatewayError> {
-    let message = mailbox(&state)
-        .read(&id)
-        .await
-        .map_err(GatewayError::internal)?
-        .ok_or(GatewayError::NotFound)?;
+    let message = message(&state, &id).await?;
     Ok(Html(message.html)
         .with_header(
             header::CONTENT_SECURITY_POLICY,

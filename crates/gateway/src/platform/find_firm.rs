@@ -4,7 +4,6 @@
 //! same for every address; the processor emails the list to that address alone.
 
 use minijinja::context;
-use poem::http::StatusCode;
 use poem::web::{Data, Html};
 use poem::{IntoResponse, Response, handler};
 use service::requests;
@@ -12,30 +11,21 @@ use service::requests;
 use crate::http::csrf::CsrfToken;
 use crate::http::error::GatewayError;
 use crate::http::extractors::CsrfForm;
-use crate::http::forms::single;
+use crate::http::forms::{EmailOnlyPage, single};
 use crate::http::request_context::ClientAddress;
 use crate::state::AppState;
 
-fn form_page(
-    state: &AppState,
-    csrf: CsrfToken,
-    email: &str,
-    error: Option<&str>,
-) -> Result<Html<String>, GatewayError> {
-    let context = context! { csrf_token => csrf.0.clone(), email, error };
-    Ok(Html(
-        state
-            .templates
-            .render("platform/find_your_firm.html", context)?,
-    ))
-}
+const FORM_PAGE: EmailOnlyPage<'static> = EmailOnlyPage {
+    template: "platform/find_your_firm.html",
+    firm: None,
+};
 
 #[handler]
 pub async fn find_page(
     state: Data<&AppState>,
     csrf: CsrfToken,
 ) -> Result<Html<String>, GatewayError> {
-    form_page(&state, csrf, "", None)
+    FORM_PAGE.empty(&state.templates, csrf)
 }
 
 #[handler]
@@ -48,20 +38,10 @@ pub async fn request_list(
     let raw_email = single(&fields, "email")?;
     let requested = requests::request_firm_list(&state.services, raw_email, client.0.0).await?;
     if requested.is_none() {
-        let page = form_page(
-            &state,
-            csrf,
-            raw_email.trim(),
-            Some("Enter an email address, like name@example.com."),
-        )?;
-        return Ok(page
-            .with_status(StatusCode::UNPROCESSABLE_ENTITY)
-            .into_response());
+        return FORM_PAGE.refused(&state.templates, csrf, raw_email);
     }
-    Ok(Html(
-        state
-            .templates
-            .render("platform/find_your_firm_sent.html", context! {})?,
-    )
-    .into_response())
+    Ok(state
+        .templates
+        .page("platform/find_your_firm_sent.html", context! {})?
+        .into_response())
 }

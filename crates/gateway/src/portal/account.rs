@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use identity::find_client;
+use identity::{Contact, find_client};
 use minijinja::context;
 use poem::web::cookie::CookieJar;
 use poem::web::{Data, Html, Query, Redirect};
@@ -15,6 +15,7 @@ use tenancy::{AccountKind, Tenant};
 use crate::http::csrf::CsrfToken;
 use crate::http::error::GatewayError;
 use crate::http::extractors::{ContactSession, CsrfForm};
+use crate::http::forms::refused;
 use crate::http::request_context::ClientAddress;
 use crate::http::session::end_session;
 use crate::http::session::{
@@ -22,14 +23,6 @@ use crate::http::session::{
 };
 use crate::http::templates::firm_value;
 use crate::state::AppState;
-
-fn render(
-    state: &AppState,
-    name: &str,
-    context: minijinja::Value,
-) -> Result<Html<String>, GatewayError> {
-    Ok(Html(state.templates.render(name, context)?))
-}
 
 /// The portal home once signed in; the sign-in page otherwise.
 #[handler]
@@ -54,7 +47,10 @@ pub async fn home(
         client_name => client.map(|c| c.name),
         notice => notice_text(query.notice.as_deref()),
     };
-    Ok(render(&state, "portal/home.html", context)?.into_response())
+    Ok(state
+        .templates
+        .page("portal/home.html", context)?
+        .into_response())
 }
 
 #[derive(Debug, Deserialize)]
@@ -89,7 +85,10 @@ pub async fn login_page(
         email => "",
         notice => notice_text(query.notice.as_deref()),
     };
-    Ok(render(&state, "portal/login.html", context)?.into_response())
+    Ok(state
+        .templates
+        .page("portal/login.html", context)?
+        .into_response())
 }
 
 #[handler]
@@ -139,13 +138,26 @@ pub async fn password_page(
     ContactSession(contact): ContactSession,
     csrf: CsrfToken,
 ) -> Result<Html<String>, GatewayError> {
+    password_form(&state, &tenant, csrf, &contact.account, &[])
+}
+
+fn password_form(
+    state: &AppState,
+    tenant: &Tenant,
+    csrf: CsrfToken,
+    contact: &Contact,
+    errors: &[String],
+) -> Result<Html<String>, GatewayError> {
     let context = context! {
-        firm => firm_value(&tenant),
-        csrf_token => csrf.0.clone(),
-        must_change => contact.account.must_change_password,
-        min_length => state.services.policy(&tenant).password.min_length,
+        firm => firm_value(tenant),
+        csrf_token => csrf.0,
+        must_change => contact.must_change_password,
+        min_length => state.services.policy(tenant).password.min_length,
+        errors => errors.to_vec(),
     };
-    render(&state, "portal/account_password.html", context)
+    state
+        .templates
+        .page("portal/account_password.html", context)
 }
 
 #[derive(Debug, Deserialize)]
@@ -180,16 +192,8 @@ pub async fn change_password(
     let session = match change {
         OwnPasswordChange::Changed(session) => session,
         OwnPasswordChange::Refused(errors) => {
-            let context = context! {
-                firm => firm_value(&tenant),
-                csrf_token => csrf.0.clone(),
-                must_change => contact.account.must_change_password,
-                min_length => state.services.policy(&tenant).password.min_length,
-                errors,
-            };
-            return Ok(render(&state, "portal/account_password.html", context)?
-                .with_status(poem::http::StatusCode::UNPROCESSABLE_ENTITY)
-                .into_response());
+            let page = password_form(&state, &tenant, csrf, &contact.account, &errors)?;
+            return Ok(refused(page));
         }
     };
     set_session_cookie(jar, AccountKind::Contact, &session, state.is_https());

@@ -5,7 +5,6 @@
 use std::sync::Arc;
 
 use minijinja::context;
-use poem::http::StatusCode;
 use poem::web::{Data, Html};
 use poem::{IntoResponse, Response, handler};
 use service::requests;
@@ -14,25 +13,16 @@ use tenancy::Tenant;
 use crate::http::csrf::CsrfToken;
 use crate::http::error::GatewayError;
 use crate::http::extractors::CsrfForm;
-use crate::http::forms::single;
+use crate::http::forms::{EmailOnlyPage, single};
 use crate::http::request_context::ClientAddress;
 use crate::http::templates::firm_value;
 use crate::state::AppState;
 
-fn form_page(
-    state: &AppState,
-    tenant: &Tenant,
-    csrf: CsrfToken,
-    email: &str,
-    error: Option<&str>,
-) -> Result<Html<String>, GatewayError> {
-    let context =
-        context! { firm => firm_value(tenant), csrf_token => csrf.0.clone(), email, error };
-    Ok(Html(
-        state
-            .templates
-            .render("portal/forgot_password.html", context)?,
-    ))
+fn form_page(tenant: &Tenant) -> EmailOnlyPage<'_> {
+    EmailOnlyPage {
+        template: "portal/forgot_password.html",
+        firm: Some(tenant),
+    }
 }
 
 #[handler]
@@ -41,7 +31,7 @@ pub async fn forgot_page(
     tenant: Data<&Arc<Tenant>>,
     csrf: CsrfToken,
 ) -> Result<Html<String>, GatewayError> {
-    form_page(&state, &tenant, csrf, "", None)
+    form_page(&tenant).empty(&state.templates, csrf)
 }
 
 #[handler]
@@ -56,21 +46,15 @@ pub async fn request_reset(
     let requested =
         requests::request_reset(&state.services, &tenant, raw_email, client.0.0).await?;
     if requested.is_none() {
-        let page = form_page(
-            &state,
-            &tenant,
-            csrf,
-            raw_email.trim(),
-            Some("Enter an email address, like name@example.com."),
-        )?;
-        return Ok(page
-            .with_status(StatusCode::UNPROCESSABLE_ENTITY)
-            .into_response());
+        return form_page(&tenant).refused(&state.templates, csrf, raw_email);
     }
     // The firm's own lifetime: the one its link will carry.
     let context = context! {
         firm => firm_value(&tenant),
         ttl_minutes => state.services.policy(&tenant).reset_minutes,
     };
-    Ok(Html(state.templates.render("portal/forgot_sent.html", context)?).into_response())
+    Ok(state
+        .templates
+        .page("portal/forgot_sent.html", context)?
+        .into_response())
 }

@@ -4,7 +4,6 @@ use std::sync::Arc;
 
 use identity::{EmailAddress, NewAccessRequest};
 use minijinja::context;
-use poem::http::StatusCode;
 use poem::web::{Data, Html};
 use poem::{IntoResponse, Response, handler};
 use serde::{Deserialize, Serialize};
@@ -14,6 +13,7 @@ use tenancy::Tenant;
 use crate::http::csrf::CsrfToken;
 use crate::http::error::GatewayError;
 use crate::http::extractors::CsrfForm;
+use crate::http::forms::refused;
 use crate::http::request_context::ClientAddress;
 use crate::http::templates::{firm_value, serialized};
 use crate::state::AppState;
@@ -44,11 +44,7 @@ fn form_page(
         error_field => error.map(|(field, _)| field),
         error => error.map(|(_, message)| message),
     };
-    Ok(Html(
-        state
-            .templates
-            .render("portal/request_access.html", context)?,
-    ))
+    state.templates.page("portal/request_access.html", context)
 }
 
 #[handler]
@@ -81,15 +77,12 @@ pub async fn submit_request(
         });
     requests::request_access(&state.services, &tenant, checked.as_ref().ok(), client.0.0).await?;
     if let Err((field, message)) = checked {
-        return Ok(
-            form_page(&state, &tenant, csrf, &form, Some((field, message)))?
-                .with_status(StatusCode::UNPROCESSABLE_ENTITY)
-                .into_response(),
-        );
+        let page = form_page(&state, &tenant, csrf, &form, Some((field, message)))?;
+        return Ok(refused(page));
     }
-    let page = state.templates.render(
-        "portal/request_access_sent.html",
-        context! { firm => firm_value(&tenant) },
-    )?;
-    Ok(Html(page).into_response())
+    let context = context! { firm => firm_value(&tenant) };
+    Ok(state
+        .templates
+        .page("portal/request_access_sent.html", context)?
+        .into_response())
 }

@@ -9,7 +9,7 @@ use chrono::Utc;
 use minijinja::context;
 use poem::http::{StatusCode, header};
 use poem::web::cookie::{Cookie, CookieJar, SameSite};
-use poem::web::{Data, Html, Path, Redirect};
+use poem::web::{Data, Path, Redirect};
 use poem::{IntoResponse, Response, handler};
 use reset_token::{TokenPurpose, TokenRecord, UrlToken};
 use serde::Deserialize;
@@ -96,11 +96,7 @@ impl Held {
 }
 
 fn forget_token(state: &AppState, jar: &CookieJar) {
-    let mut cookie = Cookie::new_with_str(RESET_COOKIE, "");
-    cookie.set_http_only(true);
-    cookie.set_same_site(SameSite::Lax);
-    cookie.set_secure(state.is_https());
-    cookie.set_path("/reset");
+    let mut cookie = token_cookie(state, String::new(), None);
     cookie.make_removal();
     jar.add(cookie);
 }
@@ -135,14 +131,8 @@ fn dead_link(state: &AppState, tenant: &Tenant, why: DeadLink) -> Result<Respons
         ),
     };
     let context = context! { firm => firm_value(tenant), heading, message };
-    Ok(token_page(
-        Html(
-            state
-                .templates
-                .render("portal/reset_notice.html", context)?,
-        )
-        .with_status(status),
-    ))
+    let page = state.templates.page("portal/reset_notice.html", context)?;
+    Ok(token_page(page.with_status(status)))
 }
 
 fn form_page(
@@ -168,9 +158,8 @@ fn form_page(
     } else {
         StatusCode::UNPROCESSABLE_ENTITY
     };
-    Ok(token_page(
-        Html(state.templates.render("portal/reset_form.html", context)?).with_status(status),
-    ))
+    let page = state.templates.page("portal/reset_form.html", context)?;
+    Ok(token_page(page.with_status(status)))
 }
 
 /// The clean page the link redirects to: the password form, or the
@@ -204,11 +193,10 @@ pub async fn reset_page(
         link => record.id.to_string(),
         account_email => holder.email.as_str(),
     };
-    Ok(token_page(Html(
-        state
-            .templates
-            .render("portal/reset_temporary.html", context)?,
-    )))
+    let page = state
+        .templates
+        .page("portal/reset_temporary.html", context)?;
+    Ok(token_page(page))
 }
 
 #[derive(Debug, Deserialize)]
@@ -291,9 +279,8 @@ pub async fn send_temporary_password(
     }
     forget_token(&state, jar);
     let context = context! { firm => firm_value(&tenant) };
-    Ok(token_page(Html(
-        state
-            .templates
-            .render("portal/reset_temporary_sent.html", context)?,
-    )))
+    let page = state
+        .templates
+        .page("portal/reset_temporary_sent.html", context)?;
+    Ok(token_page(page))
 }

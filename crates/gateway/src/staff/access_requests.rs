@@ -12,12 +12,13 @@ use serde::{Deserialize, Serialize};
 use service::accounts::{self, Approval};
 use tenancy::Tenant;
 
+use super::views::StaffPage;
 use crate::http::csrf::CsrfToken;
 use crate::http::error::GatewayError;
 use crate::http::extractors::{AdminSession, CsrfForm, StaffSession};
 use crate::http::forms::parse_id;
 use crate::http::request_context::ClientAddress;
-use crate::http::templates::{firm_value, serialized};
+use crate::http::templates::serialized;
 use crate::state::AppState;
 
 #[derive(Debug, Serialize)]
@@ -65,18 +66,11 @@ pub async fn list_requests(
         })
         .collect();
     let context = context! {
-        firm => firm_value(&tenant),
-        staff => serialized(super::views::StaffView::of(&staff.account)),
-        csrf_token => csrf.0.clone(),
-        section => "access",
         requests => serialized(requests),
         clients => serialized(clients),
     };
-    Ok(Html(
-        state
-            .templates
-            .render("staff/access_requests.html", context)?,
-    ))
+    StaffPage::new(&state, &tenant, &staff, csrf, "access")
+        .render("staff/access_requests.html", context)
 }
 
 #[derive(Debug, Deserialize)]

@@ -3,25 +3,27 @@
 use std::sync::Arc;
 
 use chrono::Utc;
-use identity::{Client, IdentityError, StaffUser, create_client, find_client, list_clients};
+use identity::{Client, IdentityError, create_client, find_client, list_clients};
 use minijinja::context;
 use poem::web::{Data, Html, Path, Query, Redirect};
 use poem::{IntoResponse, Response, handler};
 use serde::Deserialize;
 use service::ServiceError;
 use service::accounts;
-use tenancy::Tenant;
+use tenancy::{ClientId, Tenant};
 
-use super::views::{ClientView, render, staff_context};
+use super::views::{ClientView, StaffPage};
 use crate::http::csrf::CsrfToken;
 use crate::http::error::GatewayError;
 use crate::http::extractors::{AdminSession, CsrfForm, StaffSession};
 use crate::http::forms::parse_id;
-use crate::http::session::SignedIn;
 use crate::http::templates::serialized;
 use crate::state::AppState;
 
 pub(crate) const CLIENTS_PER_PAGE: u64 = 50;
+
+const CLIENT_FORM: &str = "staff/client_form.html";
+const INVALID_CLIENT_NAME: &str = "Enter the client's name (up to 200 characters).";
 
 #[derive(Debug, Deserialize)]
 pub struct ListQuery {
@@ -38,11 +40,8 @@ pub async fn workspaces(
     csrf: CsrfToken,
     Query(query): Query<ListQuery>,
 ) -> Result<Html<String>, GatewayError> {
-    let list = ClientList {
-        template: "staff/workspaces.html",
-        section: "workspaces",
-    };
-    list.render(&state, &tenant, &staff, csrf, query).await
+    let page = StaffPage::new(&state, &tenant, &staff, csrf, "workspaces");
+    client_list(&page, "staff/workspaces.html", query).await
 }
 
 /// "Client Settings: All Firm Clients".
@@ -54,51 +53,39 @@ pub async fn clients(
     csrf: CsrfToken,
     Query(query): Query<ListQuery>,
 ) -> Result<Html<String>, GatewayError> {
-    let list = ClientList {
-        template: "staff/clients.html",
-        section: "clients",
-    };
-    list.render(&state, &tenant, &staff, csrf, query).await
+    let page = StaffPage::new(&state, &tenant, &staff, csrf, "clients");
+    client_list(&page, "staff/clients.html", query).await
 }
 
 /// The two pages that list the firm's clients: the same search and pages, each in
 /// its own section of the staff area.
-struct ClientList {
-    template: &'static str,
-    section: &'static str,
+async fn client_list(
+    page: &StaffPage<'_>,
+    template: &str,
+    query: ListQuery,
+) -> Result<Html<String>, GatewayError> {
+    let found = list_clients(
+        &page.state.services.db,
+        page.tenant.id,
+        query.q.as_deref(),
+        query.page.unwrap_or(1),
+        CLIENTS_PER_PAGE,
+    )
+    .await?;
+    let rows: Vec<ClientView> = found.clients.iter().map(ClientView::of).collect();
+    let context = context! {
+        clients => serialized(rows),
+        total => found.total,
+        page => found.page,
+        pages => found.pages(),
+        q => query.q.unwrap_or_default(),
+    };
+    page.render(template, context)
 }
 
-impl ClientList {
-    async fn render(
-        &self,
-        state: &AppState,
-        tenant: &Tenant,
-        staff: &SignedIn<StaffUser>,
-        csrf: CsrfToken,
-        query: ListQuery,
-    ) -> Result<Html<String>, GatewayError> {
-        let page = list_clients(
-            &state.services.db,
-            tenant.id,
-            query.q.as_deref(),
-            query.page.unwrap_or(1),
-            CLIENTS_PER_PAGE,
-        )
-        .await?;
-        let rows: Vec<ClientView> = page.clients.iter().map(ClientView::of).collect();
-        let context = context! {
-            clients => serialized(rows),
-            total => page.total,
-            page => page.page,
-            pages => page.pages(),
-            q => query.q.unwrap_or_default(),
-        };
-        render(
-            state,
-            self.template,
-            staff_context(tenant, staff, csrf, self.section, context),
-        )
-    }
+/// Where a client's pages lead once something was saved: its Contacts tab.
+pub(crate) fn contacts_tab(client: ClientId) -> Response {
+    Redirect::see_other(format!("/staff/clients/{client}/contacts")).into_response()
 }
 
 #[derive(Debug, Deserialize)]
@@ -115,11 +102,8 @@ pub async fn new_client_page(
     AdminSession(staff): AdminSession,
     csrf: CsrfToken,
 ) -> Result<Html<String>, GatewayError> {
-    render(
-        &state,
-        "staff/client_form.html",
-        staff_context(&tenant, &staff, csrf, "clients", context! { name => "" }),
-    )
+    let page = StaffPage::new(&state, &tenant, &staff, csrf, "clients");
+    page.render(CLIENT_FORM, context! { name => "" })
 }
 
 #[handler]
@@ -131,18 +115,10 @@ pub async fn new_client(
     CsrfForm(form): CsrfForm<ClientForm>,
 ) -> Result<Response, GatewayError> {
     match create_client(&state.services.db, tenant.id, &form.name, Utc::now()).await {
-        Ok(client) => Ok(
-            Redirect::see_other(format!("/staff/clients/{}/contacts", client.id)).into_response(),
-        ),
+        Ok(client) => Ok(contacts_tab(client.id)),
         Err(IdentityError::InvalidName) => {
-            let context = context! { name => form.name, error => "Enter the client's name (up to 200 characters)." };
-            Ok(render(
-                &state,
-                "staff/client_form.html",
-                staff_context(&tenant, &staff, csrf, "clients", context),
-            )?
-            .with_status(poem::http::StatusCode::UNPROCESSABLE_ENTITY)
-            .into_response())
+            let context = context! { name => form.name, error => INVALID_CLIENT_NAME };
+            StaffPage::new(&state, &tenant, &staff, csrf, "clients").refused(CLIENT_FORM, context)
         }
         Err(error) => Err(error.into()),
     }
@@ -168,11 +144,7 @@ pub async fn edit_client_page(
 ) -> Result<Html<String>, GatewayError> {
     let client = firm_client(&state, &tenant, &client_id).await?;
     let context = context! { client => serialized(ClientView::of(&client)), name => client.name };
-    render(
-        &state,
-        "staff/client_form.html",
-        staff_context(&tenant, &staff, csrf, "clients", context),
-    )
+    StaffPage::new(&state, &tenant, &staff, csrf, "clients").render(CLIENT_FORM, context)
 }
 
 #[handler]
@@ -187,22 +159,15 @@ pub async fn edit_client(
     let client = firm_client(&state, &tenant, &client_id).await?;
     let disabled = form.status.as_deref() == Some("disabled");
     match accounts::edit_client(&state.services, &tenant, &client, &form.name, disabled).await {
-        Ok(()) => {}
+        Ok(()) => Ok(contacts_tab(client.id)),
         Err(ServiceError::Identity(IdentityError::InvalidName)) => {
             let context = context! {
                 client => serialized(ClientView::of(&client)),
                 name => form.name,
-                error => "Enter the client's name (up to 200 characters).",
+                error => INVALID_CLIENT_NAME,
             };
-            return Ok(render(
-                &state,
-                "staff/client_form.html",
-                staff_context(&tenant, &staff, csrf, "clients", context),
-            )?
-            .with_status(poem::http::StatusCode::UNPROCESSABLE_ENTITY)
-            .into_response());
+            StaffPage::new(&state, &tenant, &staff, csrf, "clients").refused(CLIENT_FORM, context)
         }
-        Err(error) => return Err(error.into()),
+        Err(error) => Err(error.into()),
     }
-    Ok(Redirect::see_other(format!("/staff/clients/{}/contacts", client.id)).into_response())
 }

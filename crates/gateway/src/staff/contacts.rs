@@ -4,8 +4,7 @@
 use std::sync::Arc;
 
 use identity::{
-    Client, Contact, EmailAddress, IdentityError, NewContact, StaffUser, find_contact,
-    list_contacts,
+    Client, Contact, EmailAddress, IdentityError, NewContact, find_contact, list_contacts,
 };
 use minijinja::context;
 use notification::{EmailKind, OutboxStatus};
@@ -16,14 +15,13 @@ use service::ServiceError;
 use service::accounts::{self, Inviter};
 use tenancy::{AccountRef, Tenant};
 
-use super::clients::firm_client;
-use super::views::{ClientView, ContactView, FieldErrors, form_errors, render, staff_context};
+use super::clients::{contacts_tab, firm_client};
+use super::views::{ClientView, ContactView, FieldErrors, StaffPage, form_errors};
 use crate::http::csrf::CsrfToken;
 use crate::http::error::GatewayError;
 use crate::http::extractors::{AdminSession, CsrfForm, StaffSession};
-use crate::http::forms::parse_id;
+use crate::http::forms::{parse_id, refused};
 use crate::http::request_context::ClientAddress;
-use crate::http::session::SignedIn;
 use crate::http::templates::serialized;
 use crate::state::AppState;
 
@@ -66,11 +64,7 @@ pub async fn contacts(
         contacts => serialized(views),
         reset_for,
     };
-    render(
-        &state,
-        "staff/contacts.html",
-        staff_context(&tenant, &staff, csrf, "clients", context),
-    )
+    StaffPage::new(&state, &tenant, &staff, csrf, "clients").render("staff/contacts.html", context)
 }
 
 #[derive(Debug, Deserialize)]
@@ -89,42 +83,48 @@ pub struct ContactForm {
     status: Option<String>,
 }
 
-/// The contact form shown again with what was typed and why it was refused.
-struct RefusedContactForm<'a> {
-    state: &'a AppState,
-    tenant: &'a Tenant,
-    staff: &'a SignedIn<StaffUser>,
+/// The form that adds a contact to a client, or edits one.
+struct ContactFormPage<'a> {
+    page: StaffPage<'a>,
     client: &'a Client,
     /// The contact being edited; `None` for a new one.
     contact: Option<&'a Contact>,
-    form: &'a ContactForm,
 }
 
-impl RefusedContactForm<'_> {
+impl ContactFormPage<'_> {
     fn render(
         &self,
-        csrf: CsrfToken,
+        values: minijinja::Value,
         errors: &[(&'static str, String)],
-    ) -> Result<Response, GatewayError> {
-        let form = self.form;
+    ) -> Result<Html<String>, GatewayError> {
         let context = context! {
             client => serialized(ClientView::of(self.client)),
             contact => self.contact.map(|contact| serialized(ContactView::of(contact))),
-            values => context! {
-                name => form.name.clone(), email => form.email.clone(), locale => form.locale.clone(),
-                status => form.status.clone(),
-            },
+            values,
             errors => form_errors(errors),
         };
-        let page = render(
-            self.state,
-            "staff/contact_form.html",
-            staff_context(self.tenant, self.staff, csrf, "clients", context),
-        )?;
-        Ok(page
-            .with_status(poem::http::StatusCode::UNPROCESSABLE_ENTITY)
-            .into_response())
+        self.page.render("staff/contact_form.html", context)
     }
+
+    /// The form again with what was typed and why it was refused.
+    fn refused(
+        &self,
+        form: &ContactForm,
+        errors: &[(&'static str, String)],
+    ) -> Result<Response, GatewayError> {
+        let values = context! {
+            name => form.name.clone(), email => form.email.clone(), locale => form.locale.clone(),
+            status => form.status.clone(),
+        };
+        Ok(refused(self.render(values, errors)?))
+    }
+}
+
+fn email_taken() -> FieldErrors {
+    vec![(
+        "email",
+        "A contact with this email address already exists.".to_owned(),
+    )]
 }
 
 /// Checks a contact form, giving one message per field.
@@ -161,12 +161,13 @@ pub async fn new_contact_page(
     Path(client_id): Path<String>,
 ) -> Result<Html<String>, GatewayError> {
     let client = firm_client(&state, &tenant, &client_id).await?;
-    let context = context! { client => serialized(ClientView::of(&client)), values => context! { locale => tenant.settings.default_locale.clone() } };
-    render(
-        &state,
-        "staff/contact_form.html",
-        staff_context(&tenant, &staff, csrf, "clients", context),
-    )
+    let form_page = ContactFormPage {
+        page: StaffPage::new(&state, &tenant, &staff, csrf, "clients"),
+        client: &client,
+        contact: None,
+    };
+    let locale = tenant.settings.default_locale.clone();
+    form_page.render(context! { locale }, &[])
 }
 
 #[handler]
@@ -180,18 +181,14 @@ pub async fn new_contact(
     CsrfForm(form): CsrfForm<ContactForm>,
 ) -> Result<Response, GatewayError> {
     let client = firm_client(&state, &tenant, &client_id).await?;
-    let refused = RefusedContactForm {
-        state: &state,
-        tenant: &tenant,
-        staff: &staff,
+    let form_page = ContactFormPage {
+        page: StaffPage::new(&state, &tenant, &staff, csrf, "clients"),
         client: &client,
         contact: None,
-        form: &form,
     };
-    let invalid = |errors: FieldErrors| refused.render(csrf, &errors);
     let (name, email, locale) = match check_contact_form(&form) {
         Ok(valid) => valid,
-        Err(errors) => return invalid(errors),
+        Err(errors) => return form_page.refused(&form, &errors),
     };
     let new = NewContact {
         client_id: client.id,
@@ -202,28 +199,27 @@ pub async fn new_contact(
     };
     let inviter = Inviter::staff(staff.account.id, client_address.0.0);
     match accounts::invite_contact(&state.services, &tenant, new, inviter).await {
-        Ok(_) => {}
+        Ok(_) => Ok(contacts_tab(client.id)),
         Err(ServiceError::Identity(IdentityError::EmailTaken)) => {
-            return invalid(vec![(
-                "email",
-                "A contact with this email address already exists.".to_owned(),
-            )]);
+            form_page.refused(&form, &email_taken())
         }
-        Err(error) => return Err(error.into()),
+        Err(error) => Err(error.into()),
     }
-    Ok(Redirect::see_other(format!("/staff/clients/{}/contacts", client.id)).into_response())
 }
 
-async fn client_contact(
+/// The firm's client and one of its contacts, from the ids in the path.
+async fn client_and_contact(
     state: &AppState,
     tenant: &Tenant,
-    client: &Client,
-    raw_id: &str,
-) -> Result<Contact, GatewayError> {
-    find_contact(&state.services.db, tenant.id, parse_id(raw_id)?)
+    raw_client_id: &str,
+    raw_contact_id: &str,
+) -> Result<(Client, Contact), GatewayError> {
+    let client = firm_client(state, tenant, raw_client_id).await?;
+    let contact = find_contact(&state.services.db, tenant.id, parse_id(raw_contact_id)?)
         .await?
         .filter(|contact| contact.client_id == client.id)
-        .ok_or(GatewayError::NotFound)
+        .ok_or(GatewayError::NotFound)?;
+    Ok((client, contact))
 }
 
 #[handler]
@@ -234,18 +230,13 @@ pub async fn edit_contact_page(
     csrf: CsrfToken,
     Path((client_id, contact_id)): Path<(String, String)>,
 ) -> Result<Html<String>, GatewayError> {
-    let client = firm_client(&state, &tenant, &client_id).await?;
-    let contact = client_contact(&state, &tenant, &client, &contact_id).await?;
-    let context = context! {
-        client => serialized(ClientView::of(&client)),
-        contact => serialized(ContactView::of(&contact)),
-        values => serialized(ContactView::of(&contact)),
+    let (client, contact) = client_and_contact(&state, &tenant, &client_id, &contact_id).await?;
+    let form_page = ContactFormPage {
+        page: StaffPage::new(&state, &tenant, &staff, csrf, "clients"),
+        client: &client,
+        contact: Some(&contact),
     };
-    render(
-        &state,
-        "staff/contact_form.html",
-        staff_context(&tenant, &staff, csrf, "clients", context),
-    )
+    form_page.render(serialized(ContactView::of(&contact)), &[])
 }
 
 #[handler]
@@ -257,20 +248,15 @@ pub async fn edit_contact(
     Path((client_id, contact_id)): Path<(String, String)>,
     CsrfForm(form): CsrfForm<ContactForm>,
 ) -> Result<Response, GatewayError> {
-    let client = firm_client(&state, &tenant, &client_id).await?;
-    let contact = client_contact(&state, &tenant, &client, &contact_id).await?;
-    let refused = RefusedContactForm {
-        state: &state,
-        tenant: &tenant,
-        staff: &staff,
+    let (client, contact) = client_and_contact(&state, &tenant, &client_id, &contact_id).await?;
+    let form_page = ContactFormPage {
+        page: StaffPage::new(&state, &tenant, &staff, csrf, "clients"),
         client: &client,
         contact: Some(&contact),
-        form: &form,
     };
-    let invalid = |errors: FieldErrors| refused.render(csrf, &errors);
     let (name, email, locale) = match check_contact_form(&form) {
         Ok(valid) => valid,
-        Err(errors) => return invalid(errors),
+        Err(errors) => return form_page.refused(&form, &errors),
     };
     let disabled = form.status.as_deref() == Some("disabled");
     let edit = accounts::edit_contact(
@@ -283,13 +269,10 @@ pub async fn edit_contact(
         disabled,
     );
     match edit.await {
-        Ok(()) => Ok(
-            Redirect::see_other(format!("/staff/clients/{}/contacts", client.id)).into_response(),
-        ),
-        Err(ServiceError::Identity(IdentityError::EmailTaken)) => invalid(vec![(
-            "email",
-            "A contact with this email address already exists.".to_owned(),
-        )]),
+        Ok(()) => Ok(contacts_tab(client.id)),
+        Err(ServiceError::Identity(IdentityError::EmailTaken)) => {
+            form_page.refused(&form, &email_taken())
+        }
         Err(error) => Err(error.into()),
     }
 }
@@ -311,8 +294,7 @@ pub async fn contact_page(
     csrf: CsrfToken,
     Path((client_id, contact_id)): Path<(String, String)>,
 ) -> Result<Html<String>, GatewayError> {
-    let client = firm_client(&state, &tenant, &client_id).await?;
-    let contact = client_contact(&state, &tenant, &client, &contact_id).await?;
+    let (client, contact) = client_and_contact(&state, &tenant, &client_id, &contact_id).await?;
     let history: Vec<HistoryView> = identity::account_history(
         &state.services.db,
         tenant.id,
@@ -338,11 +320,7 @@ pub async fn contact_page(
         contact => serialized(ContactView::of(&contact)),
         history => serialized(history),
     };
-    render(
-        &state,
-        "staff/contact.html",
-        staff_context(&tenant, &staff, csrf, "clients", context),
-    )
+    StaffPage::new(&state, &tenant, &staff, csrf, "clients").render("staff/contact.html", context)
 }
 
 /// Figure 5's orange button: supersedes the contact's older links, mints a new one

@@ -3,7 +3,6 @@
 
 use std::sync::Arc;
 
-use identity::StaffUser;
 use minijinja::context;
 use poem::web::{Data, Html, Query, Redirect};
 use poem::{IntoResponse, Response, handler};
@@ -12,11 +11,11 @@ use service::ServiceError;
 use service::firms::{self, FirmChange};
 use tenancy::{ResetMode, TenancyError, Tenant, TenantSettings};
 
-use super::views::{FieldErrors, form_errors, render, staff_context};
+use super::views::{FieldErrors, StaffPage, form_errors};
 use crate::http::csrf::CsrfToken;
 use crate::http::error::GatewayError;
 use crate::http::extractors::{AdminSession, CsrfForm};
-use crate::http::session::SignedIn;
+use crate::http::forms::refused;
 use crate::http::templates::serialized;
 use crate::state::AppState;
 
@@ -110,10 +109,7 @@ fn locale_name(code: &str) -> &'static str {
 }
 
 fn settings_page(
-    state: &AppState,
-    tenant: &Tenant,
-    staff: &SignedIn<StaffUser>,
-    csrf: CsrfToken,
+    page: &StaffPage<'_>,
     form: &SettingsForm,
     errors: &FieldErrors,
     saved: bool,
@@ -125,7 +121,8 @@ fn settings_page(
             name: locale_name(code),
         })
         .collect();
-    let page = context! {
+    let state = page.state;
+    let context = context! {
         values => serialized(form),
         errors => form_errors(errors),
         locales => serialized(locales),
@@ -133,11 +130,7 @@ fn settings_page(
         default_minutes => state.settings.reset.default_ttl_minutes,
         default_min_length => state.services.config.password_policy.min_length,
     };
-    render(
-        state,
-        "staff/settings.html",
-        staff_context(tenant, staff, csrf, "settings", page),
-    )
+    page.render("staff/settings.html", context)
 }
 
 #[derive(Debug, Deserialize)]
@@ -154,16 +147,9 @@ pub async fn settings_form(
     csrf: CsrfToken,
     Query(query): Query<SavedQuery>,
 ) -> Result<Html<String>, GatewayError> {
+    let page = StaffPage::new(&state, &tenant, &staff, csrf, "settings");
     let form = SettingsForm::of(&tenant);
-    settings_page(
-        &state,
-        &tenant,
-        &staff,
-        csrf,
-        &form,
-        &FieldErrors::new(),
-        query.saved.is_some(),
-    )
+    settings_page(&page, &form, &FieldErrors::new(), query.saved.is_some())
 }
 
 #[handler]
@@ -198,11 +184,8 @@ pub async fn save_settings(
             }
         }
     };
-    Ok(
-        settings_page(&state, &tenant, &staff, csrf, &form, &errors, false)?
-            .with_status(poem::http::StatusCode::UNPROCESSABLE_ENTITY)
-            .into_response(),
-    )
+    let page = StaffPage::new(&state, &tenant, &staff, csrf, "settings");
+    Ok(refused(settings_page(&page, &form, &errors, false)?))
 }
 
 /// The form field a setting is edited in (`branding.logo_url` → `logo_url`).

@@ -8,7 +8,6 @@ use poem::web::{Data, Redirect};
 use poem::{IntoResponse, Response, handler};
 use tenancy::{AccountKind, Tenant};
 
-use super::views::render;
 use crate::http::csrf::CsrfToken;
 use crate::http::error::GatewayError;
 use crate::http::extractors::CsrfForm;
@@ -28,12 +27,12 @@ pub async fn login_page(
     if current_staff(&state, &tenant, jar).await?.is_some() {
         return Ok(Redirect::see_other("/staff/workspaces").into_response());
     }
-    let page = render(
-        &state,
-        "staff/login.html",
-        context! { firm => firm_value(&tenant), csrf_token => csrf.0.clone(), email => "" },
-    )?;
-    Ok(page.into_response())
+    let context =
+        context! { firm => firm_value(&tenant), csrf_token => csrf.0.clone(), email => "" };
+    Ok(state
+        .templates
+        .page("staff/login.html", context)?
+        .into_response())
 }
 
 #[handler]

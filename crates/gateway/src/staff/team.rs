@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use identity::{EmailAddress, IdentityError, NewStaffUser, StaffRole, StaffUser, list_staff_users};
+use identity::{EmailAddress, IdentityError, NewStaffUser, StaffRole, list_staff_users};
 use minijinja::context;
 use poem::web::{Data, Html, Redirect};
 use poem::{IntoResponse, Response, handler};
@@ -11,12 +11,12 @@ use service::ServiceError;
 use service::accounts::{self, Inviter};
 use tenancy::Tenant;
 
-use super::views::{FieldErrors, form_errors, render, staff_context};
+use super::views::{FieldErrors, StaffPage, form_errors};
 use crate::http::csrf::CsrfToken;
 use crate::http::error::GatewayError;
 use crate::http::extractors::{AdminSession, CsrfForm};
+use crate::http::forms::refused;
 use crate::http::request_context::ClientAddress;
-use crate::http::session::SignedIn;
 use crate::http::templates::serialized;
 use crate::state::AppState;
 
@@ -29,13 +29,10 @@ struct TeamMemberView {
 }
 
 async fn team_page(
-    state: &AppState,
-    tenant: &Tenant,
-    staff: &SignedIn<StaffUser>,
-    csrf: CsrfToken,
+    page: &StaffPage<'_>,
     extra: minijinja::Value,
 ) -> Result<Html<String>, GatewayError> {
-    let members: Vec<TeamMemberView> = list_staff_users(&state.services.db, tenant.id)
+    let members: Vec<TeamMemberView> = list_staff_users(&page.state.services.db, page.tenant.id)
         .await?
         .iter()
         .map(|user| TeamMemberView {
@@ -45,16 +42,9 @@ async fn team_page(
             status: user.status.as_str(),
         })
         .collect();
-    render(
-        state,
+    page.render(
         "staff/team.html",
-        staff_context(
-            tenant,
-            staff,
-            csrf,
-            "team",
-            context! { members => serialized(members), ..extra },
-        ),
+        context! { members => serialized(members), ..extra },
     )
 }
 
@@ -65,7 +55,8 @@ pub async fn team(
     AdminSession(staff): AdminSession,
     csrf: CsrfToken,
 ) -> Result<Html<String>, GatewayError> {
-    team_page(&state, &tenant, &staff, csrf, context! {}).await
+    let page = StaffPage::new(&state, &tenant, &staff, csrf, "team");
+    team_page(&page, context! {}).await
 }
 
 #[derive(Debug, Deserialize)]
@@ -118,8 +109,6 @@ pub async fn invite(
         values => context! { name => form.name, email => form.email, role => form.role },
         errors => form_errors(&errors),
     };
-    Ok(team_page(&state, &tenant, &staff, csrf, extra)
-        .await?
-        .with_status(poem::http::StatusCode::UNPROCESSABLE_ENTITY)
-        .into_response())
+    let page = StaffPage::new(&state, &tenant, &staff, csrf, "team");
+    Ok(refused(team_page(&page, extra).await?))
 }

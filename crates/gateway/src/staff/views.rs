@@ -2,12 +2,14 @@
 
 use identity::{Client, ClientStatus, Contact, StaffRole, StaffUser};
 use minijinja::context;
+use poem::Response;
 use poem::web::Html;
 use serde::Serialize;
 use tenancy::Tenant;
 
 use crate::http::csrf::CsrfToken;
 use crate::http::error::GatewayError;
+use crate::http::forms::refused;
 use crate::http::session::SignedIn;
 use crate::http::templates::{firm_value, serialized};
 use crate::state::AppState;
@@ -75,27 +77,55 @@ impl ContactView {
     }
 }
 
-pub(crate) fn render(
-    state: &AppState,
-    name: &str,
-    context: minijinja::Value,
-) -> Result<Html<String>, GatewayError> {
-    Ok(Html(state.templates.render(name, context)?))
+/// A page of the staff area, for the person signed in: every staff template's layout
+/// shows the firm, that person, the token for its forms and the section it is in.
+pub(crate) struct StaffPage<'a> {
+    pub(crate) state: &'a AppState,
+    pub(crate) tenant: &'a Tenant,
+    staff: &'a SignedIn<StaffUser>,
+    csrf: CsrfToken,
+    section: &'static str,
 }
 
-pub(crate) fn staff_context(
-    tenant: &Tenant,
-    staff: &SignedIn<StaffUser>,
-    csrf: CsrfToken,
-    section: &str,
-    page: minijinja::Value,
-) -> minijinja::Value {
-    context! {
-        firm => firm_value(tenant),
-        staff => serialized(StaffView::of(&staff.account)),
-        csrf_token => csrf.0.clone(),
-        section,
-        ..page
+impl<'a> StaffPage<'a> {
+    pub(crate) fn new(
+        state: &'a AppState,
+        tenant: &'a Tenant,
+        staff: &'a SignedIn<StaffUser>,
+        csrf: CsrfToken,
+        section: &'static str,
+    ) -> Self {
+        Self {
+            state,
+            tenant,
+            staff,
+            csrf,
+            section,
+        }
+    }
+
+    pub(crate) fn render(
+        &self,
+        template: &str,
+        page: minijinja::Value,
+    ) -> Result<Html<String>, GatewayError> {
+        let context = context! {
+            firm => firm_value(self.tenant),
+            staff => serialized(StaffView::of(&self.staff.account)),
+            csrf_token => self.csrf.0.clone(),
+            section => self.section,
+            ..page
+        };
+        self.state.templates.page(template, context)
+    }
+
+    /// The form page `template` again, with what was typed and why it was refused.
+    pub(crate) fn refused(
+        &self,
+        template: &str,
+        page: minijinja::Value,
+    ) -> Result<Response, GatewayError> {
+        Ok(refused(self.render(template, page)?))
     }
 }
 
