@@ -259,10 +259,8 @@ pub async fn find_access_request(
     id: Uuid,
 ) -> Result<Option<AccessRequest>, IdentityError> {
     REQUESTS
-        .find::<access_request::Entity>(db, tenant, id)
-        .await?
-        .map(to_request)
-        .transpose()
+        .find::<access_request::Entity, _>(db, tenant, id, to_request)
+        .await
 }
 
 /// Records the decision on a pending request; `NotFound` when it is not pending (or

@@ -136,10 +136,8 @@ pub async fn find_client(
     id: ClientId,
 ) -> Result<Option<Client>, IdentityError> {
     CLIENTS
-        .find::<client::Entity>(db, tenant, id.as_uuid())
-        .await?
-        .map(to_client)
-        .transpose()
+        .find::<client::Entity, _>(db, tenant, id.as_uuid(), to_client)
+        .await
 }
 
 /// Clients whose name contains `search` (case-insensitive), by name, one page at a

@@ -8,7 +8,7 @@ use sea_orm::{
 use tenancy::{ClientId, ContactId, TenantId};
 
 use crate::entity::contact;
-use crate::error::{clean_name, is_unique_violation};
+use crate::error::{clean_name, email_taken};
 use crate::firm_rows::{AccountTable, FirmTable, one_row};
 use crate::{EmailAddress, IdentityError};
 
@@ -84,7 +84,7 @@ fn checked_locale(locale: &str) -> String {
     }
 }
 
-const CONTACTS: AccountTable<contact::Column> = AccountTable {
+pub(crate) const CONTACTS: AccountTable<contact::Column> = AccountTable {
     firm: FirmTable {
         tenant_id: contact::Column::TenantId,
         id: contact::Column::Id,
@@ -139,11 +139,7 @@ pub async fn create_contact(
         return Err(IdentityError::NotFound);
     }
     let row = new_row(tenant, new.client_id, new, now)?;
-    match row.insert(db).await {
-        Ok(model) => to_contact(model),
-        Err(error) if is_unique_violation(&error) => Err(IdentityError::EmailTaken),
-        Err(error) => Err(error.into()),
-    }
+    to_contact(row.insert(db).await.map_err(email_taken)?)
 }
 
 /// Creates many contacts of one client at once, in multi-row INSERTs: an import, or
@@ -175,14 +171,11 @@ pub async fn import_contacts(
         let rest = rows.split_off(rows.len().min(ROWS_PER_STATEMENT));
         let chunk = std::mem::replace(&mut rows, rest);
         let count = chunk.len() as u64;
-        match contact::Entity::insert_many(chunk)
+        contact::Entity::insert_many(chunk)
             .exec_without_returning(db)
             .await
-        {
-            Ok(_) => created += count,
-            Err(error) if is_unique_violation(&error) => return Err(IdentityError::EmailTaken),
-            Err(error) => return Err(error.into()),
-        }
+            .map_err(email_taken)?;
+        created += count;
     }
     Ok(created)
 }
@@ -215,12 +208,9 @@ pub async fn update_contact(
         )
         .col_expr(contact::Column::UpdatedAt, Expr::value(now))
         .exec(db)
-        .await;
-    match result {
-        Ok(result) => one_row(result),
-        Err(error) if is_unique_violation(&error) => Err(IdentityError::EmailTaken),
-        Err(error) => Err(error.into()),
-    }
+        .await
+        .map_err(email_taken)?;
+    one_row(result)
 }
 
 pub async fn find_contact(
@@ -230,10 +220,8 @@ pub async fn find_contact(
 ) -> Result<Option<Contact>, IdentityError> {
     CONTACTS
         .firm
-        .find::<contact::Entity>(db, tenant, id.as_uuid())
-        .await?
-        .map(to_contact)
-        .transpose()
+        .find::<contact::Entity, _>(db, tenant, id.as_uuid(), to_contact)
+        .await
 }
 
 pub async fn find_contact_by_email(
@@ -242,10 +230,8 @@ pub async fn find_contact_by_email(
     email: &EmailAddress,
 ) -> Result<Option<Contact>, IdentityError> {
     CONTACTS
-        .find_by_email::<contact::Entity>(db, tenant, email)
-        .await?
-        .map(to_contact)
-        .transpose()
+        .find_by_email::<contact::Entity, _>(db, tenant, email, to_contact)
+        .await
 }
 
 /// The firm's contacts with any of `emails`, in one query (for processors that look

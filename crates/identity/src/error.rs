@@ -33,9 +33,11 @@ pub(crate) fn clean_name(raw: &str) -> Result<String, IdentityError> {
     Ok(name.to_owned())
 }
 
-pub(crate) fn is_unique_violation(error: &DbErr) -> bool {
-    matches!(
-        error.sql_err(),
-        Some(sea_orm::SqlErr::UniqueConstraintViolation(_))
-    )
+/// The unique index an account write can break is `(tenant_id, email)`: the firm
+/// already has the address.
+pub(crate) fn email_taken(error: DbErr) -> IdentityError {
+    match error.sql_err() {
+        Some(sea_orm::SqlErr::UniqueConstraintViolation(_)) => IdentityError::EmailTaken,
+        _ => error.into(),
+    }
 }

@@ -7,13 +7,16 @@
 //! then set aside ([`storage::WorkQueue`]).
 
 use chrono::{DateTime, Utc};
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect, Set};
+use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QuerySelect, Set};
 use storage::{Failure, QueueDepth, RetryPolicy, WorkQueue};
 use tenancy::{AccountKind, TenantId};
 use uuid::Uuid;
 
+use crate::contacts::CONTACTS;
 use crate::entity::firm_lookup::{self, Column, Entity};
 use crate::entity::{contact, staff_user};
+use crate::firm_rows::{AccountTable, DISABLED};
+use crate::staff::STAFF;
 use crate::{EmailAddress, IdentityError};
 
 const QUEUE: WorkQueue<Column> = WorkQueue {
@@ -178,22 +181,8 @@ pub async fn accounts_by_email(
     db: &impl ConnectionTrait,
     email: &EmailAddress,
 ) -> Result<Vec<AccountAt>, IdentityError> {
-    let contacts: Vec<Uuid> = contact::Entity::find()
-        .select_only()
-        .column(contact::Column::TenantId)
-        .filter(contact::Column::Email.eq(email.as_str()))
-        .filter(contact::Column::Status.ne("disabled"))
-        .into_tuple()
-        .all(db)
-        .await?;
-    let staff: Vec<Uuid> = staff_user::Entity::find()
-        .select_only()
-        .column(staff_user::Column::TenantId)
-        .filter(staff_user::Column::Email.eq(email.as_str()))
-        .filter(staff_user::Column::Status.ne("disabled"))
-        .into_tuple()
-        .all(db)
-        .await?;
+    let contacts = firms_with_account::<contact::Entity>(db, CONTACTS, email).await?;
+    let staff = firms_with_account::<staff_user::Entity>(db, STAFF, email).await?;
     let at = |kind: AccountKind| {
         move |id: Uuid| AccountAt {
             tenant_id: TenantId::from_uuid(id),
@@ -205,4 +194,20 @@ pub async fn accounts_by_email(
         .map(at(AccountKind::Staff))
         .chain(contacts.into_iter().map(at(AccountKind::Contact)))
         .collect())
+}
+
+/// The firms where `email` has an account in `table` that is not disabled.
+async fn firms_with_account<E: EntityTrait>(
+    db: &impl ConnectionTrait,
+    table: AccountTable<E::Column>,
+    email: &EmailAddress,
+) -> Result<Vec<Uuid>, DbErr> {
+    E::find()
+        .select_only()
+        .column(table.firm.tenant_id)
+        .filter(table.email.eq(email.as_str()))
+        .filter(table.status.ne(DISABLED))
+        .into_tuple()
+        .all(db)
+        .await
 }

@@ -29,16 +29,23 @@ impl<C: ColumnTrait> FirmTable<C> {
             .add(self.tenant_id.eq(tenant.as_uuid()))
     }
 
-    pub async fn find<E>(
+    /// Row `id` of the firm, as `read` makes it.
+    pub async fn find<E, T>(
         &self,
         db: &impl ConnectionTrait,
         tenant: TenantId,
         id: Uuid,
-    ) -> Result<Option<E::Model>, DbErr>
+        read: impl FnOnce(E::Model) -> Result<T, IdentityError>,
+    ) -> Result<Option<T>, IdentityError>
     where
         E: EntityTrait<Column = C>,
     {
-        E::find().filter(self.row(tenant, id)).one(db).await
+        E::find()
+            .filter(self.row(tenant, id))
+            .one(db)
+            .await?
+            .map(read)
+            .transpose()
     }
 
     /// An update of row `id` of the firm; the caller adds what it sets.
@@ -72,15 +79,17 @@ pub(crate) struct AccountTable<C> {
 
 /// The statuses both account kinds store.
 const ACTIVE: &str = "active";
-const DISABLED: &str = "disabled";
+pub(crate) const DISABLED: &str = "disabled";
 
 impl<C: ColumnTrait> AccountTable<C> {
-    pub async fn find_by_email<E>(
+    /// The firm's account with `email`, as `read` makes it.
+    pub async fn find_by_email<E, T>(
         &self,
         db: &impl ConnectionTrait,
         tenant: TenantId,
         email: &EmailAddress,
-    ) -> Result<Option<E::Model>, DbErr>
+        read: impl FnOnce(E::Model) -> Result<T, IdentityError>,
+    ) -> Result<Option<T>, IdentityError>
     where
         E: EntityTrait<Column = C>,
     {
@@ -88,7 +97,9 @@ impl<C: ColumnTrait> AccountTable<C> {
             .filter(self.firm.tenant_id.eq(tenant.as_uuid()))
             .filter(self.email.eq(email.as_str()))
             .one(db)
-            .await
+            .await?
+            .map(read)
+            .transpose()
     }
 
     /// Sets a password hash and activates an invited account; a disabled account is

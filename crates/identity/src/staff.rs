@@ -7,7 +7,7 @@ use sea_orm::{
 use tenancy::{StaffUserId, TenantId};
 
 use crate::entity::staff_user;
-use crate::error::{clean_name, is_unique_violation};
+use crate::error::{clean_name, email_taken};
 use crate::firm_rows::{AccountTable, FirmTable};
 use crate::{EmailAddress, IdentityError};
 
@@ -84,7 +84,7 @@ pub struct NewStaffUser {
     pub password_hash: Option<String>,
 }
 
-const STAFF: AccountTable<staff_user::Column> = AccountTable {
+pub(crate) const STAFF: AccountTable<staff_user::Column> = AccountTable {
     firm: FirmTable {
         tenant_id: staff_user::Column::TenantId,
         id: staff_user::Column::Id,
@@ -119,11 +119,7 @@ pub async fn create_staff_user(
         created_at: Set(now),
         updated_at: Set(now),
     };
-    match row.insert(db).await {
-        Ok(model) => to_staff(model),
-        Err(error) if is_unique_violation(&error) => Err(IdentityError::EmailTaken),
-        Err(error) => Err(error.into()),
-    }
+    to_staff(row.insert(db).await.map_err(email_taken)?)
 }
 
 pub async fn find_staff_user(
@@ -133,10 +129,8 @@ pub async fn find_staff_user(
 ) -> Result<Option<StaffUser>, IdentityError> {
     STAFF
         .firm
-        .find::<staff_user::Entity>(db, tenant, id.as_uuid())
-        .await?
-        .map(to_staff)
-        .transpose()
+        .find::<staff_user::Entity, _>(db, tenant, id.as_uuid(), to_staff)
+        .await
 }
 
 pub async fn find_staff_by_email(
@@ -145,10 +139,8 @@ pub async fn find_staff_by_email(
     email: &EmailAddress,
 ) -> Result<Option<StaffUser>, IdentityError> {
     STAFF
-        .find_by_email::<staff_user::Entity>(db, tenant, email)
-        .await?
-        .map(to_staff)
-        .transpose()
+        .find_by_email::<staff_user::Entity, _>(db, tenant, email, to_staff)
+        .await
 }
 
 pub async fn list_staff_users(

@@ -168,12 +168,7 @@ pub async fn check_token(
     token: &UrlToken,
     now: DateTime<Utc>,
 ) -> Result<TokenCheck, TokenError> {
-    let row = reset_token::Entity::find_by_id(token.id)
-        .filter(reset_token::Column::TenantId.eq(tenant.as_uuid()))
-        .filter(reset_token::Column::Purpose.eq(purpose.as_str()))
-        .one(db)
-        .await?;
-    judge(row, keys, tenant, token, now)
+    judge(db, keys, tenant, Some(purpose), token, now).await
 }
 
 /// Like [`check_token`] for a link that may carry any purpose: the purpose is read
@@ -185,23 +180,25 @@ pub async fn check_any_token(
     token: &UrlToken,
     now: DateTime<Utc>,
 ) -> Result<TokenCheck, TokenError> {
-    let row = reset_token::Entity::find_by_id(token.id)
-        .filter(reset_token::Column::TenantId.eq(tenant.as_uuid()))
-        .one(db)
-        .await?;
-    judge(row, keys, tenant, token, now)
+    judge(db, keys, tenant, None, token, now).await
 }
 
-/// What a stored row makes of a presented token: the secret must match the row's
-/// HMAC under the row's own purpose.
-fn judge(
-    row: Option<reset_token::Model>,
+/// What the firm's stored row (of `purpose`, where one is asked for) makes of a
+/// presented token: the secret must match the row's HMAC under the row's own purpose.
+async fn judge(
+    db: &impl ConnectionTrait,
     keys: &TokenKeys,
     tenant: TenantId,
+    purpose: Option<TokenPurpose>,
     token: &UrlToken,
     now: DateTime<Utc>,
 ) -> Result<TokenCheck, TokenError> {
-    let Some(row) = row else {
+    let mut query = reset_token::Entity::find_by_id(token.id)
+        .filter(reset_token::Column::TenantId.eq(tenant.as_uuid()));
+    if let Some(purpose) = purpose {
+        query = query.filter(reset_token::Column::Purpose.eq(purpose.as_str()));
+    }
+    let Some(row) = query.one(db).await? else {
         return Ok(TokenCheck::Invalid);
     };
     let purpose = TokenPurpose::parse(&row.purpose)
