@@ -46,20 +46,8 @@ impl ServiceError {
     /// The error and its sources on one line, for the log and for operators; never
     /// for a page.
     pub fn detail(&self) -> String {
-        chain(self)
+        storage::error_chain(self)
     }
-}
-
-/// An error and its sources on one line: `outer: inner: root`.
-pub fn chain(error: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
 
 impl From<GroupCommitError> for ServiceError {

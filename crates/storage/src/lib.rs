@@ -6,11 +6,13 @@
 //! for the lock.
 
 mod database;
+mod error_text;
 mod group_commit;
 mod outage;
 mod work_queue;
 
 pub use database::{Database, Transaction, connect};
+pub use error_text::error_chain;
 pub use group_commit::{Batch, GroupCommit, GroupCommitError, GroupCommitLimits};
 pub use outage::is_unreachable;
 pub use work_queue::{FAILED, Failure, QueueDepth, RetryPolicy, WorkQueue};

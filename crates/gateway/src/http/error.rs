@@ -66,7 +66,7 @@ impl GatewayError {
     /// The error and its sources on one line, for the log and for operators; never
     /// for a page.
     pub fn detail(&self) -> String {
-        service::error::chain(self)
+        storage::error_chain(self)
     }
 
     pub fn status(&self) -> StatusCode {

@@ -47,23 +47,12 @@ pub(super) fn lettre_url(url: &str) -> Result<String, NotificationError> {
 /// connections, TLS trouble) may pass on a later attempt. The recipient's address
 /// is replaced by its domain, since the text is logged and shown to operators.
 pub(super) fn classify(error: &lettre::transport::smtp::Error, recipient: &str) -> SendFailure {
-    let text = redact(&error_chain(error), recipient);
+    let text = redact(&storage::error_chain(error), recipient);
     if error.is_permanent() {
         SendFailure::Permanent(text)
     } else {
         SendFailure::Transient(text)
     }
-}
-
-fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
 
 pub(crate) fn redact(text: &str, recipient: &str) -> String {
