@@ -31,6 +31,7 @@ use self::staff_flows::{
 };
 use crate::fleet::Serving;
 use crate::http::form_encode;
+use crate::server::{target_dir, workspace_root};
 
 const USAGE: &str =
     "usage: cargo xtask bench [--duration SECS] [--skip-scale] [--only sqlite|postgres]";
@@ -125,8 +126,7 @@ impl BenchOptions {
 pub(crate) fn run(arguments: &[String]) -> anyhow::Result<()> {
     let options = BenchOptions::parse(arguments)?;
     let databases = options.databases()?;
-    let root = workspace_root();
-    let target = target_dir(&root);
+    let target = target_dir();
     crate::cargo(
         &[
             "build",
@@ -175,7 +175,7 @@ pub(crate) fn chart(arguments: &[String]) -> anyhow::Result<()> {
     }
     let root = workspace_root();
     let json = arguments.first().map_or_else(
-        || target_dir(&root).join("bench").join("latest.json"),
+        || target_dir().join("bench").join("latest.json"),
         PathBuf::from,
     );
     let out = arguments
@@ -523,15 +523,4 @@ impl DatabaseRun {
             scenarios: self.scenarios.split_off(one_firm_scenarios),
         })
     }
-}
-
-fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("xtask sits in the workspace")
-        .to_owned()
-}
-
-fn target_dir(root: &Path) -> PathBuf {
-    std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), PathBuf::from)
 }

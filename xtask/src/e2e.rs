@@ -195,28 +195,50 @@ fn clear_pictures(folder: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// `npm ci` unless every pinned package is installed at its pinned version.
+/// The flows' packages: `npm ci` into the target folder unless every pinned package
+/// is there at its pinned version, and `xtask/e2e/node_modules` a link to them. The
+/// target folder outlives a CI clone, so a run installs nothing that has not changed.
 fn install_packages(flows: &Path) -> anyhow::Result<()> {
     let manifest: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(flows.join("package.json"))?)?;
     let pinned = manifest["dependencies"]
         .as_object()
         .context("xtask/e2e/package.json has no dependencies")?;
+    let packages = crate::server::target_dir().join("e2e-packages");
+    let modules = packages.join("node_modules");
     let installed = pinned.iter().all(|(name, version)| {
-        installed_version(&flows.join("node_modules").join(name)).as_deref() == version.as_str()
+        installed_version(&modules.join(name)).as_deref() == version.as_str()
     });
-    if installed {
+    if !installed {
+        std::fs::create_dir_all(&packages)?;
+        for file in ["package.json", "package-lock.json"] {
+            std::fs::copy(flows.join(file), packages.join(file))
+                .with_context(|| format!("cannot copy xtask/e2e/{file}"))?;
+        }
+        let status = Command::new("npm")
+            .args(["ci", "--no-audit", "--no-fund"])
+            .current_dir(&packages)
+            .status()
+            .context("cannot run npm; install Debian's npm")?;
+        if !status.success() {
+            bail!("npm ci in {} failed", packages.display());
+        }
+    }
+    link_packages(&flows.join("node_modules"), &modules)
+}
+
+/// Points `link` at `modules`, replacing whatever stood there (an older install).
+fn link_packages(link: &Path, modules: &Path) -> anyhow::Result<()> {
+    if std::fs::read_link(link).is_ok_and(|target| target == modules) {
         return Ok(());
     }
-    let status = Command::new("npm")
-        .args(["ci", "--no-audit", "--no-fund"])
-        .current_dir(flows)
-        .status()
-        .context("cannot run npm; install Debian's npm")?;
-    if !status.success() {
-        bail!("npm ci in {} failed", flows.display());
+    match std::fs::symlink_metadata(link) {
+        Ok(meta) if meta.is_dir() => std::fs::remove_dir_all(link)?,
+        Ok(_) => std::fs::remove_file(link)?,
+        Err(_) => {}
     }
-    Ok(())
+    std::os::unix::fs::symlink(modules, link)
+        .with_context(|| format!("cannot link {} to {}", link.display(), modules.display()))
 }
 
 fn installed_version(package: &Path) -> Option<String> {
