@@ -22,22 +22,6 @@ use crate::attempts::{Attempt, limit_key};
 use crate::emails::{Invitee, queue_invitation, queue_password_changed};
 use crate::{ServiceError, Services};
 
-/// `contact`, if its client is enabled: a firm that disables a client expects its
-/// contacts to be locked out (no sign-in, no session, no link, no reset email) until
-/// it is enabled again.
-pub async fn with_active_client(
-    services: &Services,
-    tenant: &Tenant,
-    contact: Option<Contact>,
-) -> Result<Option<Contact>, ServiceError> {
-    Ok(match contact {
-        Some(contact) if client_is_active(&services.db, tenant.id, contact.client_id).await? => {
-            Some(contact)
-        }
-        _ => None,
-    })
-}
-
 /// What a contact is looked up for; signing in asks more than receiving a link.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ContactUse {
@@ -48,18 +32,22 @@ pub enum ContactUse {
 }
 
 /// `contact`, if it may be used so: not disabled (and, to sign in, active), of an
-/// enabled client.
+/// enabled client. A firm that disables a client expects its contacts to be locked
+/// out (no sign-in, no session, no link, no reset email) until it is enabled again.
 pub async fn usable_contact(
     services: &Services,
     tenant: &Tenant,
     contact: Option<Contact>,
     usage: ContactUse,
 ) -> Result<Option<Contact>, ServiceError> {
-    let contact = contact.filter(|contact| match usage {
+    let Some(contact) = contact.filter(|contact| match usage {
         ContactUse::Link => contact.status != ContactStatus::Disabled,
         ContactUse::SignIn => contact.status == ContactStatus::Active,
-    });
-    with_active_client(services, tenant, contact).await
+    }) else {
+        return Ok(None);
+    };
+    let client_enabled = client_is_active(&services.db, tenant.id, contact.client_id).await?;
+    Ok(client_enabled.then_some(contact))
 }
 
 /// Who an invitation is from and why, for the invitee's audit trail.

@@ -5,12 +5,12 @@
 //! so one presented to the wrong firm simply does not exist there.
 
 use identity::{
-    Contact, ContactStatus, Session, SessionToken, StaffRole, StaffStatus, StaffUser,
-    authenticate_session, create_session, find_contact, find_staff_user, revoke_session,
+    Contact, Session, SessionToken, StaffRole, StaffStatus, StaffUser, authenticate_session,
+    create_session, find_contact, find_staff_user, revoke_session,
 };
 use poem::web::cookie::{Cookie, CookieJar, SameSite};
 use poem::{IntoResponse, Response};
-use service::accounts::with_active_client;
+use service::accounts::{ContactUse, usable_contact};
 use service::sign_in::{SignInOutcome, attempt_sign_in};
 use tenancy::{AccountKind, AccountRef, Tenant};
 
@@ -149,12 +149,7 @@ pub async fn current_contact(
         return Ok(None);
     };
     let account = find_contact(&state.services.db, tenant.id, id).await?;
-    let account = with_active_client(
-        &state.services,
-        tenant,
-        account.filter(|contact| contact.status == ContactStatus::Active),
-    )
-    .await?;
+    let account = usable_contact(&state.services, tenant, account, ContactUse::SignIn).await?;
     Ok(account.map(|account| SignedIn {
         account,
         session,
